@@ -1,0 +1,332 @@
+//! The `aitaem` command: validate specs, compute metrics, show plans, inspect sources, load CSVs.
+//!
+//! Exit codes: 0 success; 1 an error (invalid specs, a failed compute, a partial result without
+//! `--allow-partial`); 2 bad usage.
+
+mod output;
+mod report;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use aitaem::request::{ComputeRequest, PeriodType};
+use aitaem::result::OutputFormat;
+use aitaem::{ConnectionManager, Error, MetricCompute, SpecCache};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "aitaem",
+    version,
+    about = "Compute metrics, slices and segments declared in YAML."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load and validate specs; print a summary, or every problem with its location.
+    Validate(SpecArgs),
+    /// Compute metrics and print or write the standard 11-column table.
+    Compute(ComputeArgs),
+    /// Print the SQL a compute would run, per source, without running it.
+    Sql {
+        #[command(flatten)]
+        compute: ComputeArgs,
+        /// Also print the engine's query plan (EXPLAIN).
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Show which slices and segments fit which metrics.
+    Scan {
+        #[command(flatten)]
+        specs: SpecArgs,
+        #[command(flatten)]
+        connections: ConnectionArgs,
+    },
+    /// List the tables of the configured connections as source URIs.
+    Tables {
+        #[command(flatten)]
+        connections: ConnectionArgs,
+    },
+    /// Show the columns and types of a source.
+    Describe {
+        /// A source URI, e.g. duckdb://analytics.db/events or duckdb://data/events.csv.
+        source: String,
+        #[command(flatten)]
+        connections: ConnectionArgs,
+    },
+    /// Load a CSV file, or every CSV file of a directory, into a DuckDB database.
+    LoadCsv {
+        /// A CSV file or a directory of CSV files.
+        path: PathBuf,
+        /// The DuckDB database file (created if missing).
+        db: PathBuf,
+        /// Replace tables that already exist.
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+#[derive(Args, Clone)]
+struct SpecArgs {
+    /// Project directory with metrics/, slices/ and segments/ (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    specs: Option<PathBuf>,
+    /// A metric spec file or directory (repeatable).
+    #[arg(long = "metrics", id = "metric_paths", value_name = "PATH")]
+    metrics: Vec<PathBuf>,
+    /// A slice spec file or directory (repeatable).
+    #[arg(long = "slices", id = "slice_paths", value_name = "PATH")]
+    slices: Vec<PathBuf>,
+    /// A segment spec file or directory (repeatable).
+    #[arg(long = "segments", id = "segment_paths", value_name = "PATH")]
+    segments: Vec<PathBuf>,
+}
+
+impl SpecArgs {
+    /// The project directory: `--specs`, or the current directory when no spec paths are given.
+    fn project(&self) -> Option<PathBuf> {
+        let explicit =
+            !(self.metrics.is_empty() && self.slices.is_empty() && self.segments.is_empty());
+        match &self.specs {
+            Some(dir) => Some(dir.clone()),
+            None if explicit => None,
+            None => Some(PathBuf::from(".")),
+        }
+    }
+
+    fn load(&self) -> Result<SpecCache, Error> {
+        SpecCache::load(
+            self.project().as_deref(),
+            &self.metrics,
+            &self.slices,
+            &self.segments,
+        )
+    }
+}
+
+#[derive(Args, Clone)]
+struct ConnectionArgs {
+    /// The connections file (default: connections.yaml in the specs directory, if present).
+    #[arg(long, value_name = "FILE")]
+    connections: Option<PathBuf>,
+}
+
+impl ConnectionArgs {
+    fn open(&self, specs_dir: Option<&Path>) -> Result<ConnectionManager, Error> {
+        if let Some(file) = &self.connections {
+            return ConnectionManager::from_yaml(file);
+        }
+        let default = specs_dir.unwrap_or(Path::new(".")).join("connections.yaml");
+        if default.is_file() {
+            ConnectionManager::from_yaml(default)
+        } else {
+            Ok(ConnectionManager::new())
+        }
+    }
+}
+
+#[derive(Args, Clone)]
+struct ComputeArgs {
+    /// Metric names.
+    #[arg(required = true, value_name = "METRIC")]
+    metric_names: Vec<String>,
+    #[command(flatten)]
+    specs: SpecArgs,
+    #[command(flatten)]
+    connections: ConnectionArgs,
+    /// Break down by a slice (repeatable).
+    #[arg(long = "slice", value_name = "NAME")]
+    slices: Vec<String>,
+    /// A segment, optionally with the fact-table column to join it on: NAME or NAME=JOIN_KEY.
+    #[arg(long, value_name = "NAME[=JOIN_KEY]")]
+    segment: Option<String>,
+    /// Keep rows with START <= timestamp < END (dates or date-times).
+    #[arg(long, value_name = "START,END")]
+    time_window: Option<String>,
+    /// all_time (default), hourly, daily, weekly, monthly or yearly.
+    #[arg(long, value_name = "P", default_value = "all_time")]
+    period: String,
+    /// Break every metric down by this entity column.
+    #[arg(long, value_name = "COL")]
+    by_entity: Option<String>,
+    /// table, csv, json, jsonl or parquet (default: table on a terminal, otherwise from the
+    /// --output extension, otherwise csv).
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// Write the result to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit successfully with a partial result when some sources fail.
+    #[arg(long)]
+    allow_partial: bool,
+}
+
+impl ComputeArgs {
+    fn request(&self) -> Result<ComputeRequest, Error> {
+        let mut request = ComputeRequest::new(self.metric_names.iter().cloned())
+            .slices(self.slices.iter().cloned())
+            .period(self.period.parse::<PeriodType>()?);
+        if let Some(segment) = &self.segment {
+            request = match segment.split_once('=') {
+                Some((name, key)) => request.segment(name.trim()).join_key(key.trim()),
+                None => request.segment(segment.trim()),
+            };
+        }
+        if let Some(window) = &self.time_window {
+            let Some((start, end)) = window.split_once(',') else {
+                return Err(Error::QueryBuild {
+                    message: format!(
+                        "--time-window `{window}` must be START,END (e.g. 2024-01-01,2025-01-01)"
+                    ),
+                });
+            };
+            request = request.time_window(start.trim(), end.trim());
+        }
+        if let Some(entity) = &self.by_entity {
+            request = request.by_entity(entity);
+        }
+        Ok(request)
+    }
+
+    fn format(&self) -> Result<OutputFormat, Error> {
+        if let Some(format) = &self.format {
+            return format
+                .parse()
+                .map_err(|message| Error::QueryBuild { message });
+        }
+        if let Some(path) = &self.output {
+            return Ok(OutputFormat::from_extension(path).unwrap_or(OutputFormat::Csv));
+        }
+        Ok(if std::io::stdout().is_terminal() {
+            OutputFormat::Table
+        } else {
+            OutputFormat::Csv
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            report::error(&err);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode, Error> {
+    match command {
+        Command::Validate(specs) => {
+            let cache = specs.load()?;
+            output::summary(&cache);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compute(args) => compute(&args),
+        Command::Sql { compute, explain } => {
+            let (specs, connections, request) = prepare(&compute)?;
+            let plan = MetricCompute::new(&specs, &connections).plan(&request)?;
+            print!("{plan}");
+            if explain {
+                for statement in &plan.statements {
+                    println!("\n-- plan of the statement for {}:", statement.source);
+                    println!("{}", statement.explain()?);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scan { specs, connections } => {
+            let cache = specs.load()?;
+            let connections = connections.open(specs.project().as_deref())?;
+            let scan = MetricCompute::new(&cache, &connections).scan()?;
+            output::scan(&cache, &scan);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tables { connections } => {
+            let connections = connections.open(None)?;
+            for uri in connections.list_tables()? {
+                println!("{uri}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Describe {
+            source,
+            connections,
+        } => {
+            let connections = connections.open(None)?;
+            output::columns(&connections.describe_table(&source)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::LoadCsv { path, db, replace } => {
+            output::load_csv(&path, &db, replace)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn prepare(args: &ComputeArgs) -> Result<(SpecCache, ConnectionManager, ComputeRequest), Error> {
+    let request = args.request()?;
+    let specs = args.specs.load()?;
+    let connections = args.connections.open(args.specs.project().as_deref())?;
+    Ok((specs, connections, request))
+}
+
+fn compute(args: &ComputeArgs) -> Result<ExitCode, Error> {
+    let format = args.format()?;
+    if format == OutputFormat::Parquet && args.output.is_none() && std::io::stdout().is_terminal() {
+        return Err(Error::QueryBuild {
+            message: "parquet output is binary; write it to a file with --output FILE".into(),
+        });
+    }
+    let (specs, connections, request) = prepare(args)?;
+    let result = MetricCompute::new(&specs, &connections).compute(&request)?;
+    for warning in &result.warnings {
+        report::warning(warning);
+    }
+    match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            aitaem::result::write(&result.batches, format, std::io::BufWriter::new(file))?;
+        }
+        None => {
+            let mut buffer = Vec::new();
+            aitaem::result::write(&result.batches, format, &mut buffer)?;
+            let mut stdout = std::io::stdout().lock();
+            let written = stdout.write_all(&buffer).and_then(|()| stdout.flush());
+            // A reader that stops early (`| head`) is not an error.
+            if let Err(err) = written
+                && err.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(Error::Output {
+                    message: err.to_string(),
+                });
+            }
+        }
+    }
+    if !result.warnings.is_empty() && !args.allow_partial {
+        eprintln!(
+            "error: {} source(s) failed; the result above is partial (use --allow-partial to accept it)",
+            result.warnings.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn arguments_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,179 @@
+//! What the commands print, other than results and errors.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use aitaem::scan::ScanResult;
+use aitaem::{Column, Error, LoadEvent, LoadOptions, SpecCache, SpecKind};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// One line per spec kind: how many, and their names.
+pub fn summary(cache: &SpecCache) {
+    let line = |kind: &str, names: Vec<&str>| {
+        let list = if names.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", names.join(", "))
+        };
+        println!("{} {kind}{list}", names.len());
+    };
+    line(
+        "metrics",
+        cache.metrics().map(|m| m.name.as_str()).collect(),
+    );
+    line("slices", cache.slices().map(|s| s.name.as_str()).collect());
+    line(
+        "segments",
+        cache.segments().map(|s| s.name.as_str()).collect(),
+    );
+    println!("all specs are valid");
+}
+
+/// A text table with a header row, columns padded to their widest cell.
+fn table(header: &[String], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain(std::iter::once(header[i].chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let print = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    print(header);
+    for row in rows {
+        print(row);
+    }
+}
+
+/// The compatibility matrix (metrics × slices, metrics × segments), then the reasons for every
+/// incompatible pair.
+pub fn scan(cache: &SpecCache, scan: &ScanResult) {
+    let metrics: Vec<&str> = cache.metrics().map(|m| m.name.as_str()).collect();
+    for (kind, title) in [(SpecKind::Slice, "slices"), (SpecKind::Segment, "segments")] {
+        let specs: Vec<String> = match kind {
+            SpecKind::Slice => cache.slices().map(|s| s.name.clone()).collect(),
+            _ => cache.segments().map(|s| s.name.clone()).collect(),
+        };
+        if specs.is_empty() {
+            continue;
+        }
+        let mut header = vec![format!("metric \\ {title}")];
+        header.extend(specs.iter().cloned());
+        let rows: Vec<Vec<String>> = metrics
+            .iter()
+            .map(|metric| {
+                let mut row = vec![metric.to_string()];
+                for spec in &specs {
+                    let entry = scan.entries.iter().find(|e| {
+                        e.metric_name == *metric && e.spec_name == *spec && e.spec_type == kind
+                    });
+                    row.push(match entry {
+                        Some(e) if e.compatible => "yes".into(),
+                        _ => "no".into(),
+                    });
+                }
+                row
+            })
+            .collect();
+        table(&header, &rows);
+        println!();
+    }
+    let incompatible: Vec<_> = scan.entries.iter().filter(|e| !e.compatible).collect();
+    if incompatible.is_empty() {
+        println!("every metric fits every slice and segment");
+    } else {
+        println!("incompatible:");
+        for e in incompatible {
+            println!(
+                "  {} x {} ({}): {}",
+                e.metric_name, e.spec_name, e.spec_type, e.reason
+            );
+        }
+    }
+}
+
+/// A source's columns.
+pub fn columns(columns: &[Column]) {
+    let rows: Vec<Vec<String>> = columns
+        .iter()
+        .map(|c| vec![c.name.clone(), c.data_type.clone()])
+        .collect();
+    table(&["column".into(), "type".into()], &rows);
+}
+
+/// Loads CSVs with a progress bar per file on a terminal, and a line per table.
+pub fn load_csv(path: &Path, db: &Path, replace: bool) -> Result<(), Error> {
+    let interactive = std::io::stderr().is_terminal();
+    let mut current: Option<(ProgressBar, Arc<AtomicBool>)> = None;
+    let finish = |current: &mut Option<(ProgressBar, Arc<AtomicBool>)>| {
+        if let Some((bar, done)) = current.take() {
+            done.store(true, Ordering::Relaxed);
+            bar.finish_and_clear();
+        }
+    };
+    let result = aitaem::load_csvs(path, db, LoadOptions { replace }, |event| match event {
+        LoadEvent::Started {
+            file,
+            table,
+            bytes,
+            progress,
+        } => {
+            finish(&mut current);
+            if !interactive {
+                return;
+            }
+            let bar = ProgressBar::new(100);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}% ({elapsed})")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar.set_message(format!(
+                "{} ({:.1} MB) -> {table}",
+                file.display(),
+                bytes as f64 / 1e6
+            ));
+            bar.enable_steady_tick(Duration::from_millis(100));
+            let done = Arc::new(AtomicBool::new(false));
+            let (poll_bar, poll_done) = (bar.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !poll_done.load(Ordering::Relaxed) {
+                    if let Some(pct) = progress.query_progress().percentage() {
+                        poll_bar.set_position(pct.clamp(0.0, 100.0) as u64);
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            });
+            current = Some((bar, done));
+        }
+        LoadEvent::Finished { table, rows } => {
+            finish(&mut current);
+            eprintln!("loaded {rows} rows into {table}");
+        }
+    });
+    finish(&mut current);
+    let (_, tables) = result?;
+    println!(
+        "{} table(s) in {}: {}",
+        tables.len(),
+        db.display(),
+        tables
+            .iter()
+            .map(|t| t.table.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}

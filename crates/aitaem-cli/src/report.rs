@@ -1,0 +1,154 @@
+//! Printing errors: a first line `Kind: where: what` that scripts can match, then, when the
+//! error points into a file, the lines around it and what to change (rendered by miette).
+
+use std::fmt;
+use std::io::IsTerminal;
+
+use aitaem::Error;
+use aitaem::error::{Location, SpecIssue};
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
+};
+
+/// Prints an error to standard error.
+pub fn error(err: &Error) {
+    match err {
+        Error::SpecValidation(e) => {
+            for issue in &e.issues {
+                spec_issue(err.kind(), issue);
+            }
+        }
+        Error::Configuration {
+            location: Some(location),
+            message,
+        } => {
+            let mut lines = message.lines();
+            let first = lines.next().unwrap_or_default();
+            eprintln!("{}: {location}: {first}", err.kind());
+            for line in lines {
+                eprintln!("{}: {line}", err.kind());
+            }
+            eprint!("{}", snippet(location, None));
+        }
+        other => eprintln!("{}: {other}", other.kind()),
+    }
+}
+
+/// Prints a warning (a failed source in a partial result).
+pub fn warning(err: &Error) {
+    eprintln!("warning: {}: {err}", err.kind());
+}
+
+fn spec_issue(kind: &str, issue: &SpecIssue) {
+    eprintln!("{kind}: {issue}");
+    eprint!("{}", snippet(&issue.location, issue.help.as_deref()));
+}
+
+/// The source lines around a location, with its help, or nothing when the file cannot be read.
+fn snippet(location: &Location, help: Option<&str>) -> String {
+    let (Some(file), true) = (&location.file, location.line > 0) else {
+        return String::new();
+    };
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return String::new();
+    };
+    let Some(offset) = byte_offset(&text, location.line, location.column) else {
+        return String::new();
+    };
+    let rest = &text[offset..];
+    let len = rest
+        .find(|c: char| c == '\n' || c == '\r')
+        .unwrap_or(rest.len())
+        .clamp(1, 60);
+    let diagnostic = Snippet {
+        source: NamedSource::new(file.display().to_string(), text.clone()),
+        span: (
+            offset,
+            len.min(rest.len()).max(usize::from(rest.is_empty())),
+        ),
+        help: help.map(str::to_string),
+    };
+    let theme = if std::io::stderr().is_terminal() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    let rendered = GraphicalReportHandler::new_themed(theme)
+        .with_context_lines(1)
+        .render_report(&mut out, &diagnostic);
+    if rendered.is_err() {
+        return String::new();
+    }
+    // The first line is the (empty) message; the header line printed before replaces it.
+    let mut lines = out.lines();
+    lines.next();
+    let mut body: String = lines.map(|l| format!("{l}\n")).collect();
+    if !body.ends_with("\n\n") {
+        body.push('\n');
+    }
+    body
+}
+
+/// The byte offset of a 1-based line and character column.
+fn byte_offset(text: &str, line: u32, column: u32) -> Option<usize> {
+    let mut start = 0;
+    for _ in 1..line {
+        start += text[start..].find('\n')? + 1;
+    }
+    let line_text = &text[start..];
+    let within = line_text
+        .char_indices()
+        .nth(column.saturating_sub(1) as usize)
+        .map(|(i, _)| i)
+        .unwrap_or(line_text.find('\n').unwrap_or(line_text.len()));
+    Some(start + within)
+}
+
+#[derive(Debug)]
+struct Snippet {
+    source: NamedSource<String>,
+    span: (usize, usize),
+    help: Option<String>,
+}
+
+impl fmt::Display for Snippet {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Ok(())
+    }
+}
+
+impl std::error::Error for Snippet {}
+
+impl Diagnostic for Snippet {
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(LabeledSpan::new(
+            Some("here".into()),
+            self.span.0,
+            self.span.1,
+        ))))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h.clone()) as Box<dyn fmt::Display>)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_count_characters() {
+        let text = "a: 1\nbé: x\n";
+        assert_eq!(byte_offset(text, 2, 1), Some(5));
+        assert_eq!(&text[byte_offset(text, 2, 5).unwrap()..], "x\n");
+        assert_eq!(byte_offset(text, 9, 1), None);
+    }
+}

@@ -1,0 +1,331 @@
+//! The embedded DuckDB backend (also reads CSV, Parquet and JSON files).
+//!
+//! Connections never reach for the network: extension auto-install and auto-load are off.
+//! Every statement runs in a transaction that is rolled back, so computing never changes a
+//! database, even one opened read-write. Databases other than the configured one that a source
+//! URI names are attached read-only.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ::duckdb::{AccessMode, Config, Connection};
+use arrow::record_batch::RecordBatch;
+
+use super::{Backend, Column};
+use crate::error::{Error, Result, close_names};
+use crate::paths::{self, PathResolver, Resolved};
+use crate::source::{BackendKind, DuckDbDatabase, FileFormat, Source, SourceUri};
+use crate::sql::Dialect;
+
+const D: Dialect = Dialect::DuckDb;
+
+/// A DuckDB database and the connection to it.
+pub(crate) struct DuckDb {
+    conn: Mutex<Connection>,
+    /// The main database file (canonical), `None` when in memory.
+    file: Option<PathBuf>,
+    /// The database as written in the configuration, for the URIs `list_tables` returns.
+    uri_path: String,
+    paths: PathResolver,
+    /// Databases attached for sources that name another file: canonical path → alias.
+    attached: Mutex<HashMap<PathBuf, String>>,
+}
+
+fn connection_error(message: impl Into<String>) -> Error {
+    Error::Connection {
+        backend: "duckdb".into(),
+        message: message.into(),
+    }
+}
+
+/// Settings for every connection we open: no network, and read-only when asked.
+pub(crate) fn settings(read_only: bool) -> std::result::Result<Config, ::duckdb::Error> {
+    let mode = if read_only {
+        AccessMode::ReadOnly
+    } else {
+        AccessMode::ReadWrite
+    };
+    Config::default()
+        .access_mode(mode)?
+        .with("autoinstall_known_extensions", "false")?
+        .with("autoload_known_extensions", "false")
+}
+
+impl DuckDb {
+    /// Opens the database at `path` (`:memory:` for an in-memory one). A file must exist:
+    /// computing never creates databases.
+    pub(crate) fn open(path: &str, read_only: bool, paths: PathResolver) -> Result<DuckDb> {
+        let config = settings(read_only).map_err(|e| connection_error(e.to_string()))?;
+        if path == ":memory:" {
+            let conn = Connection::open_in_memory_with_flags(config)
+                .map_err(|e| connection_error(e.to_string()))?;
+            return Ok(DuckDb::wrap(conn, None, ":memory:".into(), paths));
+        }
+        let file = match paths.resolve(path) {
+            Resolved::Found(file) => file,
+            Resolved::Missing(tried) => {
+                return Err(connection_error(format!(
+                    "database `{path}` not found (looked for {}); check `duckdb.path`, or create it with `aitaem load-csv`",
+                    paths::list(&tried)
+                )));
+            }
+        };
+        let conn = Connection::open_with_flags(&file, config)
+            .map_err(|e| connection_error(format!("cannot open `{}`: {e}", file.display())))?;
+        Ok(DuckDb::wrap(conn, Some(file), path.to_string(), paths))
+    }
+
+    /// Adopts a connection opened by the caller.
+    pub(crate) fn from_connection(conn: Connection, paths: PathResolver) -> Result<DuckDb> {
+        // Best effort: the connection's owner may have loaded extensions on purpose.
+        let _ = conn.execute_batch(
+            "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;",
+        );
+        let path: Option<String> = conn
+            .query_row(
+                "SELECT path FROM duckdb_databases() WHERE database_name = current_database()",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| connection_error(e.to_string()))?;
+        let file = path
+            .filter(|p| !p.is_empty())
+            .map(|p| paths::absolute(Path::new(&p)));
+        let uri_path = file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_else(|| ":memory:".into());
+        Ok(DuckDb::wrap(conn, file, uri_path, paths))
+    }
+
+    fn wrap(
+        conn: Connection,
+        file: Option<PathBuf>,
+        uri_path: String,
+        paths: PathResolver,
+    ) -> DuckDb {
+        DuckDb {
+            conn: Mutex::new(conn),
+            file,
+            uri_path,
+            paths,
+            attached: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A new connection to the same database, for one statement or one thread.
+    fn connection(&self) -> std::result::Result<Connection, String> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| "the connection is poisoned".to_string())?;
+        conn.try_clone().map_err(|e| e.to_string())
+    }
+
+    /// The catalog holding a table: `None` for the main database, or the alias of an attached
+    /// one.
+    fn catalog(&self, source: &SourceUri, database: &DuckDbDatabase) -> Result<Option<String>> {
+        let DuckDbDatabase::Path(path) = database else {
+            return Ok(None);
+        };
+        let file = match self.paths.resolve(path) {
+            Resolved::Found(file) => file,
+            Resolved::Missing(tried) => {
+                return Err(Error::TableNotFound {
+                    source_uri: source.uri.clone(),
+                    message: format!(
+                        "database `{path}` not found (looked for {})",
+                        paths::list(&tried)
+                    ),
+                });
+            }
+        };
+        if self.file.as_ref() == Some(&file) {
+            return Ok(None);
+        }
+        let mut attached = self
+            .attached
+            .lock()
+            .map_err(|_| connection_error("poisoned"))?;
+        if let Some(alias) = attached.get(&file) {
+            return Ok(Some(alias.clone()));
+        }
+        let alias = format!("aitaem_db{}", attached.len() + 1);
+        let conn = self.connection().map_err(connection_error)?;
+        conn.execute_batch(&format!(
+            "ATTACH {} AS {} (READ_ONLY)",
+            D.string(&file.display().to_string()),
+            D.quote(&alias)
+        ))
+        .map_err(|e| connection_error(format!("cannot attach `{}`: {e}", file.display())))?;
+        attached.insert(file, alias.clone());
+        Ok(Some(alias))
+    }
+
+    /// `(schema, name)` of every table and view in a catalog.
+    fn tables_in(&self, catalog: Option<&str>) -> Result<Vec<(String, String)>> {
+        let conn = self.connection().map_err(connection_error)?;
+        let database = match catalog {
+            Some(alias) => D.string(alias),
+            None => "current_database()".into(),
+        };
+        let sql = format!(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = {database} \
+             UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = {database} AND NOT internal \
+             ORDER BY 1, 2"
+        );
+        let mut stmt = conn
+            .prepare(&sql)
+            .map_err(|e| connection_error(e.to_string()))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(|e| connection_error(e.to_string()))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| connection_error(e.to_string()))
+    }
+}
+
+impl Backend for DuckDb {
+    fn kind(&self) -> BackendKind {
+        BackendKind::DuckDb
+    }
+
+    fn relation(&self, source: &SourceUri) -> Result<String> {
+        match &source.source {
+            Source::DuckDbFile { path, format } => {
+                let file = match self.paths.resolve(path) {
+                    Resolved::Found(file) => file,
+                    Resolved::Missing(tried) => {
+                        return Err(Error::TableNotFound {
+                            source_uri: source.uri.clone(),
+                            message: format!("file not found (looked for {})", paths::list(&tried)),
+                        });
+                    }
+                };
+                let reader = match format {
+                    FileFormat::Csv => "read_csv_auto",
+                    FileFormat::Parquet => "read_parquet",
+                    FileFormat::Json => "read_json_auto",
+                };
+                Ok(format!(
+                    "{reader}({})",
+                    D.string(&file.display().to_string())
+                ))
+            }
+            Source::DuckDbTable {
+                database,
+                schema,
+                table,
+            } => {
+                let catalog = self.catalog(source, database)?;
+                let schema_name = schema.as_deref().unwrap_or("main");
+                let tables = self.tables_in(catalog.as_deref())?;
+                let exists = tables.iter().any(|(s, t)| {
+                    s.eq_ignore_ascii_case(schema_name) && t.eq_ignore_ascii_case(table)
+                });
+                if !exists {
+                    let known: Vec<String> = tables
+                        .iter()
+                        .map(|(s, t)| {
+                            if s == "main" {
+                                t.clone()
+                            } else {
+                                format!("{s}.{t}")
+                            }
+                        })
+                        .collect();
+                    let wanted = match schema {
+                        Some(s) => format!("{s}.{table}"),
+                        None => table.clone(),
+                    };
+                    let close = close_names(&wanted, known.iter().map(String::as_str));
+                    let hint = match close.first() {
+                        Some(best) => format!("; did you mean `{best}`?"),
+                        None if known.is_empty() => "; the database has no tables".into(),
+                        None => String::new(),
+                    };
+                    return Err(Error::TableNotFound {
+                        source_uri: source.uri.clone(),
+                        message: format!("no table or view `{wanted}`{hint}"),
+                    });
+                }
+                let mut parts = Vec::new();
+                if let Some(alias) = &catalog {
+                    parts.push(D.quote(alias));
+                    parts.push(D.quote(schema_name));
+                } else if let Some(schema) = schema {
+                    parts.push(D.quote(schema));
+                }
+                parts.push(D.quote(table));
+                Ok(parts.join("."))
+            }
+            _ => Err(Error::query_build(format!(
+                "`{}` is not a DuckDB source",
+                source.uri
+            ))),
+        }
+    }
+
+    fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, String> {
+        let conn = self.connection()?;
+        conn.execute_batch("BEGIN TRANSACTION")
+            .map_err(|e| e.to_string())?;
+        let result = conn
+            .prepare(sql)
+            .and_then(|mut stmt| Ok(stmt.query_arrow([])?.collect::<Vec<RecordBatch>>()));
+        // Nothing a statement did is kept.
+        let _ = conn.execute_batch("ROLLBACK");
+        result.map_err(|e| e.to_string())
+    }
+
+    fn explain(&self, sql: &str) -> std::result::Result<String, String> {
+        let conn = self.connection()?;
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN {sql}"))
+            .map_err(|e| e.to_string())?;
+        let rows = stmt
+            .query_map([], |row| row.get::<_, String>(1))
+            .map_err(|e| e.to_string())?;
+        let lines: std::result::Result<Vec<String>, _> = rows.collect();
+        lines.map(|l| l.join("\n")).map_err(|e| e.to_string())
+    }
+
+    fn list_tables(&self) -> Result<Vec<String>> {
+        Ok(self
+            .tables_in(None)?
+            .into_iter()
+            .map(|(schema, table)| {
+                let name = if schema == "main" {
+                    table
+                } else {
+                    format!("{schema}.{table}")
+                };
+                format!("duckdb://{}/{name}", self.uri_path)
+            })
+            .collect())
+    }
+
+    fn describe(&self, source: &SourceUri) -> Result<Vec<Column>> {
+        let relation = self.relation(source)?;
+        let conn = self.connection().map_err(connection_error)?;
+        let failed = |e: ::duckdb::Error| Error::TableNotFound {
+            source_uri: source.uri.clone(),
+            message: format!("cannot read its columns: {e}"),
+        };
+        let mut stmt = conn
+            .prepare(&format!("DESCRIBE SELECT * FROM {relation}"))
+            .map_err(failed)?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(Column {
+                    name: row.get(0)?,
+                    data_type: row.get(1)?,
+                })
+            })
+            .map_err(failed)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(failed)
+    }
+}

@@ -1,0 +1,136 @@
+//! `MetricCompute`: plan a request, run its statements concurrently, and assemble the
+//! standard result.
+
+use arrow::record_batch::RecordBatch;
+
+use crate::connect::ConnectionManager;
+use crate::error::{Error, Result};
+use crate::plan::{self, Plan, PlannedStatement};
+use crate::request::ComputeRequest;
+use crate::result;
+use crate::scan::{self, ScanResult};
+use crate::spec::SpecCache;
+
+/// Computes metrics from a spec cache and a set of connections.
+///
+/// ```
+/// use aitaem::{ConnectionManager, MetricCompute, SpecCache, request::ComputeRequest};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let csv = dir.path().join("events.csv");
+/// std::fs::write(&csv, "country,clicks\nUS,3\nUS,4\nFR,5\n").unwrap();
+/// let metric = format!(
+///     "metric:\n  name: clicks\n  source: duckdb://{}\n  numerator: SUM(clicks)\n",
+///     csv.display()
+/// );
+/// let specs = SpecCache::from_strings(&[&metric], &["slice:\n  name: country\n  where: country\n"], &[]).unwrap();
+/// let connections = ConnectionManager::new();
+/// let result = MetricCompute::new(&specs, &connections)
+///     .compute(&ComputeRequest::new(["clicks"]).slices(["country"]))
+///     .unwrap();
+/// let rows = result.rows();
+/// // FR, US, then the `none`/`all` baseline.
+/// let values: Vec<(&str, f64)> = rows.iter().map(|r| (r.slice_value.as_str(), r.metric_value.unwrap())).collect();
+/// assert_eq!(values, [("FR", 5.0), ("US", 7.0), ("all", 12.0)]);
+/// ```
+pub struct MetricCompute<'a> {
+    specs: &'a SpecCache,
+    connections: &'a ConnectionManager,
+}
+
+/// The result of a compute: the standard table, and a warning for each source that failed
+/// when others succeeded.
+#[derive(Debug)]
+pub struct ComputeResult {
+    /// Record batches of the standard schema ([`result::schema`]).
+    pub batches: Vec<RecordBatch>,
+    /// One `QueryExecutionError` per failed source (only when some sources succeeded).
+    pub warnings: Vec<Error>,
+}
+
+impl ComputeResult {
+    /// The number of rows.
+    pub fn num_rows(&self) -> usize {
+        result::num_rows(&self.batches)
+    }
+
+    /// The rows, as plain values.
+    pub fn rows(&self) -> Vec<result::ResultRow> {
+        result::rows(&self.batches)
+    }
+}
+
+impl<'a> MetricCompute<'a> {
+    /// A computer over these specs and connections.
+    pub fn new(specs: &'a SpecCache, connections: &'a ConnectionManager) -> Self {
+        MetricCompute { specs, connections }
+    }
+
+    /// The statements a request would run, without running them.
+    pub fn plan(&self, request: &ComputeRequest) -> Result<Plan> {
+        let checked = request.check(self.specs)?;
+        plan::plan(&checked, self.connections)
+    }
+
+    /// Computes a request. Statements of different sources run concurrently. When some fail
+    /// and others succeed, the result holds what succeeded and a warning per failure; when all
+    /// fail, the first failure is the error.
+    pub fn compute(&self, request: &ComputeRequest) -> Result<ComputeResult> {
+        let plan = self.plan(request)?;
+        let outcomes: Vec<Result<Vec<RecordBatch>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = plan
+                .statements
+                .iter()
+                .map(|statement| scope.spawn(move || run(statement)))
+                .collect();
+            handles
+                .into_iter()
+                .zip(&plan.statements)
+                .map(|(handle, statement)| {
+                    handle.join().unwrap_or_else(|_| {
+                        Err(execution_error(
+                            statement,
+                            "the statement's thread panicked".into(),
+                        ))
+                    })
+                })
+                .collect()
+        });
+        let mut batches = Vec::new();
+        let mut warnings = Vec::new();
+        for outcome in outcomes {
+            match outcome {
+                Ok(b) => batches.extend(b),
+                Err(err) => warnings.push(err),
+            }
+        }
+        if warnings.len() == plan.statements.len() && !warnings.is_empty() {
+            return Err(warnings.remove(0));
+        }
+        Ok(ComputeResult { batches, warnings })
+    }
+
+    /// For every metric × slice and metric × segment pair, whether they fit together.
+    pub fn scan(&self) -> Result<ScanResult> {
+        scan::scan(self.specs, self.connections)
+    }
+}
+
+fn execution_error(statement: &PlannedStatement, message: String) -> Error {
+    Error::QueryExecution {
+        metrics: statement.metrics.clone(),
+        source_uri: statement.source.uri.clone(),
+        message,
+    }
+}
+
+fn run(statement: &PlannedStatement) -> Result<Vec<RecordBatch>> {
+    let batches = statement
+        .backend
+        .query(&statement.sql)
+        .map_err(|message| execution_error(statement, message))?;
+    batches
+        .iter()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| result::conform(b).map_err(|m| execution_error(statement, m)))
+        .collect()
+}

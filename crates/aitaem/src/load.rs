@@ -1,0 +1,266 @@
+//! Loading CSV files into a DuckDB database.
+//!
+//! Each file becomes a table named after its file name without the extension, made a valid
+//! identifier (`2024 Sales-EU.csv` becomes `_2024_Sales_EU`). Column types are inferred as by
+//! DuckDB's `read_csv_auto`. All files load in one transaction: if any fails, the database is
+//! left exactly as it was. An existing table is never replaced unless asked.
+
+use std::path::{Path, PathBuf};
+
+use ::duckdb::Connection;
+use ::duckdb::progress::ProgressHandle;
+
+use crate::backend::duckdb::settings;
+use crate::error::{Error, Result};
+use crate::sql::Dialect;
+
+const D: Dialect = Dialect::DuckDb;
+
+/// How to load.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Replace tables that already exist (default: refuse).
+    pub replace: bool,
+}
+
+/// Progress of a load, for a progress display.
+pub enum LoadEvent<'a> {
+    /// A file starts loading.
+    Started {
+        /// The CSV file.
+        file: &'a Path,
+        /// The table it goes to.
+        table: &'a str,
+        /// The file's size.
+        bytes: u64,
+        /// DuckDB's estimate of the running load's progress; poll it from another thread.
+        progress: ProgressHandle,
+    },
+    /// A file finished loading.
+    Finished {
+        /// The table.
+        table: &'a str,
+        /// Rows loaded.
+        rows: u64,
+    },
+}
+
+/// A table created by a load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedTable {
+    /// The CSV file.
+    pub file: PathBuf,
+    /// The table name.
+    pub table: String,
+    /// Rows loaded.
+    pub rows: u64,
+}
+
+/// Loads one CSV file, or every `*.csv` file of a directory, into the DuckDB database at
+/// `db_path` (created if missing; `:memory:` for an in-memory database), and returns the open
+/// connection, ready for [`ConnectionManager::add_duckdb_connection`].
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("events.csv"), "day,clicks\n2024-01-01,3\n2024-01-02,4\n").unwrap();
+/// let db = dir.path().join("ads.duckdb");
+/// let connection = aitaem::load_csvs_to_duckdb(dir.path(), &db).unwrap();
+/// let total: i64 = connection.query_row("SELECT SUM(clicks) FROM events", [], |r| r.get(0)).unwrap();
+/// assert_eq!(total, 7);
+/// ```
+///
+/// [`ConnectionManager::add_duckdb_connection`]: crate::ConnectionManager::add_duckdb_connection
+pub fn load_csvs_to_duckdb(
+    path: impl AsRef<Path>,
+    db_path: impl AsRef<Path>,
+) -> Result<Connection> {
+    load_csvs(path, db_path, LoadOptions::default(), |_| {}).map(|(conn, _)| conn)
+}
+
+/// [`load_csvs_to_duckdb`] with options and progress events; also returns what was loaded.
+pub fn load_csvs(
+    path: impl AsRef<Path>,
+    db_path: impl AsRef<Path>,
+    options: LoadOptions,
+    mut on_event: impl FnMut(LoadEvent),
+) -> Result<(Connection, Vec<LoadedTable>)> {
+    let path = path.as_ref();
+    let db_path = db_path.as_ref();
+    let files = csv_files(path)?;
+    let tables = table_names(&files)?;
+    let failed = |message: String| Error::Load {
+        path: db_path.to_path_buf(),
+        message,
+    };
+    let config = settings(false).map_err(|e| failed(e.to_string()))?;
+    let conn = if db_path == Path::new(":memory:") {
+        Connection::open_in_memory_with_flags(config)
+    } else {
+        Connection::open_with_flags(db_path, config)
+    }
+    .map_err(|e| failed(format!("cannot open the database: {e}")))?;
+
+    if !options.replace {
+        let existing = existing_tables(&conn).map_err(|e| failed(e.to_string()))?;
+        let clashes: Vec<String> = tables
+            .iter()
+            .filter(|t| existing.iter().any(|e| e.eq_ignore_ascii_case(t)))
+            .map(|t| format!("`{t}`"))
+            .collect();
+        if !clashes.is_empty() {
+            return Err(failed(format!(
+                "table(s) {} already exist; nothing was loaded (use --replace to replace them)",
+                clashes.join(", ")
+            )));
+        }
+    }
+
+    let _ = conn.set_query_progress_tracking(true);
+    conn.execute_batch("BEGIN TRANSACTION")
+        .map_err(|e| failed(e.to_string()))?;
+    let mut loaded = Vec::new();
+    for (file, table) in files.iter().zip(&tables) {
+        on_event(LoadEvent::Started {
+            file,
+            table,
+            bytes: std::fs::metadata(file).map(|m| m.len()).unwrap_or(0),
+            progress: conn.progress_handle(),
+        });
+        let result = load_one(&conn, file, table);
+        match result {
+            Ok(rows) => {
+                on_event(LoadEvent::Finished { table, rows });
+                loaded.push(LoadedTable {
+                    file: file.clone(),
+                    table: table.clone(),
+                    rows,
+                });
+            }
+            Err(err) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(Error::Load {
+                    path: file.clone(),
+                    message: format!("{err}; nothing was loaded"),
+                });
+            }
+        }
+    }
+    conn.execute_batch("COMMIT")
+        .map_err(|e| failed(e.to_string()))?;
+    Ok((conn, loaded))
+}
+
+fn load_one(
+    conn: &Connection,
+    file: &Path,
+    table: &str,
+) -> std::result::Result<u64, ::duckdb::Error> {
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TABLE {} AS SELECT * FROM read_csv_auto({})",
+        D.quote(table),
+        D.string(&file.display().to_string())
+    ))?;
+    conn.query_row(
+        &format!("SELECT COUNT(*) FROM {}", D.quote(table)),
+        [],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+}
+
+fn existing_tables(conn: &Connection) -> std::result::Result<Vec<String>, ::duckdb::Error> {
+    let mut stmt = conn.prepare(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' \
+         UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal",
+    )?;
+    let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+    rows.collect()
+}
+
+/// The CSV files to load: the file itself, or the `*.csv` files of a directory, sorted.
+fn csv_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let failed = |message: String| Error::Load {
+        path: path.to_path_buf(),
+        message,
+    };
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    if !path.is_dir() {
+        return Err(failed("no such file or directory".into()));
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(|e| failed(e.to_string()))? {
+        let file = entry.map_err(|e| failed(e.to_string()))?.path();
+        let is_csv = file
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        if is_csv && file.is_file() {
+            files.push(file);
+        }
+    }
+    if files.is_empty() {
+        return Err(failed("the directory has no .csv files".into()));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A file's table name: its stem, with every character other than a letter, digit or `_`
+/// replaced by `_`, and `_` in front when it starts with a digit.
+pub fn table_name(file: &Path) -> String {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut name: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() || name.starts_with(|c: char| c.is_numeric()) {
+        name.insert(0, '_');
+    }
+    name
+}
+
+/// Table names for the files; two files that would give the same table are an error.
+fn table_names(files: &[PathBuf]) -> Result<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let name = table_name(file);
+        if let Some(j) = names.iter().position(|n| n.eq_ignore_ascii_case(&name)) {
+            return Err(Error::Load {
+                path: file.clone(),
+                message: format!(
+                    "`{}` and `{}` would both load into table `{name}`; rename one of them",
+                    files[j].display(),
+                    files[i].display()
+                ),
+            });
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_identifiers() {
+        assert_eq!(
+            table_name(Path::new("a/2024 Sales-EU.csv")),
+            "_2024_Sales_EU"
+        );
+        assert_eq!(table_name(Path::new("events.csv")), "events");
+        assert_eq!(table_name(Path::new("país.csv")), "país");
+    }
+}

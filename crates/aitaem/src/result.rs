@@ -1,0 +1,279 @@
+//! The standard result: an 11-column long table, and its writers.
+//!
+//! | column | type |
+//! |---|---|
+//! | `period_type` | utf8 |
+//! | `period_start_date` | utf8, nullable (`YYYY-MM-DD HH:MM:SS`; the window's start as given for `all_time`) |
+//! | `period_end_date` | utf8, nullable |
+//! | `entity_id` | utf8, nullable (set with `by_entity`) |
+//! | `metric_name` | utf8 |
+//! | `metric_format` | utf8, nullable |
+//! | `slice_type` | utf8 (`none`, a slice name, or `a|b` for a cross product) |
+//! | `slice_value` | utf8 (`all`, a value name or column value; `x|y` for a cross product) |
+//! | `segment_name` | utf8 (`none` or the segment's name) |
+//! | `segment_value` | utf8 (`all` or the segment value) |
+//! | `metric_value` | float64, nullable (NULL for a zero or NULL denominator) |
+
+use std::io::Write;
+use std::str::FromStr;
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{Array, ArrayRef};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{Error, Result};
+
+/// The standard result's column names, in order.
+pub const COLUMNS: [&str; 11] = [
+    "period_type",
+    "period_start_date",
+    "period_end_date",
+    "entity_id",
+    "metric_name",
+    "metric_format",
+    "slice_type",
+    "slice_value",
+    "segment_name",
+    "segment_value",
+    "metric_value",
+];
+
+static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let nullable = [
+        "period_start_date",
+        "period_end_date",
+        "entity_id",
+        "metric_format",
+        "metric_value",
+    ];
+    Arc::new(Schema::new(
+        COLUMNS
+            .iter()
+            .map(|name| {
+                let ty = if *name == "metric_value" {
+                    DataType::Float64
+                } else {
+                    DataType::Utf8
+                };
+                Field::new(*name, ty, nullable.contains(name))
+            })
+            .collect::<Vec<_>>(),
+    ))
+});
+
+/// The standard result's Arrow schema.
+///
+/// ```
+/// let schema = aitaem::result::schema();
+/// assert_eq!(schema.fields().len(), 11);
+/// assert_eq!(schema.field(10).name(), "metric_value");
+/// ```
+pub fn schema() -> SchemaRef {
+    SCHEMA.clone()
+}
+
+/// Converts a backend's batch (the 11 columns in order, in whatever types the backend uses for
+/// text and doubles) to the standard schema.
+pub(crate) fn conform(batch: &RecordBatch) -> std::result::Result<RecordBatch, String> {
+    let schema = schema();
+    if batch.num_columns() != schema.fields().len() {
+        return Err(format!(
+            "the statement returned {} columns instead of {}",
+            batch.num_columns(),
+            schema.fields().len()
+        ));
+    }
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| {
+            if column.data_type() == field.data_type() {
+                Ok(column.clone())
+            } else {
+                cast(column, field.data_type()).map_err(|e| e.to_string())
+            }
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    RecordBatch::try_new(schema, columns).map_err(|e| e.to_string())
+}
+
+/// An empty batch of the standard schema.
+pub fn empty() -> RecordBatch {
+    RecordBatch::new_empty(schema())
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// An aligned text table, for terminals.
+    Table,
+    /// CSV with a header; NULL is an empty field.
+    Csv,
+    /// One JSON array of objects (NULLs included).
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// Parquet.
+    Parquet,
+}
+
+impl FromStr for OutputFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "table" => Ok(OutputFormat::Table),
+            "csv" => Ok(OutputFormat::Csv),
+            "json" => Ok(OutputFormat::Json),
+            "jsonl" => Ok(OutputFormat::Jsonl),
+            "parquet" => Ok(OutputFormat::Parquet),
+            _ => Err(format!(
+                "unknown format `{text}`; use table, csv, json, jsonl or parquet"
+            )),
+        }
+    }
+}
+
+impl OutputFormat {
+    /// The format a file name's extension suggests.
+    pub fn from_extension(path: &std::path::Path) -> Option<OutputFormat> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(OutputFormat::Csv),
+            "json" => Some(OutputFormat::Json),
+            "jsonl" | "ndjson" => Some(OutputFormat::Jsonl),
+            "parquet" => Some(OutputFormat::Parquet),
+            "txt" => Some(OutputFormat::Table),
+            _ => None,
+        }
+    }
+}
+
+fn output_error(e: impl std::fmt::Display) -> Error {
+    Error::Output {
+        message: e.to_string(),
+    }
+}
+
+/// Writes batches in a format.
+///
+/// ```
+/// use aitaem::result::{write, empty, OutputFormat};
+/// let mut out = Vec::new();
+/// write(&[empty()], OutputFormat::Csv, &mut out).unwrap();
+/// assert!(String::from_utf8(out).unwrap().starts_with("period_type,period_start_date,"));
+/// ```
+pub fn write<W: Write + Send>(
+    batches: &[RecordBatch],
+    format: OutputFormat,
+    mut out: W,
+) -> Result<()> {
+    match format {
+        OutputFormat::Table => {
+            let table =
+                arrow::util::pretty::pretty_format_batches(batches).map_err(output_error)?;
+            writeln!(out, "{table}").map_err(output_error)?;
+        }
+        OutputFormat::Csv => {
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
+            if batches.is_empty() {
+                writer.write(&empty()).map_err(output_error)?;
+            }
+            for batch in batches {
+                writer.write(batch).map_err(output_error)?;
+            }
+        }
+        OutputFormat::Json => {
+            let mut writer = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::JsonArray>(&mut out);
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            writer.write_batches(&refs).map_err(output_error)?;
+            writer.finish().map_err(output_error)?;
+            writeln!(out).map_err(output_error)?;
+        }
+        OutputFormat::Jsonl => {
+            let mut writer = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::LineDelimited>(&mut out);
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            writer.write_batches(&refs).map_err(output_error)?;
+            writer.finish().map_err(output_error)?;
+        }
+        OutputFormat::Parquet => {
+            let mut writer = parquet::arrow::ArrowWriter::try_new(&mut out, schema(), None)
+                .map_err(output_error)?;
+            for batch in batches {
+                writer.write(batch).map_err(output_error)?;
+            }
+            writer.close().map_err(output_error)?;
+        }
+    }
+    out.flush().map_err(output_error)
+}
+
+/// The number of rows in a set of batches.
+pub fn num_rows(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}
+
+/// One row of the standard result, for code that works with rows rather than Arrow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    /// `all_time`, `hourly`, `daily`, `weekly`, `monthly` or `yearly`.
+    pub period_type: String,
+    /// The period's (or window's) start.
+    pub period_start_date: Option<String>,
+    /// The period's (or window's) end, exclusive.
+    pub period_end_date: Option<String>,
+    /// The entity, with `by_entity`.
+    pub entity_id: Option<String>,
+    /// The metric.
+    pub metric_name: String,
+    /// The metric's format.
+    pub metric_format: Option<String>,
+    /// The slice (`none` for the baseline).
+    pub slice_type: String,
+    /// The slice value (`all` for the baseline).
+    pub slice_value: String,
+    /// The segment (`none` for the baseline).
+    pub segment_name: String,
+    /// The segment value (`all` for the baseline).
+    pub segment_value: String,
+    /// The value.
+    pub metric_value: Option<f64>,
+}
+
+/// The rows of standard-schema batches.
+pub fn rows(batches: &[RecordBatch]) -> Vec<ResultRow> {
+    use arrow::array::{AsArray, Float64Array};
+    let mut out = Vec::new();
+    for batch in batches {
+        let text = |i: usize| batch.column(i).as_string::<i32>();
+        let opt = |i: usize, row: usize| {
+            let column = text(i);
+            (!column.is_null(row)).then(|| column.value(row).to_string())
+        };
+        let values: &Float64Array = batch.column(10).as_primitive();
+        for row in 0..batch.num_rows() {
+            out.push(ResultRow {
+                period_type: text(0).value(row).to_string(),
+                period_start_date: opt(1, row),
+                period_end_date: opt(2, row),
+                entity_id: opt(3, row),
+                metric_name: text(4).value(row).to_string(),
+                metric_format: opt(5, row),
+                slice_type: text(6).value(row).to_string(),
+                slice_value: text(7).value(row).to_string(),
+                segment_name: text(8).value(row).to_string(),
+                segment_value: text(9).value(row).to_string(),
+                metric_value: (!values.is_null(row)).then(|| values.value(row)),
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,549 @@
+//! `SpecCache`: every metric, slice and segment of a project, validated together.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::decode::decode;
+use super::model::{MetricSpec, SegmentSpec, SliceKind, SliceSpec, Spec};
+use crate::error::{
+    Error, Location, Result, SpecIssue, SpecKind, SpecValidationError, close_names,
+};
+
+/// A validated set of specs, looked up by name.
+///
+/// Loading is all-or-nothing and reports every problem at once: each file's own problems, names
+/// defined twice (naming both files), and composite slices whose components are missing or are
+/// themselves composites.
+///
+/// ```
+/// use aitaem::SpecCache;
+/// let cache = SpecCache::from_strings(
+///     &["metric:\n  name: clicks\n  source: duckdb://ads.db/events\n  numerator: SUM(clicks)\n"],
+///     &["slice:\n  name: country\n  where: country\n"],
+///     &[],
+/// )
+/// .unwrap();
+/// assert_eq!(cache.metric("clicks").unwrap().numerator.text, "SUM(clicks)");
+/// let err = cache.metric("click").unwrap_err();
+/// assert_eq!(err.to_string(), "no metric named `click`; did you mean `clicks`?");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SpecCache {
+    metrics: BTreeMap<String, MetricSpec>,
+    slices: BTreeMap<String, SliceSpec>,
+    segments: BTreeMap<String, SegmentSpec>,
+    version: u64,
+}
+
+impl SpecCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        SpecCache::default()
+    }
+
+    /// Loads a project directory holding `metrics/`, `slices/` and `segments/` (any of them may
+    /// be absent; at least one must exist).
+    pub fn from_project(dir: impl AsRef<Path>) -> Result<SpecCache> {
+        let none: &[&Path] = &[];
+        SpecCache::load(Some(dir.as_ref()), none, none, none)
+    }
+
+    /// Loads specs from files or directories (every `*.yaml` / `*.yml` in a directory), by kind.
+    pub fn from_paths(
+        metrics: &[impl AsRef<Path>],
+        slices: &[impl AsRef<Path>],
+        segments: &[impl AsRef<Path>],
+    ) -> Result<SpecCache> {
+        SpecCache::load(None, metrics, slices, segments)
+    }
+
+    /// Loads a project directory (when given) together with spec files or directories by kind,
+    /// all validated as one set.
+    pub fn load(
+        project: Option<&Path>,
+        metrics: &[impl AsRef<Path>],
+        slices: &[impl AsRef<Path>],
+        segments: &[impl AsRef<Path>],
+    ) -> Result<SpecCache> {
+        let mut loader = Loader::default();
+        if let Some(dir) = project {
+            let mut found = false;
+            for (sub, kind) in [
+                ("metrics", SpecKind::Metric),
+                ("slices", SpecKind::Slice),
+                ("segments", SpecKind::Segment),
+            ] {
+                let path = dir.join(sub);
+                if path.is_dir() {
+                    found = true;
+                    loader.path(&path, Some(kind));
+                }
+            }
+            if !found {
+                loader.issues.push(SpecIssue {
+                    location: Location::file(Some(dir.into())),
+                    field: String::new(),
+                    message: "no `metrics/`, `slices/` or `segments/` directory here".into(),
+                    help: Some(
+                        "point to a project directory, or give spec files with --metrics/--slices/--segments"
+                            .into(),
+                    ),
+                });
+            }
+        }
+        for (paths, kind) in [
+            (
+                metrics.iter().map(AsRef::as_ref).collect::<Vec<_>>(),
+                SpecKind::Metric,
+            ),
+            (slices.iter().map(AsRef::as_ref).collect(), SpecKind::Slice),
+            (
+                segments.iter().map(AsRef::as_ref).collect(),
+                SpecKind::Segment,
+            ),
+        ] {
+            for path in paths {
+                loader.path(path, Some(kind));
+            }
+        }
+        loader.finish()
+    }
+
+    /// Loads specs from YAML strings (one spec per string), by kind.
+    pub fn from_strings(metrics: &[&str], slices: &[&str], segments: &[&str]) -> Result<SpecCache> {
+        let mut loader = Loader::default();
+        for (texts, kind) in [
+            (metrics, SpecKind::Metric),
+            (slices, SpecKind::Slice),
+            (segments, SpecKind::Segment),
+        ] {
+            for text in texts {
+                loader.text(text, None, Some(kind));
+            }
+        }
+        loader.finish()
+    }
+
+    /// The metric called `name`.
+    pub fn metric(&self, name: &str) -> Result<&MetricSpec> {
+        self.metrics
+            .get(name)
+            .ok_or_else(|| not_found(SpecKind::Metric, name, self.metrics.keys()))
+    }
+
+    /// The slice called `name`.
+    pub fn slice(&self, name: &str) -> Result<&SliceSpec> {
+        self.slices
+            .get(name)
+            .ok_or_else(|| not_found(SpecKind::Slice, name, self.slices.keys()))
+    }
+
+    /// The segment called `name`.
+    pub fn segment(&self, name: &str) -> Result<&SegmentSpec> {
+        self.segments
+            .get(name)
+            .ok_or_else(|| not_found(SpecKind::Segment, name, self.segments.keys()))
+    }
+
+    /// All metrics, by name.
+    pub fn metrics(&self) -> impl Iterator<Item = &MetricSpec> {
+        self.metrics.values()
+    }
+
+    /// All slices, by name.
+    pub fn slices(&self) -> impl Iterator<Item = &SliceSpec> {
+        self.slices.values()
+    }
+
+    /// All segments, by name.
+    pub fn segments(&self) -> impl Iterator<Item = &SegmentSpec> {
+        self.segments.values()
+    }
+
+    /// A counter bumped by every change (`add`, `update`, `remove`).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Adds a spec; its name must be new for its kind.
+    ///
+    /// ```
+    /// use aitaem::{SpecCache, spec::Spec};
+    /// let mut cache = SpecCache::new();
+    /// cache.add(Spec::from_yaml("slice:\n  name: country\n  where: country\n").unwrap()).unwrap();
+    /// assert_eq!(cache.version(), 1);
+    /// assert!(cache.add(Spec::from_yaml("slice:\n  name: country\n  where: region\n").unwrap()).is_err());
+    /// ```
+    pub fn add(&mut self, spec: Spec) -> Result<()> {
+        if self.contains(spec.kind(), spec.name()) {
+            return Err(refused(
+                &spec,
+                format!(
+                    "{} `{}` already exists; use update to replace it",
+                    spec.kind(),
+                    spec.name()
+                ),
+            ));
+        }
+        self.check_composite(&spec)?;
+        self.insert(spec);
+        Ok(())
+    }
+
+    /// Replaces the spec of the same kind and name.
+    pub fn update(&mut self, spec: Spec) -> Result<()> {
+        if !self.contains(spec.kind(), spec.name()) {
+            return Err(refused(
+                &spec,
+                format!(
+                    "there is no {} `{}` to update; use add",
+                    spec.kind(),
+                    spec.name()
+                ),
+            ));
+        }
+        self.check_composite(&spec)?;
+        if let Spec::Slice(slice) = &spec
+            && slice.is_composite()
+        {
+            let users = self.composites_using(&slice.name);
+            if !users.is_empty() {
+                return Err(refused(
+                    &spec,
+                    format!(
+                        "slice `{}` is a component of {}; it cannot become a composite itself",
+                        slice.name,
+                        users.join(", ")
+                    ),
+                ));
+            }
+        }
+        self.insert(spec);
+        Ok(())
+    }
+
+    /// Removes a spec and returns it. A slice that a composite slice uses cannot be removed.
+    pub fn remove(&mut self, kind: SpecKind, name: &str) -> Result<Spec> {
+        let removed = match kind {
+            SpecKind::Metric => {
+                self.metric(name)?;
+                Spec::Metric(self.metrics.remove(name).expect("checked"))
+            }
+            SpecKind::Slice => {
+                let slice = self.slice(name)?;
+                let users = self.composites_using(name);
+                if !users.is_empty() {
+                    return Err(refused(
+                        &Spec::Slice(slice.clone()),
+                        format!(
+                            "slice `{name}` is used by composite slice(s) {}; remove or change them first",
+                            users.join(", ")
+                        ),
+                    ));
+                }
+                Spec::Slice(self.slices.remove(name).expect("checked"))
+            }
+            SpecKind::Segment => {
+                self.segment(name)?;
+                Spec::Segment(self.segments.remove(name).expect("checked"))
+            }
+        };
+        self.version += 1;
+        Ok(removed)
+    }
+
+    fn contains(&self, kind: SpecKind, name: &str) -> bool {
+        match kind {
+            SpecKind::Metric => self.metrics.contains_key(name),
+            SpecKind::Slice => self.slices.contains_key(name),
+            SpecKind::Segment => self.segments.contains_key(name),
+        }
+    }
+
+    fn insert(&mut self, spec: Spec) {
+        match spec {
+            Spec::Metric(m) => {
+                self.metrics.insert(m.name.clone(), m);
+            }
+            Spec::Slice(s) => {
+                self.slices.insert(s.name.clone(), s);
+            }
+            Spec::Segment(s) => {
+                self.segments.insert(s.name.clone(), s);
+            }
+        }
+        self.version += 1;
+    }
+
+    /// Names of the composite slices that use slice `name`.
+    fn composites_using(&self, name: &str) -> Vec<String> {
+        self.slices
+            .values()
+            .filter(|s| matches!(&s.kind, SliceKind::CrossProduct(parts) if parts.iter().any(|p| p == name)))
+            .map(|s| format!("`{}`", s.name))
+            .collect()
+    }
+
+    fn check_composite(&self, spec: &Spec) -> Result<()> {
+        let mut issues = Vec::new();
+        if let Spec::Slice(slice) = spec {
+            component_issues(slice, |name| self.slices.get(name), &mut issues);
+        }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(SpecValidationError { issues }.into())
+        }
+    }
+}
+
+fn not_found<'a>(kind: SpecKind, name: &str, known: impl Iterator<Item = &'a String>) -> Error {
+    Error::SpecNotFound {
+        kind,
+        name: name.to_string(),
+        suggestions: close_names(name, known.map(String::as_str)),
+    }
+}
+
+fn refused(spec: &Spec, message: String) -> Error {
+    SpecValidationError {
+        issues: vec![SpecIssue {
+            location: spec.location().clone(),
+            field: String::new(),
+            message,
+            help: None,
+        }],
+    }
+    .into()
+}
+
+/// Problems with a composite slice's components: missing, or composite themselves.
+fn component_issues<'a>(
+    slice: &SliceSpec,
+    lookup: impl Fn(&str) -> Option<&'a SliceSpec>,
+    issues: &mut Vec<SpecIssue>,
+) {
+    let SliceKind::CrossProduct(parts) = &slice.kind else {
+        return;
+    };
+    for part in parts {
+        let message = match lookup(part) {
+            None => format!("cross_product names slice `{part}`, which is not defined"),
+            Some(component) if component.is_composite() => format!(
+                "cross_product names `{part}`, which is itself a composite slice; list its components instead"
+            ),
+            Some(_) => continue,
+        };
+        issues.push(SpecIssue {
+            location: slice.location.clone(),
+            field: "cross_product".into(),
+            message,
+            help: None,
+        });
+    }
+}
+
+/// Gathers specs and problems from many files before building a cache.
+#[derive(Default)]
+struct Loader {
+    specs: Vec<Spec>,
+    issues: Vec<SpecIssue>,
+    seen_files: HashSet<PathBuf>,
+}
+
+impl Loader {
+    fn path(&mut self, path: &Path, kind: Option<SpecKind>) {
+        let file: Arc<Path> = path.into();
+        if path.is_dir() {
+            match yaml_files(path) {
+                Ok(files) if files.is_empty() && kind.is_none() => {}
+                Ok(files) => {
+                    for file in files {
+                        self.path(&file, kind);
+                    }
+                }
+                Err(err) => self.unreadable(file, &err),
+            }
+            return;
+        }
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if !self.seen_files.insert(canonical) {
+            return;
+        }
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => self.text(&text, Some(file), kind),
+                Err(_) => self.issues.push(SpecIssue {
+                    location: Location::file(Some(file)),
+                    field: String::new(),
+                    message: "the file is not valid UTF-8 text".into(),
+                    help: None,
+                }),
+            },
+            Err(err) => self.unreadable(file, &err),
+        }
+    }
+
+    fn unreadable(&mut self, file: Arc<Path>, err: &std::io::Error) {
+        self.issues.push(SpecIssue {
+            location: Location::file(Some(file)),
+            field: String::new(),
+            message: format!("cannot read: {err}"),
+            help: None,
+        });
+    }
+
+    fn text(&mut self, text: &str, file: Option<Arc<Path>>, kind: Option<SpecKind>) {
+        match decode(text, file, kind) {
+            Ok(spec) => self.specs.push(spec),
+            Err(issues) => self.issues.extend(issues),
+        }
+    }
+
+    fn finish(mut self) -> Result<SpecCache> {
+        let mut cache = SpecCache::new();
+        let mut first_seen: BTreeMap<(SpecKind, String), Location> = BTreeMap::new();
+        for spec in std::mem::take(&mut self.specs) {
+            let key = (spec.kind(), spec.name().to_string());
+            if let Some(first) = first_seen.get(&key) {
+                self.issues.push(SpecIssue {
+                    location: spec.location().clone(),
+                    field: "name".into(),
+                    message: format!(
+                        "{} `{}` is also defined in {first}",
+                        spec.kind(),
+                        spec.name()
+                    ),
+                    help: Some("names must be unique for each kind; rename one of them".into()),
+                });
+                continue;
+            }
+            first_seen.insert(key, spec.location().clone());
+            cache.insert(spec);
+        }
+        for slice in cache.slices.values() {
+            component_issues(slice, |name| cache.slices.get(name), &mut self.issues);
+        }
+        if !self.issues.is_empty() {
+            return Err(SpecValidationError {
+                issues: self.issues,
+            }
+            .into());
+        }
+        cache.version = 0;
+        Ok(cache)
+    }
+}
+
+/// The `*.yaml` and `*.yml` files directly in `dir`, sorted.
+fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let is_yaml = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        if is_yaml && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+impl Spec {
+    /// Decodes and validates one spec from YAML text (`metric:`, `slice:` or `segment:`).
+    ///
+    /// ```
+    /// use aitaem::spec::Spec;
+    /// let spec = Spec::from_yaml("slice:\n  name: device\n  where: device_type\n").unwrap();
+    /// assert_eq!(spec.name(), "device");
+    /// let err = Spec::from_yaml("slice:\n  name: device\n  wher: device_type\n").unwrap_err();
+    /// assert!(err.to_string().contains("unknown field `wher`"));
+    /// ```
+    pub fn from_yaml(text: &str) -> Result<Spec> {
+        decode(text, None, None).map_err(|issues| SpecValidationError { issues }.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEAF: &str = "slice:\n  name: device\n  where: device_type\n";
+    const LEAF2: &str = "slice:\n  name: country\n  where: country\n";
+    const COMPOSITE: &str = "slice:\n  name: dxc\n  cross_product: [device, country]\n";
+
+    fn issues(result: Result<SpecCache>) -> Vec<SpecIssue> {
+        match result {
+            Err(Error::SpecValidation(e)) => e.issues,
+            other => panic!("expected validation errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn composite_components_must_exist_and_be_leaves() {
+        let all = issues(SpecCache::from_strings(
+            &[],
+            &[
+                LEAF,
+                COMPOSITE,
+                "slice:\n  name: nested\n  cross_product: [dxc, device]\n",
+            ],
+            &[],
+        ));
+        let messages: Vec<&str> = all.iter().map(|i| i.message.as_str()).collect();
+        assert_eq!(messages.len(), 2, "{messages:#?}");
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("`country`, which is not defined"))
+        );
+        assert!(messages.iter().any(|m| m.contains("itself a composite")));
+    }
+
+    #[test]
+    fn add_update_remove_bump_the_version_and_protect_components() {
+        let mut cache = SpecCache::from_strings(&[], &[LEAF, LEAF2, COMPOSITE], &[]).unwrap();
+        assert_eq!(cache.version(), 0);
+        let err = cache.remove(SpecKind::Slice, "device").unwrap_err();
+        assert!(
+            err.to_string().contains("used by composite slice(s) `dxc`"),
+            "{err}"
+        );
+        cache
+            .update(Spec::from_yaml("slice:\n  name: device\n  where: device\n").unwrap())
+            .unwrap();
+        assert_eq!(cache.version(), 1);
+        let err = cache
+            .update(
+                Spec::from_yaml("slice:\n  name: device\n  cross_product: [country, dxc]\n")
+                    .unwrap(),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("itself a composite"), "{err}");
+        cache.remove(SpecKind::Slice, "dxc").unwrap();
+        cache.remove(SpecKind::Slice, "device").unwrap();
+        assert_eq!(cache.version(), 3);
+        assert!(cache.slice("device").is_err());
+        let err = cache.remove(SpecKind::Metric, "nope").unwrap_err();
+        assert_eq!(err.kind(), "SpecNotFoundError");
+        let err = cache.add(Spec::from_yaml(COMPOSITE).unwrap()).unwrap_err();
+        assert!(
+            err.to_string().contains("`device`, which is not defined"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn kinds_must_match_where_they_are_loaded() {
+        let all = issues(SpecCache::from_strings(&[LEAF], &[], &[]));
+        assert!(
+            all[0]
+                .message
+                .contains("expected a metric spec, found a slice spec")
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! Specs: metrics, slices and segments, loaded from YAML and validated.
+//!
+//! Each YAML file holds one spec under a top-level `metric:`, `slice:` or `segment:` key. See
+//! `docs/specs.md` for every field and rule.
+
+mod cache;
+mod decode;
+mod model;
+
+pub use cache::SpecCache;
+pub use model::{
+    MetricFormat, MetricSpec, NamedPredicate, SegmentKind, SegmentSpec, SliceKind, SliceSpec, Spec,
+    SqlFragment,
+};

@@ -1,0 +1,246 @@
+//! The SQL each backend speaks: quoting, literals, casts and time arithmetic.
+//!
+//! The planner builds statements only through these methods, so a statement's text depends on
+//! the backend in exactly one place.
+
+use chrono::NaiveDateTime;
+
+use super::ident::Ident;
+
+/// A backend's SQL dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dialect {
+    /// DuckDB.
+    DuckDb,
+    /// PostgreSQL.
+    Postgres,
+    /// BigQuery (GoogleSQL).
+    BigQuery,
+}
+
+/// A calendar unit for time truncation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeUnit {
+    /// An hour.
+    Hour,
+    /// A day.
+    Day,
+    /// An ISO week (starting on Monday).
+    Week,
+    /// A calendar month.
+    Month,
+    /// A calendar year.
+    Year,
+}
+
+impl TimeUnit {
+    fn word(self) -> &'static str {
+        match self {
+            TimeUnit::Hour => "hour",
+            TimeUnit::Day => "day",
+            TimeUnit::Week => "week",
+            TimeUnit::Month => "month",
+            TimeUnit::Year => "year",
+        }
+    }
+}
+
+/// A SQL type the planner casts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlType {
+    /// Text.
+    Text,
+    /// 64-bit float.
+    Double,
+    /// Timestamp without time zone.
+    Timestamp,
+    /// 64-bit integer.
+    BigInt,
+}
+
+impl Dialect {
+    /// The parser for expressions written for this backend.
+    pub(crate) fn parser(self) -> Box<dyn sqlparser::dialect::Dialect> {
+        match self {
+            Dialect::DuckDb => Box::new(sqlparser::dialect::DuckDbDialect {}),
+            Dialect::Postgres => Box::new(sqlparser::dialect::PostgreSqlDialect {}),
+            Dialect::BigQuery => Box::new(sqlparser::dialect::BigQueryDialect {}),
+        }
+    }
+
+    /// Quotes a name exactly as given (a table, schema or alias).
+    ///
+    /// ```
+    /// use aitaem::sql::Dialect;
+    /// assert_eq!(Dialect::DuckDb.quote("my \"t\""), r#""my ""t""""#);
+    /// assert_eq!(Dialect::BigQuery.quote("a`b"), r"`a\`b`");
+    /// ```
+    pub fn quote(self, name: &str) -> String {
+        match self {
+            Dialect::DuckDb | Dialect::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
+            Dialect::BigQuery => format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`")),
+        }
+    }
+
+    /// Quotes a column name from a spec. A bare name is matched the way the backend matches
+    /// unquoted names (PostgreSQL folds it to lower case); a quoted name is used exactly.
+    pub fn column(self, ident: &Ident) -> String {
+        if !ident.quoted && self == Dialect::Postgres {
+            self.quote(&ident.name.to_lowercase())
+        } else {
+            self.quote(&ident.name)
+        }
+    }
+
+    /// A string literal.
+    ///
+    /// ```
+    /// use aitaem::sql::Dialect;
+    /// assert_eq!(Dialect::DuckDb.string("it's"), "'it''s'");
+    /// ```
+    pub fn string(self, value: &str) -> String {
+        match self {
+            Dialect::DuckDb | Dialect::Postgres => format!("'{}'", value.replace('\'', "''")),
+            Dialect::BigQuery => format!(
+                "'{}'",
+                value
+                    .replace('\\', "\\\\")
+                    .replace('\'', "\\'")
+                    .replace('\n', "\\n")
+                    .replace('\r', "\\r")
+            ),
+        }
+    }
+
+    /// A timestamp literal.
+    pub fn timestamp(self, ts: NaiveDateTime) -> String {
+        let text = ts.format("%Y-%m-%d %H:%M:%S%.f");
+        match self {
+            Dialect::DuckDb | Dialect::Postgres => format!("TIMESTAMP '{text}'"),
+            Dialect::BigQuery => format!("DATETIME '{text}'"),
+        }
+    }
+
+    /// The name of a type.
+    pub fn type_name(self, ty: SqlType) -> &'static str {
+        match (self, ty) {
+            (Dialect::DuckDb, SqlType::Text) => "VARCHAR",
+            (Dialect::Postgres, SqlType::Text) => "TEXT",
+            (Dialect::BigQuery, SqlType::Text) => "STRING",
+            (Dialect::DuckDb, SqlType::Double) => "DOUBLE",
+            (Dialect::Postgres, SqlType::Double) => "DOUBLE PRECISION",
+            (Dialect::BigQuery, SqlType::Double) => "FLOAT64",
+            (Dialect::BigQuery, SqlType::Timestamp) => "DATETIME",
+            (_, SqlType::Timestamp) => "TIMESTAMP",
+            (Dialect::BigQuery, SqlType::BigInt) => "INT64",
+            (_, SqlType::BigInt) => "BIGINT",
+        }
+    }
+
+    /// `CAST(expr AS ty)`.
+    pub fn cast(self, expr: &str, ty: SqlType) -> String {
+        format!("CAST({expr} AS {})", self.type_name(ty))
+    }
+
+    /// Truncates a timestamp expression to the start of its hour, day, ISO week, month or year.
+    pub fn truncate(self, expr: &str, unit: TimeUnit) -> String {
+        let ts = self.cast(expr, SqlType::Timestamp);
+        match self {
+            Dialect::DuckDb | Dialect::Postgres => {
+                format!("date_trunc('{}', {ts})", unit.word())
+            }
+            Dialect::BigQuery => {
+                let part = match unit {
+                    TimeUnit::Week => "ISOWEEK".to_string(),
+                    other => other.word().to_uppercase(),
+                };
+                format!("DATETIME_TRUNC({ts}, {part})")
+            }
+        }
+    }
+
+    /// `expr` plus one `unit`.
+    pub fn add_one(self, expr: &str, unit: TimeUnit) -> String {
+        let (n, word) = match unit {
+            TimeUnit::Week => (7, "DAY"),
+            other => (1, other.word()),
+        };
+        match self {
+            Dialect::DuckDb | Dialect::Postgres => {
+                format!("({expr} + INTERVAL '{n} {}')", word.to_lowercase())
+            }
+            Dialect::BigQuery => {
+                format!("DATETIME_ADD({expr}, INTERVAL {n} {})", word.to_uppercase())
+            }
+        }
+    }
+
+    /// A timestamp expression as `YYYY-MM-DD HH:MM:SS` text.
+    pub fn format_timestamp(self, expr: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("strftime({expr}, '%Y-%m-%d %H:%M:%S')"),
+            Dialect::Postgres => format!("to_char({expr}, 'YYYY-MM-DD HH24:MI:SS')"),
+            Dialect::BigQuery => format!("FORMAT_DATETIME('%Y-%m-%d %H:%M:%S', {expr})"),
+        }
+    }
+
+    /// A relation of literal rows with the given column names, as `(...) AS alias(cols)`.
+    /// Every row must have one already-rendered SQL value per column.
+    pub fn values(self, rows: &[Vec<String>], alias: &str, columns: &[&str]) -> String {
+        match self {
+            Dialect::DuckDb | Dialect::Postgres => {
+                let rows: Vec<String> =
+                    rows.iter().map(|r| format!("({})", r.join(", "))).collect();
+                format!(
+                    "(VALUES {}) AS {alias}({})",
+                    rows.join(", "),
+                    columns.join(", ")
+                )
+            }
+            Dialect::BigQuery => {
+                let rows: Vec<String> = rows
+                    .iter()
+                    .map(|r| {
+                        let fields: Vec<String> = r
+                            .iter()
+                            .zip(columns)
+                            .map(|(v, c)| format!("{v} AS {c}"))
+                            .collect();
+                        format!("STRUCT({})", fields.join(", "))
+                    })
+                    .collect();
+                format!("UNNEST([{}]) AS {alias}", rows.join(", "))
+            }
+        }
+    }
+
+    /// How a common table expression that is read more than once is declared so that it is
+    /// computed once.
+    pub fn materialized(self) -> &'static str {
+        match self {
+            Dialect::DuckDb | Dialect::Postgres => "AS MATERIALIZED",
+            Dialect::BigQuery => "AS",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_folds_bare_names_and_keeps_quoted_ones() {
+        assert_eq!(
+            Dialect::Postgres.column(&Ident::bare("UserId")),
+            "\"userid\""
+        );
+        let quoted = Ident::parse("\"UserId\"").unwrap();
+        assert_eq!(Dialect::Postgres.column(&quoted), "\"UserId\"");
+        assert_eq!(Dialect::DuckDb.column(&Ident::bare("order")), "\"order\"");
+    }
+
+    #[test]
+    fn bigquery_strings_escape_backslashes_and_quotes() {
+        assert_eq!(Dialect::BigQuery.string(r"a\'b"), r"'a\\\'b'");
+    }
+}

@@ -1,0 +1,160 @@
+//! Test projects: a real DuckDB file built from SQL, spec files, and a connections file, in a
+//! temporary directory.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use aitaem::request::ComputeRequest;
+use aitaem::result::ResultRow;
+use aitaem::{ComputeResult, ConnectionManager, MetricCompute, SpecCache};
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+}
+
+impl Project {
+    /// A project whose database `main.duckdb` is built by `setup` (SQL statements).
+    pub fn new(setup: &str) -> Project {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("main.duckdb");
+        let conn = duckdb::Connection::open(&db).expect("open db");
+        conn.execute_batch(setup).expect("setup SQL");
+        drop(conn);
+        std::fs::write(
+            dir.path().join("connections.yaml"),
+            "duckdb:\n  path: main.duckdb\n",
+        )
+        .unwrap();
+        Project { dir, db }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `yaml` to `<kind>/<name>.yaml` (kind: metrics, slices, segments).
+    pub fn spec(&self, kind: &str, name: &str, yaml: &str) -> &Self {
+        let dir = self.path().join(kind);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
+        self
+    }
+
+    pub fn specs(&self) -> SpecCache {
+        SpecCache::from_project(self.path()).unwrap_or_else(|e| panic!("specs: {e}"))
+    }
+
+    pub fn connections(&self) -> ConnectionManager {
+        ConnectionManager::from_yaml(self.path().join("connections.yaml"))
+            .unwrap_or_else(|e| panic!("connections: {e}"))
+    }
+
+    pub fn compute(&self, request: &ComputeRequest) -> aitaem::Result<ComputeResult> {
+        let specs = self.specs();
+        let connections = self.connections();
+        MetricCompute::new(&specs, &connections).compute(request)
+    }
+
+    pub fn rows(&self, request: &ComputeRequest) -> Vec<ResultRow> {
+        let result = self
+            .compute(request)
+            .unwrap_or_else(|e| panic!("{}: {e}", e.kind()));
+        assert!(
+            result.warnings.is_empty(),
+            "warnings: {:?}",
+            result.warnings
+        );
+        result.rows()
+    }
+
+    /// The independent calculation: one hand-written query returning one number.
+    pub fn scalar(&self, sql: &str) -> Option<f64> {
+        let conn = duckdb::Connection::open(&self.db).unwrap();
+        conn.query_row(sql, [], |r| r.get::<_, Option<f64>>(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+/// Rows keyed by (metric, slice type, slice value, segment name, segment value, period start,
+/// entity) for lookups.
+pub type Key = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+pub fn by_key(rows: &[ResultRow]) -> BTreeMap<Key, Option<f64>> {
+    let mut map = BTreeMap::new();
+    for r in rows {
+        let key = (
+            r.metric_name.clone(),
+            r.slice_type.clone(),
+            r.slice_value.clone(),
+            r.segment_name.clone(),
+            r.segment_value.clone(),
+            r.period_start_date.clone(),
+            r.entity_id.clone(),
+        );
+        assert!(
+            map.insert(key.clone(), r.metric_value).is_none(),
+            "duplicate row {key:?}"
+        );
+    }
+    map
+}
+
+/// The value of the row with these labels (no period, no entity).
+pub fn value(
+    rows: &[ResultRow],
+    metric: &str,
+    slice: (&str, &str),
+    segment: (&str, &str),
+) -> Option<f64> {
+    let found: Vec<&ResultRow> = rows
+        .iter()
+        .filter(|r| {
+            r.metric_name == metric
+                && r.slice_type == slice.0
+                && r.slice_value == slice.1
+                && r.segment_name == segment.0
+                && r.segment_value == segment.1
+        })
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one row for {metric} {slice:?} {segment:?}, found {}",
+        found.len()
+    );
+    found[0].metric_value
+}
+
+/// The (slice value, value) pairs of one metric and slice type, baseline segment.
+pub fn slice_values(
+    rows: &[ResultRow],
+    metric: &str,
+    slice_type: &str,
+) -> Vec<(String, Option<f64>)> {
+    rows.iter()
+        .filter(|r| {
+            r.metric_name == metric && r.slice_type == slice_type && r.segment_name == "none"
+        })
+        .map(|r| (r.slice_value.clone(), r.metric_value))
+        .collect()
+}
+
+pub fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+}
+
+/// The example project shipped with the repository.
+pub fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ads")
+}
