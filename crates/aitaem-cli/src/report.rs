@@ -40,8 +40,19 @@ pub fn warning(err: &Error) {
 }
 
 fn spec_issue(kind: &str, issue: &SpecIssue) {
-    eprintln!("{kind}: {issue}");
-    eprint!("{}", snippet(&issue.location, issue.help.as_deref()));
+    let frame = snippet(&issue.location, issue.help.as_deref());
+    if frame.is_empty() {
+        eprintln!("{kind}: {issue}");
+        return;
+    }
+    // The frame shows the help; the header line says where and what.
+    let field = if issue.field.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", issue.field)
+    };
+    eprintln!("{kind}: {}: {field}{}", issue.location, issue.message);
+    eprint!("{frame}");
 }
 
 /// The source lines around a location, with its help, or nothing when the file cannot be read.
@@ -56,10 +67,7 @@ fn snippet(location: &Location, help: Option<&str>) -> String {
         return String::new();
     };
     let rest = &text[offset..];
-    let len = rest
-        .find(|c: char| c == '\n' || c == '\r')
-        .unwrap_or(rest.len())
-        .clamp(1, 60);
+    let len = rest.find(['\n', '\r']).unwrap_or(rest.len()).clamp(1, 60);
     let diagnostic = Snippet {
         source: NamedSource::new(file.display().to_string(), text.clone()),
         span: (

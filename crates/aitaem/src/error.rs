@@ -279,13 +279,6 @@ impl Error {
             message: message.into(),
         }
     }
-
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
-    }
 }
 
 impl From<SpecValidationError> for Error {

@@ -623,3 +623,46 @@ fn many_combinations_have_no_limit() {
         Some(64.0 + 128.0 + 256.0)
     );
 }
+
+#[test]
+fn an_empty_window_still_has_its_baseline_row() {
+    let p = project();
+    let window = ("2030-01-01", "2031-01-01");
+    for request in [
+        ComputeRequest::new(["revenue", "events"]).time_window(window.0, window.1),
+        ComputeRequest::new(["revenue", "events"])
+            .slices(["band"])
+            .time_window(window.0, window.1),
+        ComputeRequest::new(["users", "events"])
+            .segment("platform_group")
+            .time_window(window.0, window.1),
+    ] {
+        let rows = p.rows(&request);
+        let got: Vec<(&str, &str, &str, Option<f64>)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.metric_name.as_str(),
+                    r.slice_value.as_str(),
+                    r.segment_value.as_str(),
+                    r.metric_value,
+                )
+            })
+            .collect();
+        let first = request.metrics[0].as_str();
+        let zero = if first == "users" { Some(0.0) } else { None };
+        assert_eq!(
+            got,
+            vec![
+                (first, "all", "all", zero),
+                ("events", "all", "all", Some(0.0))
+            ]
+        );
+    }
+    let rows = p.rows(
+        &ComputeRequest::new(["events"])
+            .time_window(window.0, window.1)
+            .period(PeriodType::Monthly),
+    );
+    assert!(rows.is_empty(), "periods without rows have no rows");
+}

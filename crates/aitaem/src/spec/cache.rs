@@ -426,6 +426,17 @@ impl Loader {
             component_issues(slice, |name| cache.slices.get(name), &mut self.issues);
         }
         if !self.issues.is_empty() {
+            // Files in the order they were loaded; within a file, by position.
+            let mut files: Vec<Option<Arc<Path>>> = Vec::new();
+            for issue in &self.issues {
+                if !files.contains(&issue.location.file) {
+                    files.push(issue.location.file.clone());
+                }
+            }
+            self.issues.sort_by_key(|i| {
+                let file = files.iter().position(|f| *f == i.location.file);
+                (file, i.location.line, i.location.column)
+            });
             return Err(SpecValidationError {
                 issues: self.issues,
             }

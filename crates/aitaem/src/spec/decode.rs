@@ -526,7 +526,7 @@ impl SpecDecoder {
                 text,
                 location: at,
                 dialect,
-                expr,
+                expr: Box::new(expr),
             }),
             Err(err) => {
                 let at = self.position_in(node, at, &err);

@@ -23,7 +23,7 @@ pub struct SqlFragment {
     pub location: Location,
     /// The dialect it was checked in (`None`: any backend, for slices).
     pub(crate) dialect: Option<Dialect>,
-    pub(crate) expr: Expr,
+    pub(crate) expr: Box<Expr>,
 }
 
 impl SqlFragment {
@@ -36,7 +36,7 @@ impl SqlFragment {
     /// parsed again otherwise.
     pub(crate) fn expr_for(&self, dialect: Dialect) -> Result<Expr, ExprError> {
         if self.dialect == Some(dialect) {
-            Ok(self.expr.clone())
+            Ok((*self.expr).clone())
         } else {
             expr::parse(&self.text, Some(dialect))
         }

@@ -1,0 +1,494 @@
+//! The `aitaem` command, run as a process on real files.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn aitaem() -> Command {
+    Command::cargo_bin("aitaem").unwrap()
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ads")
+}
+
+/// One number from a hand-written query over the example's CSV files.
+fn oracle(sql: &str) -> f64 {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let data = example().join("data");
+    let sql = sql.replace(
+        "EVENTS",
+        &format!("read_csv_auto('{}/events.csv')", data.display()),
+    );
+    conn.query_row(&sql, [], |r| r.get(0)).unwrap()
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    String::from_utf8(out).unwrap()
+}
+
+/// The CSV rows whose first fields match, as (slice_value, segment_value, metric_value).
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut reader = text.lines();
+    let header = reader.next().unwrap();
+    assert_eq!(
+        header,
+        "period_type,period_start_date,period_end_date,entity_id,metric_name,metric_format,slice_type,slice_value,segment_name,segment_value,metric_value"
+    );
+    reader
+        .map(|line| {
+            // The example's values contain no commas inside quotes in these tests.
+            line.split(',')
+                .map(|s| s.trim_matches('"').to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn validate_summarises_the_example() {
+    aitaem()
+        .args(["validate", "--specs"])
+        .arg(example())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("8 metrics: avg_revenue, ctr,"))
+        .stdout(predicate::str::contains("7 slices:"))
+        .stdout(predicate::str::contains(
+            "3 segments: platform_group, tier_region, user_tier",
+        ));
+}
+
+#[test]
+fn validate_reports_every_broken_file_with_its_kind_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("metrics");
+    std::fs::create_dir(&metrics).unwrap();
+    std::fs::write(
+        metrics.join("a.yaml"),
+        "metric:\n  name: a\n  source: duckdb://db/t\n  numerater: SUM(x)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        metrics.join("b.yaml"),
+        "metric:\n  name: b\n  source: duckdb://db/t\n  numerator: clicks\n",
+    )
+    .unwrap();
+    std::fs::write(
+        metrics.join("c.yaml"),
+        "metric:\n  name: c\n  source: nowhere\n  numerator: SUM(x)\n",
+    )
+    .unwrap();
+    let out = aitaem()
+        .args(["validate", "--specs"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    let headers: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("SpecValidationError: "))
+        .collect();
+    assert_eq!(headers.len(), 4, "{err}");
+    assert!(
+        headers[0].contains("a.yaml:2:3: numerator: missing required field `numerator`"),
+        "{err}"
+    );
+    assert!(
+        headers[1].contains("a.yaml:4:3: numerater: unknown field `numerater`"),
+        "{err}"
+    );
+    assert!(err.contains("help: did you mean `numerator`?"), "{err}");
+    assert!(
+        headers[2].contains("b.yaml:4:14: numerator: the expression has no aggregate function"),
+        "{err}"
+    );
+    assert!(
+        headers[3].contains("c.yaml:3:11: source: invalid source URI `nowhere`"),
+        "{err}"
+    );
+    // The source line is shown under the header.
+    assert!(err.contains("numerator: clicks"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    aitaem().args(["compute"]).assert().code(2);
+    aitaem().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn compute_writes_csv_with_independently_checked_values() {
+    let out = stdout(
+        aitaem()
+            .args([
+                "compute",
+                "revenue",
+                "ctr",
+                "--slice",
+                "channel_group",
+                "--segment",
+                "platform_group",
+            ])
+            .args(["--time-window", "2024-01-01,2025-01-01", "--specs"])
+            .arg(example()),
+    );
+    let rows = csv_rows(&out);
+    let find = |metric: &str, slice: &str, segment: &str| -> f64 {
+        rows.iter()
+            .find(|r| r[4] == metric && r[7] == slice && r[9] == segment)
+            .unwrap_or_else(|| panic!("{metric} {slice} {segment}"))[10]
+            .parse()
+            .unwrap()
+    };
+    let window = "event_ts >= '2024-01-01' AND event_ts < '2025-01-01'";
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
+    assert!(close(
+        find("revenue", "all", "all"),
+        oracle(&format!("SELECT SUM(revenue) FROM EVENTS WHERE {window}"))
+    ));
+    assert!(close(
+        find("revenue", "paid", "all"),
+        oracle(&format!(
+            "SELECT SUM(revenue) FROM EVENTS WHERE {window} AND channel IN ('cpc', 'cpm')"
+        ))
+    ));
+    assert!(close(
+        find("ctr", "other", "search"),
+        oracle(&format!(
+            "SELECT SUM(clicks)::DOUBLE / SUM(impressions) FROM EVENTS WHERE {window} AND (channel = 'affiliate' OR channel IS NULL) AND platform IN ('Google Ads', 'Bing Ads')"
+        ))
+    ));
+    // 2 metrics x (3 channel groups + all) x (2 platform groups + all)
+    assert_eq!(rows.len(), 2 * 4 * 3);
+}
+
+#[test]
+fn compute_periods_entities_and_join_keys() {
+    let out = stdout(
+        aitaem()
+            .args([
+                "compute",
+                "events",
+                "--period",
+                "monthly",
+                "--time-window",
+                "2024-02-10,2024-04-01",
+            ])
+            .args(["--by-entity", "platform", "--specs"])
+            .arg(example()),
+    );
+    let rows = csv_rows(&out);
+    let feb_google: f64 = rows
+        .iter()
+        .find(|r| r[1] == "2024-02-01 00:00:00" && r[3] == "Google Ads")
+        .unwrap()[10]
+        .parse()
+        .unwrap();
+    assert_eq!(
+        feb_google,
+        oracle(
+            "SELECT COUNT(*)::DOUBLE FROM EVENTS WHERE event_ts >= '2024-02-01' AND event_ts < '2024-03-01' AND platform = 'Google Ads'"
+        )
+    );
+    assert!(rows.iter().all(|r| r[0] == "monthly"));
+
+    let out = stdout(
+        aitaem()
+            .args([
+                "compute",
+                "events",
+                "--segment",
+                "tier_region=user_id",
+                "--specs",
+            ])
+            .arg(example()),
+    );
+    assert!(out.contains(",tier_region,pro|EMEA,"), "{out}");
+    aitaem()
+        .args([
+            "compute",
+            "events",
+            "--segment",
+            "tier_region=device_id",
+            "--specs",
+        ])
+        .arg(example())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "QueryBuildError: join key `device_id` is not allowed",
+        ));
+}
+
+#[test]
+fn output_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = || {
+        let mut cmd = aitaem();
+        cmd.args(["compute", "roas", "--slice", "device", "--specs"])
+            .arg(example());
+        cmd
+    };
+    let json = stdout(base().args(["--format", "json"]));
+    assert!(
+        json.trim_start()
+            .starts_with("[{\"period_type\":\"all_time\",\"period_start_date\":null,"),
+        "{json}"
+    );
+    assert!(json.contains("\"slice_value\":\"tablet\""), "{json}");
+    let jsonl = stdout(base().args(["--format", "jsonl"]));
+    assert_eq!(jsonl.lines().count(), 4, "3 devices + all");
+    let table = stdout(base().args(["--format", "table"]));
+    assert!(
+        table.contains("| metric_name |") || table.contains("metric_name"),
+        "{table}"
+    );
+
+    let parquet = dir.path().join("out.parquet");
+    base().arg("--output").arg(&parquet).assert().success();
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let (n, total): (i64, f64) = conn
+        .query_row(
+            &format!("SELECT COUNT(*), SUM(metric_value) FILTER (WHERE slice_value = 'all') FROM read_parquet('{}')", parquet.display()),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(n, 4);
+    let expected = oracle("SELECT SUM(revenue) / SUM(ad_spend) FROM EVENTS");
+    assert!(
+        (total - expected).abs() < 1e-9 * expected,
+        "{total} vs {expected}"
+    );
+    let csv = dir.path().join("out.csv");
+    base().arg("--output").arg(&csv).assert().success();
+    assert!(
+        std::fs::read_to_string(&csv)
+            .unwrap()
+            .starts_with("period_type,")
+    );
+}
+
+#[test]
+fn compute_errors_start_with_their_kind() {
+    let run = |args: &[&str]| {
+        let mut cmd = aitaem();
+        cmd.arg("compute").args(args).arg("--specs").arg(example());
+        cmd.assert().code(1)
+    };
+    run(&["revenu"]).stderr(predicate::str::starts_with(
+        "SpecNotFoundError: no metric named `revenu`; did you mean `revenue`",
+    ));
+    run(&["revenue", "--period", "monthly"]).stderr(predicate::str::starts_with(
+        "QueryBuildError: period `monthly` needs a time window",
+    ));
+    run(&[
+        "revenue",
+        "--period",
+        "quarterly",
+        "--time-window",
+        "2024-01-01,2024-02-01",
+    ])
+    .stderr(predicate::str::starts_with(
+        "QueryBuildError: invalid period type `quarterly`",
+    ));
+    run(&["revenue", "--time-window", "2024-01-01"])
+        .stderr(predicate::str::contains("must be START,END"));
+    run(&["known_users", "--time-window", "2024-01-01,2024-02-01"])
+        .stderr(predicate::str::contains("`known_users` has none"));
+    run(&["roas", "--by-entity", "user_id"]).stderr(predicate::str::contains(
+        "not declared in the `entities` of `roas`",
+    ));
+}
+
+#[test]
+fn partial_results_need_allow_partial() {
+    // `known_users` reads the user dimension, which has no `device_type`.
+    let mut cmd = aitaem();
+    cmd.args([
+        "compute",
+        "events",
+        "known_users",
+        "--slice",
+        "device",
+        "--specs",
+    ])
+    .arg(example());
+    let out = cmd.assert().code(1).get_output().clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("warning: QueryExecutionError: computing `known_users` on duckdb://data/dim_users.csv failed"), "{stderr}");
+    assert!(
+        String::from_utf8(out.stdout).unwrap().contains(",events,"),
+        "the successful part is written"
+    );
+    aitaem()
+        .args([
+            "compute",
+            "events",
+            "known_users",
+            "--slice",
+            "device",
+            "--allow-partial",
+            "--specs",
+        ])
+        .arg(example())
+        .assert()
+        .success();
+}
+
+#[test]
+fn sql_prints_one_statement_per_source() {
+    let out = stdout(
+        aitaem()
+            .args([
+                "sql",
+                "revenue",
+                "unique_users",
+                "known_users",
+                "--slice",
+                "country",
+                "--specs",
+            ])
+            .arg(example()),
+    );
+    assert_eq!(out.matches("-- source: ").count(), 2, "{out}");
+    assert!(
+        out.contains(
+            "-- source: duckdb://data/events.csv | metrics: revenue, unique_users | plan: one pass"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("WITH "), "{out}");
+    let explained = stdout(
+        aitaem()
+            .args(["sql", "revenue", "--explain", "--specs"])
+            .arg(example()),
+    );
+    assert!(
+        explained.contains("-- plan of the statement for duckdb://data/events.csv"),
+        "{explained}"
+    );
+    assert!(explained.to_uppercase().contains("READ_CSV"), "{explained}");
+}
+
+#[test]
+fn scan_prints_the_matrix() {
+    let out = stdout(aitaem().args(["scan", "--specs"]).arg(example()));
+    assert!(out.contains("metric \\ slices"), "{out}");
+    assert!(out.contains("known_users x device (slice)"), "{out}");
+}
+
+#[test]
+fn load_csv_tables_and_describe() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ads.duckdb");
+    aitaem()
+        .arg("load-csv")
+        .arg(example().join("data"))
+        .arg(&db)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 table(s)"))
+        .stderr(predicate::str::contains("loaded 3000 rows into events"));
+    aitaem()
+        .arg("load-csv")
+        .arg(example().join("data/events.csv"))
+        .arg(&db)
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::starts_with("LoadError:").and(predicate::str::contains("--replace")),
+        );
+    aitaem()
+        .arg("load-csv")
+        .arg(example().join("data/events.csv"))
+        .arg(&db)
+        .arg("--replace")
+        .assert()
+        .success();
+    std::fs::write(
+        dir.path().join("connections.yaml"),
+        "duckdb:\n  path: ads.duckdb\n  read_only: true\n",
+    )
+    .unwrap();
+    let tables = stdout(
+        aitaem()
+            .arg("tables")
+            .arg("--connections")
+            .arg(dir.path().join("connections.yaml")),
+    );
+    assert_eq!(
+        tables.lines().collect::<Vec<_>>(),
+        [
+            "duckdb://ads.duckdb/dim_platforms",
+            "duckdb://ads.duckdb/dim_users",
+            "duckdb://ads.duckdb/events"
+        ]
+    );
+    let described = stdout(
+        aitaem()
+            .args([
+                "describe",
+                "duckdb://ads.duckdb/dim_platforms",
+                "--connections",
+            ])
+            .arg(dir.path().join("connections.yaml")),
+    );
+    assert!(described.contains("platform_group  VARCHAR"), "{described}");
+    assert!(described.contains("is_paid         BOOLEAN"), "{described}");
+}
+
+#[test]
+fn environment_variables_and_working_directory_rules() {
+    // The benchmark layout: run from the data directory, specs elsewhere.
+    let data = tempfile::tempdir().unwrap();
+    let conn = duckdb::Connection::open(data.path().join("big.duckdb")).unwrap();
+    conn.execute_batch("CREATE TABLE events (x INTEGER); INSERT INTO events VALUES (2), (3);")
+        .unwrap();
+    drop(conn);
+    std::fs::write(
+        data.path().join("connections.yaml"),
+        "duckdb:\n  path: ${DB_NAME}.duckdb\n",
+    )
+    .unwrap();
+    let specs = tempfile::tempdir().unwrap();
+    std::fs::create_dir(specs.path().join("metrics")).unwrap();
+    std::fs::write(
+        specs.path().join("metrics/x.yaml"),
+        "metric:\n  name: x\n  source: duckdb://big.duckdb/events\n  numerator: SUM(x)\n",
+    )
+    .unwrap();
+    let out = stdout(
+        aitaem()
+            .current_dir(data.path())
+            .env("DB_NAME", "big")
+            .args([
+                "compute",
+                "x",
+                "--connections",
+                "connections.yaml",
+                "--specs",
+            ])
+            .arg(specs.path()),
+    );
+    assert!(
+        out.trim_end().ends_with(",x,,none,all,none,all,5.0"),
+        "{out}"
+    );
+    aitaem()
+        .current_dir(data.path())
+        .env_remove("DB_NAME")
+        .args(["compute", "x", "--connections", "connections.yaml", "--specs"])
+        .arg(specs.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "ConfigurationError: connections.yaml:2:9: duckdb.path: environment variable `DB_NAME` is not set",
+        ));
+}
