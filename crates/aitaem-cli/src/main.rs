@@ -164,13 +164,19 @@ struct ComputeArgs {
     /// Exit successfully with a partial result when some sources fail.
     #[arg(long)]
     allow_partial: bool,
+    /// Order the rows (metric, slice and segment in request order, period, entity, values);
+    /// always on for --format table.
+    #[arg(long)]
+    sort: bool,
 }
 
 impl ComputeArgs {
     fn request(&self) -> Result<ComputeRequest, Error> {
+        let sort = self.sort || self.format()? == OutputFormat::Table;
         let mut request = ComputeRequest::new(self.metric_names.iter().cloned())
             .slices(self.slices.iter().cloned())
-            .period(self.period.parse::<PeriodType>()?);
+            .period(self.period.parse::<PeriodType>()?)
+            .sorted(sort);
         if let Some(segment) = &self.segment {
             request = match segment.split_once('=') {
                 Some((name, key)) => request.segment(name.trim()).join_key(key.trim()),

@@ -25,7 +25,7 @@ use crate::spec::SpecCache;
 /// let specs = SpecCache::from_strings(&[&metric], &["slice:\n  name: country\n  where: country\n"], &[]).unwrap();
 /// let connections = ConnectionManager::new();
 /// let result = MetricCompute::new(&specs, &connections)
-///     .compute(&ComputeRequest::new(["clicks"]).slices(["country"]))
+///     .compute(&ComputeRequest::new(["clicks"]).slices(["country"]).sorted(true))
 ///     .unwrap();
 /// let rows = result.rows();
 /// // FR, US, then the `none`/`all` baseline.

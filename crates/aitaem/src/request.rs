@@ -224,6 +224,9 @@ pub struct ComputeRequest {
     pub period: PeriodType,
     /// A column to break every metric down by.
     pub by_entity: Option<String>,
+    /// Order the rows (by metric, slice and segment state in request order, period, entity,
+    /// slice value and segment value). Off by default: ordering a large result costs time.
+    pub sort: bool,
 }
 
 impl ComputeRequest {
@@ -269,6 +272,12 @@ impl ComputeRequest {
     /// Breaks every metric down by an entity column.
     pub fn by_entity(mut self, column: impl Into<String>) -> Self {
         self.by_entity = Some(column.into());
+        self
+    }
+
+    /// Orders the rows (see [`ComputeRequest::sort`](#structfield.sort)).
+    pub fn sorted(mut self, sort: bool) -> Self {
+        self.sort = sort;
         self
     }
 
@@ -380,6 +389,7 @@ impl ComputeRequest {
             window,
             period: self.period,
             by_entity,
+            sort: self.sort,
         })
     }
 
@@ -433,6 +443,8 @@ pub struct CheckedRequest<'s> {
     pub period: PeriodType,
     /// The entity column.
     pub by_entity: Option<Ident>,
+    /// Whether to order the rows.
+    pub sort: bool,
 }
 
 #[cfg(test)]

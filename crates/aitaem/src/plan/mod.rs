@@ -124,8 +124,18 @@ struct Group<'s> {
 pub fn plan(request: &CheckedRequest, connections: &ConnectionManager) -> Result<Plan> {
     let needs_time = request.window.is_some();
     let mut groups: Vec<Group> = Vec::new();
+    // Each distinct source is resolved (and its table checked) once.
+    let mut resolved: Vec<ResolvedSource> = Vec::new();
     for metric in &request.metrics {
-        let fact = connections.resolve(&metric.source, &format!("metric `{}`", metric.name))?;
+        let fact = match resolved.iter().find(|r| r.uri == metric.source) {
+            Some(r) => r.clone(),
+            None => {
+                let r =
+                    connections.resolve(&metric.source, &format!("metric `{}`", metric.name))?;
+                resolved.push(r.clone());
+                r
+            }
+        };
         let timestamp = if needs_time {
             metric.timestamp_col.clone()
         } else {

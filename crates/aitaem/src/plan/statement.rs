@@ -1,4 +1,11 @@
 //! Building one statement (see the module documentation of `plan` for its shape).
+//!
+//! The statement is a chain of common table expressions:
+//! `__segment` (the labelled dimension table, with a segment) → `__pre` (two-stage) or `__base`
+//! (one pass) → `__states` (one aggregation per slice × segment state) → `__labelled` (text
+//! labels) → the final unpivot into the standard columns.
+
+use sqlparser::ast::Expr;
 
 use super::{Group, Strategy};
 use crate::connect::ResolvedSource;
@@ -6,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::request::CheckedRequest;
 use crate::spec::{NamedPredicate, SegmentKind, SliceKind, SliceSpec, SqlFragment};
 use crate::sql::expr::{self, Partials};
-use crate::sql::{Dialect, SqlType};
+use crate::sql::{Dialect, SqlType, TimeUnit};
 
 /// Value-list masks hold this many values per column (bits 0..29 of an INTEGER).
 const VALUES_PER_MASK: usize = 30;
@@ -35,6 +42,7 @@ enum Labeler {
 }
 
 /// The labels of one slice state or segment state in the second stage.
+#[derive(Default)]
 struct Labels {
     joins: Vec<String>,
     filters: Vec<String>,
@@ -44,15 +52,6 @@ struct Labels {
 }
 
 impl Labels {
-    fn new() -> Self {
-        Labels {
-            joins: Vec::new(),
-            filters: Vec::new(),
-            group_by: Vec::new(),
-            values: Vec::new(),
-        }
-    }
-
     /// Adds one component's labels; `alias` names its value list when it has one.
     fn add(&mut self, d: Dialect, labeler: &Labeler, alias: &str) {
         match labeler {
@@ -89,6 +88,7 @@ impl Labels {
         }
     }
 
+    /// The label text: the components' values joined by `|`, or `none` when there are none.
     fn value(&self, d: Dialect, none: &str) -> String {
         if self.values.is_empty() {
             return d.string(none);
@@ -97,7 +97,28 @@ impl Labels {
     }
 }
 
-/// Renders a fragment for the statement's dialect, naming the spec when it does not parse.
+/// One group of result rows: a slice state (a requested slice, or the baseline) with or without
+/// the segment.
+struct State<'r, 's> {
+    slice: Option<&'r (&'s SliceSpec, Vec<&'s SliceSpec>)>,
+    with_segment: bool,
+}
+
+/// A metric's numerator and denominator, parsed for the statement's dialect.
+struct MetricExprs {
+    numerator: Expr,
+    denominator: Option<Expr>,
+}
+
+/// The segment's labelled dimension table and how the facts join it.
+struct SegmentJoin {
+    name: String,
+    labeler: Labeler,
+    cte: String,
+    join: String,
+}
+
+/// Renders a fragment for the statement's dialect, naming its spec when it does not parse.
 fn render(fragment: &SqlFragment, d: Dialect, owner: &str) -> Result<String> {
     fragment
         .expr_for(d)
@@ -110,7 +131,8 @@ fn render(fragment: &SqlFragment, d: Dialect, owner: &str) -> Result<String> {
         })
 }
 
-/// First-stage mask keys for named predicates, and the labeler that reads them.
+/// First-stage mask keys for named predicates, and the labeler that reads them. `wrap` wraps
+/// each mask expression (an aggregate for dimension tables).
 fn mask_keys(
     d: Dialect,
     prefix: &str,
@@ -149,12 +171,7 @@ fn mask_keys(
     ))
 }
 
-/// A metric's value expression over the statement's aggregates.
-struct MetricExprs {
-    numerator: sqlparser::ast::Expr,
-    denominator: Option<sqlparser::ast::Expr>,
-}
-
+/// `numerator` (or `numerator / denominator`) as a double, NULL for a zero denominator.
 fn value_expr(d: Dialect, numerator: &str, denominator: Option<&str>) -> String {
     let num = d.cast(numerator, SqlType::Double);
     match denominator {
@@ -163,66 +180,77 @@ fn value_expr(d: Dialect, numerator: &str, denominator: Option<&str>) -> String 
     }
 }
 
-pub(super) fn build(
-    group: &Group,
-    request: &CheckedRequest,
-    dimension: Option<&ResolvedSource>,
-) -> Result<Built> {
-    let d = group.fact.dialect();
+/// Accumulates the keys and common table expressions of one statement.
+struct Builder {
+    d: Dialect,
+    keys: Vec<Key>,
+    ctes: Vec<String>,
+}
 
-    // Leaf slices, each labelled once even when several requested slices use it.
-    let mut leaves: Vec<(&SliceSpec, Labeler)> = Vec::new();
-    let mut keys: Vec<Key> = Vec::new();
-    for (_, components) in &request.slices {
-        for leaf in components {
-            if leaves.iter().any(|(l, _)| l.name == leaf.name) {
-                continue;
+impl Builder {
+    /// Labels every leaf slice the request uses, once each.
+    fn slices<'s>(
+        &mut self,
+        request: &CheckedRequest<'s>,
+    ) -> Result<Vec<(&'s SliceSpec, Labeler)>> {
+        let d = self.d;
+        let mut leaves: Vec<(&SliceSpec, Labeler)> = Vec::new();
+        for (_, components) in &request.slices {
+            for leaf in components {
+                if leaves.iter().any(|(l, _)| l.name == leaf.name) {
+                    continue;
+                }
+                let prefix = format!("__s{}", leaves.len());
+                let labeler = match &leaf.kind {
+                    SliceKind::Values(values) => {
+                        let owner = format!("slice `{}`", leaf.name);
+                        let (keys, labeler) = mask_keys(d, &prefix, values, &owner, |e| e)?;
+                        self.keys.extend(keys);
+                        labeler
+                    }
+                    SliceKind::Column { column, .. } => {
+                        self.keys.push(Key {
+                            alias: prefix.clone(),
+                            expr: d.column(column),
+                        });
+                        Labeler::Column { alias: prefix }
+                    }
+                    SliceKind::CrossProduct(_) => unreachable!("requests list leaf components"),
+                };
+                leaves.push((leaf, labeler));
             }
-            let prefix = format!("__s{}", leaves.len());
-            let labeler = match &leaf.kind {
-                SliceKind::Values(values) => {
-                    let (k, labeler) =
-                        mask_keys(d, &prefix, values, &format!("slice `{}`", leaf.name), |e| e)?;
-                    keys.extend(k);
-                    labeler
-                }
-                SliceKind::Column { column, .. } => {
-                    keys.push(Key {
-                        alias: prefix.clone(),
-                        expr: d.column(column),
-                    });
-                    Labeler::Column { alias: prefix }
-                }
-                SliceKind::CrossProduct(_) => unreachable!("requests list leaf components"),
-            };
-            leaves.push((leaf, labeler));
         }
+        Ok(leaves)
     }
 
-    // The segment: a labelled, de-duplicated dimension table joined once.
-    let mut segment_cte = None;
-    let mut segment_join = String::new();
-    let mut segment_labeler = None;
-    if let (Some(segment), Some(dim)) = (&request.segment, dimension) {
+    /// The labelled dimension table, reduced to one row per entity so that a duplicated key
+    /// never counts a fact row twice, and the join to it.
+    fn segment(
+        &mut self,
+        request: &CheckedRequest,
+        dimension: Option<&ResolvedSource>,
+    ) -> Result<Option<SegmentJoin>> {
+        let (Some(segment), Some(dim)) = (&request.segment, dimension) else {
+            return Ok(None);
+        };
+        let d = self.d;
         let spec = segment.spec;
-        let owner = format!("segment `{}`", spec.name);
         let entity = d.column(&spec.entity_id);
-        let (dim_columns, labeler) = match &spec.kind {
+        let (query, labeler) = match &spec.kind {
             SegmentKind::Values(values) => {
-                let (dim_keys, labeler) =
+                let owner = format!("segment `{}`", spec.name);
+                let (keys, labeler) =
                     mask_keys(d, "__g", values, &owner, |e| format!("BIT_OR({e})"))?;
-                let columns: Vec<String> = dim_keys
+                let columns: Vec<String> = keys
                     .iter()
                     .map(|k| format!("{} AS {}", k.expr, k.alias))
                     .collect();
-                (
-                    format!(
-                        "SELECT {entity} AS __key, {}\n    FROM {} AS _dim\n    GROUP BY {entity}",
-                        columns.join(", "),
-                        dim.relation
-                    ),
-                    labeler,
-                )
+                let query = format!(
+                    "SELECT {entity} AS __key, {}\n    FROM {} AS _dim\n    GROUP BY {entity}",
+                    columns.join(", "),
+                    dim.relation
+                );
+                (query, labeler)
             }
             SegmentKind::Columns(columns) => {
                 let parts: Vec<String> = columns
@@ -230,106 +258,306 @@ pub(super) fn build(
                     .map(|c| d.cast(&d.column(c), SqlType::Text))
                     .collect();
                 let label = parts.join(&format!(" || {} || ", d.string("|")));
+                let query = format!(
+                    "SELECT __key, CASE WHEN COUNT(DISTINCT __label) = 1 THEN MIN(__label) END AS __g\n    FROM (SELECT {entity} AS __key, {label} AS __label FROM {} AS _dim) AS __labelled\n    GROUP BY __key",
+                    dim.relation
+                );
                 (
-                    format!(
-                        "SELECT __key, CASE WHEN COUNT(DISTINCT __label) = 1 THEN MIN(__label) END AS __g\n    FROM (SELECT {entity} AS __key, {label} AS __label FROM {} AS _dim) AS __labelled\n    GROUP BY __key",
-                        dim.relation
-                    ),
+                    query,
                     Labeler::Column {
                         alias: "__g".into(),
                     },
                 )
             }
         };
-        match &labeler {
-            Labeler::Values { masks, .. } => {
-                for mask in masks {
-                    keys.push(Key {
-                        alias: mask.clone(),
-                        expr: format!("__dim.{mask}"),
-                    });
-                }
-            }
-            Labeler::Column { alias } => keys.push(Key {
-                alias: alias.clone(),
-                expr: format!("__dim.{alias}"),
-            }),
-        }
-        segment_cte = Some(format!("__segment AS (\n    {dim_columns}\n)"));
-        segment_join = format!(
-            "\n    LEFT JOIN __segment AS __dim ON __fact.{} = __dim.__key",
-            d.column(&segment.join_key)
-        );
-        segment_labeler = Some((spec.name.clone(), labeler));
-    }
-
-    // Time: the window filter and the period key.
-    let mut filters = Vec::new();
-    let unit = request.period.unit();
-    if let (Some(window), Some(ts)) = (&request.window, &group.timestamp) {
-        let ts_sql = d.column(ts);
-        let (from, to) = match unit {
-            Some(unit) => window.covering(unit),
-            None => (window.start, window.end),
+        let aliases = match &labeler {
+            Labeler::Values { masks, .. } => masks.clone(),
+            Labeler::Column { alias } => vec![alias.clone()],
         };
-        filters.push(format!("{ts_sql} >= {}", d.timestamp(from)));
-        filters.push(format!("{ts_sql} < {}", d.timestamp(to)));
-        if let Some(unit) = unit {
-            keys.push(Key {
-                alias: "__period".into(),
-                expr: d.truncate(&ts_sql, unit),
+        for alias in aliases {
+            self.keys.push(Key {
+                expr: format!("__dim.{alias}"),
+                alias,
             });
         }
+        Ok(Some(SegmentJoin {
+            name: spec.name.clone(),
+            labeler,
+            cte: format!("__segment AS (\n    {query}\n)"),
+            join: format!(
+                "\n    LEFT JOIN __segment AS __dim ON __fact.{} = __dim.__key",
+                d.column(&segment.join_key)
+            ),
+        }))
     }
-    if let Some(entity) = &request.by_entity {
-        keys.push(Key {
-            alias: "__entity".into(),
-            expr: d.column(entity),
-        });
-    }
-    let time_keys: Vec<&str> = keys
-        .iter()
-        .map(|k| k.alias.as_str())
-        .filter(|a| *a == "__period" || *a == "__entity")
-        .collect();
 
-    // Metrics, parsed for this dialect.
-    let mut metric_exprs = Vec::new();
-    for metric in &group.metrics {
-        let parse = |f: &SqlFragment| {
-            f.expr_for(d).map_err(|err| {
-                Error::query_build(format!(
-                    "metric `{}`: `{}` is not valid SQL for {d:?}: {}",
-                    metric.name, f.text, err.message
-                ))
-            })
+    /// The window filter, and the period and entity keys.
+    fn time(&mut self, request: &CheckedRequest, group: &Group) -> Vec<String> {
+        let d = self.d;
+        let mut filters = Vec::new();
+        let unit = request.period.unit();
+        if let (Some(window), Some(ts)) = (&request.window, &group.timestamp) {
+            let ts_sql = d.column(ts);
+            let (from, to) = match unit {
+                Some(unit) => window.covering(unit),
+                None => (window.start, window.end),
+            };
+            filters.push(format!("{ts_sql} >= {}", d.timestamp(from)));
+            filters.push(format!("{ts_sql} < {}", d.timestamp(to)));
+            if let Some(unit) = unit {
+                self.keys.push(Key {
+                    alias: "__period".into(),
+                    expr: d.truncate(&ts_sql, unit),
+                });
+            }
+        }
+        if let Some(entity) = &request.by_entity {
+            self.keys.push(Key {
+                alias: "__entity".into(),
+                expr: d.column(entity),
+            });
+        }
+        filters
+    }
+
+    /// The period and entity keys, which every state groups by.
+    fn grouping_keys(&self) -> Vec<&Key> {
+        self.keys
+            .iter()
+            .filter(|k| k.alias == "__period" || k.alias == "__entity")
+            .collect()
+    }
+
+    /// The first stage, as a common table expression: the partial aggregates per finest label
+    /// combination (two-stage), or the labelled rows (one pass). Returns its name.
+    fn first_stage(
+        &mut self,
+        strategy: Strategy,
+        fact: &str,
+        partials: &Partials,
+        metrics: &[MetricExprs],
+    ) -> Option<&'static str> {
+        let d = self.d;
+        let mut select: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| format!("{} AS {}", k.expr, k.alias))
+            .collect();
+        match strategy {
+            Strategy::SingleAggregate => None,
+            Strategy::TwoStage => {
+                select.extend(
+                    partials
+                        .exprs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| format!("{p} AS {}", Partials::name(i))),
+                );
+                let group_by: Vec<&str> = self.keys.iter().map(|k| k.alias.as_str()).collect();
+                self.ctes.push(format!(
+                    "__pre {} (\n    SELECT {}\n    FROM {fact}\n    GROUP BY {}\n)",
+                    d.materialized(),
+                    select.join(",\n        "),
+                    group_by.join(", ")
+                ));
+                Some("__pre")
+            }
+            Strategy::OnePass => {
+                // Only the columns the metrics read.
+                let mut seen = std::collections::HashSet::new();
+                for m in metrics {
+                    for e in std::iter::once(&m.numerator).chain(&m.denominator) {
+                        for column in expr::column_idents(e) {
+                            if seen.insert(column.name.to_lowercase()) {
+                                select.push(d.column(&column));
+                            }
+                        }
+                    }
+                }
+                self.ctes.push(format!(
+                    "__base {} (\n    SELECT {}\n    FROM {fact}\n)",
+                    d.materialized(),
+                    select.join(",\n        ")
+                ));
+                Some("__base")
+            }
+        }
+    }
+
+    /// One state's aggregation, from the first stage (or from the facts, for a single state).
+    #[allow(clippy::too_many_arguments)]
+    fn state(
+        &self,
+        index: usize,
+        state: &State,
+        leaves: &[(&SliceSpec, Labeler)],
+        segment: Option<&SegmentJoin>,
+        finals: &[String],
+        source: Option<&str>,
+        fact: &str,
+    ) -> String {
+        let d = self.d;
+        let mut slice_labels = Labels::default();
+        let slice_type = match state.slice {
+            Some((slice, components)) => {
+                for (n, component) in components.iter().enumerate() {
+                    let (_, labeler) = leaves
+                        .iter()
+                        .find(|(l, _)| l.name == component.name)
+                        .expect("every component has a labeler");
+                    slice_labels.add(d, labeler, &format!("__v{n}"));
+                }
+                match &slice.kind {
+                    SliceKind::CrossProduct(parts) => parts.join("|"),
+                    _ => slice.name.clone(),
+                }
+            }
+            None => "none".to_string(),
         };
-        metric_exprs.push(MetricExprs {
-            numerator: parse(&metric.numerator)?,
-            denominator: metric.denominator.as_ref().map(parse).transpose()?,
-        });
+        let mut segment_labels = Labels::default();
+        let segment_name = match (segment, state.with_segment) {
+            (Some(segment), true) => {
+                segment_labels.add(d, &segment.labeler, "__vg");
+                segment.name.clone()
+            }
+            _ => "none".to_string(),
+        };
+
+        let mut select = vec![format!("{index} AS __state")];
+        let mut group_by = Vec::new();
+        for key in self.grouping_keys() {
+            let column = match source {
+                Some(_) => format!("__r.{}", key.alias),
+                None => key.expr.clone(),
+            };
+            select.push(format!("{column} AS {}", key.alias));
+            group_by.push(column);
+        }
+        select.push(format!("{} AS slice_type", d.string(&slice_type)));
+        select.push(format!("{} AS slice_value", slice_labels.value(d, "all")));
+        select.push(format!("{} AS segment_name", d.string(&segment_name)));
+        select.push(format!(
+            "{} AS segment_value",
+            segment_labels.value(d, "all")
+        ));
+        select.extend(
+            finals
+                .iter()
+                .enumerate()
+                .map(|(i, f)| format!("{f} AS __m{i}")),
+        );
+        group_by.extend(
+            slice_labels
+                .group_by
+                .iter()
+                .chain(&segment_labels.group_by)
+                .cloned(),
+        );
+
+        let mut sql = format!("SELECT {}", select.join(",\n        "));
+        match source {
+            Some(source) => {
+                sql.push_str(&format!("\n    FROM {source} AS __r"));
+                for join in slice_labels.joins.iter().chain(&segment_labels.joins) {
+                    sql.push_str(&format!("\n    {join}"));
+                }
+                let filters: Vec<&str> = slice_labels
+                    .filters
+                    .iter()
+                    .chain(&segment_labels.filters)
+                    .map(String::as_str)
+                    .collect();
+                if !filters.is_empty() {
+                    sql.push_str(&format!("\n    WHERE {}", filters.join(" AND ")));
+                }
+            }
+            None => sql.push_str(&format!("\n    FROM {fact}")),
+        }
+        if !group_by.is_empty() {
+            sql.push_str(&format!("\n    GROUP BY {}", group_by.join(", ")));
+        }
+        sql
     }
 
-    // The states: each requested slice and the baseline, each with and without the segment.
-    let slice_states: Vec<Option<&(&SliceSpec, Vec<&SliceSpec>)>> = request
-        .slices
-        .iter()
-        .map(Some)
-        .chain(std::iter::once(None))
-        .collect();
-    let segment_states: Vec<bool> = if segment_labeler.is_some() {
-        vec![true, false]
-    } else {
-        vec![false]
-    };
-    let single = slice_states.len() * segment_states.len() == 1;
+    /// The text labels, then the unpivot of the metric columns into the standard columns.
+    fn finish(mut self, request: &CheckedRequest, group: &Group) -> String {
+        let d = self.d;
+        let text_null = d.cast("NULL", SqlType::Text);
+        let unit: Option<TimeUnit> = request.period.unit();
+        let (start, end) = match (unit, &request.window) {
+            (Some(unit), _) => (
+                d.format_timestamp("__period"),
+                d.format_timestamp(&d.add_one("__period", unit)),
+            ),
+            (None, Some(window)) => (d.string(&window.start_text), d.string(&window.end_text)),
+            (None, None) => (text_null.clone(), text_null.clone()),
+        };
+        let entity = match request.by_entity {
+            Some(_) => d.cast("__entity", SqlType::Text),
+            None => text_null.clone(),
+        };
+        let metric_columns: Vec<String> = (0..group.metrics.len())
+            .map(|i| format!("__m{i}"))
+            .collect();
+        let order_keys = if unit.is_some() {
+            "__state, __period"
+        } else {
+            "__state"
+        };
+        // Labels are formatted once per state row, before the unpivot multiplies the rows.
+        self.ctes.push(format!(
+            "__labelled AS (\n    SELECT {order_keys}, {start} AS period_start_date, {end} AS period_end_date, {entity} AS entity_id,\n        slice_type, slice_value, segment_name, segment_value, {}\n    FROM __states\n)",
+            metric_columns.join(", ")
+        ));
+        let metric_rows: Vec<Vec<String>> = group
+            .metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let format = m.format.as_ref().map(|f| d.string(&f.to_string()));
+                vec![
+                    i.to_string(),
+                    d.string(&m.name),
+                    format.unwrap_or_else(|| text_null.clone()),
+                ]
+            })
+            .collect();
+        let arms: Vec<String> = metric_columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| format!("WHEN {i} THEN __r.{column}"))
+            .collect();
+        let mut sql = format!(
+            "WITH {}\nSELECT {} AS period_type, __r.period_start_date, __r.period_end_date, __r.entity_id,\n    __m.metric_name, __m.metric_format, __r.slice_type, __r.slice_value, __r.segment_name, __r.segment_value,\n    CASE __m.__i {} END AS metric_value\nFROM __labelled AS __r\nCROSS JOIN {}",
+            self.ctes.join(",\n"),
+            d.string(request.period.as_str()),
+            arms.join(" "),
+            d.values(
+                &metric_rows,
+                "__m",
+                &["__i", "metric_name", "metric_format"]
+            ),
+        );
+        if request.sort {
+            let period = if unit.is_some() { "__r.__period, " } else { "" };
+            sql.push_str(&format!(
+                "\nORDER BY __m.__i, __r.__state, {period}__r.entity_id, __r.slice_value, __r.segment_value"
+            ));
+        }
+        sql
+    }
+}
 
-    // Aggregates: rolled up from partials when possible.
+/// How the metrics are aggregated: the strategy, each metric's final value expression, and the
+/// partial aggregates the first stage computes (two-stage only).
+fn aggregation(
+    d: Dialect,
+    metrics: &[MetricExprs],
+    single_state: bool,
+) -> (Strategy, Vec<String>, Partials) {
     let mut partials = Partials::default();
-    let decomposed: Option<Vec<(String, Option<String>)>> = if single {
-        None
-    } else {
-        metric_exprs
+    if !single_state {
+        let decomposed: Option<Vec<String>> = metrics
             .iter()
             .map(|m| {
                 let num = expr::decompose(&m.numerator, d, &mut partials)?;
@@ -337,229 +565,104 @@ pub(super) fn build(
                     Some(den) => Some(expr::decompose(den, d, &mut partials)?),
                     None => None,
                 };
-                Some((num, den))
+                Some(value_expr(d, &num, den.as_deref()))
             })
-            .collect()
-    };
-    let strategy = match (&decomposed, single) {
-        (_, true) => Strategy::SingleAggregate,
-        (Some(_), false) => Strategy::TwoStage,
-        (None, false) => Strategy::OnePass,
-    };
-    let finals: Vec<String> = match &decomposed {
-        Some(parts) => parts
-            .iter()
-            .map(|(n, den)| value_expr(d, n, den.as_deref()))
-            .collect(),
-        None => metric_exprs
-            .iter()
-            .map(|m| {
-                value_expr(
-                    d,
-                    &expr::render(&m.numerator),
-                    m.denominator.as_ref().map(expr::render).as_deref(),
-                )
-            })
-            .collect(),
-    };
-
-    let where_clause = if filters.is_empty() {
-        String::new()
-    } else {
-        format!("\n    WHERE {}", filters.join(" AND "))
-    };
-    let from_fact = format!(
-        "{} AS __fact{segment_join}{where_clause}",
-        group.fact.relation
-    );
-    let key_list = |keys: &[Key]| -> Vec<String> {
-        keys.iter()
-            .map(|k| format!("{} AS {}", k.expr, k.alias))
-            .collect()
-    };
-
-    let mut ctes: Vec<String> = segment_cte.into_iter().collect();
-    let state_source = match strategy {
-        Strategy::SingleAggregate => None,
-        Strategy::TwoStage => {
-            let mut select = key_list(&keys);
-            select.extend(
-                partials
-                    .exprs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| format!("{p} AS {}", Partials::name(i))),
-            );
-            let group_by: Vec<&str> = keys.iter().map(|k| k.alias.as_str()).collect();
-            ctes.push(format!(
-                "__pre {} (\n    SELECT {}\n    FROM {from_fact}\n    GROUP BY {}\n)",
-                d.materialized(),
-                select.join(",\n        "),
-                group_by.join(", ")
-            ));
-            Some("__pre")
-        }
-        Strategy::OnePass => {
-            let mut select = key_list(&keys);
-            let mut seen = std::collections::HashSet::new();
-            for m in &metric_exprs {
-                for e in std::iter::once(&m.numerator).chain(&m.denominator) {
-                    for column in expr::column_idents(e) {
-                        if seen.insert(column.name.to_lowercase()) {
-                            select.push(d.column(&column));
-                        }
-                    }
-                }
-            }
-            ctes.push(format!(
-                "__base {} (\n    SELECT {}\n    FROM {from_fact}\n)",
-                d.materialized(),
-                select.join(",\n        ")
-            ));
-            Some("__base")
-        }
-    };
-
-    // The second stage: one aggregation per state.
-    let mut branches = Vec::new();
-    for (slice_index, slice_state) in slice_states.iter().enumerate() {
-        for (segment_index, with_segment) in segment_states.iter().enumerate() {
-            let state = slice_index * segment_states.len() + segment_index;
-            let mut labels = Labels::new();
-            let slice_type = match slice_state {
-                Some((slice, components)) => {
-                    for (n, component) in components.iter().enumerate() {
-                        let labeler = &leaves
-                            .iter()
-                            .find(|(l, _)| l.name == component.name)
-                            .expect("every component has a labeler")
-                            .1;
-                        labels.add(d, labeler, &format!("__v{n}"));
-                    }
-                    match &slice.kind {
-                        SliceKind::CrossProduct(parts) => parts.join("|"),
-                        _ => slice.name.clone(),
-                    }
-                }
-                None => "none".to_string(),
-            };
-            let slice_value = labels.value(d, "all");
-            let mut segment_labels = Labels::new();
-            let segment_name = match (&segment_labeler, with_segment) {
-                (Some((name, labeler)), true) => {
-                    segment_labels.add(d, labeler, "__vg");
-                    name.clone()
-                }
-                _ => "none".to_string(),
-            };
-            let segment_value = segment_labels.value(d, "all");
-
-            let mut select = vec![format!("{state} AS __state")];
-            let mut group_by = Vec::new();
-            for alias in &time_keys {
-                let source = if strategy == Strategy::SingleAggregate {
-                    keys.iter()
-                        .find(|k| k.alias == *alias)
-                        .expect("key")
-                        .expr
-                        .clone()
-                } else {
-                    format!("__r.{alias}")
-                };
-                select.push(format!("{source} AS {alias}"));
-                group_by.push(source);
-            }
-            select.push(format!("{} AS slice_type", d.string(&slice_type)));
-            select.push(format!("{slice_value} AS slice_value"));
-            select.push(format!("{} AS segment_name", d.string(&segment_name)));
-            select.push(format!("{segment_value} AS segment_value"));
-            for (i, f) in finals.iter().enumerate() {
-                select.push(format!("{f} AS __m{i}"));
-            }
-            group_by.extend(labels.group_by.iter().cloned());
-            group_by.extend(segment_labels.group_by.iter().cloned());
-            let mut branch = format!("SELECT {}", select.join(",\n        "));
-            match state_source {
-                Some(source) => {
-                    branch.push_str(&format!("\n    FROM {source} AS __r"));
-                    for join in labels.joins.iter().chain(&segment_labels.joins) {
-                        branch.push_str(&format!("\n    {join}"));
-                    }
-                    let filters: Vec<&String> = labels
-                        .filters
-                        .iter()
-                        .chain(&segment_labels.filters)
-                        .collect();
-                    if !filters.is_empty() {
-                        let filters: Vec<&str> = filters.iter().map(|s| s.as_str()).collect();
-                        branch.push_str(&format!("\n    WHERE {}", filters.join(" AND ")));
-                    }
-                }
-                None => branch.push_str(&format!("\n    FROM {from_fact}")),
-            }
-            if !group_by.is_empty() {
-                branch.push_str(&format!("\n    GROUP BY {}", group_by.join(", ")));
-            }
-            branches.push(branch);
+            .collect();
+        if let Some(finals) = decomposed {
+            return (Strategy::TwoStage, finals, partials);
         }
     }
-    ctes.push(format!(
+    let finals = metrics
+        .iter()
+        .map(|m| {
+            let den = m.denominator.as_ref().map(expr::render);
+            value_expr(d, &expr::render(&m.numerator), den.as_deref())
+        })
+        .collect();
+    let strategy = if single_state {
+        Strategy::SingleAggregate
+    } else {
+        Strategy::OnePass
+    };
+    (strategy, finals, Partials::default())
+}
+
+pub(super) fn build(
+    group: &Group,
+    request: &CheckedRequest,
+    dimension: Option<&ResolvedSource>,
+) -> Result<Built> {
+    let d = group.fact.dialect();
+    let mut builder = Builder {
+        d,
+        keys: Vec::new(),
+        ctes: Vec::new(),
+    };
+    let leaves = builder.slices(request)?;
+    let segment = builder.segment(request, dimension)?;
+    let filters = builder.time(request, group);
+
+    let metrics = group
+        .metrics
+        .iter()
+        .map(|metric| {
+            let parse = |f: &SqlFragment| {
+                f.expr_for(d).map_err(|err| {
+                    Error::query_build(format!(
+                        "metric `{}`: `{}` is not valid SQL for {d:?}: {}",
+                        metric.name, f.text, err.message
+                    ))
+                })
+            };
+            Ok(MetricExprs {
+                numerator: parse(&metric.numerator)?,
+                denominator: metric.denominator.as_ref().map(parse).transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    // Each requested slice and the baseline, each with and without the segment.
+    let segment_states: &[bool] = if segment.is_some() {
+        &[true, false]
+    } else {
+        &[false]
+    };
+    let states: Vec<State> = request
+        .slices
+        .iter()
+        .map(Some)
+        .chain([None])
+        .flat_map(|slice| {
+            segment_states.iter().map(move |&with_segment| State {
+                slice,
+                with_segment,
+            })
+        })
+        .collect();
+    let (strategy, finals, partials) = aggregation(d, &metrics, states.len() == 1);
+
+    let mut fact = format!("{} AS __fact", group.fact.relation);
+    if let Some(segment) = &segment {
+        builder.ctes.push(segment.cte.clone());
+        fact.push_str(&segment.join);
+    }
+    if !filters.is_empty() {
+        fact.push_str(&format!("\n    WHERE {}", filters.join(" AND ")));
+    }
+    let source = builder.first_stage(strategy, &fact, &partials, &metrics);
+    let branches: Vec<String> = states
+        .iter()
+        .enumerate()
+        .map(|(i, state)| {
+            builder.state(i, state, &leaves, segment.as_ref(), &finals, source, &fact)
+        })
+        .collect();
+    builder.ctes.push(format!(
         "__states AS (\n    {}\n)",
         branches.join("\n    UNION ALL\n    ")
     ));
-
-    // Unpivot into the standard columns.
-    let text_null = d.cast("NULL", SqlType::Text);
-    let (period_start, period_end) = match (unit, &request.window) {
-        (Some(unit), _) => (
-            d.format_timestamp("__r.__period"),
-            d.format_timestamp(&d.add_one("__r.__period", unit)),
-        ),
-        (None, Some(window)) => (d.string(&window.start_text), d.string(&window.end_text)),
-        (None, None) => (text_null.clone(), text_null.clone()),
-    };
-    let entity = if request.by_entity.is_some() {
-        d.cast("__r.__entity", SqlType::Text)
-    } else {
-        text_null.clone()
-    };
-    let metric_rows: Vec<Vec<String>> = group
-        .metrics
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            vec![
-                i.to_string(),
-                d.string(&m.name),
-                m.format
-                    .as_ref()
-                    .map(|f| d.string(&f.to_string()))
-                    .unwrap_or_else(|| text_null.clone()),
-            ]
-        })
-        .collect();
-    let value_arms: Vec<String> = (0..group.metrics.len())
-        .map(|i| format!("WHEN {i} THEN __r.__m{i}"))
-        .collect();
-    let mut order = vec!["__m.__i".to_string(), "__r.__state".to_string()];
-    if unit.is_some() {
-        order.push("__r.__period".into());
-    }
-    if request.by_entity.is_some() {
-        order.push("entity_id".into());
-    }
-    order.extend(["slice_value".to_string(), "segment_value".to_string()]);
-    let sql = format!(
-        "WITH {}\nSELECT {} AS period_type,\n    {period_start} AS period_start_date,\n    {period_end} AS period_end_date,\n    {entity} AS entity_id,\n    __m.metric_name, __m.metric_format,\n    __r.slice_type, __r.slice_value, __r.segment_name, __r.segment_value,\n    CASE __m.__i {} END AS metric_value\nFROM __states AS __r\nCROSS JOIN {}\nORDER BY {}",
-        ctes.join(",\n"),
-        d.string(request.period.as_str()),
-        value_arms.join(" "),
-        d.values(
-            &metric_rows,
-            "__m",
-            &["__i", "metric_name", "metric_format"]
-        ),
-        order.join(", ")
-    );
-    Ok(Built { sql, strategy })
+    Ok(Built {
+        sql: builder.finish(request, group),
+        strategy,
+    })
 }

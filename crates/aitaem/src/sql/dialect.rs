@@ -175,10 +175,11 @@ impl Dialect {
         }
     }
 
-    /// A timestamp expression as `YYYY-MM-DD HH:MM:SS` text.
+    /// A timestamp expression with whole seconds as `YYYY-MM-DD HH:MM:SS` text.
     pub fn format_timestamp(self, expr: &str) -> String {
         match self {
-            Dialect::DuckDb => format!("strftime({expr}, '%Y-%m-%d %H:%M:%S')"),
+            // DuckDB prints whole-second timestamps exactly so, and a cast is cheaper than strftime.
+            Dialect::DuckDb => self.cast(expr, SqlType::Text),
             Dialect::Postgres => format!("to_char({expr}, 'YYYY-MM-DD HH24:MI:SS')"),
             Dialect::BigQuery => format!("FORMAT_DATETIME('%Y-%m-%d %H:%M:%S', {expr})"),
         }

@@ -58,9 +58,10 @@ impl Project {
         MetricCompute::new(&specs, &connections).compute(request)
     }
 
+    /// The rows of a request, ordered.
     pub fn rows(&self, request: &ComputeRequest) -> Vec<ResultRow> {
         let result = self
-            .compute(request)
+            .compute(&request.clone().sorted(true))
             .unwrap_or_else(|e| panic!("{}: {e}", e.kind()));
         assert!(
             result.warnings.is_empty(),

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""The hand-written reference statements: each benchmark workload as ONE DuckDB statement.
+
+    python3 anchor.py --workload W1 [--variant grouping-sets|rollup]   # prints the SQL
+
+Labels per row (CASE for value lists, CAST(col AS VARCHAR) for wildcards, a LEFT JOIN to the
+labelled dimension table for the segment), all slice x segment combinations from GROUP BY
+GROUPING SETS, groups whose label is NULL discarded via GROUPING(), and the metric columns
+unpivoted into the standard 11 columns. The `rollup` variant first aggregates the scan to the
+finest label combination and forms the grouping sets from that intermediate (valid because every
+benchmark metric is decomposable). run.py executes the SQL with the same DuckDB build as aitaem
+(examples/run_sql.rs).
+
+The SQL mirrors the specs in specs/ by hand; if those change, change this too.
+"""
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+COLUMNS = [
+    "period_type", "period_start_date", "period_end_date", "entity_id", "metric_name",
+    "metric_format", "slice_type", "slice_value", "segment_name", "segment_value", "metric_value",
+]
+
+# metric name -> (format, aggregate SQL); same definitions as specs/metrics
+METRICS = {
+    "revenue_total": ("currency:USD", "SUM(revenue)"),
+    "revenue_avg": ("currency", "AVG(revenue)"),
+    "event_count": ("absolute", "COUNT(*)"),
+    "ctr": ("percentage", "SUM(clicks) / NULLIF(SUM(impressions), 0)"),
+    "roas": ("ratio", "SUM(revenue) / NULLIF(SUM(ad_spend), 0)"),
+    "max_revenue": ("currency:USD", "MAX(revenue)"),
+}
+
+# rollup variant: metric -> (partials needed, final expression over the partials)
+PARTIALS = {
+    "p_sum_rev": "SUM(revenue)", "p_cnt_rev": "COUNT(revenue)", "p_cnt": "COUNT(*)",
+    "p_sum_clicks": "SUM(clicks)", "p_sum_imp": "SUM(impressions)", "p_sum_spend": "SUM(ad_spend)",
+    "p_max_rev": "MAX(revenue)",
+}
+ROLLUP = {
+    "revenue_total": (["p_sum_rev"], "SUM(p_sum_rev)"),
+    "revenue_avg": (["p_sum_rev", "p_cnt_rev"], "SUM(p_sum_rev) / NULLIF(SUM(p_cnt_rev), 0)"),
+    "event_count": (["p_cnt"], "SUM(p_cnt)"),
+    "ctr": (["p_sum_clicks", "p_sum_imp"], "SUM(p_sum_clicks) / NULLIF(SUM(p_sum_imp), 0)"),
+    "roas": (["p_sum_rev", "p_sum_spend"], "SUM(p_sum_rev) / NULLIF(SUM(p_sum_spend), 0)"),
+    "max_revenue": (["p_max_rev"], "MAX(p_max_rev)"),
+}
+
+# slice label columns, computed once per fact row; same definitions as specs/slices
+LABELS = {
+    "campaign_type": "CASE WHEN campaign_type = 'Search' THEN 'Search' WHEN campaign_type = 'Display' THEN 'Display' "
+                     "WHEN campaign_type = 'Video' THEN 'Video' WHEN campaign_type = 'Shopping' THEN 'Shopping' END",
+    "channel_group": "CASE WHEN channel IN ('cpc', 'cpm') THEN 'paid' WHEN channel = 'organic' THEN 'organic' "
+                     "WHEN channel = 'affiliate' OR channel IS NULL THEN 'other' END",
+    "spend_band": "CASE WHEN ad_spend = 0 THEN 'zero' WHEN ad_spend > 0 AND ad_spend < 50 THEN 'low' "
+                  "WHEN ad_spend >= 50 THEN 'high' END",
+    "country": "CAST(country AS VARCHAR)",
+    "device_type": "CAST(device_type AS VARCHAR)",
+}
+SEGMENT_DIM = ("SELECT platform, CASE WHEN platform_group = 'search' THEN 'search' "
+               "WHEN platform_group = 'social' THEN 'social' END AS seg FROM dim_platforms")
+
+
+def grouped_query(*, metrics, slice_sets, segment, window, period, entity, rollup=False):
+    """slice_sets: list of tuples of LABELS keys (() = baseline); segment: name or None;
+    period: None (all_time) or a date_trunc unit; entity: fact column or None.
+    rollup=True: first aggregate the rows to the finest label combination (one GROUP BY over
+    the scan), then form the grouping sets from that small intermediate (all bench metrics
+    are decomposable: sums, counts, max)."""
+    labels = sorted({c for s in slice_sets for c in s})
+    fact_cols = ["revenue", "clicks", "impressions", "ad_spend"]
+    sel = [f"e.{c}" for c in fact_cols]
+    sel += [f"{LABELS[c]} AS s_{c}" for c in labels]
+    keys = []  # always-grouped keys
+    if period:
+        sel.append(f"date_trunc('{period}', e.event_ts) AS p")
+        keys.append("p")
+    if entity:
+        sel.append(f"e.{entity} AS ent")
+        keys.append("ent")
+    join = ""
+    if segment:
+        sel.append("d.seg AS seg")
+        join = f"LEFT JOIN ({SEGMENT_DIM}) d ON e.platform = d.platform"
+    where = f"e.event_ts >= TIMESTAMP '{window[0]}' AND e.event_ts < TIMESTAMP '{window[1]}'"
+    sets = []
+    for s in slice_sets:
+        cols = keys + [f"s_{c}" for c in s]
+        sets.append(cols)
+        if segment:
+            sets.append(cols + ["seg"])
+    grouping_cols = [f"s_{c}" for c in labels] + (["seg"] if segment else [])
+    gflags = [f"GROUPING({c}) AS g_{c}" for c in grouping_cols]
+    if rollup:
+        parts = sorted({p for name in metrics for p in ROLLUP[name][0]})
+        aggs = [f"CAST({ROLLUP[name][1]} AS DOUBLE) AS m_{name}" for name in METRICS if name in metrics]
+        all_keys = keys + grouping_cols
+        pre_cte = (f"pre AS (SELECT {', '.join(all_keys) + ', ' if all_keys else ''}"
+                   f"{', '.join(f'{PARTIALS[p]} AS {p}' for p in parts)} FROM f"
+                   f"{' GROUP BY ' + ', '.join(all_keys) if all_keys else ''}), ")
+        src = "pre"
+    else:
+        aggs = [f"CAST({sql} AS DOUBLE) AS m_{name}" for name, (_, sql) in METRICS.items() if name in metrics]
+        pre_cte, src = "", "f"
+    gs = ", ".join("(" + ", ".join(s) + ")" for s in sets)
+    drop_null_groups = " OR ".join(f"(g_{c} = 0 AND {c} IS NULL)" for c in grouping_cols) or "FALSE"
+
+    # slice_type / slice_value per grouping set (component names joined by '|', as the peer does)
+    st_cases, sv_cases = [], []
+    for s in sorted(slice_sets, key=len, reverse=True):
+        if not s:
+            continue
+        on = " AND ".join(f"g_s_{c} = 0" for c in s)
+        off = [c for c in labels if c not in s]
+        cond = on + "".join(f" AND g_s_{c} = 1" for c in off)
+        st_cases.append(f"WHEN {cond} THEN '{'|'.join(s)}'")
+        sv_cases.append(f"WHEN {cond} THEN " + " || '|' || ".join(f"s_{c}" for c in s))
+    slice_type = f"CASE {' '.join(st_cases)} ELSE 'none' END" if st_cases else "'none'"
+    slice_value = f"CASE {' '.join(sv_cases)} ELSE 'all' END" if sv_cases else "'all'"
+    seg_name = f"CASE WHEN g_seg = 0 THEN '{segment}' ELSE 'none' END" if segment else "'none'"
+    seg_value = "CASE WHEN g_seg = 0 THEN seg ELSE 'all' END" if segment else "'all'"
+    if period:
+        step = {"month": "1 MONTH", "day": "1 DAY", "week": "7 DAY", "year": "1 YEAR", "hour": "1 HOUR"}[period]
+        p_start, p_end = "CAST(p AS VARCHAR)", f"CAST(p + INTERVAL {step} AS VARCHAR)"
+        ptype = {"month": "monthly", "day": "daily", "week": "weekly", "year": "yearly", "hour": "hourly"}[period]
+    else:
+        p_start, p_end, ptype = f"'{window[0]}'", f"'{window[1]}'", "all_time"
+    ent = "CAST(ent AS VARCHAR)" if entity else "CAST(NULL AS VARCHAR)"
+    value_case = " ".join(f"WHEN '{n}' THEN l.m_{n}" for n in metrics)
+    metric_rows = ", ".join(f"('{n}', '{METRICS[n][0]}')" for n in metrics)
+    flag_list = (", " + ", ".join(gflags)) if gflags else ""
+    group_by = f"GROUP BY GROUPING SETS ({gs})" if len(sets) > 1 or sets[0] != keys else (
+        f"GROUP BY {', '.join(keys)}" if keys else "")
+    if not gflags:
+        drop_null_groups = "FALSE"
+    return f"""
+WITH f AS (
+  SELECT {', '.join(sel)}
+  FROM events e {join}
+  WHERE {where}
+), {pre_cte}g AS (
+  SELECT {', '.join(keys + grouping_cols) + ', ' if keys + grouping_cols else ''}{', '.join(aggs)}{flag_list}
+  FROM {src}
+  {group_by}
+), labelled AS (
+  SELECT '{ptype}' AS period_type, {p_start} AS period_start_date, {p_end} AS period_end_date,
+         {ent} AS entity_id, {slice_type} AS slice_type, {slice_value} AS slice_value,
+         {seg_name} AS segment_name, {seg_value} AS segment_value,
+         {', '.join(f'm_{n}' for n in metrics)}
+  FROM g
+  WHERE NOT ({drop_null_groups})
+)
+SELECT l.period_type, l.period_start_date, l.period_end_date, l.entity_id,
+       m.metric_name, m.metric_format, l.slice_type, l.slice_value, l.segment_name, l.segment_value,
+       CASE m.metric_name {value_case} END AS metric_value
+FROM labelled l CROSS JOIN (VALUES {metric_rows}) AS m(metric_name, metric_format)
+"""
+
+
+def workload_sql(name: str, rollup: bool = False) -> str:
+    with open(os.path.join(HERE, "workloads.json")) as f:
+        wl = json.load(f)[name]
+    composite = {"ctype_x_device": ("campaign_type", "device_type")}
+    slice_sets = [()]
+    for s in wl["slices"] or []:
+        slice_sets.append(composite.get(s, (s,)))
+    period = {"all_time": None, "monthly": "month", "daily": "day", "yearly": "year", "hourly": "hour"}[
+        wl["period_type"]]
+    if wl["period_type"] == "weekly":
+        raise SystemExit("weekly needs ISO-week truncation; not used by the bench workloads")
+    return grouped_query(metrics=wl["metrics"], slice_sets=slice_sets, segment=wl["segments"],
+                         window=wl["time_window"], period=period, entity=wl["by_entity"], rollup=rollup)
+
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workload", required=True)
+    ap.add_argument("--variant", choices=["grouping-sets", "rollup"], default="grouping-sets")
+    args = ap.parse_args()
+    print(workload_sql(args.workload, rollup=args.variant == "rollup"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
