@@ -43,18 +43,22 @@ PEER_WORKLOADS = {"W1", "W2", "W3"}
 
 
 def run(cmd, cwd=None, capture=False):
-    """Runs a command; returns (seconds, the process's peak RSS in MiB, its stdout if captured)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Runs a command; returns (seconds, the process's peak RSS in MiB, its stdout if captured).
+
+    Peak RSS comes from GNU time: resource usage collected by this long-lived parent would carry
+    the high-water mark of earlier children."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as rss:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out if capture else subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+        code = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], cwd=cwd,
+                               stdout=out if capture else subprocess.DEVNULL, stderr=err)
         elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
+        if code != 0:
             err.seek(0)
-            raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err.read().decode()}")
+            raise SystemExit(f"command failed ({code}): {' '.join(cmd)}\n{err.read().decode()}")
         out.seek(0)
-        return elapsed, usage.ru_maxrss / 1024, out.read().decode() if capture else None
+        kib = rss.read().strip().splitlines()[-1]
+        return elapsed, int(kib) / 1024, out.read().decode() if capture else None
 
 
 def build(profile):

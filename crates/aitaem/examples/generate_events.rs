@@ -11,7 +11,9 @@
 //! `dim_platforms` is a 6-row dimension table (one platform of the facts is missing from it) and
 //! `dim_users` classifies every user. Values come from a seeded integer mixing function evaluated
 //! in DuckDB, so the same arguments give the same tables on any DuckDB version; with the default
-//! user count, `events` equals the reference benchmark's table.
+//! user count, `events` equals the reference benchmark's table. The database file is written in
+//! DuckDB's `v1.4.0` storage format (`--storage-version`), so DuckDB 1.4 and later, such as the
+//! original Python library's pinned DuckDB 1.5, can read it too.
 
 use std::path::PathBuf;
 
@@ -25,6 +27,7 @@ struct Options {
     seed: u64,
     csv: bool,
     out: PathBuf,
+    storage_version: String,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -34,6 +37,7 @@ fn parse_args() -> Result<Options, String> {
         seed: 7,
         csv: false,
         out: PathBuf::from("."),
+        storage_version: "v1.4.0".into(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -44,6 +48,7 @@ fn parse_args() -> Result<Options, String> {
             "--seed" => options.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--out" => options.out = PathBuf::from(value()?),
             "--csv" => options.csv = true,
+            "--storage-version" => options.storage_version = value()?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -207,14 +212,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = parse_args()?;
     std::fs::create_dir_all(&options.out)?;
     let db = options.out.join("big.duckdb");
-    let conn = if options.csv {
-        Connection::open_in_memory()?
-    } else {
+    let conn = Connection::open_in_memory()?;
+    if !options.csv {
         for suffix in ["", ".wal"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
         }
-        Connection::open(&db)?
-    };
+        conn.execute_batch(&format!(
+            "ATTACH '{}' AS big (STORAGE_VERSION '{}'); USE big;",
+            db.display().to_string().replace('\'', "''"),
+            options.storage_version.replace('\'', "''")
+        ))?;
+    }
     let seed = options.seed;
     conn.execute_batch(&format!(
         "CREATE TEMP MACRO mx1(i, s) AS ((i * 2654435761 + s * 40503 + {seed}) % 4294967291);
@@ -235,7 +243,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ))?;
         }
     } else {
-        conn.execute_batch("CHECKPOINT")?;
         std::fs::write(
             options.out.join("connections.yaml"),
             "duckdb:\n  path: big.duckdb\n",
@@ -246,6 +253,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    if !options.csv {
+        conn.execute_batch("CHECKPOINT; USE memory; DETACH big;")?;
+    }
     eprintln!(
         "events: {rows} rows, sum(revenue) = {revenue}, built in {:.1} s -> {}",
         started.elapsed().as_secs_f64(),

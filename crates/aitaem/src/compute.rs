@@ -128,9 +128,8 @@ fn run(statement: &PlannedStatement) -> Result<Vec<RecordBatch>> {
         .backend
         .query(&statement.sql)
         .map_err(|message| execution_error(statement, message))?;
-    batches
-        .iter()
-        .filter(|b| b.num_rows() > 0)
-        .map(|b| result::conform(b).map_err(|m| execution_error(statement, m)))
-        .collect()
+    statement
+        .layout
+        .unpivot(&batches)
+        .map_err(|m| execution_error(statement, m))
 }

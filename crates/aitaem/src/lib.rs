@@ -9,6 +9,7 @@
 //! [`plan`] (one SQL statement per source table) → execution on a backend → [`result`] (the
 //! standard table and its writers).
 
+mod assemble;
 mod backend;
 mod compute;
 pub mod config;

@@ -183,7 +183,7 @@ pub(crate) fn truncate(ts: NaiveDateTime, unit: TimeUnit) -> NaiveDateTime {
 }
 
 /// One period after `ts` (which is a period start).
-fn step(ts: NaiveDateTime, unit: TimeUnit) -> NaiveDateTime {
+pub(crate) fn step(ts: NaiveDateTime, unit: TimeUnit) -> NaiveDateTime {
     match unit {
         TimeUnit::Hour => ts + Duration::hours(1),
         TimeUnit::Day => ts + Duration::days(1),

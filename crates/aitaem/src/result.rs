@@ -18,8 +18,7 @@ use std::io::Write;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{Array, ArrayRef};
-use arrow::compute::cast;
+use arrow::array::Array;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
@@ -72,32 +71,6 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// ```
 pub fn schema() -> SchemaRef {
     SCHEMA.clone()
-}
-
-/// Converts a backend's batch (the 11 columns in order, in whatever types the backend uses for
-/// text and doubles) to the standard schema.
-pub(crate) fn conform(batch: &RecordBatch) -> std::result::Result<RecordBatch, String> {
-    let schema = schema();
-    if batch.num_columns() != schema.fields().len() {
-        return Err(format!(
-            "the statement returned {} columns instead of {}",
-            batch.num_columns(),
-            schema.fields().len()
-        ));
-    }
-    let columns: Vec<ArrayRef> = batch
-        .columns()
-        .iter()
-        .zip(schema.fields())
-        .map(|(column, field)| {
-            if column.data_type() == field.data_type() {
-                Ok(column.clone())
-            } else {
-                cast(column, field.data_type()).map_err(|e| e.to_string())
-            }
-        })
-        .collect::<std::result::Result<_, _>>()?;
-    RecordBatch::try_new(schema, columns).map_err(|e| e.to_string())
 }
 
 /// An empty batch of the standard schema.
@@ -236,62 +209,79 @@ mod csv {
     use super::{COLUMNS, output_error};
     use crate::error::Result;
 
-    /// Rows per formatting task.
-    const CHUNK: usize = 32 * 1024;
+    /// Below this many rows, one thread formats everything.
+    const PARALLEL_FROM: usize = 64 * 1024;
 
     pub(super) fn write<W: Write>(batches: &[RecordBatch], out: &mut W) -> Result<()> {
         out.write_all(COLUMNS.join(",").as_bytes())
             .map_err(output_error)?;
         out.write_all(b"\n").map_err(output_error)?;
-        let tasks: Vec<(&RecordBatch, usize, usize)> = batches
-            .iter()
-            .flat_map(|b| {
-                (0..b.num_rows())
-                    .step_by(CHUNK)
-                    .map(move |start| (b, start, (start + CHUNK).min(b.num_rows())))
-            })
-            .collect();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        for group in tasks.chunks(threads) {
-            let buffers: Vec<Vec<u8>> = if group.len() == 1 {
-                vec![format(group[0])]
-            } else {
-                std::thread::scope(|scope| {
-                    let handles: Vec<_> = group
-                        .iter()
-                        .map(|&task| scope.spawn(move || format(task)))
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().expect("formatting does not panic"))
-                        .collect()
-                })
-            };
-            for buffer in buffers {
-                out.write_all(&buffer).map_err(output_error)?;
+        let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let threads = match total {
+            n if n < PARALLEL_FROM => 1,
+            _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        // Each thread formats one contiguous share of the rows, as (batch, start, end) pieces.
+        let share = total.div_ceil(threads).max(1);
+        let mut shares: Vec<Vec<(&RecordBatch, usize, usize)>> = vec![Vec::new()];
+        let mut filled = 0;
+        for batch in batches {
+            let mut start = 0;
+            while start < batch.num_rows() {
+                if filled == share {
+                    shares.push(Vec::new());
+                    filled = 0;
+                }
+                let end = (start + share - filled).min(batch.num_rows());
+                shares
+                    .last_mut()
+                    .expect("one share")
+                    .push((batch, start, end));
+                filled += end - start;
+                start = end;
             }
+        }
+        let buffers: Vec<Vec<u8>> = if shares.len() == 1 {
+            vec![format_share(&shares[0])]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = shares
+                    .iter()
+                    .map(|share| scope.spawn(move || format_share(share)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("formatting does not panic"))
+                    .collect()
+            })
+        };
+        for buffer in buffers {
+            out.write_all(&buffer).map_err(output_error)?;
         }
         Ok(())
     }
 
-    fn format((batch, start, end): (&RecordBatch, usize, usize)) -> Vec<u8> {
-        let text: Vec<&StringArray> = (0..10)
-            .map(|i| batch.column(i).as_string::<i32>())
-            .collect();
-        let values: &Float64Array = batch.column(10).as_primitive();
-        let mut buf = Vec::with_capacity((end - start) * 128);
-        let mut floats = ryu::Buffer::new();
-        for row in start..end {
-            for column in &text {
-                if column.is_valid(row) {
-                    field(&mut buf, column.value(row));
+    fn format_share(pieces: &[(&RecordBatch, usize, usize)]) -> Vec<u8> {
+        let rows: usize = pieces.iter().map(|(_, start, end)| end - start).sum();
+        let mut buf = Vec::with_capacity(rows * 128);
+        for &(batch, start, end) in pieces {
+            let text: Vec<&StringArray> = (0..10)
+                .map(|i| batch.column(i).as_string::<i32>())
+                .collect();
+            let values: &Float64Array = batch.column(10).as_primitive();
+            let mut floats = ryu::Buffer::new();
+            for row in start..end {
+                for column in &text {
+                    if column.is_valid(row) {
+                        field(&mut buf, column.value(row));
+                    }
+                    buf.push(b',');
                 }
-                buf.push(b',');
+                if values.is_valid(row) {
+                    buf.extend_from_slice(floats.format(values.value(row)).as_bytes());
+                }
+                buf.push(b'\n');
             }
-            if values.is_valid(row) {
-                buf.extend_from_slice(floats.format(values.value(row)).as_bytes());
-            }
-            buf.push(b'\n');
         }
         buf
     }
@@ -382,7 +372,7 @@ pub fn rows(batches: &[RecordBatch]) -> Vec<ResultRow> {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{Float64Array, StringArray};
+    use arrow::array::{ArrayRef, Float64Array, StringArray};
 
     use super::*;
 

@@ -13,13 +13,15 @@
 //!    **One-pass** (`COUNT(DISTINCT)`, medians, ...): the labelled rows are materialised once and
 //!    each state aggregates them. **Single aggregate**: with no slices and no segment there is one
 //!    state, computed directly.
-//! 3. The states are unioned and the metric columns unpivoted into the standard 11 columns.
+//! 3. The states are unioned into one wide row per group (a value column per metric), which
+//!    `assemble` unpivots into the standard 11 columns without copying labels.
 
 mod statement;
 
 use std::fmt;
 use std::sync::Arc;
 
+use crate::assemble::Layout;
 use crate::backend::Backend;
 use crate::connect::{ConnectionManager, ResolvedSource};
 use crate::error::{Error, Result};
@@ -61,6 +63,7 @@ pub struct PlannedStatement {
     /// The SQL, in the backend's dialect.
     pub sql: String,
     pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) layout: Layout,
 }
 
 impl fmt::Debug for PlannedStatement {
@@ -187,6 +190,7 @@ pub fn plan(request: &CheckedRequest, connections: &ConnectionManager) -> Result
             strategy: built.strategy,
             sql: built.sql,
             backend: group.fact.backend.clone(),
+            layout: built.layout,
         });
     }
     Ok(Plan { statements })

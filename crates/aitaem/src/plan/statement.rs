@@ -2,12 +2,13 @@
 //!
 //! The statement is a chain of common table expressions:
 //! `__segment` (the labelled dimension table, with a segment) → `__pre` (two-stage) or `__base`
-//! (one pass) → `__states` (one aggregation per slice × segment state) → `__labelled` (text
-//! labels) → the final unpivot into the standard columns.
+//! (one pass) → `__states` (one aggregation per slice × segment state), and returns one wide row
+//! per group; `assemble` unpivots the metric columns into the standard table.
 
 use sqlparser::ast::Expr;
 
 use super::{Group, Strategy};
+use crate::assemble::Layout;
 use crate::connect::ResolvedSource;
 use crate::error::{Error, Result};
 use crate::request::CheckedRequest;
@@ -21,6 +22,7 @@ const VALUES_PER_MASK: usize = 30;
 pub(super) struct Built {
     pub(super) sql: String,
     pub(super) strategy: Strategy,
+    pub(super) layout: Layout,
 }
 
 /// A column computed once per row in the first stage.
@@ -102,6 +104,22 @@ impl Labels {
 struct State<'r, 's> {
     slice: Option<&'r (&'s SliceSpec, Vec<&'s SliceSpec>)>,
     with_segment: bool,
+    /// The segment's name, or `none`.
+    segment_name: String,
+}
+
+impl State<'_, '_> {
+    /// The result's `slice_type`: the slice's name, its components' names joined by `|`, or
+    /// `none`.
+    fn slice_type(&self) -> String {
+        match self.slice {
+            Some((slice, _)) => match &slice.kind {
+                SliceKind::CrossProduct(parts) => parts.join("|"),
+                _ => slice.name.clone(),
+            },
+            None => "none".to_string(),
+        }
+    }
 }
 
 /// A metric's numerator and denominator, parsed for the statement's dialect.
@@ -398,30 +416,19 @@ impl Builder {
     ) -> String {
         let d = self.d;
         let mut slice_labels = Labels::default();
-        let slice_type = match state.slice {
-            Some((slice, components)) => {
-                for (n, component) in components.iter().enumerate() {
-                    let (_, labeler) = leaves
-                        .iter()
-                        .find(|(l, _)| l.name == component.name)
-                        .expect("every component has a labeler");
-                    slice_labels.add(d, labeler, &format!("__v{n}"));
-                }
-                match &slice.kind {
-                    SliceKind::CrossProduct(parts) => parts.join("|"),
-                    _ => slice.name.clone(),
-                }
+        if let Some((_, components)) = state.slice {
+            for (n, component) in components.iter().enumerate() {
+                let (_, labeler) = leaves
+                    .iter()
+                    .find(|(l, _)| l.name == component.name)
+                    .expect("every component has a labeler");
+                slice_labels.add(d, labeler, &format!("__v{n}"));
             }
-            None => "none".to_string(),
-        };
+        }
         let mut segment_labels = Labels::default();
-        let segment_name = match (segment, state.with_segment) {
-            (Some(segment), true) => {
-                segment_labels.add(d, &segment.labeler, "__vg");
-                segment.name.clone()
-            }
-            _ => "none".to_string(),
-        };
+        if let (Some(segment), true) = (segment, state.with_segment) {
+            segment_labels.add(d, &segment.labeler, "__vg");
+        }
 
         let mut select = vec![format!("{index} AS __state")];
         let mut group_by = Vec::new();
@@ -433,9 +440,7 @@ impl Builder {
             select.push(format!("{column} AS {}", key.alias));
             group_by.push(column);
         }
-        select.push(format!("{} AS slice_type", d.string(&slice_type)));
         select.push(format!("{} AS slice_value", slice_labels.value(d, "all")));
-        select.push(format!("{} AS segment_name", d.string(&segment_name)));
         select.push(format!(
             "{} AS segment_value",
             segment_labels.value(d, "all")
@@ -479,72 +484,57 @@ impl Builder {
         sql
     }
 
-    /// The text labels, then the unpivot of the metric columns into the standard columns.
-    fn finish(mut self, request: &CheckedRequest, group: &Group) -> String {
+    /// The final query: one wide row per group (see [`Layout`]), ordered when asked.
+    fn finish(self, request: &CheckedRequest, group: &Group, states: &[State]) -> (String, Layout) {
         let d = self.d;
-        let text_null = d.cast("NULL", SqlType::Text);
         let unit: Option<TimeUnit> = request.period.unit();
-        let (start, end) = match (unit, &request.window) {
-            (Some(unit), _) => (
-                d.format_timestamp("__period"),
-                d.format_timestamp(&d.add_one("__period", unit)),
-            ),
-            (None, Some(window)) => (d.string(&window.start_text), d.string(&window.end_text)),
-            (None, None) => (text_null.clone(), text_null.clone()),
-        };
-        let entity = match request.by_entity {
-            Some(_) => d.cast("__entity", SqlType::Text),
-            None => text_null.clone(),
-        };
-        let metric_columns: Vec<String> = (0..group.metrics.len())
-            .map(|i| format!("__m{i}"))
-            .collect();
-        let order_keys = if unit.is_some() {
-            "__state, __period"
-        } else {
-            "__state"
-        };
-        // Labels are formatted once per state row, before the unpivot multiplies the rows.
-        self.ctes.push(format!(
-            "__labelled AS (\n    SELECT {order_keys}, {start} AS period_start_date, {end} AS period_end_date, {entity} AS entity_id,\n        slice_type, slice_value, segment_name, segment_value, {}\n    FROM __states\n)",
-            metric_columns.join(", ")
-        ));
-        let metric_rows: Vec<Vec<String>> = group
-            .metrics
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let format = m.format.as_ref().map(|f| d.string(&f.to_string()));
-                vec![
-                    i.to_string(),
-                    d.string(&m.name),
-                    format.unwrap_or_else(|| text_null.clone()),
-                ]
-            })
-            .collect();
-        let arms: Vec<String> = metric_columns
-            .iter()
-            .enumerate()
-            .map(|(i, column)| format!("WHEN {i} THEN __r.{column}"))
-            .collect();
-        let mut sql = format!(
-            "WITH {}\nSELECT {} AS period_type, __r.period_start_date, __r.period_end_date, __r.entity_id,\n    __m.metric_name, __m.metric_format, __r.slice_type, __r.slice_value, __r.segment_name, __r.segment_value,\n    CASE __m.__i {} END AS metric_value\nFROM __labelled AS __r\nCROSS JOIN {}",
-            self.ctes.join(",\n"),
-            d.string(request.period.as_str()),
-            arms.join(" "),
-            d.values(
-                &metric_rows,
-                "__m",
-                &["__i", "metric_name", "metric_format"]
-            ),
-        );
-        if request.sort {
-            let period = if unit.is_some() { "__r.__period, " } else { "" };
-            sql.push_str(&format!(
-                "\nORDER BY __m.__i, __r.__state, {period}__r.entity_id, __r.slice_value, __r.segment_value"
+        let mut select = vec!["__state".to_string()];
+        if unit.is_some() {
+            select.push("__period".into());
+        }
+        if request.by_entity.is_some() {
+            select.push(format!(
+                "{} AS entity_id",
+                d.cast("__entity", SqlType::Text)
             ));
         }
-        sql
+        select.extend(["slice_value".into(), "segment_value".into()]);
+        select.extend((0..group.metrics.len()).map(|i| format!("__m{i}")));
+        let mut sql = format!(
+            "WITH {}\nSELECT {}\nFROM __states",
+            self.ctes.join(",\n"),
+            select.join(", ")
+        );
+        if request.sort {
+            let mut order = vec!["__state"];
+            if unit.is_some() {
+                order.push("__period");
+            }
+            if request.by_entity.is_some() {
+                order.push("entity_id");
+            }
+            order.extend(["slice_value", "segment_value"]);
+            sql.push_str(&format!("\nORDER BY {}", order.join(", ")));
+        }
+        let layout = Layout {
+            period_type: request.period.as_str().to_string(),
+            unit,
+            window: match (unit, &request.window) {
+                (None, Some(w)) => Some((w.start_text.clone(), w.end_text.clone())),
+                _ => None,
+            },
+            by_entity: request.by_entity.is_some(),
+            states: states
+                .iter()
+                .map(|s| (s.slice_type(), s.segment_name.clone()))
+                .collect(),
+            metrics: group
+                .metrics
+                .iter()
+                .map(|m| (m.name.clone(), m.format.as_ref().map(|f| f.to_string())))
+                .collect(),
+        };
+        (sql, layout)
     }
 }
 
@@ -627,6 +617,7 @@ pub(super) fn build(
     } else {
         &[false]
     };
+    let segment_name = segment.as_ref().map(|s| s.name.as_str());
     let states: Vec<State> = request
         .slices
         .iter()
@@ -636,6 +627,10 @@ pub(super) fn build(
             segment_states.iter().map(move |&with_segment| State {
                 slice,
                 with_segment,
+                segment_name: match (with_segment, segment_name) {
+                    (true, Some(name)) => name.to_string(),
+                    _ => "none".to_string(),
+                },
             })
         })
         .collect();
@@ -661,8 +656,10 @@ pub(super) fn build(
         "__states AS (\n    {}\n)",
         branches.join("\n    UNION ALL\n    ")
     ));
+    let (sql, layout) = builder.finish(request, group, &states);
     Ok(Built {
-        sql: builder.finish(request, group),
+        sql,
         strategy,
+        layout,
     })
 }

@@ -159,32 +159,6 @@ impl Dialect {
         }
     }
 
-    /// `expr` plus one `unit`.
-    pub fn add_one(self, expr: &str, unit: TimeUnit) -> String {
-        let (n, word) = match unit {
-            TimeUnit::Week => (7, "DAY"),
-            other => (1, other.word()),
-        };
-        match self {
-            Dialect::DuckDb | Dialect::Postgres => {
-                format!("({expr} + INTERVAL '{n} {}')", word.to_lowercase())
-            }
-            Dialect::BigQuery => {
-                format!("DATETIME_ADD({expr}, INTERVAL {n} {})", word.to_uppercase())
-            }
-        }
-    }
-
-    /// A timestamp expression with whole seconds as `YYYY-MM-DD HH:MM:SS` text.
-    pub fn format_timestamp(self, expr: &str) -> String {
-        match self {
-            // DuckDB prints whole-second timestamps exactly so, and a cast is cheaper than strftime.
-            Dialect::DuckDb => self.cast(expr, SqlType::Text),
-            Dialect::Postgres => format!("to_char({expr}, 'YYYY-MM-DD HH24:MI:SS')"),
-            Dialect::BigQuery => format!("FORMAT_DATETIME('%Y-%m-%d %H:%M:%S', {expr})"),
-        }
-    }
-
     /// A relation of literal rows with the given column names, as `(...) AS alias(cols)`.
     /// Every row must have one already-rendered SQL value per column.
     pub fn values(self, rows: &[Vec<String>], alias: &str, columns: &[&str]) -> String {
