@@ -226,11 +226,13 @@ def main():
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
     ])
+    original = ("the original ran on its pinned DuckDB 1.5.6" if peer
+                else "the original was not run")
     report = f"""# Benchmark results
 
 Measured {datetime.date.today()} at commit {commit} with `python3 bench/run.py --sizes {args.sizes} --runs {args.runs}`
 on {os.cpu_count()} x {cpu}, {mem} GiB RAM, {platform.system()} {platform.release()}; DuckDB 2.0.0 (bundled,
-release build) for aitaem and the hand-written SQL; the original ran on its pinned DuckDB 1.5.6.
+{args.profile} build) for aitaem and the hand-written SQL; {original}.
 Every engine's rows were checked equal to aitaem's before timing was reported.
 
 "Warm" times are medians of {args.runs} runs in an already running process, after a first run:

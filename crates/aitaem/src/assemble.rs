@@ -10,10 +10,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, Int32Array, StringArray, StringBuilder, new_null_array,
-};
-use arrow::compute::cast;
+use arrow::array::{Array, ArrayRef, AsArray, StringArray, UInt32Array, new_null_array};
+use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, TimeUnit as ArrowTimeUnit, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 use chrono::DateTime;
@@ -75,6 +73,7 @@ impl Layout {
     pub(crate) fn unpivot(&self, wide: &[RecordBatch]) -> Result<Vec<RecordBatch>, String> {
         let columns = self.columns();
         let expected = columns.first_metric + self.metrics.len();
+        let mut constants = Constants::default();
         let mut labels = Vec::new();
         for batch in wide.iter().filter(|b| b.num_rows() > 0) {
             if batch.num_columns() != expected {
@@ -83,7 +82,7 @@ impl Layout {
                     batch.num_columns()
                 ));
             }
-            labels.push((batch, self.labels(batch, &columns)?));
+            labels.push((batch, self.labels(batch, &columns, &mut constants)?));
         }
         let mut out = Vec::new();
         for (i, (name, format)) in self.metrics.iter().enumerate() {
@@ -92,8 +91,8 @@ impl Layout {
                 let value = as_type(batch.column(columns.first_metric + i), &DataType::Float64)?;
                 let mut arrays: Vec<ArrayRef> = Vec::with_capacity(11);
                 arrays.extend(shared[..4].iter().cloned());
-                arrays.push(constant(Some(name), n));
-                arrays.push(constant(format.as_deref(), n));
+                arrays.push(constants.get(Some(name), n));
+                arrays.push(constants.get(format.as_deref(), n));
                 arrays.extend(shared[4..].iter().cloned());
                 arrays.push(value);
                 out.push(RecordBatch::try_new(schema(), arrays).map_err(|e| e.to_string())?);
@@ -105,35 +104,40 @@ impl Layout {
     /// The label columns of one wide batch, in standard order without the metric columns:
     /// period_type, period_start_date, period_end_date, entity_id, slice_type, slice_value,
     /// segment_name, segment_value.
-    fn labels(&self, batch: &RecordBatch, columns: &Columns) -> Result<Vec<ArrayRef>, String> {
+    fn labels(
+        &self,
+        batch: &RecordBatch,
+        columns: &Columns,
+        constants: &mut Constants,
+    ) -> Result<Vec<ArrayRef>, String> {
         let n = batch.num_rows();
         let (start, end) = match (columns.period, &self.window) {
             (Some(index), _) => self.periods(batch.column(index))?,
-            (None, Some((start, end))) => (constant(Some(start), n), constant(Some(end), n)),
-            (None, None) => (constant(None, n), constant(None, n)),
+            (None, Some((start, end))) => {
+                (constants.get(Some(start), n), constants.get(Some(end), n))
+            }
+            (None, None) => (constants.get(None, n), constants.get(None, n)),
         };
         let entity = match columns.entity {
             Some(index) => as_type(batch.column(index), &DataType::Utf8)?,
-            None => constant(None, n),
+            None => constants.get(None, n),
         };
         let states =
-            cast(batch.column(columns.state), &DataType::Int32).map_err(|e| e.to_string())?;
-        let states: &Int32Array = states.as_primitive();
+            cast(batch.column(columns.state), &DataType::UInt32).map_err(|e| e.to_string())?;
+        let states: &UInt32Array = states.as_primitive();
+        if let Some(s) = states
+            .iter()
+            .flatten()
+            .find(|&s| s as usize >= self.states.len())
+        {
+            return Err(format!("unknown state {s}"));
+        }
         let state_label = |pick: fn(&(String, String)) -> &str| -> Result<ArrayRef, String> {
-            let values: Result<Vec<&str>, String> = states
-                .values()
-                .iter()
-                .map(|&s| {
-                    self.states
-                        .get(s as usize)
-                        .map(pick)
-                        .ok_or_else(|| format!("unknown state {s}"))
-                })
-                .collect();
-            Ok(Arc::new(StringArray::from(values?)) as ArrayRef)
+            let names = StringArray::from_iter_values(self.states.iter().map(pick));
+            take(&names, states, None).map_err(|e| e.to_string())
         };
         Ok(vec![
-            constant(Some(&self.period_type), n),
+            constants.get(Some(&self.period_type), n),
             start,
             end,
             entity,
@@ -153,26 +157,63 @@ impl Layout {
         )
         .map_err(|e| e.to_string())?;
         let micros = micros.as_primitive::<TimestampMicrosecondType>();
-        let mut cache: HashMap<i64, (String, String)> = HashMap::new();
-        let mut starts = StringBuilder::with_capacity(micros.len(), micros.len() * 19);
-        let mut ends = StringBuilder::with_capacity(micros.len(), micros.len() * 19);
+        let mut distinct: HashMap<i64, u32> = HashMap::new();
+        let (mut starts, mut ends) = (Vec::new(), Vec::new());
+        let mut indices = Vec::with_capacity(micros.len());
         for value in micros.iter() {
             let Some(value) = value else {
-                starts.append_null();
-                ends.append_null();
+                indices.push(None);
                 continue;
             };
-            let (start, end) = cache.entry(value).or_insert_with(|| {
-                let start = DateTime::from_timestamp_micros(value)
-                    .expect("a timestamp the backend returned")
-                    .naive_utc();
-                let fmt = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
-                (fmt(start), fmt(step(start, unit)))
-            });
-            starts.append_value(start);
-            ends.append_value(end);
+            let index = match distinct.get(&value) {
+                Some(&index) => index,
+                None => {
+                    let (start, end) = period_bounds(value, unit)?;
+                    starts.push(start);
+                    ends.push(end);
+                    let index = (starts.len() - 1) as u32;
+                    distinct.insert(value, index);
+                    index
+                }
+            };
+            indices.push(Some(index));
         }
-        Ok((Arc::new(starts.finish()), Arc::new(ends.finish())))
+        let indices = UInt32Array::from(indices);
+        let pick = |labels: Vec<String>| take(&StringArray::from(labels), &indices, None);
+        Ok((
+            pick(starts).map_err(|e| e.to_string())?,
+            pick(ends).map_err(|e| e.to_string())?,
+        ))
+    }
+}
+
+/// A period's start and end as `YYYY-MM-DD HH:MM:SS`, from its start in microseconds.
+fn period_bounds(micros: i64, unit: TimeUnit) -> Result<(String, String), String> {
+    let start = DateTime::from_timestamp_micros(micros)
+        .map(|t| t.naive_utc())
+        .ok_or_else(|| format!("the period starting {micros} µs after 1970 is out of range"))?;
+    let end = step(start, unit)
+        .ok_or_else(|| format!("the period starting {start} has no representable end"))?;
+    let fmt = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    Ok((fmt(start), fmt(end)))
+}
+
+/// Text columns with the same value (or NULL) in every row, built once per value and length:
+/// most batches have the same number of rows, so they share one array.
+#[derive(Default)]
+struct Constants {
+    built: HashMap<(Option<String>, usize), ArrayRef>,
+}
+
+impl Constants {
+    fn get(&mut self, value: Option<&str>, n: usize) -> ArrayRef {
+        self.built
+            .entry((value.map(str::to_string), n))
+            .or_insert_with(|| match value {
+                Some(v) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v, n))),
+                None => new_null_array(&DataType::Utf8, n),
+            })
+            .clone()
     }
 }
 
@@ -185,10 +226,165 @@ fn as_type(column: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
     }
 }
 
-/// A text column with the same value (or NULL) in every row.
-fn constant(value: Option<&str>, n: usize) -> ArrayRef {
-    match value {
-        Some(v) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v, n))),
-        None => new_null_array(&DataType::Utf8, n),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Float64Array, Int32Array, TimestampMicrosecondArray};
+
+    fn text(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
+        batch
+            .column_by_name(column)
+            .unwrap()
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect()
+    }
+
+    /// 2024-01-01 and 2024-02-01 in microseconds since the epoch.
+    const JAN: i64 = 1_704_067_200_000_000;
+    const FEB: i64 = 1_706_745_600_000_000;
+
+    fn wide(states: Vec<i32>, periods: Vec<Option<i64>>, values: Vec<f64>) -> RecordBatch {
+        let n = states.len();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int32Array::from(states)),
+            Arc::new(TimestampMicrosecondArray::from(periods)),
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("u{i}")),
+            )),
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n("NL", n))),
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n("all", n))),
+            Arc::new(Float64Array::from(values.clone())),
+            Arc::new(Float64Array::from_iter_values(
+                values.iter().map(|v| v * 10.0),
+            )),
+        ];
+        RecordBatch::try_from_iter(
+            [
+                "__state",
+                "__period",
+                "entity_id",
+                "slice_value",
+                "segment_value",
+                "__m0",
+                "__m1",
+            ]
+            .into_iter()
+            .zip(columns),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn every_metric_gets_the_labels_of_every_batch() {
+        let layout = Layout {
+            period_type: "monthly".into(),
+            unit: Some(TimeUnit::Month),
+            window: None,
+            by_entity: true,
+            states: vec![
+                ("country".into(), "none".into()),
+                ("none".into(), "none".into()),
+            ],
+            metrics: vec![
+                ("revenue".into(), Some("currency:USD".into())),
+                ("ctr".into(), None),
+            ],
+        };
+        let batches = [
+            wide(vec![0, 1], vec![Some(JAN), Some(FEB)], vec![1.0, 2.0]),
+            wide(vec![1, 0], vec![Some(FEB), None], vec![3.0, 4.0]),
+        ];
+        let out = layout.unpivot(&batches).unwrap();
+        assert_eq!(out.len(), 4);
+        let all = arrow::compute::concat_batches(&schema(), &out).unwrap();
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            text(&all, "metric_name"),
+            [
+                s("revenue"),
+                s("revenue"),
+                s("revenue"),
+                s("revenue"),
+                s("ctr"),
+                s("ctr"),
+                s("ctr"),
+                s("ctr")
+            ]
+        );
+        assert_eq!(
+            text(&all, "metric_format")[..5],
+            [
+                s("currency:USD"),
+                s("currency:USD"),
+                s("currency:USD"),
+                s("currency:USD"),
+                None
+            ]
+        );
+        assert_eq!(
+            text(&all, "slice_type")[..4],
+            [s("country"), s("none"), s("none"), s("country")]
+        );
+        assert_eq!(
+            text(&all, "period_start_date")[..4],
+            [
+                s("2024-01-01 00:00:00"),
+                s("2024-02-01 00:00:00"),
+                s("2024-02-01 00:00:00"),
+                None
+            ]
+        );
+        assert_eq!(
+            text(&all, "period_end_date")[..4],
+            [
+                s("2024-02-01 00:00:00"),
+                s("2024-03-01 00:00:00"),
+                s("2024-03-01 00:00:00"),
+                None
+            ]
+        );
+        assert_eq!(text(&all, "entity_id")[4..6], [s("u0"), s("u1")]);
+        assert_eq!(text(&all, "period_type")[7], s("monthly"));
+        let values: Vec<f64> = all
+            .column_by_name("metric_value")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .values()
+            .to_vec();
+        assert_eq!(values, [1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0]);
+    }
+
+    #[test]
+    fn an_unknown_state_is_an_error() {
+        let layout = Layout {
+            period_type: "monthly".into(),
+            unit: Some(TimeUnit::Month),
+            window: None,
+            by_entity: true,
+            states: vec![("none".into(), "none".into())],
+            metrics: vec![("revenue".into(), None), ("ctr".into(), None)],
+        };
+        let err = layout
+            .unpivot(&[wide(vec![0, 3], vec![Some(JAN), Some(JAN)], vec![1.0, 2.0])])
+            .unwrap_err();
+        assert_eq!(err, "unknown state 3");
+    }
+
+    #[test]
+    fn a_period_beyond_the_calendar_is_an_error_not_a_panic() {
+        let layout = Layout {
+            period_type: "monthly".into(),
+            unit: Some(TimeUnit::Month),
+            window: None,
+            by_entity: true,
+            states: vec![("none".into(), "none".into())],
+            metrics: vec![("revenue".into(), None), ("ctr".into(), None)],
+        };
+        let err = layout
+            .unpivot(&[wide(vec![0], vec![Some(i64::MAX)], vec![1.0])])
+            .unwrap_err();
+        assert!(err.contains("out of range"), "{err}");
     }
 }

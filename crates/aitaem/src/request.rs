@@ -139,7 +139,8 @@ impl TimeWindow {
         let end = if last == self.end {
             last
         } else {
-            step(last, unit)
+            // Saturates at the end of time rather than failing for a window at its edge.
+            step(last, unit).unwrap_or(NaiveDateTime::MAX)
         };
         (first, end)
     }
@@ -183,17 +184,13 @@ pub(crate) fn truncate(ts: NaiveDateTime, unit: TimeUnit) -> NaiveDateTime {
 }
 
 /// One period after `ts` (which is a period start).
-pub(crate) fn step(ts: NaiveDateTime, unit: TimeUnit) -> NaiveDateTime {
+pub(crate) fn step(ts: NaiveDateTime, unit: TimeUnit) -> Option<NaiveDateTime> {
     match unit {
-        TimeUnit::Hour => ts + Duration::hours(1),
-        TimeUnit::Day => ts + Duration::days(1),
-        TimeUnit::Week => ts + Duration::days(7),
-        TimeUnit::Month => ts
-            .checked_add_months(chrono::Months::new(1))
-            .expect("within chrono's range"),
-        TimeUnit::Year => ts
-            .checked_add_months(chrono::Months::new(12))
-            .expect("within chrono's range"),
+        TimeUnit::Hour => ts.checked_add_signed(Duration::hours(1)),
+        TimeUnit::Day => ts.checked_add_signed(Duration::days(1)),
+        TimeUnit::Week => ts.checked_add_signed(Duration::days(7)),
+        TimeUnit::Month => ts.checked_add_months(chrono::Months::new(1)),
+        TimeUnit::Year => ts.checked_add_months(chrono::Months::new(12)),
     }
 }
 
