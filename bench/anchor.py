@@ -59,6 +59,10 @@ LABELS = {
                   "WHEN ad_spend >= 50 THEN 'high' END",
     "country": "CAST(country AS VARCHAR)",
     "device_type": "CAST(device_type AS VARCHAR)",
+    "category": "CAST(category AS VARCHAR)",
+    "platform": "CAST(e.platform AS VARCHAR)",
+    "quantity_band": "CASE WHEN quantity = 0 THEN 'zero' WHEN quantity BETWEEN 1 AND 2 THEN 'few' "
+                     "WHEN quantity >= 3 THEN 'many' END",
 }
 SEGMENT_DIM = ("SELECT platform, CASE WHEN platform_group = 'search' THEN 'search' "
                "WHEN platform_group = 'social' THEN 'social' END AS seg FROM dim_platforms")
@@ -163,7 +167,8 @@ FROM labelled l CROSS JOIN (VALUES {metric_rows}) AS m(metric_name, metric_forma
 def workload_sql(name: str, rollup: bool = False) -> str:
     with open(os.path.join(HERE, "workloads.json")) as f:
         wl = json.load(f)[name]
-    composite = {"ctype_x_device": ("campaign_type", "device_type")}
+    composite = {"ctype_x_device": ("campaign_type", "device_type"),
+                 "device_x_country": ("device_type", "country")}
     slice_sets = [()]
     for s in wl["slices"] or []:
         slice_sets.append(composite.get(s, (s,)))

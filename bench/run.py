@@ -176,12 +176,11 @@ def main():
             r = {"aitaem": time_aitaem(bins, data, name, wl, args.runs, os.path.join(out, f"aitaem_{name}.csv")),
                  "warm": time_warm(bins, data, wl, args.runs, os.path.join(out, f"warm_{name}.csv"))}
             ours = os.path.join(out, f"aitaem_{name}.csv")
-            if name in PEER_WORKLOADS:
-                r["grouping"] = time_sql(bins, data, name, "grouping-sets", args.runs, os.path.join(out, f"grouping_{name}.csv"))
-                if name != "W3":
-                    r["two_stage"] = time_sql(bins, data, name, "rollup", args.runs, os.path.join(out, f"two_stage_{name}.csv"))
-                if peer:
-                    r["original"] = time_peer(peer, data, name, args.runs, os.path.join(out, f"original_{name}.csv"))
+            r["grouping"] = time_sql(bins, data, name, "grouping-sets", args.runs, os.path.join(out, f"grouping_{name}.csv"))
+            if name != "W3":
+                r["two_stage"] = time_sql(bins, data, name, "rollup", args.runs, os.path.join(out, f"two_stage_{name}.csv"))
+            if peer and name in PEER_WORKLOADS:
+                r["original"] = time_peer(peer, data, name, args.runs, os.path.join(out, f"original_{name}.csv"))
             for engine in ("warm", "grouping", "two_stage", "original"):
                 if engine in r:
                     verdict = compare.compare(ours, os.path.join(out, f"{engine}_{name}.csv"))
@@ -205,7 +204,9 @@ def main():
                 f"{fmt(r['aitaem']['rss_mib'], 0)} | {fmt(sql_rss, 0)} | {fmt(r.get('original', {}).get('rss_mib'), 0)} |")
         if "W1" in results and "W1x2" in results:
             ratio = results["W1x2"]["warm"]["median_s"] / results["W1"]["warm"]["median_s"]
-            checks.append(f"- {size}: W1 with twice the slices (W1x2) takes {ratio:.2f}x W1's time (warm)")
+            floor = results["W1x2"]["two_stage"]["median_s"] / results["W1"]["two_stage"]["median_s"]
+            checks.append(f"- {size}: W1 with twice the slices (W1x2) takes {ratio:.2f}x W1's time (warm); "
+                          f"the hand-written two-stage statement takes {floor:.2f}x")
 
     # Start-up: a small compute (10k rows) in one process, from start to written result.
     small_data = ensure_data(bins, args.data, "10k")

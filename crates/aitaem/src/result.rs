@@ -198,10 +198,15 @@ fn is_standard(batch: &RecordBatch) -> bool {
             .all(|(a, b)| a.data_type() == b.data_type())
 }
 
-/// CSV for the standard schema, written without a general-purpose CSV writer: the row ranges are
-/// formatted on all cores and written in order. Large results (by entity) make this matter.
+/// CSV for the standard schema, written without a general-purpose CSV writer. Large results (by
+/// entity) make this matter: pieces of rows are formatted on every core while the calling thread
+/// writes the finished ones in order, so formatting and writing overlap and memory stays bounded.
 mod csv {
+    use std::collections::BTreeMap;
     use std::io::Write;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
 
     use arrow::array::{Array, AsArray, Float64Array, StringArray};
     use arrow::record_batch::RecordBatch;
@@ -209,62 +214,100 @@ mod csv {
     use super::{COLUMNS, output_error};
     use crate::error::Result;
 
-    /// Below this many rows, one thread formats everything.
-    const PARALLEL_FROM: usize = 64 * 1024;
+    /// Rows per formatted piece.
+    const PIECE_ROWS: usize = 16 * 1024;
+
+    /// A run of rows, as (batch, start, end) spans.
+    type Piece<'a> = Vec<(&'a RecordBatch, usize, usize)>;
 
     pub(super) fn write<W: Write>(batches: &[RecordBatch], out: &mut W) -> Result<()> {
         out.write_all(COLUMNS.join(",").as_bytes())
             .map_err(output_error)?;
         out.write_all(b"\n").map_err(output_error)?;
-        let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        let threads = match total {
-            n if n < PARALLEL_FROM => 1,
-            _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        };
-        // Each thread formats one contiguous share of the rows, as (batch, start, end) pieces.
-        let share = total.div_ceil(threads).max(1);
-        let mut shares: Vec<Vec<(&RecordBatch, usize, usize)>> = vec![Vec::new()];
+        let pieces = pieces(batches);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(pieces.len());
+        if workers <= 1 {
+            let mut buf = Vec::new();
+            for piece in &pieces {
+                buf.clear();
+                format_piece(piece, &mut buf);
+                out.write_all(&buf).map_err(output_error)?;
+            }
+            return Ok(());
+        }
+        let next = AtomicUsize::new(0);
+        // Written buffers go back to the workers, so pages are reused rather than faulted in.
+        let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            let (done, finished) = mpsc::sync_channel::<(usize, Vec<u8>)>(2 * workers);
+            for _ in 0..workers {
+                let done = done.clone();
+                let (next, spare, pieces) = (&next, &spare, &pieces);
+                scope.spawn(move || {
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(piece) = pieces.get(index) else {
+                            break;
+                        };
+                        let mut buf = spare
+                            .lock()
+                            .ok()
+                            .and_then(|mut s| s.pop())
+                            .unwrap_or_default();
+                        buf.clear();
+                        format_piece(piece, &mut buf);
+                        if done.send((index, buf)).is_err() {
+                            // The writer stopped on an error.
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(done);
+            // Pieces arrive roughly in order; hold early arrivals until their turn.
+            let mut waiting = BTreeMap::new();
+            let mut turn = 0;
+            for (index, buf) in finished {
+                waiting.insert(index, buf);
+                while let Some(buf) = waiting.remove(&turn) {
+                    out.write_all(&buf).map_err(output_error)?;
+                    if let Ok(mut s) = spare.lock() {
+                        s.push(buf);
+                    }
+                    turn += 1;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The rows of all batches, cut into pieces of about `PIECE_ROWS` rows.
+    fn pieces(batches: &[RecordBatch]) -> Vec<Piece<'_>> {
+        let mut pieces: Vec<Piece> = vec![Vec::new()];
         let mut filled = 0;
         for batch in batches {
             let mut start = 0;
             while start < batch.num_rows() {
-                if filled == share {
-                    shares.push(Vec::new());
+                if filled == PIECE_ROWS {
+                    pieces.push(Vec::new());
                     filled = 0;
                 }
-                let end = (start + share - filled).min(batch.num_rows());
-                shares
+                let end = (start + PIECE_ROWS - filled).min(batch.num_rows());
+                pieces
                     .last_mut()
-                    .expect("one share")
+                    .expect("one piece")
                     .push((batch, start, end));
                 filled += end - start;
                 start = end;
             }
         }
-        let buffers: Vec<Vec<u8>> = if shares.len() == 1 {
-            vec![format_share(&shares[0])]
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = shares
-                    .iter()
-                    .map(|share| scope.spawn(move || format_share(share)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("formatting does not panic"))
-                    .collect()
-            })
-        };
-        for buffer in buffers {
-            out.write_all(&buffer).map_err(output_error)?;
-        }
-        Ok(())
+        pieces
     }
 
-    fn format_share(pieces: &[(&RecordBatch, usize, usize)]) -> Vec<u8> {
-        let rows: usize = pieces.iter().map(|(_, start, end)| end - start).sum();
-        let mut buf = Vec::with_capacity(rows * 128);
-        for &(batch, start, end) in pieces {
+    fn format_piece(piece: &Piece, buf: &mut Vec<u8>) {
+        for &(batch, start, end) in piece {
             let text: Vec<&StringArray> = (0..10)
                 .map(|i| batch.column(i).as_string::<i32>())
                 .collect();
@@ -273,7 +316,7 @@ mod csv {
             for row in start..end {
                 for column in &text {
                     if column.is_valid(row) {
-                        field(&mut buf, column.value(row));
+                        field(buf, column.value(row));
                     }
                     buf.push(b',');
                 }
@@ -283,7 +326,6 @@ mod csv {
                 buf.push(b'\n');
             }
         }
-        buf
     }
 
     /// A text field, quoted (with quotes doubled) when it holds a comma, quote or line break.
@@ -438,5 +480,29 @@ mod tests {
             assert_eq!(norm(&g.entity_id), norm(&e.entity_id));
             assert_eq!(g.metric_value, e.metric_value);
         }
+    }
+
+    /// Accepts a few bytes, then fails like a full disk.
+    struct FailingWriter(usize);
+
+    impl Write for FailingWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.0 < buf.len() {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_output_stops_the_csv_writer_with_an_error() {
+        let batches = vec![batch(200_000)];
+        let err = write(&batches, OutputFormat::Csv, FailingWriter(1_000_000)).unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
     }
 }
