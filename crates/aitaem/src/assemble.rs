@@ -276,22 +276,27 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn every_metric_gets_the_labels_of_every_batch() {
-        let layout = Layout {
+    /// Monthly, by entity, two metrics (`revenue` in USD and `ctr`), one state per slice type.
+    fn monthly_by_entity(slice_types: &[&str]) -> Layout {
+        Layout {
             period_type: "monthly".into(),
             unit: Some(TimeUnit::Month),
             window: None,
             by_entity: true,
-            states: vec![
-                ("country".into(), "none".into()),
-                ("none".into(), "none".into()),
-            ],
+            states: slice_types
+                .iter()
+                .map(|t| (t.to_string(), "none".to_string()))
+                .collect(),
             metrics: vec![
                 ("revenue".into(), Some("currency:USD".into())),
                 ("ctr".into(), None),
             ],
-        };
+        }
+    }
+
+    #[test]
+    fn every_metric_gets_the_labels_of_every_batch() {
+        let layout = monthly_by_entity(&["country", "none"]);
         let batches = [
             wide(vec![0, 1], vec![Some(JAN), Some(FEB)], vec![1.0, 2.0]),
             wide(vec![1, 0], vec![Some(FEB), None], vec![3.0, 4.0]),
@@ -358,14 +363,7 @@ mod tests {
 
     #[test]
     fn an_unknown_state_is_an_error() {
-        let layout = Layout {
-            period_type: "monthly".into(),
-            unit: Some(TimeUnit::Month),
-            window: None,
-            by_entity: true,
-            states: vec![("none".into(), "none".into())],
-            metrics: vec![("revenue".into(), None), ("ctr".into(), None)],
-        };
+        let layout = monthly_by_entity(&["none"]);
         let err = layout
             .unpivot(&[wide(vec![0, 3], vec![Some(JAN), Some(JAN)], vec![1.0, 2.0])])
             .unwrap_err();
@@ -374,14 +372,7 @@ mod tests {
 
     #[test]
     fn a_period_beyond_the_calendar_is_an_error_not_a_panic() {
-        let layout = Layout {
-            period_type: "monthly".into(),
-            unit: Some(TimeUnit::Month),
-            window: None,
-            by_entity: true,
-            states: vec![("none".into(), "none".into())],
-            metrics: vec![("revenue".into(), None), ("ctr".into(), None)],
-        };
+        let layout = monthly_by_entity(&["none"]);
         let err = layout
             .unpivot(&[wide(vec![0], vec![Some(i64::MAX)], vec![1.0])])
             .unwrap_err();

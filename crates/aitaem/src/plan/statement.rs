@@ -325,7 +325,7 @@ impl Builder {
             if let Some(unit) = unit {
                 self.keys.push(Key {
                     alias: "__period".into(),
-                    expr: d.truncate(&ts_sql, unit),
+                    expr: d.period_key(&ts_sql, unit),
                 });
             }
         }
@@ -489,8 +489,8 @@ impl Builder {
         let d = self.d;
         let unit: Option<TimeUnit> = request.period.unit();
         let mut select = vec!["__state".to_string()];
-        if unit.is_some() {
-            select.push("__period".into());
+        if let Some(unit) = unit {
+            select.push(format!("{} AS __period", d.period_start("__period", unit)));
         }
         if request.by_entity.is_some() {
             select.push(format!(

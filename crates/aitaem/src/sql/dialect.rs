@@ -159,6 +159,39 @@ impl Dialect {
         }
     }
 
+    /// The period of a timestamp expression as a value to group rows by: cheap per row, and
+    /// turned into the period's start once per group by [`Dialect::period_start`]. DuckDB
+    /// groups months and years by integers (counting months from year 0), which costs less than
+    /// truncating every row; elsewhere the key is the truncated timestamp.
+    ///
+    /// ```
+    /// use aitaem::sql::{Dialect, TimeUnit};
+    /// let key = Dialect::DuckDb.period_key("ts", TimeUnit::Year);
+    /// assert_eq!(key, "year(CAST(ts AS TIMESTAMP))");
+    /// assert_eq!(Dialect::Postgres.period_start("k", TimeUnit::Month), "k");
+    /// ```
+    pub fn period_key(self, expr: &str, unit: TimeUnit) -> String {
+        let ts = self.cast(expr, SqlType::Timestamp);
+        match (self, unit) {
+            (Dialect::DuckDb, TimeUnit::Month) => format!("year({ts}) * 12 + month({ts}) - 1"),
+            (Dialect::DuckDb, TimeUnit::Year) => format!("year({ts})"),
+            _ => self.truncate(expr, unit),
+        }
+    }
+
+    /// The start of the period with the given [`Dialect::period_key`], as a timestamp.
+    pub fn period_start(self, key: &str, unit: TimeUnit) -> String {
+        match (self, unit) {
+            (Dialect::DuckDb, TimeUnit::Month) => format!(
+                "make_timestamp(CAST(floor({key} / 12) AS BIGINT), CAST({key} - 12 * floor({key} / 12) + 1 AS BIGINT), 1, 0, 0, 0)"
+            ),
+            (Dialect::DuckDb, TimeUnit::Year) => {
+                format!("make_timestamp(CAST({key} AS BIGINT), 1, 1, 0, 0, 0)")
+            }
+            _ => key.to_string(),
+        }
+    }
+
     /// A relation of literal rows with the given column names, as `(...) AS alias(cols)`.
     /// Every row must have one already-rendered SQL value per column.
     pub fn values(self, rows: &[Vec<String>], alias: &str, columns: &[&str]) -> String {
@@ -202,6 +235,24 @@ impl Dialect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duckdb_period_keys_give_the_truncated_timestamp() {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let d = Dialect::DuckDb;
+        for unit in [TimeUnit::Month, TimeUnit::Year] {
+            let sql = format!(
+                "SELECT count(*) FROM (VALUES (TIMESTAMP '1969-12-31 23:59:59'), (TIMESTAMP '1970-01-01 00:00:00'),
+                     (TIMESTAMP '2023-12-31 23:00:00'), (TIMESTAMP '2024-01-01 00:00:00'), (TIMESTAMP '2024-02-29 12:00:00'),
+                     (TIMESTAMP '0001-03-04 05:06:07')) AS t(ts)
+                 WHERE {} IS DISTINCT FROM date_trunc('{}', ts)",
+                d.period_start(&format!("({})", d.period_key("ts", unit)), unit),
+                unit.word()
+            );
+            let wrong: i64 = conn.query_row(&sql, [], |r| r.get(0)).unwrap();
+            assert_eq!(wrong, 0, "{unit:?}");
+        }
+    }
 
     #[test]
     fn postgres_folds_bare_names_and_keeps_quoted_ones() {
