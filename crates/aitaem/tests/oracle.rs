@@ -44,6 +44,20 @@ fn slice_labels(slice: &str) -> Vec<Label> {
             ],
         ),
         "country" => vec![("country", "country".into(), "country IS NOT NULL".into())],
+        "category" => vec![("category", "category".into(), "category IS NOT NULL".into())],
+        "device" => vec![(
+            "device",
+            "device_type".into(),
+            "device_type IS NOT NULL".into(),
+        )],
+        "channel_group" => values(
+            "channel_group",
+            &[
+                ("paid", "channel IN ('cpc', 'cpm')"),
+                ("organic", "channel = 'organic'"),
+                ("other", "channel = 'affiliate' OR channel IS NULL"),
+            ],
+        ),
         "campaign_x_device" => ["Search", "Display", "Video", "Shopping"]
             .iter()
             .map(|c| {
@@ -157,7 +171,8 @@ fn oracle(case: &Case) -> BTreeMap<Key, Option<f64>> {
     expected
 }
 
-fn check(case: Case, strategy: Strategy) {
+/// Checks the planner's result against the oracle; returns the statement's SQL.
+fn check(case: Case, strategy: Strategy) -> String {
     let specs = SpecCache::from_project(example_dir()).unwrap();
     let connections = ConnectionManager::from_yaml(example_dir().join("connections.yaml")).unwrap();
     let mut request = ComputeRequest::new(case.metrics.iter().copied())
@@ -201,6 +216,7 @@ fn check(case: Case, strategy: Strategy) {
         "a meaningful comparison ({} rows)",
         expected.len()
     );
+    plan.statements[0].sql.clone()
 }
 
 #[test]
@@ -216,6 +232,29 @@ fn two_stage_slices_segment_and_months() {
         },
         Strategy::TwoStage,
     );
+}
+
+#[test]
+fn many_slices_split_the_first_stage_into_grouping_sets() {
+    let sql = check(
+        Case {
+            metrics: &["revenue", "ctr", "avg_revenue", "events"],
+            slices: &[
+                "spend_band",
+                "campaign_x_device",
+                "country",
+                "category",
+                "channel_group",
+                "device",
+            ],
+            segment: Some("platform_group"),
+            window: ("2024-01-15", "2024-04-01"),
+            period: PeriodType::Monthly,
+            entity: None,
+        },
+        Strategy::TwoStage,
+    );
+    assert!(sql.contains("GROUPING SETS"), "{sql}");
 }
 
 #[test]

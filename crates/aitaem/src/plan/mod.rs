@@ -9,13 +9,16 @@
 //!    the truncated timestamp for periods, and the entity column.
 //! 2. **Two-stage** (every aggregate re-aggregable: SUM, COUNT, AVG, MIN, MAX, ...): the rows are
 //!    aggregated once to the finest combination of labels (partial aggregates), and each
-//!    slice × segment state is then rolled up from that small intermediate.
+//!    slice × segment state is then rolled up from that small intermediate. When the slices'
+//!    estimated label combinations are many, the first stage is split into grouping sets of
+//!    slices (see `sets`), so that its cost does not grow with the product of their cardinalities.
 //!    **One-pass** (`COUNT(DISTINCT)`, medians, ...): the labelled rows are materialised once and
 //!    each state aggregates them. **Single aggregate**: with no slices and no segment there is one
 //!    state, computed directly.
 //! 3. The states are unioned into one wide row per group (a value column per metric), which
 //!    `assemble` unpivots into the standard 11 columns without copying labels.
 
+mod sets;
 mod statement;
 
 use std::fmt;

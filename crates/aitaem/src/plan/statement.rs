@@ -7,7 +7,7 @@
 
 use sqlparser::ast::Expr;
 
-use super::{Group, Strategy};
+use super::{Group, Strategy, sets};
 use crate::assemble::Layout;
 use crate::connect::ResolvedSource;
 use crate::error::{Error, Result};
@@ -43,9 +43,37 @@ enum Labeler {
     Column { alias: String },
 }
 
+impl Labeler {
+    /// The first-stage keys it reads.
+    fn keys(&self) -> Vec<&str> {
+        match self {
+            Labeler::Values { masks, .. } => masks.iter().map(String::as_str).collect(),
+            Labeler::Column { alias } => vec![alias.as_str()],
+        }
+    }
+
+    /// Its keys with their estimated numbers of distinct values: a mask takes one value per
+    /// named value it holds and one for rows that match none.
+    fn estimates(&self) -> Vec<(String, u64)> {
+        match self {
+            Labeler::Values { masks, values } => masks
+                .iter()
+                .enumerate()
+                .map(|(i, mask)| {
+                    let named = values.iter().filter(|(_, m, _)| *m == i).count() as u64;
+                    (mask.clone(), named + 1)
+                })
+                .collect(),
+            Labeler::Column { alias } => vec![(alias.clone(), sets::COLUMN_ESTIMATE)],
+        }
+    }
+}
+
 /// The labels of one slice state or segment state in the second stage.
 #[derive(Default)]
 struct Labels {
+    /// The first-stage keys the labels read.
+    keys: Vec<String>,
     joins: Vec<String>,
     filters: Vec<String>,
     group_by: Vec<String>,
@@ -56,6 +84,8 @@ struct Labels {
 impl Labels {
     /// Adds one component's labels; `alias` names its value list when it has one.
     fn add(&mut self, d: Dialect, labeler: &Labeler, alias: &str) {
+        self.keys
+            .extend(labeler.keys().into_iter().map(str::to_string));
         match labeler {
             Labeler::Values { masks, values } => {
                 let rows: Vec<Vec<String>> = values
@@ -149,6 +179,15 @@ fn render(fragment: &SqlFragment, d: Dialect, owner: &str) -> Result<String> {
         })
 }
 
+/// The labeler of a slice component (every component the request uses has one).
+fn labeler<'l>(leaves: &'l [(&SliceSpec, Labeler)], component: &SliceSpec) -> &'l Labeler {
+    &leaves
+        .iter()
+        .find(|(l, _)| l.name == component.name)
+        .expect("every component has a labeler")
+        .1
+}
+
 /// First-stage mask keys for named predicates, and the labeler that reads them. `wrap` wraps
 /// each mask expression (an aggregate for dimension tables).
 fn mask_keys(
@@ -203,6 +242,8 @@ struct Builder {
     d: Dialect,
     keys: Vec<Key>,
     ctes: Vec<String>,
+    /// The first stage's grouping sets (slice keys only), when there is more than one.
+    sets: Vec<Vec<String>>,
 }
 
 impl Builder {
@@ -288,14 +329,10 @@ impl Builder {
                 )
             }
         };
-        let aliases = match &labeler {
-            Labeler::Values { masks, .. } => masks.clone(),
-            Labeler::Column { alias } => vec![alias.clone()],
-        };
-        for alias in aliases {
+        for alias in labeler.keys() {
             self.keys.push(Key {
                 expr: format!("__dim.{alias}"),
-                alias,
+                alias: alias.to_string(),
             });
         }
         Ok(Some(SegmentJoin {
@@ -346,6 +383,38 @@ impl Builder {
             .collect()
     }
 
+    /// Whether `alias` is a slice's key (held by some grouping sets only).
+    fn is_slice_key(&self, alias: &str) -> bool {
+        self.sets.iter().flatten().any(|k| k == alias)
+    }
+
+    /// The slices' keys, in first-stage order: the arguments of `GROUPING` that tell the sets
+    /// apart.
+    fn slice_keys(&self) -> Vec<&str> {
+        self.keys
+            .iter()
+            .map(|k| k.alias.as_str())
+            .filter(|k| self.is_slice_key(k))
+            .collect()
+    }
+
+    /// With grouping sets, the filter that keeps the first set holding all of `keys`: its
+    /// `GROUPING` value has a bit set for each slice key the set leaves out.
+    fn set_filter(&self, keys: &[String]) -> Option<String> {
+        if self.sets.is_empty() {
+            return None;
+        }
+        let set = self
+            .sets
+            .iter()
+            .find(|set| keys.iter().all(|k| set.contains(k)))
+            .expect("`sets::pack` puts each slice's keys together in a set");
+        let id = self.slice_keys().iter().fold(0u64, |id, k| {
+            id << 1 | u64::from(!set.iter().any(|s| s == k))
+        });
+        Some(format!("__r.__set = {id}"))
+    }
+
     /// The first stage, as a common table expression: the partial aggregates per finest label
     /// combination (two-stage), or the labelled rows (one pass). Returns its name.
     fn first_stage(
@@ -371,12 +440,33 @@ impl Builder {
                         .enumerate()
                         .map(|(i, p)| format!("{p} AS {}", Partials::name(i))),
                 );
-                let group_by: Vec<&str> = self.keys.iter().map(|k| k.alias.as_str()).collect();
+                let group_by = if self.sets.is_empty() {
+                    let keys: Vec<&str> = self.keys.iter().map(|k| k.alias.as_str()).collect();
+                    keys.join(", ")
+                } else {
+                    select.push(format!(
+                        "GROUPING({}) AS __set",
+                        self.slice_keys().join(", ")
+                    ));
+                    let sets: Vec<String> = self
+                        .sets
+                        .iter()
+                        .map(|set| {
+                            let keys: Vec<&str> = self
+                                .keys
+                                .iter()
+                                .map(|k| k.alias.as_str())
+                                .filter(|k| !self.is_slice_key(k) || set.iter().any(|s| s == k))
+                                .collect();
+                            format!("({})", keys.join(", "))
+                        })
+                        .collect();
+                    format!("GROUPING SETS ({})", sets.join(", "))
+                };
                 self.ctes.push(format!(
-                    "__pre {} (\n    SELECT {}\n    FROM {fact}\n    GROUP BY {}\n)",
+                    "__pre {} (\n    SELECT {}\n    FROM {fact}\n    GROUP BY {group_by}\n)",
                     d.materialized(),
                     select.join(",\n        "),
-                    group_by.join(", ")
                 ));
                 Some("__pre")
             }
@@ -418,11 +508,7 @@ impl Builder {
         let mut slice_labels = Labels::default();
         if let Some((_, components)) = state.slice {
             for (n, component) in components.iter().enumerate() {
-                let (_, labeler) = leaves
-                    .iter()
-                    .find(|(l, _)| l.name == component.name)
-                    .expect("every component has a labeler");
-                slice_labels.add(d, labeler, &format!("__v{n}"));
+                slice_labels.add(d, labeler(leaves, component), &format!("__v{n}"));
             }
         }
         let mut segment_labels = Labels::default();
@@ -466,9 +552,10 @@ impl Builder {
                 for join in slice_labels.joins.iter().chain(&segment_labels.joins) {
                     sql.push_str(&format!("\n    {join}"));
                 }
-                let filters: Vec<&str> = slice_labels
-                    .filters
+                let set = self.set_filter(&slice_labels.keys);
+                let filters: Vec<&str> = set
                     .iter()
+                    .chain(&slice_labels.filters)
                     .chain(&segment_labels.filters)
                     .map(String::as_str)
                     .collect();
@@ -577,6 +664,31 @@ fn aggregation(
     (strategy, finals, Partials::default())
 }
 
+/// PostgreSQL's `GROUPING` takes at most this many arguments.
+const MAX_GROUPING_ARGUMENTS: usize = 31;
+
+/// The grouping sets of the slices' keys for the first stage (see [`sets`]), or none when one
+/// set holds them all.
+fn grouping_sets(request: &CheckedRequest, leaves: &[(&SliceSpec, Labeler)]) -> Vec<Vec<String>> {
+    let slices: Vec<Vec<(String, u64)>> = request
+        .slices
+        .iter()
+        .map(|(_, components)| {
+            components
+                .iter()
+                .flat_map(|c| labeler(leaves, c).estimates())
+                .collect()
+        })
+        .collect();
+    let key_count: usize = leaves.iter().map(|(_, l)| l.keys().len()).sum();
+    let sets = sets::pack(&slices);
+    if sets.len() > 1 && key_count <= MAX_GROUPING_ARGUMENTS {
+        sets
+    } else {
+        Vec::new()
+    }
+}
+
 pub(super) fn build(
     group: &Group,
     request: &CheckedRequest,
@@ -587,6 +699,7 @@ pub(super) fn build(
         d,
         keys: Vec::new(),
         ctes: Vec::new(),
+        sets: Vec::new(),
     };
     let leaves = builder.slices(request)?;
     let segment = builder.segment(request, dimension)?;
@@ -643,6 +756,9 @@ pub(super) fn build(
     }
     if !filters.is_empty() {
         fact.push_str(&format!("\n    WHERE {}", filters.join(" AND ")));
+    }
+    if strategy == Strategy::TwoStage && d.grouping_sets() {
+        builder.sets = grouping_sets(request, &leaves);
     }
     let source = builder.first_stage(strategy, &fact, &partials, &metrics);
     let branches: Vec<String> = states

@@ -222,6 +222,12 @@ impl Dialect {
         }
     }
 
+    /// Whether the two-stage plan may split its first stage into `GROUPING SETS` (identified
+    /// by `GROUPING(...)`). BigQuery keeps one set until its backend runs these statements.
+    pub fn grouping_sets(self) -> bool {
+        matches!(self, Dialect::DuckDb | Dialect::Postgres)
+    }
+
     /// How a common table expression that is read more than once is declared so that it is
     /// computed once.
     pub fn materialized(self) -> &'static str {
