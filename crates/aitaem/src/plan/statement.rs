@@ -500,7 +500,7 @@ impl Builder {
         state: &State,
         leaves: &[(&SliceSpec, Labeler)],
         segment: Option<&SegmentJoin>,
-        finals: &[String],
+        aggregates: &[String],
         source: Option<&str>,
         fact: &str,
     ) -> String {
@@ -531,12 +531,7 @@ impl Builder {
             "{} AS segment_value",
             segment_labels.value(d, "all")
         ));
-        select.extend(
-            finals
-                .iter()
-                .enumerate()
-                .map(|(i, f)| format!("{f} AS __m{i}")),
-        );
+        select.extend(aggregates.iter().cloned());
         group_by.extend(
             slice_labels
                 .group_by
@@ -572,7 +567,13 @@ impl Builder {
     }
 
     /// The final query: one wide row per group (see [`Layout`]), ordered when asked.
-    fn finish(self, request: &CheckedRequest, group: &Group, states: &[State]) -> (String, Layout) {
+    fn finish(
+        self,
+        request: &CheckedRequest,
+        group: &Group,
+        states: &[State],
+        metrics: &[String],
+    ) -> (String, Layout) {
         let d = self.d;
         let unit: Option<TimeUnit> = request.period.unit();
         let mut select = vec!["__state".to_string()];
@@ -586,7 +587,7 @@ impl Builder {
             ));
         }
         select.extend(["slice_value".into(), "segment_value".into()]);
-        select.extend((0..group.metrics.len()).map(|i| format!("__m{i}")));
+        select.extend(metrics.iter().cloned());
         let mut sql = format!(
             "WITH {}\nSELECT {}\nFROM __states",
             self.ctes.join(",\n"),
@@ -761,18 +762,45 @@ pub(super) fn build(
         builder.sets = grouping_sets(request, &leaves);
     }
     let source = builder.first_stage(strategy, &fact, &partials, &metrics);
+    // Two-stage branches roll the partial aggregates up, and the metrics are computed once over
+    // their union (a shorter statement for the database to prepare); the other plans compute the
+    // metrics in each branch.
+    let metric = |(i, f): (usize, &String)| format!("{f} AS __m{i}");
+    let (aggregates, metric_columns): (Vec<String>, Vec<String>) = match strategy {
+        Strategy::TwoStage => (
+            partials
+                .rollups
+                .iter()
+                .enumerate()
+                .map(|(i, rollup)| format!("{rollup}({0}) AS {0}", Partials::name(i)))
+                .collect(),
+            finals.iter().enumerate().map(metric).collect(),
+        ),
+        Strategy::OnePass | Strategy::SingleAggregate => (
+            finals.iter().enumerate().map(metric).collect(),
+            (0..finals.len()).map(|i| format!("__m{i}")).collect(),
+        ),
+    };
     let branches: Vec<String> = states
         .iter()
         .enumerate()
         .map(|(i, state)| {
-            builder.state(i, state, &leaves, segment.as_ref(), &finals, source, &fact)
+            builder.state(
+                i,
+                state,
+                &leaves,
+                segment.as_ref(),
+                &aggregates,
+                source,
+                &fact,
+            )
         })
         .collect();
     builder.ctes.push(format!(
         "__states AS (\n    {}\n)",
         branches.join("\n    UNION ALL\n    ")
     ));
-    let (sql, layout) = builder.finish(request, group, &states);
+    let (sql, layout) = builder.finish(request, group, &states, &metric_columns);
     Ok(Built {
         sql,
         strategy,

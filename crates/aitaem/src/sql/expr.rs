@@ -504,8 +504,10 @@ fn decomposition(f: &Function) -> Option<Decomposition> {
 /// Partial aggregates shared by the metrics of one statement, by rendered SQL.
 #[derive(Debug, Default)]
 pub struct Partials {
-    /// Rendered partial aggregate expressions; the one at index `i` is named `partial_name(i)`.
+    /// Rendered partial aggregate expressions; the one at index `i` is named `Partials::name(i)`.
     pub exprs: Vec<String>,
+    /// The aggregate that rolls each partial up (`SUM` for sums and counts, `MAX` for maxima, ...).
+    pub rollups: Vec<String>,
 }
 
 impl Partials {
@@ -514,7 +516,7 @@ impl Partials {
         format!("__p{i}")
     }
 
-    fn add(&mut self, mut function: Function) -> String {
+    fn add(&mut self, mut function: Function, rollup: &str) -> String {
         // Upper-case the function name so `sum(x)` and `SUM(x)` share one partial.
         if let [ObjectNamePart::Identifier(name)] = function.name.0.as_mut_slice()
             && name.quote_style.is_none()
@@ -526,6 +528,7 @@ impl Partials {
             Some(i) => i,
             None => {
                 self.exprs.push(rendered);
+                self.rollups.push(rollup.to_uppercase());
                 self.exprs.len() - 1
             }
         };
@@ -534,9 +537,10 @@ impl Partials {
 }
 
 /// Rewrites an aggregate fragment for the two-stage plan: each aggregate call is added to
-/// `partials` (computed per finest group in the first stage) and replaced by its roll-up over
-/// those partials. Returns the rewritten (rendered) expression, or `None` when an aggregate
-/// cannot be rolled up (`COUNT(DISTINCT ...)`, `MEDIAN`, ...).
+/// `partials` (computed per finest group in the first stage) and replaced by an expression over
+/// the rolled-up partials, where column `__pi` holds partial *i* rolled up with
+/// `partials.rollups[i]`. Returns the rewritten (rendered) expression, or `None` when an
+/// aggregate cannot be rolled up (`COUNT(DISTINCT ...)`, `MEDIAN`, ...).
 pub fn decompose(expr: &Expr, dialect: Dialect, partials: &mut Partials) -> Option<String> {
     let mut expr = expr.clone();
     let mut collector = AggregateCollector::default();
@@ -545,22 +549,19 @@ pub fn decompose(expr: &Expr, dialect: Dialect, partials: &mut Partials) -> Opti
     for call in collector.calls {
         let kind = decomposition(&call)?;
         let text = match kind {
-            Decomposition::Sum => format!("SUM({})", partials.add(call)),
-            Decomposition::Count => format!("COALESCE(SUM({}), 0)", partials.add(call)),
+            Decomposition::Sum => partials.add(call, "SUM"),
+            Decomposition::Count => format!("COALESCE({}, 0)", partials.add(call, "SUM")),
             Decomposition::Avg => {
-                let sum = partials.add(renamed(&call, "sum"));
-                let count = partials.add(renamed(&call, "count"));
+                let sum = partials.add(renamed(&call, "sum"), "SUM");
+                let count = partials.add(renamed(&call, "count"), "SUM");
                 format!(
-                    "{} / NULLIF(SUM({count}), 0)",
-                    dialect.cast(&format!("SUM({sum})"), SqlType::Double)
+                    "{} / NULLIF({count}, 0)",
+                    dialect.cast(&sum, SqlType::Double)
                 )
             }
             Decomposition::Same => {
-                format!(
-                    "{}({})",
-                    function_name(&call).to_uppercase(),
-                    partials.add(call)
-                )
+                let rollup = function_name(&call);
+                partials.add(call, &rollup)
             }
         };
         finals.push(parse(&text, Some(dialect)).ok()?);
@@ -724,21 +725,21 @@ mod tests {
             &mut partials,
         )
         .unwrap();
-        assert_eq!(ctr, "(SUM(__p0)) / NULLIF((SUM(__p1)), 0)");
+        assert_eq!(ctr, "(__p0) / NULLIF((__p1), 0)");
         let avg = decompose(&duck("AVG(clicks)"), Dialect::DuckDb, &mut partials).unwrap();
         assert_eq!(
-            avg, "(CAST(SUM(__p0) AS DOUBLE) / NULLIF(SUM(__p2), 0))",
+            avg, "(CAST(__p0 AS DOUBLE) / NULLIF(__p2, 0))",
             "the partial SUM(clicks) is shared"
         );
         let count = decompose(&duck("COUNT(*)"), Dialect::DuckDb, &mut partials).unwrap();
-        assert_eq!(count, "(COALESCE(SUM(__p3), 0))");
+        assert_eq!(count, "(COALESCE(__p3, 0))");
         let max = decompose(
             &duck("MAX(x) FILTER (WHERE y)"),
             Dialect::DuckDb,
             &mut partials,
         )
         .unwrap();
-        assert_eq!(max, "(MAX(__p4))");
+        assert_eq!(max, "(__p4)");
         assert_eq!(
             partials.exprs,
             [
@@ -749,6 +750,7 @@ mod tests {
                 "MAX(x) FILTER (WHERE y)"
             ]
         );
+        assert_eq!(partials.rollups, ["SUM", "SUM", "SUM", "SUM", "MAX"]);
     }
 
     #[test]
