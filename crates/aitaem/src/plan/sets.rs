@@ -22,6 +22,31 @@ struct Set {
     combinations: u64,
 }
 
+impl Set {
+    fn new() -> Set {
+        Set {
+            keys: Vec::new(),
+            combinations: 1,
+        }
+    }
+
+    /// The factor by which adding `keys` multiplies the set's combinations.
+    fn growth(&self, keys: &[(String, u64)]) -> u64 {
+        keys.iter()
+            .filter(|(key, _)| !self.keys.contains(key))
+            .fold(1, |n, (_, estimate)| n.saturating_mul(*estimate))
+    }
+
+    fn add(&mut self, keys: &[(String, u64)]) {
+        for (key, estimate) in keys {
+            if !self.keys.contains(key) {
+                self.keys.push(key.clone());
+                self.combinations = self.combinations.saturating_mul(*estimate);
+            }
+        }
+    }
+}
+
 /// Packs slices, each given as its label keys with their estimated numbers of distinct values,
 /// into grouping sets, returned as lists of keys.
 ///
@@ -31,38 +56,17 @@ struct Set {
 pub(super) fn pack(slices: &[Vec<(String, u64)>]) -> Vec<Vec<String>> {
     let mut sets: Vec<Set> = Vec::new();
     for keys in slices {
-        let growth = |set: &Set| {
-            keys.iter()
-                .filter(|(key, _)| !set.keys.contains(key))
-                .fold(1u64, |n, (_, estimate)| n.saturating_mul(*estimate))
-        };
         let best = sets
             .iter()
             .enumerate()
-            .map(|(i, set)| (i, growth(set)))
-            .filter(|&(i, grow)| sets[i].combinations.saturating_mul(grow) <= BUDGET)
-            .min_by_key(|&(i, grow)| (grow, i));
+            .map(|(i, set)| (set.growth(keys), i))
+            .filter(|&(grow, i)| sets[i].combinations.saturating_mul(grow) <= BUDGET)
+            .min();
         match best {
-            Some((i, grow)) => {
-                let set = &mut sets[i];
-                for (key, _) in keys {
-                    if !set.keys.contains(key) {
-                        set.keys.push(key.clone());
-                    }
-                }
-                set.combinations = set.combinations.saturating_mul(grow);
-            }
+            Some((_, i)) => sets[i].add(keys),
             None => {
-                let mut set = Set {
-                    keys: Vec::new(),
-                    combinations: 1,
-                };
-                for (key, estimate) in keys {
-                    if !set.keys.contains(key) {
-                        set.keys.push(key.clone());
-                        set.combinations = set.combinations.saturating_mul(*estimate);
-                    }
-                }
+                let mut set = Set::new();
+                set.add(keys);
                 sets.push(set);
             }
         }
@@ -78,28 +82,28 @@ mod tests {
         keys.iter().map(|(k, n)| (k.to_string(), *n)).collect()
     }
 
-    #[test]
-    fn slices_within_the_budget_share_one_set() {
-        // 5 * 4 * 4 * 16 * 16 = 20,480 combinations.
-        let sets = pack(&[
+    /// Slices (a cross product among them) with 5 * 4 * 4 * 16 * 16 = 20,480 combinations.
+    fn within_budget() -> Vec<Vec<(String, u64)>> {
+        vec![
             slice(&[("a", 5)]),
             slice(&[("b", 4)]),
             slice(&[("c", 4)]),
             slice(&[("d", 16)]),
             slice(&[("a", 5), ("e", 16)]),
-            slice(&[("e", 16)]),
-        ]);
-        assert_eq!(sets, vec![vec!["a", "b", "c", "d", "e"]]);
+        ]
+    }
+
+    #[test]
+    fn slices_within_the_budget_share_one_set() {
+        let mut slices = within_budget();
+        slices.push(slice(&[("e", 16)]));
+        assert_eq!(pack(&slices), vec![vec!["a", "b", "c", "d", "e"]]);
     }
 
     #[test]
     fn slices_beyond_the_budget_start_new_sets_and_cross_products_stay_together() {
-        let sets = pack(&[
-            slice(&[("a", 5)]),
-            slice(&[("b", 4)]),
-            slice(&[("c", 4)]),
-            slice(&[("d", 16)]),
-            slice(&[("a", 5), ("e", 16)]),
+        let mut slices = within_budget();
+        slices.extend([
             // 20,480 * 16 > 32,768: a second set.
             slice(&[("f", 16)]),
             // Grows the second set least (16 * 16 = 256).
@@ -107,11 +111,11 @@ mod tests {
             slice(&[("h", 4)]),
             // Both keys are already in the first set, which does not grow.
             slice(&[("e", 16), ("d", 16)]),
-            // Neither set can take 16 * 16 more within the budget: a third set.
+            // Neither set can take i and j (100 * 100 more) within the budget: a third set.
             slice(&[("a", 5), ("i", 100), ("j", 100)]),
         ]);
         assert_eq!(
-            sets,
+            pack(&slices),
             vec![
                 vec!["a", "b", "c", "d", "e"],
                 vec!["f", "g", "h"],
