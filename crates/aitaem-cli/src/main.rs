@@ -7,12 +7,14 @@ mod output;
 mod report;
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aitaem::request::{ComputeRequest, PeriodType};
 use aitaem::result::OutputFormat;
-use aitaem::{ConnectionManager, Error, MetricCompute, SpecCache};
+use aitaem::source::BackendKind;
+use aitaem::{
+    ComputeRequest, ConnectionManager, Error, MetricCompute, PeriodType, Project, SpecCache,
+};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -88,24 +90,20 @@ struct SpecArgs {
 }
 
 impl SpecArgs {
-    /// The project directory: `--specs`, or the current directory when no spec paths are given.
-    fn project(&self) -> Option<PathBuf> {
+    /// The project: `--specs`, or the current directory when no spec paths are given, with the
+    /// spec paths given.
+    fn project(&self) -> Project {
         let explicit =
             !(self.metrics.is_empty() && self.slices.is_empty() && self.segments.is_empty());
-        match &self.specs {
-            Some(dir) => Some(dir.clone()),
-            None if explicit => None,
-            None => Some(PathBuf::from(".")),
-        }
-    }
-
-    fn load(&self) -> Result<SpecCache, Error> {
-        SpecCache::load(
-            self.project().as_deref(),
-            &self.metrics,
-            &self.slices,
-            &self.segments,
-        )
+        let project = match &self.specs {
+            Some(dir) => Project::open(dir),
+            None if explicit => Project::default(),
+            None => Project::open("."),
+        };
+        project
+            .metrics(self.metrics.iter().cloned())
+            .slices(self.slices.iter().cloned())
+            .segments(self.segments.iter().cloned())
     }
 }
 
@@ -117,16 +115,17 @@ struct ConnectionArgs {
 }
 
 impl ConnectionArgs {
-    fn open(&self, specs_dir: Option<&Path>) -> Result<ConnectionManager, Error> {
-        if let Some(file) = &self.connections {
-            return ConnectionManager::from_yaml(file);
+    /// The project with `--connections` when given.
+    fn apply(&self, project: Project) -> Project {
+        match &self.connections {
+            Some(file) => project.with_connections_file(file),
+            None => project,
         }
-        let default = specs_dir.unwrap_or(Path::new(".")).join("connections.yaml");
-        if default.is_file() {
-            ConnectionManager::from_yaml(default)
-        } else {
-            Ok(ConnectionManager::new())
-        }
+    }
+
+    /// The connections of a command that reads no specs.
+    fn open(&self) -> Result<ConnectionManager, Error> {
+        self.apply(Project::default()).connections()
     }
 }
 
@@ -171,8 +170,10 @@ struct ComputeArgs {
 }
 
 impl ComputeArgs {
-    fn request(&self) -> Result<ComputeRequest, Error> {
-        let sort = self.sort || self.format()? == OutputFormat::Table;
+    /// The request. `sort_for_table`: whether a table on a terminal orders the rows (for
+    /// `compute`; `sql` prints the same statement wherever its output goes).
+    fn request(&self, sort_for_table: bool) -> Result<ComputeRequest, Error> {
+        let sort = self.sort || (sort_for_table && self.format()? == OutputFormat::Table);
         let mut request = ComputeRequest::new(self.metric_names.iter().cloned())
             .slices(self.slices.iter().cloned())
             .period(self.period.parse::<PeriodType>()?)
@@ -230,19 +231,21 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Validate(specs) => {
-            let cache = specs.load()?;
+            let cache = specs.project().specs()?;
             output::summary(&cache);
             Ok(ExitCode::SUCCESS)
         }
         Command::Compute(args) => compute(&args),
         Command::Sql { compute, explain } => {
-            let (specs, connections, request) = prepare(&compute)?;
-            let plan = MetricCompute::new(&specs, &connections).plan(&request)?;
+            let request = compute.request(false)?;
+            let (specs, connections) = load(&compute.specs, &compute.connections)?;
+            let computer = MetricCompute::new(&specs, &connections);
+            let plan = computer.plan(&request)?;
             print!("{plan}");
             if explain {
                 for statement in &plan.statements {
                     println!("\n-- plan of the statement for {}:", statement.source);
-                    println!("{}", statement.explain()?);
+                    println!("{}", computer.explain(statement)?);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -254,7 +257,7 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tables { connections } => {
-            let connections = connections.open(None)?;
+            let connections = connections.open()?;
             for uri in connections.list_tables()? {
                 println!("{uri}");
             }
@@ -264,7 +267,7 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             source,
             connections,
         } => {
-            let connections = connections.open(None)?;
+            let connections = connections.open()?;
             output::columns(&connections.describe_table(&source)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -275,22 +278,23 @@ fn run(command: Command) -> Result<ExitCode, Error> {
     }
 }
 
-fn prepare(args: &ComputeArgs) -> Result<(SpecCache, ConnectionManager, ComputeRequest), Error> {
-    let request = args.request()?;
-    let (specs, connections) = load(&args.specs, &args.connections)?;
-    Ok((specs, connections, request))
-}
-
-/// Loads the specs and opens the connections. Opening a database (about 20 ms for DuckDB) does
-/// not depend on the specs, so both happen at once; a spec error is reported first.
+/// Loads the specs and reads the connections. Opening an embedded database (about 20 ms for
+/// DuckDB) does not depend on the specs, so it starts at once; a spec error is reported first,
+/// and a failed open is reported when a source needs the database.
 fn load(
     specs: &SpecArgs,
     connections: &ConnectionArgs,
 ) -> Result<(SpecCache, ConnectionManager), Error> {
-    let project = specs.project();
+    let project = connections.apply(specs.project());
     let (specs, connections) = std::thread::scope(|scope| {
-        let connections = scope.spawn(|| connections.open(project.as_deref()));
-        let specs = specs.load();
+        let connections = scope.spawn(|| {
+            let connections = project.connections()?;
+            if connections.has_connection(BackendKind::DuckDb) {
+                let _ = connections.open(BackendKind::DuckDb);
+            }
+            Ok::<_, Error>(connections)
+        });
+        let specs = project.specs();
         let connections = connections
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -306,7 +310,8 @@ fn compute(args: &ComputeArgs) -> Result<ExitCode, Error> {
             message: "parquet output is binary; write it to a file with --output FILE".into(),
         });
     }
-    let (specs, connections, request) = prepare(args)?;
+    let request = args.request(true)?;
+    let (specs, connections) = load(&args.specs, &args.connections)?;
     let result = MetricCompute::new(&specs, &connections).compute(&request)?;
     for warning in &result.warnings {
         report::warning(warning);

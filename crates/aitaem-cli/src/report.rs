@@ -5,7 +5,8 @@ use std::fmt;
 use std::io::IsTerminal;
 
 use aitaem::Error;
-use aitaem::error::{Location, SpecIssue};
+use aitaem::Location;
+use aitaem::error::SpecIssue;
 use miette::{
     Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
 };
@@ -15,7 +16,7 @@ pub fn error(err: &Error) {
     match err {
         Error::SpecValidation(e) => {
             for issue in &e.issues {
-                spec_issue(err.kind(), issue);
+                spec_issue(err.kind().name(), issue);
             }
         }
         Error::Configuration {

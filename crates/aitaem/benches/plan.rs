@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use aitaem::request::ComputeRequest;
+use aitaem::ComputeRequest;
 use aitaem::{ConnectionManager, MetricCompute, SpecCache};
 use criterion::{Criterion, criterion_group, criterion_main};
 

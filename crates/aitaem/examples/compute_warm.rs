@@ -11,7 +11,7 @@
 
 mod timing;
 
-use aitaem::request::ComputeRequest;
+use aitaem::ComputeRequest;
 use aitaem::{ConnectionManager, MetricCompute, SpecCache};
 use serde_json::Value;
 use timing::{Timings, flags, write_csv};

@@ -1,44 +1,24 @@
-//! `ConnectionManager`: owns one connection per backend and routes each source URI to it.
+//! `ConnectionManager`: the configured connections, one per backend, and which one reads a
+//! source.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
-use crate::backend::duckdb::DuckDb;
-use crate::backend::{Backend, Column};
-use crate::config::{BackendConfig, ConnectionsConfig};
-use crate::error::{Error, Result};
-use crate::paths::PathResolver;
-use crate::source::{BackendKind, Source, SourceUri};
-use crate::sql::Dialect;
+use arrow::record_batch::RecordBatch;
 
-/// A source resolved to the backend that reads it and the SQL that names it there.
-#[derive(Clone)]
-pub struct ResolvedSource {
-    /// The source.
-    pub uri: SourceUri,
-    /// The SQL that reads it in a `FROM` clause, in the backend's dialect.
-    pub relation: String,
-    pub(crate) backend: Arc<dyn Backend>,
-}
-
-impl ResolvedSource {
-    /// The dialect of the backend the source lives on.
-    pub fn dialect(&self) -> Dialect {
-        self.backend.kind().dialect()
-    }
-}
-
-impl std::fmt::Debug for ResolvedSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResolvedSource")
-            .field("uri", &self.uri.uri)
-            .field("relation", &self.relation)
-            .finish()
-    }
-}
+use crate::backend::{self, Backend, Column};
+use crate::config::paths::PathResolver;
+use crate::config::{self, AccessMode, BackendConfig, ConnectionsConfig};
+use crate::error::{BackendError, Error, Result};
+use crate::plan::{Catalog, Table};
+use crate::source::{BackendKind, SourceUri};
 
 /// The connections to the backends, one per backend type.
+///
+/// A connection is opened when a source first needs it (so a configured but unreachable server
+/// does not stand in the way of computing on the others); [`ConnectionManager::open`] opens one
+/// ahead of time.
 ///
 /// **Relative paths** (the DuckDB `path` in `connections.yaml`, database paths in
 /// `duckdb://` URIs, and CSV/Parquet/JSON files) are looked up next to the connections file
@@ -52,19 +32,55 @@ impl std::fmt::Debug for ResolvedSource {
 ///
 /// ```
 /// use aitaem::ConnectionManager;
+/// use aitaem::config::{BackendConfig, DuckDbConfig};
 /// let mut connections = ConnectionManager::new();
-/// connections.add_duckdb(":memory:", false).unwrap();
+/// connections.add_connection(BackendConfig::DuckDb(DuckDbConfig::new(":memory:")));
 /// assert!(connections.list_tables().unwrap().is_empty());
 /// ```
 #[derive(Default)]
 pub struct ConnectionManager {
-    backends: BTreeMap<BackendKind, Arc<dyn Backend>>,
-    /// Backends configured but not supported by this version, with their settings.
-    pending: BTreeMap<BackendKind, BackendConfig>,
-    /// An in-memory DuckDB for file sources when no DuckDB connection is configured.
-    files: OnceLock<std::result::Result<Arc<dyn Backend>, String>>,
+    /// The configured connections.
+    slots: BTreeMap<BackendKind, Slot>,
+    /// Connections opened without configuration for sources that need none (files, read by
+    /// an in-memory DuckDB).
+    implicit: Mutex<BTreeMap<BackendKind, Arc<dyn Backend>>>,
     paths: PathResolver,
     file: Option<PathBuf>,
+}
+
+/// One configured connection: its settings, and the backend once opened.
+struct Slot {
+    config: BackendConfig,
+    backend: Mutex<Option<Arc<dyn Backend>>>,
+}
+
+impl Slot {
+    fn new(config: BackendConfig) -> Slot {
+        Slot {
+            config,
+            backend: Mutex::new(None),
+        }
+    }
+
+    #[cfg(feature = "duckdb")]
+    fn opened(config: BackendConfig, backend: Arc<dyn Backend>) -> Slot {
+        Slot {
+            config,
+            backend: Mutex::new(Some(backend)),
+        }
+    }
+
+    /// The backend, opened on first use. A failed open is not remembered: the next use tries
+    /// again.
+    fn get(&self, paths: &PathResolver) -> Result<Arc<dyn Backend>> {
+        let mut backend = self.backend.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = backend.as_ref() {
+            return Ok(open.clone());
+        }
+        let open = backend::connect(&self.config, paths, AccessMode::ReadWrite)?;
+        *backend = Some(open.clone());
+        Ok(open)
+    }
 }
 
 impl ConnectionManager {
@@ -73,14 +89,14 @@ impl ConnectionManager {
         ConnectionManager::default()
     }
 
-    /// Opens the connections described by a `connections.yaml` file.
+    /// The connections described by a `connections.yaml` file.
     pub fn from_yaml(path: impl AsRef<Path>) -> Result<ConnectionManager> {
         let config = ConnectionsConfig::from_file(path)?;
-        ConnectionManager::from_config(config)
+        Ok(ConnectionManager::from_config(config))
     }
 
-    /// Opens the connections of a parsed configuration.
-    pub fn from_config(config: ConnectionsConfig) -> Result<ConnectionManager> {
+    /// The connections of a parsed configuration. Relative paths resolve next to its file.
+    pub fn from_config(config: ConnectionsConfig) -> ConnectionManager {
         let base = config
             .file
             .as_ref()
@@ -92,16 +108,16 @@ impl ConnectionManager {
                     dir
                 }
             })
-            .map(crate::paths::absolute);
+            .map(config::paths::absolute);
         let mut manager = ConnectionManager {
             paths: PathResolver::new(base),
             file: config.file.clone(),
             ..ConnectionManager::default()
         };
         for backend in config.backends {
-            manager.add_connection(backend)?;
+            manager.add_connection(backend);
         }
-        Ok(manager)
+        manager
     }
 
     /// The connections file this manager was created from.
@@ -109,109 +125,108 @@ impl ConnectionManager {
         self.file.as_deref()
     }
 
-    /// Adds (or replaces) the connection of one backend. PostgreSQL and BigQuery settings
-    /// are validated and kept, but this version cannot run queries on them yet; sources on
-    /// them fail with an `UnsupportedBackendError`.
-    pub fn add_connection(&mut self, config: BackendConfig) -> Result<()> {
-        match config {
-            BackendConfig::DuckDb(duck) => self.add_duckdb(&duck.path, duck.read_only),
-            other => {
-                self.backends.remove(&other.backend());
-                self.pending.insert(other.backend(), other);
-                Ok(())
-            }
-        }
+    /// Adds (or replaces) the connection of one backend. It is opened when first needed.
+    pub fn add_connection(&mut self, config: BackendConfig) {
+        self.slots.insert(config.backend(), Slot::new(config));
     }
 
-    /// Opens a DuckDB database (`:memory:` or a file, which must exist) as the DuckDB
-    /// connection.
-    pub fn add_duckdb(&mut self, path: &str, read_only: bool) -> Result<()> {
-        let duck = DuckDb::open(path, read_only, self.paths.clone())?;
-        self.backends.insert(BackendKind::DuckDb, Arc::new(duck));
-        Ok(())
+    /// Opens the connection of a backend now, rather than when a source first needs it.
+    pub fn open(&self, backend: BackendKind) -> Result<()> {
+        match self.slots.get(&backend) {
+            Some(slot) => slot.get(&self.paths).map(|_| ()),
+            None => Err(self.not_configured(backend, "")),
+        }
     }
 
     /// Uses a DuckDB connection opened elsewhere (for example by
     /// [`load_csvs_to_duckdb`](crate::load_csvs_to_duckdb)) as the DuckDB connection.
+    #[cfg(feature = "duckdb")]
     pub fn add_duckdb_connection(&mut self, connection: ::duckdb::Connection) -> Result<()> {
-        let duck = DuckDb::from_connection(connection, self.paths.clone())?;
-        self.backends.insert(BackendKind::DuckDb, Arc::new(duck));
+        let duck = backend::duckdb::DuckDb::from_connection(connection, self.paths.clone())?;
+        let config = BackendConfig::DuckDb(config::DuckDbConfig::new(duck.uri_path()));
+        self.slots
+            .insert(BackendKind::DuckDb, Slot::opened(config, Arc::new(duck)));
         Ok(())
     }
 
     /// Whether a connection for `backend` is configured.
     pub fn has_connection(&self, backend: BackendKind) -> bool {
-        self.backends.contains_key(&backend) || self.pending.contains_key(&backend)
+        self.slots.contains_key(&backend)
     }
 
-    /// Closes every connection.
+    /// Closes every connection and forgets its settings.
     pub fn close_all(&mut self) {
-        self.backends.clear();
-        self.pending.clear();
-        self.files = OnceLock::new();
+        self.slots.clear();
+        self.implicit = Mutex::default();
     }
 
     /// The backend that reads `source`. `user` names who needs it (e.g. "metric `ctr`") for
     /// the error when no connection is configured.
-    pub(crate) fn backend(&self, source: &SourceUri, user: &str) -> Result<Arc<dyn Backend>> {
+    fn backend(&self, source: &SourceUri, user: &str) -> Result<Arc<dyn Backend>> {
         let kind = source.backend();
-        if let Some(backend) = self.backends.get(&kind) {
-            return Ok(backend.clone());
+        if let Some(slot) = self.slots.get(&kind) {
+            return slot.get(&self.paths);
         }
-        if let Source::DuckDbFile { .. } = source.source {
-            let paths = self.paths.clone();
-            return self
-                .files
-                .get_or_init(|| {
-                    DuckDb::open(":memory:", false, paths)
-                        .map(|d| Arc::new(d) as Arc<dyn Backend>)
-                        .map_err(|e| e.to_string())
-                })
-                .clone()
-                .map_err(|message| Error::Connection {
-                    backend: "duckdb".into(),
-                    message,
-                });
-        }
-        if self.pending.contains_key(&kind) {
-            return Err(Error::UnsupportedBackend {
-                backend: kind.to_string(),
-                message: format!(
-                    "{user} reads `{source}`, but this version of aitaem cannot run queries on {kind} yet (its connection settings are valid)"
-                ),
-            });
-        }
-        let how = match kind {
-            BackendKind::DuckDb => "add `duckdb:` with a `path:` to connections.yaml",
-            BackendKind::Postgres => {
-                "add `postgres:` with `database`, `user` and `password` to connections.yaml"
-            }
-            BackendKind::BigQuery => "add `bigquery:` with a `project_id` to connections.yaml",
+        let Some(config) = source.default_connection() else {
+            return Err(self.not_configured(kind, &format!("{user} reads `{source}`, but ")));
         };
-        Err(Error::ConnectionNotFound {
-            backend: kind.to_string(),
+        let mut implicit = self.implicit.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = implicit.get(&kind) {
+            return Ok(open.clone());
+        }
+        let open = backend::connect(&config, &self.paths, AccessMode::ReadWrite)?;
+        implicit.insert(kind, open.clone());
+        Ok(open)
+    }
+
+    /// The backend a planned statement runs on: the configured one, or the one opened for
+    /// sources that need no configuration.
+    fn backend_of(&self, kind: BackendKind) -> Result<Arc<dyn Backend>> {
+        if let Some(slot) = self.slots.get(&kind) {
+            return slot.get(&self.paths);
+        }
+        let implicit = self.implicit.lock().unwrap_or_else(|e| e.into_inner());
+        implicit
+            .get(&kind)
+            .cloned()
+            .ok_or_else(|| self.not_configured(kind, ""))
+    }
+
+    /// The error for a backend without a connection; `context` (e.g. "metric `ctr` reads
+    /// `postgres://public/events`, but ") starts the message.
+    fn not_configured(&self, kind: BackendKind, context: &str) -> Error {
+        Error::ConnectionNotFound {
+            backend: kind,
             message: format!(
-                "{user} reads `{source}`, but no {kind} connection is configured; {how}"
+                "{context}no {kind} connection is configured; {}",
+                config::how_to_configure(kind)
             ),
-        })
+        }
     }
 
-    /// Resolves a source to its backend and the SQL that reads it, checking that it exists.
-    pub fn resolve(&self, source: &SourceUri, user: &str) -> Result<ResolvedSource> {
-        let backend = self.backend(source, user)?;
-        let relation = backend.relation(source)?;
-        Ok(ResolvedSource {
-            uri: source.clone(),
-            relation,
-            backend,
-        })
+    /// Runs one read-only statement on a backend.
+    pub(crate) fn query(
+        &self,
+        backend: BackendKind,
+        sql: &str,
+    ) -> Result<std::result::Result<Vec<RecordBatch>, BackendError>> {
+        Ok(self.backend_of(backend)?.query(sql))
     }
 
-    /// Every table and view of every connected backend, as source URIs ready to use in specs.
+    /// The backend's own plan of a statement.
+    pub(crate) fn explain(
+        &self,
+        backend: BackendKind,
+        sql: &str,
+    ) -> Result<std::result::Result<String, BackendError>> {
+        Ok(self.backend_of(backend)?.explain(sql))
+    }
+
+    /// Every table and view of every configured backend, as source URIs ready to use in specs.
     pub fn list_tables(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        for backend in self.backends.values() {
-            out.extend(backend.list_tables()?);
+        for slot in self.slots.values() {
+            out.extend(slot.get(&self.paths)?.list_tables()?);
         }
         Ok(out)
     }
@@ -229,6 +244,17 @@ impl ConnectionManager {
     /// ```
     pub fn describe_table(&self, source: &str) -> Result<Vec<Column>> {
         let uri = SourceUri::parse(source)?;
-        self.backend(&uri, &format!("`{source}`"))?.describe(&uri)
+        self.columns(&uri)
+    }
+}
+
+impl Catalog for ConnectionManager {
+    fn table(&self, source: &SourceUri, user: &str) -> Result<Table> {
+        self.backend(source, user)?.table(source)
+    }
+
+    fn columns(&self, source: &SourceUri) -> Result<Vec<Column>> {
+        self.backend(source, &format!("`{source}`"))?
+            .describe(source)
     }
 }

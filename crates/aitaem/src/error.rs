@@ -1,49 +1,17 @@
-//! Error kinds.
+//! Errors.
 //!
 //! Every fallible call returns [`Error`]. Its variants mirror the exception classes of the
-//! original Python library, and [`Error::kind`] gives that class name (for example
-//! `SpecValidationError`), so scripts and future Python bindings can tell them apart.
-//! Each error says what went wrong and, where it can, what to change.
+//! original Python library, and [`Error::kind`] tells them apart ([`ErrorKind::name`] gives the
+//! class name, for example `SpecValidationError`). Each error says what went wrong and, where it
+//! can, what to change. Failures inside a backend (a refused connection, a rejected statement, a
+//! timeout) carry a [`BackendError`], which keeps the driver's own error as its source.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-/// A position in a YAML file (1-based line and character column).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    /// The file, or `None` for specs loaded from strings.
-    pub file: Option<Arc<Path>>,
-    /// 1-based line.
-    pub line: u32,
-    /// 1-based column, counted in characters.
-    pub column: u32,
-}
-
-impl Location {
-    /// A location without a line (the whole file, e.g. when it cannot be read).
-    pub fn file(file: Option<Arc<Path>>) -> Self {
-        Location {
-            file,
-            line: 0,
-            column: 0,
-        }
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match &self.file {
-            Some(path) => path.display().to_string(),
-            None => "<string>".to_string(),
-        };
-        if self.line == 0 {
-            write!(f, "{name}")
-        } else {
-            write!(f, "{name}:{}:{}", self.line, self.column)
-        }
-    }
-}
+use crate::source::BackendKind;
+use crate::spec::SpecKind;
+use crate::yaml::Location;
 
 /// One problem found while loading or validating a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,36 +61,12 @@ impl fmt::Display for SpecValidationError {
 
 impl std::error::Error for SpecValidationError {}
 
-/// The three kinds of spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SpecKind {
-    /// A metric (`metric:`).
-    Metric,
-    /// A slice (`slice:`).
-    Slice,
-    /// A segment (`segment:`).
-    Segment,
-}
-
-impl SpecKind {
-    /// The YAML top-level key and the word users see: `metric`, `slice`, `segment`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SpecKind::Metric => "metric",
-            SpecKind::Slice => "slice",
-            SpecKind::Segment => "segment",
-        }
-    }
-}
-
-impl fmt::Display for SpecKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// The library's error type. See the module documentation.
+///
+/// New variants may be added (it is `#[non_exhaustive]`); match on [`Error::kind`] for the
+/// class of an error.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Specs that are malformed or invalid (with file, line and column).
     #[error("{0}")]
@@ -144,14 +88,14 @@ pub enum Error {
         message: String,
     },
     /// The backend failed to run a statement.
-    #[error("computing {} on {source_uri} failed: {message}", quote_list(.metrics))]
+    #[error("computing {} on {source_uri} failed: {source}", quote_list(.metrics))]
     QueryExecution {
         /// The metrics the failing statement computed.
         metrics: Vec<String>,
         /// The source the statement read.
         source_uri: String,
-        /// The backend's message.
-        message: String,
+        /// What the backend said.
+        source: BackendError,
     },
     /// A bad `connections.yaml`, an unset `${VAR}`, or bad connection arguments.
     #[error("{}{message}", .location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default())]
@@ -162,18 +106,18 @@ pub enum Error {
         message: String,
     },
     /// A connection could not be opened or used.
-    #[error("{backend}: {message}")]
+    #[error("{backend}: {source}")]
     Connection {
-        /// The backend (`duckdb`, `postgres`, `bigquery`).
-        backend: String,
+        /// The backend.
+        backend: BackendKind,
         /// What failed.
-        message: String,
+        source: BackendError,
     },
     /// No connection is configured for the backend a source needs.
     #[error("{message}")]
     ConnectionNotFound {
         /// The backend that has no connection.
-        backend: String,
+        backend: BackendKind,
         /// Which spec needed it and how to configure it.
         message: String,
     },
@@ -193,10 +137,10 @@ pub enum Error {
         /// What is wrong and the accepted forms.
         message: String,
     },
-    /// A backend this build or this version does not support.
+    /// A backend this build does not support.
     #[error("{message}")]
     UnsupportedBackend {
-        /// The backend name.
+        /// The backend name as written.
         backend: String,
         /// Why and what to do instead.
         message: String,
@@ -225,6 +169,195 @@ pub enum Error {
     },
 }
 
+/// The class of an [`Error`], named like the original library's exception classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Invalid specs.
+    SpecValidation,
+    /// An unknown metric, slice or segment.
+    SpecNotFound,
+    /// A request that cannot be computed as asked.
+    QueryBuild,
+    /// A statement failed on its backend.
+    QueryExecution,
+    /// A bad connections file or connection settings.
+    Configuration,
+    /// A connection could not be opened or used.
+    Connection,
+    /// No connection for a source's backend.
+    ConnectionNotFound,
+    /// A missing table or file.
+    TableNotFound,
+    /// A malformed source URI.
+    InvalidUri,
+    /// A backend this build does not support.
+    UnsupportedBackend,
+    /// A file could not be read or written.
+    Io,
+    /// Loading files into a database failed.
+    Load,
+    /// Writing a result failed.
+    Output,
+}
+
+impl ErrorKind {
+    /// The class name: `SpecValidationError`, `QueryBuildError`, ...
+    ///
+    /// ```
+    /// assert_eq!(aitaem::ErrorKind::InvalidUri.name(), "InvalidURIError");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::SpecValidation => "SpecValidationError",
+            ErrorKind::SpecNotFound => "SpecNotFoundError",
+            ErrorKind::QueryBuild => "QueryBuildError",
+            ErrorKind::QueryExecution => "QueryExecutionError",
+            ErrorKind::Configuration => "ConfigurationError",
+            ErrorKind::Connection => "ConnectionError",
+            ErrorKind::ConnectionNotFound => "ConnectionNotFoundError",
+            ErrorKind::TableNotFound => "TableNotFoundError",
+            ErrorKind::InvalidUri => "InvalidURIError",
+            ErrorKind::UnsupportedBackend => "UnsupportedBackendError",
+            ErrorKind::Io => "IOError",
+            ErrorKind::Load => "LoadError",
+            ErrorKind::Output => "OutputError",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A failure inside a backend: what happened, in the backend's words, and what kind of failure
+/// it is.
+///
+/// ```
+/// use aitaem::error::{BackendError, BackendErrorKind};
+/// let err = BackendError::new(BackendErrorKind::Rejected, "column \"clicks\" does not exist")
+///     .with_code("42703");
+/// assert_eq!(err.to_string(), "column \"clicks\" does not exist (SQLSTATE 42703)");
+/// assert!(!err.is_retryable());
+/// ```
+#[derive(Debug)]
+pub struct BackendError(Box<BackendErrorInner>);
+
+#[derive(Debug)]
+struct BackendErrorInner {
+    kind: BackendErrorKind,
+    message: String,
+    code: Option<String>,
+    position: Option<u32>,
+    retryable: bool,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// What kind of failure a [`BackendError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BackendErrorKind {
+    /// The server cannot be reached, or the connection broke.
+    Connection,
+    /// The credentials were refused.
+    Authentication,
+    /// A connection or statement took longer than allowed.
+    Timeout,
+    /// A database, schema, table or file does not exist.
+    NotFound,
+    /// The backend refused the statement (a syntax error, a missing column, a type error).
+    Rejected,
+    /// A quota or rate limit was reached.
+    Quota,
+    /// Anything else.
+    Other,
+}
+
+impl BackendError {
+    /// An error of a kind, with the backend's message. Timeouts and connection failures are
+    /// retryable by default; see [`BackendError::retryable`].
+    pub fn new(kind: BackendErrorKind, message: impl Into<String>) -> Self {
+        BackendError(Box::new(BackendErrorInner {
+            kind,
+            message: message.into(),
+            code: None,
+            position: None,
+            retryable: false,
+            source: None,
+        }))
+    }
+
+    /// The backend's error code (a SQLSTATE, or a service's reason).
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.0.code = Some(code.into());
+        self
+    }
+
+    /// The 1-based character position in the statement that the backend points at.
+    pub fn with_position(mut self, position: u32) -> Self {
+        self.0.position = Some(position);
+        self
+    }
+
+    /// Whether running the same statement again may succeed.
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.0.retryable = retryable;
+        self
+    }
+
+    /// The driver's own error.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.0.source = Some(Box::new(source));
+        self
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> BackendErrorKind {
+        self.0.kind
+    }
+
+    /// The backend's message.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The backend's error code, when it gave one.
+    pub fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+
+    /// The position in the statement the backend points at, when it gave one.
+    pub fn position(&self) -> Option<u32> {
+        self.0.position
+    }
+
+    /// Whether running the same statement again may succeed (a rate limit, a lost connection).
+    pub fn is_retryable(&self) -> bool {
+        self.0.retryable
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.message)?;
+        if let Some(code) = &self.0.code {
+            write!(f, " (SQLSTATE {code})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
 fn suggest(suggestions: &[String]) -> String {
     if suggestions.is_empty() {
         String::new()
@@ -243,28 +376,42 @@ fn quote_list(names: &[String]) -> String {
 }
 
 impl Error {
-    /// The error's kind, named like the original library's exception class.
+    /// The error's class.
     ///
     /// ```
     /// let err = aitaem::Error::QueryBuild { message: "period `daily` needs a time window".into() };
-    /// assert_eq!(err.kind(), "QueryBuildError");
+    /// assert_eq!(err.kind(), aitaem::ErrorKind::QueryBuild);
+    /// assert_eq!(err.kind().name(), "QueryBuildError");
     /// ```
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::SpecValidation(_) => "SpecValidationError",
-            Error::SpecNotFound { .. } => "SpecNotFoundError",
-            Error::QueryBuild { .. } => "QueryBuildError",
-            Error::QueryExecution { .. } => "QueryExecutionError",
-            Error::Configuration { .. } => "ConfigurationError",
-            Error::Connection { .. } => "ConnectionError",
-            Error::ConnectionNotFound { .. } => "ConnectionNotFoundError",
-            Error::TableNotFound { .. } => "TableNotFoundError",
-            Error::InvalidUri { .. } => "InvalidURIError",
-            Error::UnsupportedBackend { .. } => "UnsupportedBackendError",
-            Error::Io { .. } => "IOError",
-            Error::Load { .. } => "LoadError",
-            Error::Output { .. } => "OutputError",
+            Error::SpecValidation(_) => ErrorKind::SpecValidation,
+            Error::SpecNotFound { .. } => ErrorKind::SpecNotFound,
+            Error::QueryBuild { .. } => ErrorKind::QueryBuild,
+            Error::QueryExecution { .. } => ErrorKind::QueryExecution,
+            Error::Configuration { .. } => ErrorKind::Configuration,
+            Error::Connection { .. } => ErrorKind::Connection,
+            Error::ConnectionNotFound { .. } => ErrorKind::ConnectionNotFound,
+            Error::TableNotFound { .. } => ErrorKind::TableNotFound,
+            Error::InvalidUri { .. } => ErrorKind::InvalidUri,
+            Error::UnsupportedBackend { .. } => ErrorKind::UnsupportedBackend,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Load { .. } => ErrorKind::Load,
+            Error::Output { .. } => ErrorKind::Output,
         }
+    }
+
+    /// The backend's error behind a failed connection or statement.
+    pub fn backend_error(&self) -> Option<&BackendError> {
+        match self {
+            Error::QueryExecution { source, .. } | Error::Connection { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// A connection error of a backend.
+    pub(crate) fn connection(backend: BackendKind, source: BackendError) -> Self {
+        Error::Connection { backend, source }
     }
 
     pub(crate) fn query_build(message: impl Into<String>) -> Self {
@@ -335,6 +482,6 @@ mod tests {
             err.to_string(),
             "no metric named `revenu`; did you mean `revenue_total` or `revenue_avg`?"
         );
-        assert_eq!(err.kind(), "SpecNotFoundError");
+        assert_eq!(err.kind(), ErrorKind::SpecNotFound);
     }
 }

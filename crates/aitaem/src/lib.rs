@@ -6,29 +6,68 @@
 //! standard 11-column table back.
 //!
 //! The data flows one way: [`spec`] (YAML → validated specs) → [`request`] (what to compute) →
-//! [`plan`] (one SQL statement per source table) → execution on a backend → [`result`] (the
-//! standard table and its writers).
+//! [`plan`] (one SQL statement per source table, in the backend's dialect) → a backend runs it
+//! → [`result`] (the standard table and its writers).
+//!
+//! ```
+//! use aitaem::{ComputeRequest, MetricCompute, Project};
+//! # let dir = tempfile::tempdir().unwrap();
+//! # std::fs::create_dir(dir.path().join("metrics")).unwrap();
+//! # std::fs::write(dir.path().join("events.csv"), "day,clicks\n2024-01-01,3\n2024-01-02,4\n").unwrap();
+//! # std::fs::write(dir.path().join("metrics/clicks.yaml"),
+//! #     "metric:\n  name: clicks\n  source: duckdb://events.csv\n  numerator: SUM(clicks)\n").unwrap();
+//! # std::env::set_current_dir(dir.path()).unwrap();
+//! let project = Project::open(".");
+//! let (specs, connections) = (project.specs()?, project.connections()?);
+//! let result = MetricCompute::new(&specs, &connections).compute(&ComputeRequest::new(["clicks"]))?;
+//! assert_eq!(result.rows()?[0].metric_value, Some(7.0));
+//! # Ok::<(), aitaem::Error>(())
+//! ```
+//!
+//! ## Cargo features
+//!
+//! - `duckdb` (default): the embedded DuckDB backend, which also reads CSV, Parquet and JSON
+//!   files, and loading CSV files into DuckDB.
+//! - `postgres`: the PostgreSQL backend (native client, TLS by rustls). The `aitaem` command
+//!   line tool has it.
+//!
+//! A build without a backend's feature still reads its settings in `connections.yaml`, and
+//! says in words that it cannot run them.
 
-mod assemble;
+#![warn(missing_docs)]
+
 mod backend;
 mod compute;
 pub mod config;
 mod connect;
 pub mod error;
-mod load;
-mod paths;
+pub mod period;
 pub mod plan;
+mod project;
 pub mod request;
 pub mod result;
-pub mod scan;
 pub mod source;
 pub mod spec;
 pub mod sql;
 mod yaml;
 
+/// The Arrow crate the results are made of, so that users need not pin its version.
+pub use arrow;
+/// The DuckDB crate, whose `Connection` [`ConnectionManager::add_duckdb_connection`] takes.
+#[cfg(feature = "duckdb")]
+pub use duckdb;
+
 pub use backend::Column;
+#[cfg(feature = "duckdb")]
+pub use backend::duckdb::load::{
+    LoadEvent, LoadOptions, LoadedTable, load_csvs, load_csvs_to_duckdb, table_name,
+};
+pub use compute::scan::{self, ScanEntry, ScanResult};
 pub use compute::{ComputeResult, MetricCompute};
-pub use connect::{ConnectionManager, ResolvedSource};
-pub use error::{Error, Result, SpecKind};
-pub use load::{LoadEvent, LoadOptions, LoadedTable, load_csvs, load_csvs_to_duckdb, table_name};
-pub use spec::SpecCache;
+pub use connect::ConnectionManager;
+pub use error::{Error, ErrorKind, Result};
+pub use period::{PeriodType, TimeWindow};
+pub use project::Project;
+pub use request::ComputeRequest;
+pub use spec::{SpecCache, SpecKind};
+pub use yaml::Location;

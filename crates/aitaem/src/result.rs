@@ -380,11 +380,39 @@ pub struct ResultRow {
     pub metric_value: Option<f64>,
 }
 
-/// The rows of standard-schema batches.
-pub fn rows(batches: &[RecordBatch]) -> Vec<ResultRow> {
+/// The rows of standard-schema batches; an error for a batch of another schema.
+///
+/// ```
+/// let batch = arrow::record_batch::RecordBatch::try_from_iter([(
+///     "x",
+///     std::sync::Arc::new(arrow::array::Int32Array::from(vec![1])) as arrow::array::ArrayRef,
+/// )])
+/// .unwrap();
+/// assert!(aitaem::result::rows(&[batch]).is_err());
+/// assert!(aitaem::result::rows(&[aitaem::result::empty()]).unwrap().is_empty());
+/// ```
+pub fn rows(batches: &[RecordBatch]) -> Result<Vec<ResultRow>> {
     use arrow::array::{AsArray, Float64Array};
     let mut out = Vec::new();
     for batch in batches {
+        let named = batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(COLUMNS)
+            .all(|(field, name)| field.name() == name);
+        if !is_standard(batch) || !named {
+            return Err(output_error(format!(
+                "a batch with the columns {:?} is not a standard result ({})",
+                batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| format!("{}: {}", f.name(), f.data_type()))
+                    .collect::<Vec<_>>(),
+                COLUMNS.join(", ")
+            )));
+        }
         let text = |i: usize| batch.column(i).as_string::<i32>();
         let opt = |i: usize, row: usize| {
             let column = text(i);
@@ -407,7 +435,7 @@ pub fn rows(batches: &[RecordBatch]) -> Vec<ResultRow> {
             });
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -470,8 +498,8 @@ mod tests {
             .build(std::io::Cursor::new(out))
             .unwrap();
         let read: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-        let expected = rows(&batches);
-        let got = rows(&read);
+        let expected = rows(&batches).unwrap();
+        let got = rows(&read).unwrap();
         assert_eq!(got.len(), expected.len());
         for (g, e) in got.iter().zip(&expected) {
             // CSV cannot tell an empty string from NULL; both read back as NULL.

@@ -181,6 +181,17 @@ impl SourceUri {
         })
     }
 
+    /// The connection that reads the source when none is configured for its backend: an
+    /// in-memory DuckDB for files; `None` for tables, which need a configured connection.
+    pub fn default_connection(&self) -> Option<crate::config::BackendConfig> {
+        match self.source {
+            Source::DuckDbFile { .. } => Some(crate::config::BackendConfig::DuckDb(
+                crate::config::DuckDbConfig::new(":memory:"),
+            )),
+            _ => None,
+        }
+    }
+
     /// The backend the source lives on.
     pub fn backend(&self) -> BackendKind {
         match self.source {
@@ -452,6 +463,6 @@ mod tests {
             assert!(err.contains(fragment), "{uri}: {err}");
         }
         let err = SourceUri::parse("mysql://db/t").unwrap_err();
-        assert_eq!(err.kind(), "UnsupportedBackendError");
+        assert_eq!(err.kind(), crate::ErrorKind::UnsupportedBackend);
     }
 }

@@ -12,7 +12,43 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use crate::error::{Location, SpecIssue};
+use crate::error::SpecIssue;
+
+/// A position in a YAML file (1-based line and character column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file, or `None` for specs loaded from strings.
+    pub file: Option<Arc<Path>>,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, counted in characters.
+    pub column: u32,
+}
+
+impl Location {
+    /// A location without a line (the whole file, e.g. when it cannot be read).
+    pub fn file(file: Option<Arc<Path>>) -> Self {
+        Location {
+            file,
+            line: 0,
+            column: 0,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match &self.file {
+            Some(path) => path.display().to_string(),
+            None => "<string>".to_string(),
+        };
+        if self.line == 0 {
+            write!(f, "{name}")
+        } else {
+            write!(f, "{name}:{}:{}", self.line, self.column)
+        }
+    }
+}
 
 /// A YAML value with its position.
 pub(crate) type Node = Spanned<Value>;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use aitaem::request::{ComputeRequest, PeriodType};
+use aitaem::{ComputeRequest, PeriodType};
 use common::{Project, slice_values, value};
 
 /// Rows (id: revenue): 1: 1 (2023), 2: 2, 3: NULL, 4: 4, 5: 8, 6: 16, 7: 32, 8: 64 (leap day),

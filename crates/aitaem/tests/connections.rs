@@ -4,9 +4,9 @@ mod common;
 
 use std::path::Path;
 
-use aitaem::config::{BackendConfig, ConnectionsConfig, DuckDbConfig};
-use aitaem::request::ComputeRequest;
-use aitaem::{ConnectionManager, LoadOptions, MetricCompute, SpecCache, load_csvs};
+use aitaem::config::{AccessMode, BackendConfig, ConnectionsConfig, DuckDbConfig};
+use aitaem::source::BackendKind;
+use aitaem::{ComputeRequest, ConnectionManager, LoadOptions, MetricCompute, SpecCache, load_csvs};
 use common::Project;
 
 const SETUP: &str = r#"
@@ -31,7 +31,7 @@ fn sum(
     let specs = SpecCache::from_strings(&[&metric], &[], &[])?;
     let _ = p;
     let result = MetricCompute::new(&specs, connections).compute(&ComputeRequest::new(["m"]))?;
-    Ok(result.rows()[0].metric_value)
+    Ok(result.rows().unwrap()[0].metric_value)
 }
 
 #[test]
@@ -130,13 +130,14 @@ fn another_database_file_is_attached_read_only() {
     let rows = MetricCompute::new(&specs, &connections)
         .compute(&ComputeRequest::new(["a", "b"]))
         .unwrap()
-        .rows();
+        .rows()
+        .unwrap();
     assert_eq!(
         (rows[0].metric_value, rows[1].metric_value),
         (Some(42.0), Some(3.0))
     );
     let err = sum(&p, &connections, "duckdb://missing.duckdb/t", "x").unwrap_err();
-    assert_eq!(err.kind(), "TableNotFoundError");
+    assert_eq!(err.kind(), aitaem::ErrorKind::TableNotFound);
     assert!(
         err.to_string()
             .contains("database `missing.duckdb` not found"),
@@ -178,7 +179,7 @@ fn csv_parquet_and_json_files_are_sources_without_configuration() {
         Some(4.0)
     );
     let err = sum(&p, &connections, "duckdb://data/nope.csv", "v").unwrap_err();
-    assert_eq!(err.kind(), "TableNotFoundError");
+    assert_eq!(err.kind(), aitaem::ErrorKind::TableNotFound);
     assert!(err.to_string().contains("file not found"), "{err}");
 }
 
@@ -199,7 +200,7 @@ fn configuration_files_resolve_paths_and_substitute_variables() {
         file: Some(conf_dir.join("connections.yaml")),
         ..config
     };
-    let connections = ConnectionManager::from_config(config).unwrap();
+    let connections = ConnectionManager::from_config(config);
     assert_eq!(
         sum(&p, &connections, "duckdb://events", "clicks").unwrap(),
         Some(3.0)
@@ -207,7 +208,7 @@ fn configuration_files_resolve_paths_and_substitute_variables() {
 
     let err = ConnectionsConfig::from_str_with("duckdb:\n  path: ${NOT_SET}.duckdb\n", None, env)
         .unwrap_err();
-    assert_eq!(err.kind(), "ConfigurationError");
+    assert_eq!(err.kind(), aitaem::ErrorKind::Configuration);
     assert!(err.to_string().contains("`NOT_SET` is not set"), "{err}");
 
     std::fs::write(
@@ -215,11 +216,10 @@ fn configuration_files_resolve_paths_and_substitute_variables() {
         "duckdb:\n  path: nowhere.duckdb\n",
     )
     .unwrap();
-    let err = match ConnectionManager::from_yaml(conf_dir.join("connections.yaml")) {
-        Err(err) => err,
-        Ok(_) => panic!("a missing database must not be created"),
-    };
-    assert_eq!(err.kind(), "ConnectionError");
+    // Connections open when first needed; opening fails without creating the database.
+    let connections = ConnectionManager::from_yaml(conf_dir.join("connections.yaml")).unwrap();
+    let err = connections.open(BackendKind::DuckDb).unwrap_err();
+    assert_eq!(err.kind(), aitaem::ErrorKind::Connection);
     assert!(
         err.to_string().contains("nowhere.duckdb` not found"),
         "{err}"
@@ -228,16 +228,27 @@ fn configuration_files_resolve_paths_and_substitute_variables() {
 }
 
 #[test]
-fn postgres_and_bigquery_settings_are_validated_but_not_run() {
+fn unreachable_or_unsupported_backends_do_not_stop_the_others() {
     let p = Project::new(SETUP);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
     std::fs::write(
         p.path().join("connections.yaml"),
-        "duckdb:\n  path: main.duckdb\npostgres:\n  database: db\n  user: u\n  password: pw\nbigquery:\n  project_id: proj\n",
+        format!("duckdb:\n  path: main.duckdb\npostgres:\n  host: 127.0.0.1\n  port: {port}\n  database: db\n  user: u\n  password: pw\nbigquery:\n  project_id: proj\n"),
     )
     .unwrap();
     let connections = p.connections();
     let err = sum(&p, &connections, "postgres://public/events", "x").unwrap_err();
-    assert_eq!(err.kind(), "UnsupportedBackendError");
+    assert_eq!(err.kind(), aitaem::ErrorKind::Connection, "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("pw"), "{err}");
+    let err = sum(&p, &connections, "bigquery://proj.analytics.events", "x").unwrap_err();
+    assert_eq!(err.kind(), aitaem::ErrorKind::UnsupportedBackend);
+    assert!(err.to_string().contains("no BigQuery support"), "{err}");
     assert_eq!(
         sum(&p, &connections, "duckdb://events", "clicks").unwrap(),
         Some(3.0)
@@ -248,19 +259,17 @@ fn postgres_and_bigquery_settings_are_validated_but_not_run() {
 fn programmatic_connections_and_close_all() {
     let p = Project::new(SETUP);
     let mut connections = ConnectionManager::new();
-    connections
-        .add_connection(BackendConfig::DuckDb(DuckDbConfig {
-            path: p.db.display().to_string(),
-            read_only: true,
-        }))
-        .unwrap();
+    connections.add_connection(BackendConfig::DuckDb(DuckDbConfig {
+        path: p.db.display().to_string(),
+        access: AccessMode::ReadOnly,
+    }));
     assert_eq!(
         sum(&p, &connections, "duckdb://events", "clicks").unwrap(),
         Some(3.0)
     );
     connections.close_all();
     let err = sum(&p, &connections, "duckdb://events", "clicks").unwrap_err();
-    assert_eq!(err.kind(), "ConnectionNotFoundError");
+    assert_eq!(err.kind(), aitaem::ErrorKind::ConnectionNotFound);
 }
 
 fn write_csvs(dir: &Path, files: &[(&str, &str)]) {
@@ -357,7 +366,7 @@ fn loading_refuses_to_replace_unless_asked_and_fails_atomically() {
         &[("events.csv", "clicks\n5\n"), ("other.csv", "x\n1\n")],
     );
     let err = load_csvs(&second, &db, LoadOptions::default(), |_| {}).unwrap_err();
-    assert_eq!(err.kind(), "LoadError");
+    assert_eq!(err.kind(), aitaem::ErrorKind::Load);
     assert!(err.to_string().contains("`events` already exist"), "{err}");
     assert_eq!(tables(&db), ["events"], "nothing was loaded");
 
@@ -394,11 +403,11 @@ fn invalid_uris_are_reported_as_such() {
     let err = connections
         .describe_table("bigquery://dataset.table")
         .unwrap_err();
-    assert_eq!(err.kind(), "InvalidURIError");
+    assert_eq!(err.kind(), aitaem::ErrorKind::InvalidUri);
     let err = connections.describe_table("mysql://db/t").unwrap_err();
-    assert_eq!(err.kind(), "UnsupportedBackendError");
+    assert_eq!(err.kind(), aitaem::ErrorKind::UnsupportedBackend);
     let err = connections
         .describe_table("duckdb://db.duckdb/t")
         .unwrap_err();
-    assert_eq!(err.kind(), "ConnectionNotFoundError");
+    assert_eq!(err.kind(), aitaem::ErrorKind::ConnectionNotFound);
 }

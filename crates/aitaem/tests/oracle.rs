@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use aitaem::plan::Strategy;
-use aitaem::request::{ComputeRequest, PeriodType};
+use aitaem::{ComputeRequest, PeriodType};
 use aitaem::{ConnectionManager, MetricCompute, SpecCache};
 use common::{Key, by_key, close, example_dir};
 
@@ -194,7 +194,7 @@ fn check(case: Case, strategy: Strategy) -> String {
     );
     assert_eq!(plan.statements[0].strategy, strategy);
     let result = compute.compute(&request).unwrap();
-    let got = by_key(&result.rows());
+    let got = by_key(&result.rows().unwrap());
     let expected = oracle(&case);
     let missing: Vec<&Key> = expected.keys().filter(|k| !got.contains_key(*k)).collect();
     let extra: Vec<&Key> = got.keys().filter(|k| !expected.contains_key(*k)).collect();

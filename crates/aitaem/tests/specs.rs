@@ -225,7 +225,11 @@ fn injection_through_identifiers_is_rejected() {
             "  source: duckdb://db/t\n  numerator: SUM(x)\n  name:",
         );
         let err = Spec::from_yaml(&yaml).unwrap_err();
-        assert_eq!(err.kind(), "SpecValidationError", "{field}: {value}");
+        assert_eq!(
+            err.kind(),
+            aitaem::ErrorKind::SpecValidation,
+            "{field}: {value}"
+        );
     }
     for predicate in [
         "x = 1; DROP TABLE t",
@@ -284,7 +288,7 @@ fn lookups_suggest_close_names() {
     )
     .unwrap();
     let err = cache.metric("revenue").unwrap_err();
-    assert_eq!(err.kind(), "SpecNotFoundError");
+    assert_eq!(err.kind(), aitaem::ErrorKind::SpecNotFound);
     assert!(
         matches!(&err, Error::SpecNotFound { kind: SpecKind::Metric, suggestions, .. } if suggestions.len() == 2)
     );

@@ -1,13 +1,29 @@
 //! Backends: where statements run.
 //!
-//! Each backend resolves source URIs to relations in its SQL, runs read-only statements and
-//! returns Arrow record batches, and lists and describes its tables.
+//! Each backend is a module behind a cargo feature (`duckdb`, on by default; `postgres`;
+//! `bigquery`) that implements [`Backend`] and is created from its connection settings by
+//! [`connect`], the one place that maps settings to a backend. A build without a backend's
+//! feature still parses its settings and says in words that it cannot run them.
+//!
+//! The trait is synchronous: a compute runs each statement on its own thread, DuckDB is a
+//! synchronous library, and network backends drive their asynchronous clients on a shared
+//! runtime (see `docs/development.md`).
 
+#[cfg(feature = "duckdb")]
 pub(crate) mod duckdb;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+mod runtime;
+
+use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 
-use crate::error::Result;
+use crate::config::paths::PathResolver;
+use crate::config::{AccessMode, BackendConfig};
+use crate::error::{BackendError, Error, Result};
+use crate::plan::Table;
 use crate::source::{BackendKind, SourceUri};
 
 /// A column of a table, as the backend reports it.
@@ -21,22 +37,63 @@ pub struct Column {
 
 /// What every backend provides.
 pub(crate) trait Backend: Send + Sync {
-    /// Which backend this is.
-    fn kind(&self) -> BackendKind;
+    /// How a source is read in a `FROM` clause of this backend, after checking that the table
+    /// or file exists.
+    fn table(&self, source: &SourceUri) -> Result<Table>;
 
-    /// The SQL that reads a source in a `FROM` clause (a quoted table name, or a file reader),
-    /// after checking that the table or file exists.
-    fn relation(&self, source: &SourceUri) -> Result<String>;
+    /// Runs one read-only statement.
+    fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, BackendError>;
 
-    /// Runs one read-only statement. The error is the backend's own message.
-    fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, String>;
-
-    /// Explains a statement: the backend's query plan as text.
-    fn explain(&self, sql: &str) -> std::result::Result<String, String>;
+    /// The backend's query plan of a statement, as text.
+    fn explain(&self, sql: &str) -> std::result::Result<String, BackendError>;
 
     /// The backend's tables and views, as source URIs.
     fn list_tables(&self) -> Result<Vec<String>>;
 
     /// The columns of a source.
     fn describe(&self, source: &SourceUri) -> Result<Vec<Column>>;
+}
+
+/// Opens the backend that `config` describes. `paths` resolves relative file paths; `access`
+/// is the most a caller needs (read-only callers open read-only whatever the settings say).
+pub(crate) fn connect(
+    config: &BackendConfig,
+    paths: &PathResolver,
+    access: AccessMode,
+) -> Result<Arc<dyn Backend>> {
+    match config {
+        #[cfg(feature = "duckdb")]
+        BackendConfig::DuckDb(settings) => {
+            let access = access.min(settings.access);
+            Ok(Arc::new(duckdb::DuckDb::open(
+                &settings.path,
+                access,
+                paths.clone(),
+            )?))
+        }
+        #[cfg(feature = "postgres")]
+        BackendConfig::Postgres(settings) => {
+            Ok(Arc::new(postgres::Postgres::open(settings, paths)?))
+        }
+        #[allow(unreachable_patterns)]
+        other => {
+            let _ = (paths, access);
+            Err(not_built(other.backend()))
+        }
+    }
+}
+
+/// The error for a backend this build was compiled without.
+fn not_built(backend: BackendKind) -> Error {
+    let (name, feature) = match backend {
+        BackendKind::DuckDb => ("DuckDB", "duckdb"),
+        BackendKind::Postgres => ("PostgreSQL", "postgres"),
+        BackendKind::BigQuery => ("BigQuery", "bigquery"),
+    };
+    Error::UnsupportedBackend {
+        backend: backend.to_string(),
+        message: format!(
+            "this build of aitaem has no {name} support; build it with the `{feature}` feature"
+        ),
+    }
 }

@@ -18,20 +18,77 @@
 //! 3. The states are unioned into one wide row per group (a value column per metric), which
 //!    `assemble` unpivots into the standard 11 columns without copying labels.
 
+mod layout;
 mod sets;
 mod statement;
 
 use std::fmt;
-use std::sync::Arc;
 
-use crate::assemble::Layout;
-use crate::backend::Backend;
-use crate::connect::{ConnectionManager, ResolvedSource};
+pub(crate) use layout::{Layout, WideColumn};
+
+use crate::backend::Column;
 use crate::error::{Error, Result};
-use crate::request::CheckedRequest;
-use crate::source::SourceUri;
-use crate::spec::MetricSpec;
-use crate::sql::Ident;
+use crate::request::{CheckedRequest, ComputeRequest};
+use crate::source::{BackendKind, SourceUri};
+use crate::spec::{MetricSpec, SpecCache};
+use crate::sql::{Dialect, Ident};
+
+/// Where planning learns about sources: which backend reads a source, how it is named there,
+/// and which columns it has. [`ConnectionManager`](crate::ConnectionManager) answers from the
+/// live backends; a plan can also be built against any other catalog, with no database at all.
+///
+/// ```
+/// use aitaem::plan::{Catalog, Table, plan};
+/// use aitaem::source::{BackendKind, SourceUri};
+/// use aitaem::{Column, ComputeRequest, SpecCache};
+///
+/// /// Every source is a PostgreSQL table of the same name.
+/// struct Tables;
+/// impl Catalog for Tables {
+///     fn table(&self, source: &SourceUri, _user: &str) -> aitaem::Result<Table> {
+///         let name = source.uri.rsplit('/').next().unwrap();
+///         Ok(Table { backend: BackendKind::Postgres, relation: format!("\"{name}\"") })
+///     }
+///     fn columns(&self, _source: &SourceUri) -> aitaem::Result<Vec<Column>> {
+///         Ok(Vec::new())
+///     }
+/// }
+///
+/// let specs = SpecCache::from_strings(
+///     &["metric:\n  name: clicks\n  source: postgres://public/events\n  numerator: SUM(clicks)\n"],
+///     &[],
+///     &[],
+/// )
+/// .unwrap();
+/// let plan = plan(&ComputeRequest::new(["clicks"]), &specs, &Tables).unwrap();
+/// assert_eq!(plan.statements[0].backend, BackendKind::Postgres);
+/// assert!(plan.statements[0].sql.contains("SUM(clicks)"));
+/// ```
+pub trait Catalog {
+    /// The backend that reads `source` and the SQL that names it there; an error when the
+    /// source does not exist or no backend can read it. `user` names who asks (e.g. "metric
+    /// `ctr`"), for the error.
+    fn table(&self, source: &SourceUri, user: &str) -> Result<Table>;
+
+    /// The columns of a source, with the backend's type names.
+    fn columns(&self, source: &SourceUri) -> Result<Vec<Column>>;
+}
+
+/// A source as a statement reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// The backend it lives on (the statement is written in its dialect).
+    pub backend: BackendKind,
+    /// The SQL that reads it in a `FROM` clause: a quoted table name, or a file reader.
+    pub relation: String,
+}
+
+impl Table {
+    /// The dialect of the backend the table lives on.
+    pub fn dialect(&self) -> Dialect {
+        self.backend.dialect()
+    }
+}
 
 /// How a statement aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +112,7 @@ impl fmt::Display for Strategy {
 }
 
 /// One statement of a plan: the metrics of one source table.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct PlannedStatement {
     /// The source table.
     pub source: SourceUri,
@@ -63,33 +120,11 @@ pub struct PlannedStatement {
     pub metrics: Vec<String>,
     /// How it aggregates.
     pub strategy: Strategy,
+    /// The backend it runs on.
+    pub backend: BackendKind,
     /// The SQL, in the backend's dialect.
     pub sql: String,
-    pub(crate) backend: Arc<dyn Backend>,
     pub(crate) layout: Layout,
-}
-
-impl fmt::Debug for PlannedStatement {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PlannedStatement")
-            .field("source", &self.source.uri)
-            .field("metrics", &self.metrics)
-            .field("strategy", &self.strategy)
-            .finish()
-    }
-}
-
-impl PlannedStatement {
-    /// The backend's own plan for the statement (`EXPLAIN`).
-    pub fn explain(&self) -> Result<String> {
-        self.backend
-            .explain(&self.sql)
-            .map_err(|message| Error::QueryExecution {
-                metrics: self.metrics.clone(),
-                source_uri: self.source.uri.clone(),
-                message,
-            })
-    }
 }
 
 /// The statements that compute a request.
@@ -121,25 +156,30 @@ impl fmt::Display for Plan {
 
 /// Metrics that one statement computes.
 struct Group<'s> {
-    fact: ResolvedSource,
+    fact: Table,
+    source: &'s SourceUri,
     timestamp: Option<Ident>,
     metrics: Vec<&'s MetricSpec>,
 }
 
-/// Plans a checked request: resolves every source and builds one statement per group.
-pub fn plan(request: &CheckedRequest, connections: &ConnectionManager) -> Result<Plan> {
+/// Plans a request: checks it against the specs, looks every source up in the catalog, and
+/// builds one statement per source table (and timestamp column). Nothing runs.
+pub fn plan(request: &ComputeRequest, specs: &SpecCache, catalog: &dyn Catalog) -> Result<Plan> {
+    plan_checked(&request.check(specs)?, catalog)
+}
+
+pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> Result<Plan> {
     let needs_time = request.window.is_some();
     let mut groups: Vec<Group> = Vec::new();
-    // Each distinct source is resolved (and its table checked) once.
-    let mut resolved: Vec<ResolvedSource> = Vec::new();
+    // Each distinct source is looked up (and its table checked) once.
+    let mut tables: Vec<(&SourceUri, Table)> = Vec::new();
     for metric in &request.metrics {
-        let fact = match resolved.iter().find(|r| r.uri == metric.source) {
-            Some(r) => r.clone(),
+        let fact = match tables.iter().find(|(uri, _)| **uri == metric.source) {
+            Some((_, table)) => table.clone(),
             None => {
-                let r =
-                    connections.resolve(&metric.source, &format!("metric `{}`", metric.name))?;
-                resolved.push(r.clone());
-                r
+                let table = catalog.table(&metric.source, &format!("metric `{}`", metric.name))?;
+                tables.push((&metric.source, table.clone()));
+                table
             }
         };
         let timestamp = if needs_time {
@@ -148,8 +188,7 @@ pub fn plan(request: &CheckedRequest, connections: &ConnectionManager) -> Result
             None
         };
         let same = groups.iter_mut().find(|g| {
-            Arc::ptr_eq(&g.fact.backend, &fact.backend)
-                && g.fact.relation == fact.relation
+            g.fact == fact
                 && g.timestamp.as_ref().map(|t| t.name.to_lowercase())
                     == timestamp.as_ref().map(|t| t.name.to_lowercase())
         });
@@ -157,6 +196,7 @@ pub fn plan(request: &CheckedRequest, connections: &ConnectionManager) -> Result
             Some(group) => group.metrics.push(metric),
             None => groups.push(Group {
                 fact,
+                source: &metric.source,
                 timestamp,
                 metrics: vec![metric],
             }),
@@ -164,7 +204,7 @@ pub fn plan(request: &CheckedRequest, connections: &ConnectionManager) -> Result
     }
 
     let dimension = match &request.segment {
-        Some(segment) => Some(connections.resolve(
+        Some(segment) => Some(catalog.table(
             &segment.spec.source,
             &format!("segment `{}`", segment.spec.name),
         )?),
@@ -174,25 +214,25 @@ pub fn plan(request: &CheckedRequest, connections: &ConnectionManager) -> Result
     let mut statements = Vec::new();
     for group in groups {
         if let (Some(dim), Some(segment)) = (&dimension, &request.segment)
-            && !Arc::ptr_eq(&dim.backend, &group.fact.backend)
+            && dim.backend != group.fact.backend
         {
             return Err(Error::query_build(format!(
                 "segment `{}` reads `{}` ({}), but metric `{}` reads `{}` ({}); a segment's dimension table must be on the same backend as the metric's table",
                 segment.spec.name,
-                dim.uri,
-                dim.uri.backend(),
+                segment.spec.source,
+                dim.backend,
                 group.metrics[0].name,
-                group.fact.uri,
-                group.fact.uri.backend(),
+                group.source,
+                group.fact.backend,
             )));
         }
         let built = statement::build(&group, request, dimension.as_ref())?;
         statements.push(PlannedStatement {
-            source: group.fact.uri.clone(),
+            source: group.source.clone(),
             metrics: group.metrics.iter().map(|m| m.name.clone()).collect(),
             strategy: built.strategy,
+            backend: group.fact.backend,
             sql: built.sql,
-            backend: group.fact.backend.clone(),
             layout: built.layout,
         });
     }

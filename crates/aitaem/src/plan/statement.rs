@@ -7,14 +7,12 @@
 
 use sqlparser::ast::Expr;
 
-use super::{Group, Strategy, sets};
-use crate::assemble::Layout;
-use crate::connect::ResolvedSource;
+use super::{Group, Layout, Strategy, Table, WideColumn, sets};
 use crate::error::{Error, Result};
 use crate::request::CheckedRequest;
 use crate::spec::{NamedPredicate, SegmentKind, SliceKind, SliceSpec, SqlFragment};
 use crate::sql::expr::{self, Partials};
-use crate::sql::{Dialect, SqlType, TimeUnit};
+use crate::sql::{Dialect, SqlType};
 
 /// Value-list masks hold this many values per column (bits 0..29 of an INTEGER).
 const VALUES_PER_MASK: usize = 30;
@@ -170,7 +168,7 @@ struct SegmentJoin {
 fn render(fragment: &SqlFragment, d: Dialect, owner: &str) -> Result<String> {
     fragment
         .expr_for(d)
-        .map(|e| expr::render(&e))
+        .map(|e| expr::render(&e, d))
         .map_err(|err| {
             Error::query_build(format!(
                 "{owner}: `{}` is not valid SQL for {d:?}: {}",
@@ -287,7 +285,7 @@ impl Builder {
     fn segment(
         &mut self,
         request: &CheckedRequest,
-        dimension: Option<&ResolvedSource>,
+        dimension: Option<&Table>,
     ) -> Result<Option<SegmentJoin>> {
         let (Some(segment), Some(dim)) = (&request.segment, dimension) else {
             return Ok(None);
@@ -383,6 +381,14 @@ impl Builder {
             .collect()
     }
 
+    /// The first-stage key with this alias.
+    fn key(&self, alias: &str) -> &Key {
+        self.keys
+            .iter()
+            .find(|k| k.alias == alias)
+            .expect("aliases name first-stage keys")
+    }
+
     /// Whether `alias` is a slice's key (held by some grouping sets only).
     fn is_slice_key(&self, alias: &str) -> bool {
         self.sets.iter().flatten().any(|k| k == alias)
@@ -444,10 +450,16 @@ impl Builder {
                     let keys: Vec<&str> = self.keys.iter().map(|k| k.alias.as_str()).collect();
                     keys.join(", ")
                 } else {
-                    select.push(format!(
-                        "GROUPING({}) AS __set",
-                        self.slice_keys().join(", ")
-                    ));
+                    // PostgreSQL's GROUPING takes expressions, not the select list's aliases.
+                    let arguments: Vec<&str> = self
+                        .slice_keys()
+                        .into_iter()
+                        .map(|alias| match d.grouping_reads_aliases() {
+                            true => alias,
+                            false => self.key(alias).expr.as_str(),
+                        })
+                        .collect();
+                    select.push(format!("GROUPING({}) AS __set", arguments.join(", ")));
                     let sets: Vec<String> = self
                         .sets
                         .iter()
@@ -516,7 +528,7 @@ impl Builder {
             segment_labels.add(d, &segment.labeler, "__vg");
         }
 
-        let mut select = vec![format!("{index} AS __state")];
+        let mut select = vec![format!("{index} AS {}", WideColumn::State.name())];
         let mut group_by = Vec::new();
         for key in self.grouping_keys() {
             let column = match source {
@@ -526,10 +538,15 @@ impl Builder {
             select.push(format!("{column} AS {}", key.alias));
             group_by.push(column);
         }
-        select.push(format!("{} AS slice_value", slice_labels.value(d, "all")));
         select.push(format!(
-            "{} AS segment_value",
-            segment_labels.value(d, "all")
+            "{} AS {}",
+            slice_labels.value(d, "all"),
+            WideColumn::SliceValue.name()
+        ));
+        select.push(format!(
+            "{} AS {}",
+            segment_labels.value(d, "all"),
+            WideColumn::SegmentValue.name()
         ));
         select.extend(aggregates.iter().cloned());
         group_by.extend(
@@ -566,7 +583,8 @@ impl Builder {
         sql
     }
 
-    /// The final query: one wide row per group (see [`Layout`]), ordered when asked.
+    /// The final query: one wide row per group, with the columns the layout lists, ordered
+    /// when asked. `metrics` are the metric value expressions over `__states`.
     fn finish(
         self,
         request: &CheckedRequest,
@@ -575,35 +593,7 @@ impl Builder {
         metrics: &[String],
     ) -> (String, Layout) {
         let d = self.d;
-        let unit: Option<TimeUnit> = request.period.unit();
-        let mut select = vec!["__state".to_string()];
-        if let Some(unit) = unit {
-            select.push(format!("{} AS __period", d.period_start("__period", unit)));
-        }
-        if request.by_entity.is_some() {
-            select.push(format!(
-                "{} AS entity_id",
-                d.cast("__entity", SqlType::Text)
-            ));
-        }
-        select.extend(["slice_value".into(), "segment_value".into()]);
-        select.extend(metrics.iter().cloned());
-        let mut sql = format!(
-            "WITH {}\nSELECT {}\nFROM __states",
-            self.ctes.join(",\n"),
-            select.join(", ")
-        );
-        if request.sort {
-            let mut order = vec!["__state"];
-            if unit.is_some() {
-                order.push("__period");
-            }
-            if request.by_entity.is_some() {
-                order.push("entity_id");
-            }
-            order.extend(["slice_value", "segment_value"]);
-            sql.push_str(&format!("\nORDER BY {}", order.join(", ")));
-        }
+        let unit = request.period.unit();
         let layout = Layout {
             period_type: request.period.as_str().to_string(),
             unit,
@@ -622,6 +612,41 @@ impl Builder {
                 .map(|m| (m.name.clone(), m.format.as_ref().map(|f| f.to_string())))
                 .collect(),
         };
+        let columns = layout.columns();
+        let select: Vec<String> = columns
+            .iter()
+            .map(|&column| {
+                let name = column.name();
+                let value = match column {
+                    WideColumn::State | WideColumn::SliceValue | WideColumn::SegmentValue => {
+                        return name;
+                    }
+                    WideColumn::Period => {
+                        d.period_start("__period", unit.expect("a period column implies a unit"))
+                    }
+                    WideColumn::Entity => d.cast("__entity", SqlType::Text),
+                    WideColumn::Metric(i) => metrics[i].clone(),
+                };
+                if value == name {
+                    name
+                } else {
+                    format!("{value} AS {name}")
+                }
+            })
+            .collect();
+        let mut sql = format!(
+            "WITH {}\nSELECT {}\nFROM __states",
+            self.ctes.join(",\n"),
+            select.join(", ")
+        );
+        if request.sort {
+            let order: Vec<String> = columns
+                .iter()
+                .filter(|c| !matches!(c, WideColumn::Metric(_)))
+                .map(|c| c.name())
+                .collect();
+            sql.push_str(&format!("\nORDER BY {}", order.join(", ")));
+        }
         (sql, layout)
     }
 }
@@ -653,8 +678,8 @@ fn aggregation(
     let finals = metrics
         .iter()
         .map(|m| {
-            let den = m.denominator.as_ref().map(expr::render);
-            value_expr(d, &expr::render(&m.numerator), den.as_deref())
+            let den = m.denominator.as_ref().map(|e| expr::render(e, d));
+            value_expr(d, &expr::render(&m.numerator, d), den.as_deref())
         })
         .collect();
     let strategy = if single_state {
@@ -693,7 +718,7 @@ fn grouping_sets(request: &CheckedRequest, leaves: &[(&SliceSpec, Labeler)]) -> 
 pub(super) fn build(
     group: &Group,
     request: &CheckedRequest,
-    dimension: Option<&ResolvedSource>,
+    dimension: Option<&Table>,
 ) -> Result<Built> {
     let d = group.fact.dialect();
     let mut builder = Builder {
@@ -765,7 +790,7 @@ pub(super) fn build(
     // Two-stage branches roll the partial aggregates up, and the metrics are computed once over
     // their union (a shorter statement for the database to prepare); the other plans compute the
     // metrics in each branch.
-    let metric = |(i, f): (usize, &String)| format!("{f} AS __m{i}");
+    let metric_name = |i: usize| WideColumn::Metric(i).name();
     let (aggregates, metric_columns): (Vec<String>, Vec<String>) = match strategy {
         Strategy::TwoStage => (
             partials
@@ -774,11 +799,15 @@ pub(super) fn build(
                 .enumerate()
                 .map(|(i, rollup)| format!("{rollup}({0}) AS {0}", Partials::name(i)))
                 .collect(),
-            finals.iter().enumerate().map(metric).collect(),
+            finals,
         ),
         Strategy::OnePass | Strategy::SingleAggregate => (
-            finals.iter().enumerate().map(metric).collect(),
-            (0..finals.len()).map(|i| format!("__m{i}")).collect(),
+            finals
+                .iter()
+                .enumerate()
+                .map(|(i, f)| format!("{f} AS {}", metric_name(i)))
+                .collect(),
+            (0..finals.len()).map(metric_name).collect(),
         ),
     };
     let branches: Vec<String> = states

@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::decode::decode;
-use super::model::{MetricSpec, SegmentSpec, SliceKind, SliceSpec, Spec};
-use crate::error::{
-    Error, Location, Result, SpecIssue, SpecKind, SpecValidationError, close_names,
-};
+use super::model::{MetricSpec, SegmentSpec, SliceKind, SliceSpec, Spec, SpecKind};
+use crate::error::{Error, Result, SpecIssue, SpecValidationError, close_names};
+use crate::yaml::Location;
 
 /// A validated set of specs, looked up by name.
 ///
@@ -540,7 +539,7 @@ mod tests {
         assert_eq!(cache.version(), 3);
         assert!(cache.slice("device").is_err());
         let err = cache.remove(SpecKind::Metric, "nope").unwrap_err();
-        assert_eq!(err.kind(), "SpecNotFoundError");
+        assert_eq!(err.kind(), crate::ErrorKind::SpecNotFound);
         let err = cache.add(Spec::from_yaml(COMPOSITE).unwrap()).unwrap_err();
         assert!(
             err.to_string().contains("`device`, which is not defined"),

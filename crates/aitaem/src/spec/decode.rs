@@ -8,15 +8,16 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::model::SpecKind;
 use super::model::{
     MetricFormat, MetricSpec, NamedPredicate, SegmentKind, SegmentSpec, SliceKind, SliceSpec, Spec,
     SqlFragment,
 };
-use crate::error::{Location, SpecIssue, SpecKind};
+use crate::error::SpecIssue;
 use crate::source::SourceUri;
 use crate::sql::expr::{self, ExprError};
 use crate::sql::{Dialect, ExprRole, Ident, is_valid_name};
-use crate::yaml::{self, Decoder, Fields, Node, Value};
+use crate::yaml::{self, Decoder, Fields, Location, Node, Value};
 
 const METRIC_FIELDS: &[&str] = &[
     "name",

@@ -10,5 +10,5 @@ mod model;
 pub use cache::SpecCache;
 pub use model::{
     MetricFormat, MetricSpec, NamedPredicate, SegmentKind, SegmentSpec, SliceKind, SliceSpec, Spec,
-    SqlFragment,
+    SpecKind, SqlFragment,
 };

@@ -10,9 +10,37 @@ use std::fmt;
 
 use sqlparser::ast::Expr;
 
-use crate::error::{Location, SpecKind};
 use crate::source::SourceUri;
 use crate::sql::{Dialect, ExprError, Ident, expr};
+use crate::yaml::Location;
+
+/// The three kinds of spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SpecKind {
+    /// A metric (`metric:`).
+    Metric,
+    /// A slice (`slice:`).
+    Slice,
+    /// A segment (`segment:`).
+    Segment,
+}
+
+impl SpecKind {
+    /// The YAML top-level key and the word users see: `metric`, `slice`, `segment`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpecKind::Metric => "metric",
+            SpecKind::Slice => "slice",
+            SpecKind::Segment => "segment",
+        }
+    }
+}
+
+impl fmt::Display for SpecKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A SQL fragment from a spec (an aggregate or a predicate), parsed and checked.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 use chrono::NaiveDateTime;
 
 use super::ident::Ident;
+use crate::period::TimeUnit;
 
 /// A backend's SQL dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,33 +17,6 @@ pub enum Dialect {
     Postgres,
     /// BigQuery (GoogleSQL).
     BigQuery,
-}
-
-/// A calendar unit for time truncation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TimeUnit {
-    /// An hour.
-    Hour,
-    /// A day.
-    Day,
-    /// An ISO week (starting on Monday).
-    Week,
-    /// A calendar month.
-    Month,
-    /// A calendar year.
-    Year,
-}
-
-impl TimeUnit {
-    fn word(self) -> &'static str {
-        match self {
-            TimeUnit::Hour => "hour",
-            TimeUnit::Day => "day",
-            TimeUnit::Week => "week",
-            TimeUnit::Month => "month",
-            TimeUnit::Year => "year",
-        }
-    }
 }
 
 /// A SQL type the planner casts to.
@@ -165,7 +139,7 @@ impl Dialect {
     /// truncating every row; elsewhere the key is the truncated timestamp.
     ///
     /// ```
-    /// use aitaem::sql::{Dialect, TimeUnit};
+    /// use aitaem::{period::TimeUnit, sql::Dialect};
     /// let key = Dialect::DuckDb.period_key("ts", TimeUnit::Year);
     /// assert_eq!(key, "year(CAST(ts AS TIMESTAMP))");
     /// assert_eq!(Dialect::Postgres.period_start("k", TimeUnit::Month), "k");
@@ -228,6 +202,12 @@ impl Dialect {
         matches!(self, Dialect::DuckDb | Dialect::Postgres)
     }
 
+    /// Whether `GROUPING(...)` accepts the aliases of the select list (PostgreSQL wants the
+    /// grouped expressions themselves).
+    pub fn grouping_reads_aliases(self) -> bool {
+        matches!(self, Dialect::DuckDb)
+    }
+
     /// How a common table expression that is read more than once is declared so that it is
     /// computed once.
     pub fn materialized(self) -> &'static str {
@@ -242,6 +222,7 @@ impl Dialect {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "duckdb")]
     #[test]
     fn duckdb_period_keys_give_the_truncated_timestamp() {
         let conn = duckdb::Connection::open_in_memory().unwrap();

@@ -10,8 +10,9 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    DuplicateTreatment, Expr, Function, FunctionArgumentClause, FunctionArguments,
-    Ident as SqlIdent, ObjectName, ObjectNamePart, Query, Visit, VisitMut, Visitor, VisitorMut,
+    BinaryOperator, CastKind, DataType, DuplicateTreatment, Expr, Function, FunctionArgumentClause,
+    FunctionArguments, Ident as SqlIdent, ObjectName, ObjectNamePart, Query, Value, Visit,
+    VisitMut, Visitor, VisitorMut,
 };
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
@@ -204,12 +205,42 @@ pub fn column_idents(expr: &Expr) -> Vec<super::Ident> {
     inspector.idents
 }
 
-/// Renders a fragment for a statement that reads one table: column qualifiers are dropped
-/// (`events.revenue`, `_dim.platform` become `revenue`, `platform`), outside subqueries.
-pub fn render(expr: &Expr) -> String {
+/// Renders a fragment for a statement in `dialect` that reads one table: column qualifiers are
+/// dropped (`events.revenue`, `_dim.platform` become `revenue`, `platform`) outside subqueries,
+/// and the fragment is made to mean what it means on every backend: on PostgreSQL, `/` divides
+/// in floating point (as on DuckDB and BigQuery) rather than truncating integer quotients.
+pub fn render(expr: &Expr, dialect: Dialect) -> String {
     let mut expr = expr.clone();
     let _ = VisitMut::visit(&mut expr, &mut Unqualifier { depth: 0 });
+    if dialect == Dialect::Postgres {
+        let _ = VisitMut::visit(&mut expr, &mut FloatDivision);
+    }
     expr.to_string()
+}
+
+/// `a / b` becomes `CAST(a AS DOUBLE PRECISION) / b`.
+struct FloatDivision;
+
+impl VisitorMut for FloatDivision {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Divide,
+            ..
+        } = expr
+        {
+            let operand = std::mem::replace(left.as_mut(), Expr::value(Value::Null));
+            **left = Expr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(operand),
+                data_type: DataType::DoublePrecision,
+                format: None,
+            };
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// Lower-case names of the aggregate functions recognised in metrics.
@@ -516,14 +547,14 @@ impl Partials {
         format!("__p{i}")
     }
 
-    fn add(&mut self, mut function: Function, rollup: &str) -> String {
+    fn add(&mut self, mut function: Function, rollup: &str, dialect: Dialect) -> String {
         // Upper-case the function name so `sum(x)` and `SUM(x)` share one partial.
         if let [ObjectNamePart::Identifier(name)] = function.name.0.as_mut_slice()
             && name.quote_style.is_none()
         {
             name.value = name.value.to_uppercase();
         }
-        let rendered = render(&Expr::Function(function));
+        let rendered = render(&Expr::Function(function), dialect);
         let index = match self.exprs.iter().position(|e| *e == rendered) {
             Some(i) => i,
             None => {
@@ -549,11 +580,13 @@ pub fn decompose(expr: &Expr, dialect: Dialect, partials: &mut Partials) -> Opti
     for call in collector.calls {
         let kind = decomposition(&call)?;
         let text = match kind {
-            Decomposition::Sum => partials.add(call, "SUM"),
-            Decomposition::Count => format!("COALESCE({}, 0)", partials.add(call, "SUM")),
+            Decomposition::Sum => partials.add(call, "SUM", dialect),
+            Decomposition::Count => {
+                format!("COALESCE({}, 0)", partials.add(call, "SUM", dialect))
+            }
             Decomposition::Avg => {
-                let sum = partials.add(renamed(&call, "sum"), "SUM");
-                let count = partials.add(renamed(&call, "count"), "SUM");
+                let sum = partials.add(renamed(&call, "sum"), "SUM", dialect);
+                let count = partials.add(renamed(&call, "count"), "SUM", dialect);
                 format!(
                     "{} / NULLIF({count}, 0)",
                     dialect.cast(&sum, SqlType::Double)
@@ -561,13 +594,13 @@ pub fn decompose(expr: &Expr, dialect: Dialect, partials: &mut Partials) -> Opti
             }
             Decomposition::Same => {
                 let rollup = function_name(&call);
-                partials.add(call, &rollup)
+                partials.add(call, &rollup, dialect)
             }
         };
         finals.push(parse(&text, Some(dialect)).ok()?);
     }
     let _ = VisitMut::visit(&mut expr, &mut Substituter { finals });
-    Some(render(&expr))
+    Some(render(&expr, dialect))
 }
 
 fn renamed(call: &Function, name: &str) -> Function {
@@ -713,7 +746,23 @@ mod tests {
     #[test]
     fn render_drops_qualifiers_and_comments() {
         let expr = duck("_dim.platform_group = 'search' -- trailing comment");
-        assert_eq!(render(&expr), "platform_group = 'search'");
+        assert_eq!(render(&expr, Dialect::DuckDb), "platform_group = 'search'");
+    }
+
+    #[test]
+    fn postgres_divides_in_floating_point() {
+        let expr = parse("SUM(a) / SUM(b) + 1 / 2", Some(Dialect::Postgres)).unwrap();
+        assert_eq!(
+            render(&expr, Dialect::Postgres),
+            "CAST(SUM(a) AS DOUBLE PRECISION) / SUM(b) + CAST(1 AS DOUBLE PRECISION) / 2"
+        );
+        assert_eq!(render(&expr, Dialect::DuckDb), "SUM(a) / SUM(b) + 1 / 2");
+        let mut partials = Partials::default();
+        let ratio = decompose(&expr, Dialect::Postgres, &mut partials).unwrap();
+        assert_eq!(
+            ratio,
+            "CAST((__p0) AS DOUBLE PRECISION) / (__p1) + CAST(1 AS DOUBLE PRECISION) / 2"
+        );
     }
 
     #[test]

@@ -5,6 +5,6 @@ mod dialect;
 pub(crate) mod expr;
 mod ident;
 
-pub use dialect::{Dialect, SqlType, TimeUnit};
+pub use dialect::{Dialect, SqlType};
 pub use expr::{ExprError, ExprRole};
 pub use ident::{Ident, is_valid_name};

@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use aitaem::request::ComputeRequest;
+use aitaem::ComputeRequest;
 use aitaem::result::ResultRow;
 use aitaem::{ComputeResult, ConnectionManager, MetricCompute, SpecCache};
 
@@ -68,7 +70,7 @@ impl Project {
             "warnings: {:?}",
             result.warnings
         );
-        result.rows()
+        result.rows().unwrap()
     }
 
     /// The independent calculation: one hand-written query returning one number.

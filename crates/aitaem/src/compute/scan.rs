@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 
 use crate::backend::Column;
-use crate::connect::ConnectionManager;
-use crate::error::{Result, SpecKind};
-use crate::spec::{MetricSpec, SliceKind, SliceSpec, Spec, SpecCache};
+use crate::error::Result;
+use crate::plan::Catalog;
+use crate::spec::{MetricSpec, SliceKind, SliceSpec, Spec, SpecCache, SpecKind};
 
 /// Whether one metric and one slice or segment fit together.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,13 +100,13 @@ fn slice_columns(slice: &SliceSpec, specs: &SpecCache) -> Vec<String> {
     out
 }
 
-pub(crate) fn scan(specs: &SpecCache, connections: &ConnectionManager) -> Result<ScanResult> {
+pub(crate) fn scan(specs: &SpecCache, catalog: &dyn Catalog) -> Result<ScanResult> {
     let mut tables: HashMap<String, std::result::Result<Vec<Column>, String>> = HashMap::new();
     let mut entries = Vec::new();
     for metric in specs.metrics() {
         let columns = tables
             .entry(metric.source.uri.clone())
-            .or_insert_with(|| describe(metric, connections))
+            .or_insert_with(|| describe(metric, catalog))
             .clone();
         for slice in specs.slices() {
             entries.push(match &columns {
@@ -184,11 +184,9 @@ pub(crate) fn scan(specs: &SpecCache, connections: &ConnectionManager) -> Result
 
 fn describe(
     metric: &MetricSpec,
-    connections: &ConnectionManager,
+    catalog: &dyn Catalog,
 ) -> std::result::Result<Vec<Column>, String> {
-    connections
-        .describe_table(&metric.source.uri)
-        .map_err(|e| e.to_string())
+    catalog.columns(&metric.source).map_err(|e| e.to_string())
 }
 
 fn unreadable(metric: &MetricSpec, name: &str, kind: SpecKind, why: &str) -> ScanEntry {

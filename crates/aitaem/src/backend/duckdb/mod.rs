@@ -1,20 +1,25 @@
-//! The embedded DuckDB backend (also reads CSV, Parquet and JSON files).
+//! The embedded DuckDB backend (also reads CSV, Parquet and JSON files), and loading CSV files
+//! into DuckDB databases (`load`).
 //!
 //! Connections never reach for the network: extension auto-install and auto-load are off.
 //! Every statement runs in a transaction that is rolled back, so computing never changes a
 //! database, even one opened read-write. Databases other than the configured one that a source
 //! URI names are attached read-only.
 
+pub(crate) mod load;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ::duckdb::{AccessMode, Config, Connection};
+use ::duckdb::{Config, Connection};
 use arrow::record_batch::RecordBatch;
 
 use super::{Backend, Column};
-use crate::error::{Error, Result, close_names};
-use crate::paths::{self, PathResolver, Resolved};
+use crate::config::AccessMode;
+use crate::config::paths::{self, PathResolver, Resolved};
+use crate::error::{BackendError, BackendErrorKind, Error, Result, close_names};
+use crate::plan::Table;
 use crate::source::{BackendKind, DuckDbDatabase, FileFormat, Source, SourceUri};
 use crate::sql::Dialect;
 
@@ -32,19 +37,30 @@ pub(crate) struct DuckDb {
     attached: Mutex<HashMap<PathBuf, String>>,
 }
 
-fn connection_error(message: impl Into<String>) -> Error {
-    Error::Connection {
-        backend: "duckdb".into(),
-        message: message.into(),
-    }
+fn connection_error(kind: BackendErrorKind, message: impl Into<String>) -> Error {
+    Error::connection(BackendKind::DuckDb, BackendError::new(kind, message))
+}
+
+/// A DuckDB error, classified by the kind DuckDB gives it in its message.
+fn backend_error(err: ::duckdb::Error) -> BackendError {
+    let message = err.to_string();
+    let kind = if message.starts_with("Catalog Error") {
+        BackendErrorKind::NotFound
+    } else if message.starts_with("IO Error") {
+        BackendErrorKind::Connection
+    } else if message.starts_with("INTERRUPT Error") {
+        BackendErrorKind::Timeout
+    } else {
+        BackendErrorKind::Rejected
+    };
+    BackendError::new(kind, message).with_source(err)
 }
 
 /// Settings for every connection we open: no network, and read-only when asked.
-pub(crate) fn settings(read_only: bool) -> std::result::Result<Config, ::duckdb::Error> {
-    let mode = if read_only {
-        AccessMode::ReadOnly
-    } else {
-        AccessMode::ReadWrite
+pub(crate) fn settings(access: AccessMode) -> std::result::Result<Config, ::duckdb::Error> {
+    let mode = match access {
+        AccessMode::ReadOnly => ::duckdb::AccessMode::ReadOnly,
+        AccessMode::ReadWrite => ::duckdb::AccessMode::ReadWrite,
     };
     Config::default()
         .access_mode(mode)?
@@ -55,24 +71,35 @@ pub(crate) fn settings(read_only: bool) -> std::result::Result<Config, ::duckdb:
 impl DuckDb {
     /// Opens the database at `path` (`:memory:` for an in-memory one). A file must exist:
     /// computing never creates databases.
-    pub(crate) fn open(path: &str, read_only: bool, paths: PathResolver) -> Result<DuckDb> {
-        let config = settings(read_only).map_err(|e| connection_error(e.to_string()))?;
+    pub(crate) fn open(path: &str, access: AccessMode, paths: PathResolver) -> Result<DuckDb> {
+        let failed = |e: ::duckdb::Error| Error::connection(BackendKind::DuckDb, backend_error(e));
+        let config = settings(access).map_err(failed)?;
         if path == ":memory:" {
-            let conn = Connection::open_in_memory_with_flags(config)
-                .map_err(|e| connection_error(e.to_string()))?;
+            let conn = Connection::open_in_memory_with_flags(config).map_err(failed)?;
             return Ok(DuckDb::wrap(conn, None, ":memory:".into(), paths));
         }
         let file = match paths.resolve(path) {
             Resolved::Found(file) => file,
             Resolved::Missing(tried) => {
-                return Err(connection_error(format!(
-                    "database `{path}` not found (looked for {}); check `duckdb.path`, or create it with `aitaem load-csv`",
-                    paths::list(&tried)
-                )));
+                return Err(connection_error(
+                    BackendErrorKind::NotFound,
+                    format!(
+                        "database `{path}` not found (looked for {}); check `duckdb.path`, or create it with `aitaem load-csv`",
+                        paths::list(&tried)
+                    ),
+                ));
             }
         };
-        let conn = Connection::open_with_flags(&file, config)
-            .map_err(|e| connection_error(format!("cannot open `{}`: {e}", file.display())))?;
+        let conn = Connection::open_with_flags(&file, config).map_err(|e| {
+            Error::connection(
+                BackendKind::DuckDb,
+                BackendError::new(
+                    BackendErrorKind::Connection,
+                    format!("cannot open `{}`: {e}", file.display()),
+                )
+                .with_source(e),
+            )
+        })?;
         Ok(DuckDb::wrap(conn, Some(file), path.to_string(), paths))
     }
 
@@ -88,7 +115,7 @@ impl DuckDb {
                 [],
                 |row| row.get(0),
             )
-            .map_err(|e| connection_error(e.to_string()))?;
+            .map_err(|e| Error::connection(BackendKind::DuckDb, backend_error(e)))?;
         let file = path
             .filter(|p| !p.is_empty())
             .map(|p| paths::absolute(Path::new(&p)));
@@ -114,13 +141,23 @@ impl DuckDb {
         }
     }
 
+    /// The database as written in the configuration (`:memory:` for an in-memory one).
+    pub(crate) fn uri_path(&self) -> &str {
+        &self.uri_path
+    }
+
     /// A new connection to the same database, for one statement or one thread.
-    fn connection(&self) -> std::result::Result<Connection, String> {
-        let conn = self
-            .conn
-            .lock()
-            .map_err(|_| "the connection is poisoned".to_string())?;
-        conn.try_clone().map_err(|e| e.to_string())
+    fn connection(&self) -> std::result::Result<Connection, BackendError> {
+        let conn = self.conn.lock().map_err(|_| {
+            BackendError::new(BackendErrorKind::Other, "the connection is poisoned")
+        })?;
+        conn.try_clone().map_err(backend_error)
+    }
+
+    /// [`DuckDb::connection`], for callers that report a connection error.
+    fn connect(&self) -> Result<Connection> {
+        self.connection()
+            .map_err(|e| Error::connection(BackendKind::DuckDb, e))
     }
 
     /// The catalog holding a table: `None` for the main database, or the alias of an attached
@@ -147,25 +184,31 @@ impl DuckDb {
         let mut attached = self
             .attached
             .lock()
-            .map_err(|_| connection_error("poisoned"))?;
+            .map_err(|_| connection_error(BackendErrorKind::Other, "poisoned"))?;
         if let Some(alias) = attached.get(&file) {
             return Ok(Some(alias.clone()));
         }
         let alias = format!("aitaem_db{}", attached.len() + 1);
-        let conn = self.connection().map_err(connection_error)?;
+        let conn = self.connect()?;
         conn.execute_batch(&format!(
             "ATTACH {} AS {} (READ_ONLY)",
             D.string(&file.display().to_string()),
             D.quote(&alias)
         ))
-        .map_err(|e| connection_error(format!("cannot attach `{}`: {e}", file.display())))?;
+        .map_err(|e| {
+            connection_error(
+                BackendErrorKind::Connection,
+                format!("cannot attach `{}`: {e}", file.display()),
+            )
+        })?;
         attached.insert(file, alias.clone());
         Ok(Some(alias))
     }
 
     /// `(schema, name)` of every table and view in a catalog.
     fn tables_in(&self, catalog: Option<&str>) -> Result<Vec<(String, String)>> {
-        let conn = self.connection().map_err(connection_error)?;
+        let conn = self.connect()?;
+        let failed = |e| Error::connection(BackendKind::DuckDb, backend_error(e));
         let database = match catalog {
             Some(alias) => D.string(alias),
             None => "current_database()".into(),
@@ -175,16 +218,13 @@ impl DuckDb {
              UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = {database} AND NOT internal \
              ORDER BY 1, 2"
         );
-        let mut stmt = conn
-            .prepare(&sql)
-            .map_err(|e| connection_error(e.to_string()))?;
+        let mut stmt = conn.prepare(&sql).map_err(failed)?;
         let rows = stmt
             .query_map([], |row| {
                 Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
             })
-            .map_err(|e| connection_error(e.to_string()))?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(|e| connection_error(e.to_string()))
+            .map_err(failed)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(failed)
     }
 }
 
@@ -228,10 +268,77 @@ impl DuckDb {
 }
 
 impl Backend for DuckDb {
-    fn kind(&self) -> BackendKind {
-        BackendKind::DuckDb
+    fn table(&self, source: &SourceUri) -> Result<Table> {
+        let relation = self.relation(source)?;
+        Ok(Table {
+            backend: BackendKind::DuckDb,
+            relation,
+        })
     }
 
+    fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, BackendError> {
+        let conn = self.connection()?;
+        conn.execute_batch("BEGIN TRANSACTION")
+            .map_err(backend_error)?;
+        let result = conn
+            .prepare(sql)
+            .and_then(|mut stmt| Ok(stmt.query_arrow([])?.collect::<Vec<RecordBatch>>()));
+        // Nothing a statement did is kept.
+        let _ = conn.execute_batch("ROLLBACK");
+        result.map_err(backend_error)
+    }
+
+    fn explain(&self, sql: &str) -> std::result::Result<String, BackendError> {
+        let conn = self.connection()?;
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN {sql}"))
+            .map_err(backend_error)?;
+        let rows = stmt
+            .query_map([], |row| row.get::<_, String>(1))
+            .map_err(backend_error)?;
+        let lines: std::result::Result<Vec<String>, _> = rows.collect();
+        lines.map(|l| l.join("\n")).map_err(backend_error)
+    }
+
+    fn list_tables(&self) -> Result<Vec<String>> {
+        Ok(self
+            .tables_in(None)?
+            .into_iter()
+            .map(|(schema, table)| {
+                let name = if schema == "main" {
+                    table
+                } else {
+                    format!("{schema}.{table}")
+                };
+                format!("duckdb://{}/{name}", self.uri_path)
+            })
+            .collect())
+    }
+
+    fn describe(&self, source: &SourceUri) -> Result<Vec<Column>> {
+        let relation = self.relation(source)?;
+        let conn = self.connect()?;
+        let failed = |e: ::duckdb::Error| Error::TableNotFound {
+            source_uri: source.uri.clone(),
+            message: format!("cannot read its columns: {e}"),
+        };
+        let mut stmt = conn
+            .prepare(&format!("DESCRIBE SELECT * FROM {relation}"))
+            .map_err(failed)?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(Column {
+                    name: row.get(0)?,
+                    data_type: row.get(1)?,
+                })
+            })
+            .map_err(failed)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(failed)
+    }
+}
+
+impl DuckDb {
+    /// The SQL that reads a source, after checking that it exists.
     fn relation(&self, source: &SourceUri) -> Result<String> {
         match &source.source {
             Source::DuckDbFile { path, format } => {
@@ -271,7 +378,7 @@ impl Backend for DuckDb {
                 let relation = parts.join(".");
                 // Binding a query is the cheap existence check: DuckDB's catalog listings pay a
                 // one-time initialisation of about 20 ms.
-                let conn = self.connection().map_err(connection_error)?;
+                let conn = self.connect()?;
                 match conn.prepare(&format!("SELECT * FROM {relation} LIMIT 0")) {
                     Ok(_) => Ok(relation),
                     Err(err) => {
@@ -284,65 +391,5 @@ impl Backend for DuckDb {
                 source.uri
             ))),
         }
-    }
-
-    fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, String> {
-        let conn = self.connection()?;
-        conn.execute_batch("BEGIN TRANSACTION")
-            .map_err(|e| e.to_string())?;
-        let result = conn
-            .prepare(sql)
-            .and_then(|mut stmt| Ok(stmt.query_arrow([])?.collect::<Vec<RecordBatch>>()));
-        // Nothing a statement did is kept.
-        let _ = conn.execute_batch("ROLLBACK");
-        result.map_err(|e| e.to_string())
-    }
-
-    fn explain(&self, sql: &str) -> std::result::Result<String, String> {
-        let conn = self.connection()?;
-        let mut stmt = conn
-            .prepare(&format!("EXPLAIN {sql}"))
-            .map_err(|e| e.to_string())?;
-        let rows = stmt
-            .query_map([], |row| row.get::<_, String>(1))
-            .map_err(|e| e.to_string())?;
-        let lines: std::result::Result<Vec<String>, _> = rows.collect();
-        lines.map(|l| l.join("\n")).map_err(|e| e.to_string())
-    }
-
-    fn list_tables(&self) -> Result<Vec<String>> {
-        Ok(self
-            .tables_in(None)?
-            .into_iter()
-            .map(|(schema, table)| {
-                let name = if schema == "main" {
-                    table
-                } else {
-                    format!("{schema}.{table}")
-                };
-                format!("duckdb://{}/{name}", self.uri_path)
-            })
-            .collect())
-    }
-
-    fn describe(&self, source: &SourceUri) -> Result<Vec<Column>> {
-        let relation = self.relation(source)?;
-        let conn = self.connection().map_err(connection_error)?;
-        let failed = |e: ::duckdb::Error| Error::TableNotFound {
-            source_uri: source.uri.clone(),
-            message: format!("cannot read its columns: {e}"),
-        };
-        let mut stmt = conn
-            .prepare(&format!("DESCRIBE SELECT * FROM {relation}"))
-            .map_err(failed)?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok(Column {
-                    name: row.get(0)?,
-                    data_type: row.get(1)?,
-                })
-            })
-            .map_err(failed)?;
-        rows.collect::<std::result::Result<_, _>>().map_err(failed)
     }
 }

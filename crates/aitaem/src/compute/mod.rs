@@ -1,20 +1,23 @@
 //! `MetricCompute`: plan a request, run its statements concurrently, and assemble the
-//! standard result.
+//! standard result; and `scan`, which checks which slices and segments fit which metrics.
+
+mod assemble;
+pub mod scan;
 
 use arrow::record_batch::RecordBatch;
 
 use crate::connect::ConnectionManager;
-use crate::error::{Error, Result};
+use crate::error::{BackendError, BackendErrorKind, Error, Result};
 use crate::plan::{self, Plan, PlannedStatement};
 use crate::request::ComputeRequest;
 use crate::result;
-use crate::scan::{self, ScanResult};
 use crate::spec::SpecCache;
+use scan::ScanResult;
 
 /// Computes metrics from a spec cache and a set of connections.
 ///
 /// ```
-/// use aitaem::{ConnectionManager, MetricCompute, SpecCache, request::ComputeRequest};
+/// use aitaem::{ComputeRequest, ConnectionManager, MetricCompute, SpecCache};
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let csv = dir.path().join("events.csv");
 /// std::fs::write(&csv, "country,clicks\nUS,3\nUS,4\nFR,5\n").unwrap();
@@ -27,7 +30,7 @@ use crate::spec::SpecCache;
 /// let result = MetricCompute::new(&specs, &connections)
 ///     .compute(&ComputeRequest::new(["clicks"]).slices(["country"]).sorted(true))
 ///     .unwrap();
-/// let rows = result.rows();
+/// let rows = result.rows().unwrap();
 /// // FR, US, then the `none`/`all` baseline.
 /// let values: Vec<(&str, f64)> = rows.iter().map(|r| (r.slice_value.as_str(), r.metric_value.unwrap())).collect();
 /// assert_eq!(values, [("FR", 5.0), ("US", 7.0), ("all", 12.0)]);
@@ -54,7 +57,7 @@ impl ComputeResult {
     }
 
     /// The rows, as plain values.
-    pub fn rows(&self) -> Vec<result::ResultRow> {
+    pub fn rows(&self) -> Result<Vec<result::ResultRow>> {
         result::rows(&self.batches)
     }
 }
@@ -67,8 +70,14 @@ impl<'a> MetricCompute<'a> {
 
     /// The statements a request would run, without running them.
     pub fn plan(&self, request: &ComputeRequest) -> Result<Plan> {
-        let checked = request.check(self.specs)?;
-        plan::plan(&checked, self.connections)
+        plan::plan(request, self.specs, self.connections)
+    }
+
+    /// The backend's own plan of a statement (`EXPLAIN`), as text.
+    pub fn explain(&self, statement: &PlannedStatement) -> Result<String> {
+        self.connections
+            .explain(statement.backend, &statement.sql)?
+            .map_err(|source| execution_error(statement, source))
     }
 
     /// Computes a request. Statements of different sources run concurrently. When some fail
@@ -80,7 +89,7 @@ impl<'a> MetricCompute<'a> {
             let handles: Vec<_> = plan
                 .statements
                 .iter()
-                .map(|statement| scope.spawn(move || run(statement)))
+                .map(|statement| scope.spawn(move || self.run(statement)))
                 .collect();
             handles
                 .into_iter()
@@ -89,7 +98,10 @@ impl<'a> MetricCompute<'a> {
                     handle.join().unwrap_or_else(|_| {
                         Err(execution_error(
                             statement,
-                            "the statement's thread panicked".into(),
+                            BackendError::new(
+                                BackendErrorKind::Other,
+                                "the statement's thread panicked",
+                            ),
                         ))
                     })
                 })
@@ -113,23 +125,26 @@ impl<'a> MetricCompute<'a> {
     pub fn scan(&self) -> Result<ScanResult> {
         scan::scan(self.specs, self.connections)
     }
-}
 
-fn execution_error(statement: &PlannedStatement, message: String) -> Error {
-    Error::QueryExecution {
-        metrics: statement.metrics.clone(),
-        source_uri: statement.source.uri.clone(),
-        message,
+    /// Runs one statement and unpivots its rows into the standard table.
+    fn run(&self, statement: &PlannedStatement) -> Result<Vec<RecordBatch>> {
+        let batches = self
+            .connections
+            .query(statement.backend, &statement.sql)?
+            .map_err(|source| execution_error(statement, source))?;
+        statement.layout.unpivot(&batches).map_err(|message| {
+            execution_error(
+                statement,
+                BackendError::new(BackendErrorKind::Other, message),
+            )
+        })
     }
 }
 
-fn run(statement: &PlannedStatement) -> Result<Vec<RecordBatch>> {
-    let batches = statement
-        .backend
-        .query(&statement.sql)
-        .map_err(|message| execution_error(statement, message))?;
-    statement
-        .layout
-        .unpivot(&batches)
-        .map_err(|m| execution_error(statement, m))
+fn execution_error(statement: &PlannedStatement, source: BackendError) -> Error {
+    Error::QueryExecution {
+        metrics: statement.metrics.clone(),
+        source_uri: statement.source.uri.clone(),
+        source,
+    }
 }

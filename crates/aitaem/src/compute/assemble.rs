@@ -14,65 +14,43 @@ use arrow::array::{Array, ArrayRef, AsArray, StringArray, UInt32Array, new_null_
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, TimeUnit as ArrowTimeUnit, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
-use chrono::DateTime;
 
-use crate::request::step;
+use crate::period::period_bounds;
+use crate::plan::{Layout, WideColumn};
 use crate::result::schema;
-use crate::sql::TimeUnit;
 
-/// What a statement's wide rows mean.
-#[derive(Debug, Clone)]
-pub(crate) struct Layout {
-    /// `all_time`, `monthly`, ...
-    pub period_type: String,
-    /// The period unit, when the rows have a `__period` column.
-    pub unit: Option<TimeUnit>,
-    /// For `all_time` with a window: its ends as given.
-    pub window: Option<(String, String)>,
-    /// Whether the rows have an `entity_id` column.
-    pub by_entity: bool,
-    /// `(slice_type, segment_name)` of each state, by `__state`.
-    pub states: Vec<(String, String)>,
-    /// `(metric_name, metric_format)` of each `__m<i>` column.
-    pub metrics: Vec<(String, Option<String>)>,
-}
-
-/// Column positions of the wide rows, in the order the statement selects them.
+/// The label columns' positions in the wide rows.
 struct Columns {
     state: usize,
     period: Option<usize>,
     entity: Option<usize>,
     slice_value: usize,
     segment_value: usize,
-    first_metric: usize,
+}
+
+impl Columns {
+    fn of(layout: &Layout) -> Columns {
+        let required = |column| {
+            layout
+                .position(column)
+                .expect("every layout has the state and value columns")
+        };
+        Columns {
+            state: required(WideColumn::State),
+            period: layout.position(WideColumn::Period),
+            entity: layout.position(WideColumn::Entity),
+            slice_value: required(WideColumn::SliceValue),
+            segment_value: required(WideColumn::SegmentValue),
+        }
+    }
 }
 
 impl Layout {
-    fn columns(&self) -> Columns {
-        let mut next = 1;
-        let mut take = |present: bool| {
-            present.then(|| {
-                next += 1;
-                next - 1
-            })
-        };
-        let period = take(self.unit.is_some());
-        let entity = take(self.by_entity);
-        Columns {
-            state: 0,
-            period,
-            entity,
-            slice_value: next,
-            segment_value: next + 1,
-            first_metric: next + 2,
-        }
-    }
-
     /// The standard batches for a statement's wide batches: every batch of the first metric,
     /// then of the second, and so on.
     pub(crate) fn unpivot(&self, wide: &[RecordBatch]) -> Result<Vec<RecordBatch>, String> {
-        let columns = self.columns();
-        let expected = columns.first_metric + self.metrics.len();
+        let columns = Columns::of(self);
+        let expected = self.columns().len();
         let mut constants = Constants::default();
         let mut labels = Vec::new();
         for batch in wide.iter().filter(|b| b.num_rows() > 0) {
@@ -88,7 +66,10 @@ impl Layout {
         for (i, (name, format)) in self.metrics.iter().enumerate() {
             for (batch, shared) in &labels {
                 let n = batch.num_rows();
-                let value = as_type(batch.column(columns.first_metric + i), &DataType::Float64)?;
+                let position = self
+                    .position(WideColumn::Metric(i))
+                    .expect("every metric has a column");
+                let value = as_type(batch.column(position), &DataType::Float64)?;
                 let mut arrays: Vec<ArrayRef> = Vec::with_capacity(11);
                 arrays.extend(shared[..4].iter().cloned());
                 arrays.push(constants.get(Some(name), n));
@@ -187,17 +168,6 @@ impl Layout {
     }
 }
 
-/// A period's start and end as `YYYY-MM-DD HH:MM:SS`, from its start in microseconds.
-fn period_bounds(micros: i64, unit: TimeUnit) -> Result<(String, String), String> {
-    let start = DateTime::from_timestamp_micros(micros)
-        .map(|t| t.naive_utc())
-        .ok_or_else(|| format!("the period starting {micros} µs after 1970 is out of range"))?;
-    let end = step(start, unit)
-        .ok_or_else(|| format!("the period starting {start} has no representable end"))?;
-    let fmt = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
-    Ok((fmt(start), fmt(end)))
-}
-
 /// Text columns with the same value (or NULL) in every row, built once per value and length:
 /// most batches have the same number of rows, so they share one array.
 #[derive(Default)]
@@ -229,6 +199,7 @@ fn as_type(column: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::period::TimeUnit;
     use arrow::array::{Float64Array, Int32Array, TimestampMicrosecondArray};
 
     fn text(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use ::duckdb::Connection;
 use ::duckdb::progress::ProgressHandle;
 
-use crate::backend::duckdb::settings;
+use super::settings;
+use crate::config::AccessMode;
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
 
@@ -92,7 +93,7 @@ pub fn load_csvs(
         path: db_path.to_path_buf(),
         message,
     };
-    let config = settings(false).map_err(|e| failed(e.to_string()))?;
+    let config = settings(AccessMode::ReadWrite).map_err(|e| failed(e.to_string()))?;
     let conn = if db_path == Path::new(":memory:") {
         Connection::open_in_memory_with_flags(config)
     } else {

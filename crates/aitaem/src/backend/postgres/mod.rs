@@ -1,0 +1,411 @@
+//! The PostgreSQL backend: the native client (`tokio-postgres`) on the shared runtime, TLS by
+//! rustls (`tls`), and results read from the binary COPY protocol straight into Arrow (`copy`).
+//!
+//! Every session is read-only (`default_transaction_read_only`), and every statement runs in a
+//! `READ ONLY` transaction that is rolled back. Sessions use the `TimeZone` of the settings
+//! (UTC by default), so `timestamptz` columns are truncated to periods in that zone.
+
+mod copy;
+mod tls;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use arrow::record_batch::RecordBatch;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use tokio_postgres::error::ErrorPosition;
+use tokio_postgres::{Client, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::runtime::block_on;
+use super::{Backend, Column};
+use crate::config::paths::PathResolver;
+use crate::config::{PostgresConfig, SslMode};
+use crate::error::{BackendError, BackendErrorKind, Error, Result, close_names};
+use crate::plan::Table;
+use crate::source::{BackendKind, Source, SourceUri};
+use crate::sql::Dialect;
+use copy::CopyReader;
+
+const D: Dialect = Dialect::Postgres;
+
+/// Idle connections kept for the next statement.
+const IDLE_CONNECTIONS: usize = 4;
+
+/// A PostgreSQL server and a few open sessions to it.
+pub(crate) struct Postgres {
+    config: tokio_postgres::Config,
+    tls: Option<MakeRustlsConnect>,
+    /// Where the server is, for messages: `host:port`, database and user (never the password).
+    server: String,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl Postgres {
+    /// Connects to the server (the first session is kept for the first statement).
+    pub(crate) fn open(settings: &PostgresConfig, paths: &PathResolver) -> Result<Postgres> {
+        let tls = tls::connector(settings, paths)?;
+        let mut config = tokio_postgres::Config::new();
+        if settings.host.starts_with('/') {
+            config.host_path(&settings.host);
+        } else {
+            config.host(&settings.host);
+        }
+        config
+            .port(settings.port)
+            .dbname(&settings.database)
+            .user(&settings.user)
+            .application_name(&settings.application_name)
+            .connect_timeout(settings.connect_timeout)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .keepalives_interval(Duration::from_secs(10))
+            .keepalives_retries(3)
+            .ssl_mode(match settings.sslmode {
+                SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+                SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+                _ => tokio_postgres::config::SslMode::Require,
+            });
+        if !settings.password.is_empty() {
+            config.password(&settings.password);
+        }
+        let mut options = format!(
+            "-c default_transaction_read_only=on -c TimeZone={}",
+            settings.timezone.replace('\\', "\\\\").replace(' ', "\\ ")
+        );
+        if let Some(limit) = settings.statement_timeout {
+            options.push_str(&format!(" -c statement_timeout={}", limit.as_millis()));
+        }
+        config.options(options);
+        let backend = Postgres {
+            config,
+            tls,
+            server: format!(
+                "PostgreSQL at {}:{} (database `{}`, user `{}`)",
+                settings.host, settings.port, settings.database, settings.user
+            ),
+            idle: Mutex::new(Vec::new()),
+        };
+        let client = block_on(backend.connect())
+            .and_then(|c| c)
+            .map_err(|e| backend.connection_error(e))?;
+        backend.release(client);
+        Ok(backend)
+    }
+
+    fn connection_error(&self, error: BackendError) -> Error {
+        let message = format!("cannot connect to {}: {}", self.server, error.message());
+        let mut wrapped = BackendError::new(error.kind(), message).retryable(error.is_retryable());
+        if let Some(code) = error.code() {
+            wrapped = wrapped.with_code(code);
+        }
+        Error::connection(BackendKind::Postgres, wrapped.with_source(error))
+    }
+
+    /// A new session.
+    async fn connect(&self) -> std::result::Result<Client, BackendError> {
+        let client = match &self.tls {
+            None => {
+                let (client, connection) =
+                    self.config.connect(NoTls).await.map_err(backend_error)?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client
+            }
+            Some(tls) => {
+                let (client, connection) = self
+                    .config
+                    .connect(tls.clone())
+                    .await
+                    .map_err(backend_error)?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client
+            }
+        };
+        Ok(client)
+    }
+
+    /// An idle session, or a new one.
+    async fn session(&self) -> std::result::Result<Client, BackendError> {
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            match idle {
+                Some(client) if !client.is_closed() => return Ok(client),
+                Some(_) => continue,
+                None => return self.connect().await,
+            }
+        }
+    }
+
+    fn release(&self, client: Client) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if !client.is_closed() && idle.len() < IDLE_CONNECTIONS {
+            idle.push(client);
+        }
+    }
+
+    /// Runs `work` on a session, and keeps the session for the next call.
+    fn with_session<T: Send>(
+        &self,
+        work: impl for<'c> FnOnce(&'c Client) -> BoxFuture<'c, std::result::Result<T, BackendError>>
+        + Send,
+    ) -> std::result::Result<T, BackendError> {
+        block_on(async {
+            let client = self.session().await?;
+            let result = work(&client).await;
+            self.release(client);
+            result
+        })?
+    }
+
+    /// [`Postgres::with_session`] for calls that report a connection error.
+    fn catalog<T: Send>(
+        &self,
+        work: impl for<'c> FnOnce(&'c Client) -> BoxFuture<'c, std::result::Result<T, BackendError>>
+        + Send,
+    ) -> Result<T> {
+        self.with_session(work)
+            .map_err(|e| Error::connection(BackendKind::Postgres, e))
+    }
+
+    /// The quoted relation of a source, and its parts as written.
+    fn relation(source: &SourceUri) -> Result<(String, Option<String>, String)> {
+        let Source::Postgres { schema, table } = &source.source else {
+            return Err(Error::query_build(format!(
+                "`{}` is not a PostgreSQL source",
+                source.uri
+            )));
+        };
+        let relation = match schema {
+            Some(schema) => format!("{}.{}", D.quote(schema), D.quote(table)),
+            None => D.quote(table),
+        };
+        Ok((relation, schema.clone(), table.clone()))
+    }
+
+    /// The error for a table that does not exist, with the closest existing names.
+    fn missing_table(&self, source: &SourceUri, schema: Option<&str>, table: &str) -> Error {
+        let wanted = match schema {
+            Some(s) => format!("{s}.{table}"),
+            None => table.to_string(),
+        };
+        let schema = schema.map(str::to_string);
+        let known = self
+            .catalog(move |client| {
+                Box::pin(async move {
+                    let rows = match &schema {
+                        Some(schema) => {
+                            client
+                                .query(
+                                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
+                                    &[schema],
+                                )
+                                .await
+                        }
+                        None => {
+                            client
+                                .query(
+                                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = ANY (current_schemas(false)) ORDER BY 1",
+                                    &[],
+                                )
+                                .await
+                        }
+                    }
+                    .map_err(backend_error)?;
+                    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>())
+                })
+            })
+            .unwrap_or_default();
+        let hint = match close_names(table, known.iter().map(String::as_str)).first() {
+            Some(best) => format!("; did you mean `{best}`?"),
+            None if known.is_empty() => " (and no table in that schema)".into(),
+            None => String::new(),
+        };
+        Error::TableNotFound {
+            source_uri: source.uri.clone(),
+            message: format!("no table or view `{wanted}` in {}{hint}", self.server),
+        }
+    }
+}
+
+impl Backend for Postgres {
+    fn table(&self, source: &SourceUri) -> Result<Table> {
+        let (relation, schema, table) = Postgres::relation(source)?;
+        let name = relation.clone();
+        let exists = self.catalog(move |client| {
+            Box::pin(async move {
+                let row = client
+                    .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+                    .await
+                    .map_err(backend_error)?;
+                Ok(row.get::<_, bool>(0))
+            })
+        })?;
+        if !exists {
+            return Err(self.missing_table(source, schema.as_deref(), &table));
+        }
+        Ok(Table {
+            backend: BackendKind::Postgres,
+            relation,
+        })
+    }
+
+    fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, BackendError> {
+        let sql = sql.to_string();
+        self.with_session(move |client| {
+            Box::pin(async move {
+                client
+                    .batch_execute("BEGIN READ ONLY")
+                    .await
+                    .map_err(backend_error)?;
+                let result = read(client, &sql).await;
+                // Nothing a statement did is kept (and a failed one leaves no open transaction).
+                let _ = client.batch_execute("ROLLBACK").await;
+                result
+            })
+        })
+    }
+
+    fn explain(&self, sql: &str) -> std::result::Result<String, BackendError> {
+        let sql = format!("EXPLAIN {sql}");
+        self.with_session(move |client| {
+            Box::pin(async move {
+                let rows = client.query(&sql, &[]).await.map_err(backend_error)?;
+                Ok(rows
+                    .iter()
+                    .map(|r| r.get::<_, String>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+            })
+        })
+    }
+
+    fn list_tables(&self) -> Result<Vec<String>> {
+        let tables = self.catalog(|client| {
+            Box::pin(async move {
+                let rows = client
+                    .query(
+                        "SELECT table_schema::text, table_name::text FROM information_schema.tables \
+                         WHERE table_schema NOT IN ('pg_catalog', 'information_schema') \
+                         AND table_schema NOT LIKE 'pg\\_%' ORDER BY 1, 2",
+                        &[],
+                    )
+                    .await
+                    .map_err(backend_error)?;
+                Ok(rows
+                    .iter()
+                    .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+                    .collect::<Vec<_>>())
+            })
+        })?;
+        Ok(tables
+            .into_iter()
+            .map(|(schema, table)| format!("postgres://{schema}/{table}"))
+            .collect())
+    }
+
+    fn describe(&self, source: &SourceUri) -> Result<Vec<Column>> {
+        let relation = self.table(source)?.relation;
+        self.catalog(move |client| {
+            Box::pin(async move {
+                let rows = client
+                    .query(
+                        "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
+                         WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                        &[&relation],
+                    )
+                    .await
+                    .map_err(backend_error)?;
+                Ok(rows
+                    .iter()
+                    .map(|r| Column {
+                        name: r.get(0),
+                        data_type: r.get(1),
+                    })
+                    .collect())
+            })
+        })
+    }
+}
+
+/// Runs a statement and reads its rows through `COPY ... TO STDOUT (FORMAT binary)`. Preparing
+/// it first gives the column types (and reports errors with their position in the statement).
+async fn read(client: &Client, sql: &str) -> std::result::Result<Vec<RecordBatch>, BackendError> {
+    let statement = client.prepare(sql).await.map_err(backend_error)?;
+    let columns: Vec<(String, tokio_postgres::types::Type)> = statement
+        .columns()
+        .iter()
+        .map(|c| (c.name().to_string(), c.type_().clone()))
+        .collect();
+    drop(statement);
+    let mut reader =
+        CopyReader::new(&columns).map_err(|m| BackendError::new(BackendErrorKind::Rejected, m))?;
+    let stream = client
+        .copy_out(&format!("COPY ({sql}) TO STDOUT (FORMAT binary)"))
+        .await
+        .map_err(backend_error)?;
+    let mut stream = std::pin::pin!(stream);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(backend_error)?;
+        reader
+            .read(&chunk)
+            .map_err(|m| BackendError::new(BackendErrorKind::Other, m))?;
+    }
+    reader
+        .finish()
+        .map_err(|m| BackendError::new(BackendErrorKind::Connection, m))
+}
+
+/// A client error as a backend error: the server's SQLSTATE decides the kind.
+fn backend_error(err: tokio_postgres::Error) -> BackendError {
+    if let Some(db) = err.as_db_error() {
+        let code = db.code().code();
+        let class = &code[..2];
+        let kind = match (class, code) {
+            ("28", _) => BackendErrorKind::Authentication,
+            (_, "3D000" | "3F000" | "42P01") => BackendErrorKind::NotFound,
+            (_, "57014") => BackendErrorKind::Timeout,
+            ("08", _) | (_, "57P01" | "57P02" | "57P03") => BackendErrorKind::Connection,
+            ("53", _) => BackendErrorKind::Quota,
+            _ => BackendErrorKind::Rejected,
+        };
+        let retryable = matches!(class, "08" | "40") || matches!(code, "53300" | "57P03");
+        let mut message = db.message().to_string();
+        if let Some(detail) = db.detail() {
+            message.push_str(&format!("; {detail}"));
+        }
+        if let Some(hint) = db.hint() {
+            message.push_str(&format!(" (hint: {hint})"));
+        }
+        let mut error = BackendError::new(kind, message)
+            .with_code(code)
+            .retryable(retryable);
+        if let Some(ErrorPosition::Original(position)) = db.position() {
+            error = error.with_position(*position);
+        }
+        return error.with_source(err);
+    }
+    // Not the server's answer: the connection (refused, unreachable, timed out, TLS) broke.
+    let mut message = err.to_string();
+    let mut timed_out = false;
+    let mut cause = std::error::Error::source(&err);
+    while let Some(inner) = cause {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            timed_out |= io.kind() == std::io::ErrorKind::TimedOut;
+        }
+        message.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    let kind = if timed_out {
+        BackendErrorKind::Timeout
+    } else {
+        BackendErrorKind::Connection
+    };
+    BackendError::new(kind, message)
+        .retryable(true)
+        .with_source(err)
+}

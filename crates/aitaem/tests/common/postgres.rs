@@ -1,0 +1,105 @@
+//! A schema of its own on the test PostgreSQL server (`scripts/test.sh` starts one and sets
+//! `AITAEM_TEST_POSTGRES`), set up and inspected with `psql`, independently of aitaem.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The server's URL, or `None` after saying that the test is skipped. Under `CI=true` a missing
+/// server fails the test instead.
+pub fn url(test: &str) -> Option<String> {
+    match std::env::var("AITAEM_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "{test}: AITAEM_TEST_POSTGRES is not set; run the tests with scripts/test.sh"
+                );
+            }
+            eprintln!(
+                "skipped {test}: no PostgreSQL server (AITAEM_TEST_POSTGRES is not set; scripts/test.sh starts one)"
+            );
+            None
+        }
+    }
+}
+
+/// A schema for one test, dropped at the end.
+pub struct Pg {
+    pub url: String,
+    pub schema: String,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+impl Pg {
+    /// A fresh schema on the test server, or `None` (skipped) without one.
+    pub fn new(test: &str) -> Option<Pg> {
+        let url = url(test)?;
+        let schema = format!(
+            "t_{}_{}_{}",
+            test.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(30)
+                .collect::<String>(),
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let pg = Pg { url, schema };
+        pg.psql(&format!(
+            "DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0};",
+            pg.schema
+        ));
+        Some(pg)
+    }
+
+    /// Runs SQL with the schema first on the search path; panics on an error.
+    pub fn sql(&self, sql: &str) -> String {
+        self.psql(&format!(
+            "SET search_path TO {}, public;\n{sql}",
+            self.schema
+        ))
+    }
+
+    /// One value, as text.
+    pub fn scalar(&self, sql: &str) -> String {
+        self.sql(sql).trim().to_string()
+    }
+
+    fn psql(&self, sql: &str) -> String {
+        let mut child = Command::new("psql")
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", &self.url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("psql runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(sql.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "psql failed: {}\n{sql}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A `postgres:` block of connections.yaml for the server, with extra settings.
+    pub fn connections_yaml(&self, extra: &str) -> String {
+        format!("postgres:\n  url: {}\n{extra}", self.url)
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-X", "-q", &self.url, "-c"])
+            .arg(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+            .output();
+    }
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust workspace against real DuckDB files and a real PostgreSQL server.
+#
+# Provisions what the tests need: installs the PostgreSQL server from Debian's packages when it is
+# missing, starts a throwaway cluster (TLS on, with a test certificate authority) on a free local
+# port, points the tests at it (AITAEM_TEST_POSTGRES*), and stops it afterwards, also when tests
+# fail. Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aitaem/target}"
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+pg_bin() {
+    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
+    echo "test.sh: installing the PostgreSQL server (Debian packages)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+PGBIN="$(pg_bin)"
+PGROOT="$(mktemp -d)"
+chmod 755 "$PGROOT"
+PGDATA="$PGROOT/data"
+PGPORT="$(free_port)"
+
+stop_postgres() {
+    if [ -f "$PGDATA/postmaster.pid" ]; then
+        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$PGROOT"
+}
+trap stop_postgres EXIT INT TERM
+
+# A test certificate authority and a server certificate for `localhost` only, so that
+# verify-full succeeds for `localhost` and fails for `127.0.0.1`; a second authority that signed
+# nothing, for verification that must fail.
+certs="$PGROOT/certs"
+mkdir -p "$certs"
+(
+    cd "$certs"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=aitaem test CA" \
+        -keyout ca.key -out ca.pem -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other CA" \
+        -keyout other.key -out other.pem -addext "basicConstraints=critical,CA:TRUE" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key \
+        -out server.csr 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+        -extfile server.ext -out server.crt 2>/dev/null
+)
+install -d -o postgres -g postgres "$PGDATA"
+runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust \
+    --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
+install -o postgres -g postgres -m 600 "$certs/server.crt" "$certs/server.key" "$PGDATA/"
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w \
+    -o "-p $PGPORT -k $PGDATA -c listen_addresses=localhost -c fsync=off -c ssl=on -c max_connections=200" \
+    start >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -h "$PGDATA" -p "$PGPORT" -U postgres -d postgres \
+    -c "CREATE ROLE aitaem LOGIN PASSWORD 'aitaem-test' CREATEDB" \
+    -c "CREATE DATABASE aitaem_test OWNER aitaem" >/dev/null
+
+export AITAEM_TEST_POSTGRES="postgres://aitaem:aitaem-test@localhost:$PGPORT/aitaem_test"
+export AITAEM_TEST_POSTGRES_CA="$certs/ca.pem"
+export AITAEM_TEST_POSTGRES_OTHER_CA="$certs/other.pem"
+echo "test.sh: PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on localhost:$PGPORT" >&2
+
+# --- the tests --------------------------------------------------------------------------------
+cargo test --workspace --locked "$@"
