@@ -245,10 +245,36 @@ fn output_formats() {
     let jsonl = stdout(base().args(["--format", "jsonl"]));
     assert_eq!(jsonl.lines().count(), 4, "3 devices + all");
     let table = stdout(base().args(["--format", "table"]));
-    assert!(
-        table.contains("| metric_name |") || table.contains("metric_name"),
-        "{table}"
-    );
+    let header: Vec<&str> = table
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split('|')
+        .map(str::trim)
+        .collect();
+    assert_eq!(header[5], "metric_name", "{table}");
+    assert_eq!(header[11], "metric_value", "{table}");
+    // The table shows the same values as the CSV, one row per slice value.
+    let cells = |line: &str| -> (String, f64) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        (cells[8].to_string(), cells[11].parse().unwrap())
+    };
+    let shown: Vec<(String, f64)> = table
+        .lines()
+        .filter(|l| l.starts_with("| all_time"))
+        .map(cells)
+        .collect();
+    let csv = stdout(base().args(["--format", "csv", "--sort"]));
+    let written: Vec<(String, f64)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let fields: Vec<&str> = l.split(',').collect();
+            (fields[7].to_string(), fields[10].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(shown.len(), 4, "{table}");
+    assert_eq!(shown, written);
 
     let parquet = dir.path().join("out.parquet");
     base().arg("--output").arg(&parquet).assert().success();
@@ -380,8 +406,39 @@ fn sql_prints_one_statement_per_source() {
 #[test]
 fn scan_prints_the_matrix() {
     let out = stdout(aitaem().args(["scan", "--specs"]).arg(example()));
-    assert!(out.contains("metric \\ slices"), "{out}");
-    assert!(out.contains("known_users x device (slice)"), "{out}");
+    let row = |first: &str, after: usize| -> Vec<String> {
+        out.lines()
+            .skip(after)
+            .find(|l| l.split_whitespace().next() == Some(first))
+            .unwrap_or_else(|| panic!("no row {first}:\n{out}"))
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_string)
+            .collect()
+    };
+    let segments_at = out
+        .lines()
+        .position(|l| l.starts_with("metric \\ segments"))
+        .unwrap();
+    // known_users reads the user dimension: no slice column is there, but the user
+    // segments' join key `user_id` is.
+    assert_eq!(row("known_users", 0), ["no"; 7], "{out}");
+    assert_eq!(row("ctr", 0), ["yes"; 7], "{out}");
+    assert_eq!(
+        row("known_users", segments_at),
+        ["no", "yes", "yes"],
+        "{out}"
+    );
+    assert_eq!(row("ctr", segments_at), ["yes", "yes", "yes"], "{out}");
+    let reasons: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("  known_users x "))
+        .collect();
+    assert_eq!(reasons.len(), 8, "{out}");
+    assert!(
+        reasons.contains(&"  known_users x device (slice): the metric's table `duckdb://data/dim_users.csv` lacks `device_type`"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -491,4 +548,166 @@ fn environment_variables_and_working_directory_rules() {
         .stderr(predicate::str::starts_with(
             "ConfigurationError: connections.yaml:2:9: duckdb.path: environment variable `DB_NAME` is not set",
         ));
+}
+
+/// The test PostgreSQL server's URL (`scripts/test.sh` starts one), or `None` after saying the
+/// test is skipped; under `CI=true` a missing server fails the test.
+fn postgres(test: &str) -> Option<String> {
+    match std::env::var("AITAEM_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: AITAEM_TEST_POSTGRES is not set; run the tests with scripts/test.sh")
+        }
+        _ => {
+            eprintln!("skipped {test}: no PostgreSQL server (scripts/test.sh starts one)");
+            None
+        }
+    }
+}
+
+fn psql(url: &str, args: &[&str]) {
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url])
+        .args(args)
+        .current_dir(example().join("../.."))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_example_project_on_postgres_through_the_cli() {
+    let Some(server) = postgres("the example project on PostgreSQL") else {
+        return;
+    };
+    let name = format!("cli_example_{}", std::process::id());
+    psql(&server, &["-c", &format!("CREATE DATABASE {name}")]);
+    let url = format!("{}/{name}", server.rsplit_once('/').unwrap().0);
+    psql(&url, &["-f", "examples/ads-postgres/load.sql"]);
+    let dir = tempfile::tempdir().unwrap();
+    let connections = dir.path().join("connections.yaml");
+    std::fs::write(&connections, format!("postgres:\n  url: {url}\n")).unwrap();
+    let project = example().join("../ads-postgres");
+
+    let tables = stdout(
+        aitaem()
+            .arg("tables")
+            .arg("--connections")
+            .arg(&connections),
+    );
+    assert_eq!(
+        tables.lines().collect::<Vec<_>>(),
+        [
+            "postgres://ads/dim_platforms",
+            "postgres://ads/dim_users",
+            "postgres://ads/events"
+        ]
+    );
+    let columns = stdout(
+        aitaem()
+            .args(["describe", "postgres://ads/dim_users", "--connections"])
+            .arg(&connections),
+    );
+    assert_eq!(
+        columns
+            .lines()
+            .map(str::split_whitespace)
+            .map(Iterator::collect::<Vec<_>>)
+            .collect::<Vec<_>>(),
+        [
+            ["column", "type"],
+            ["user_id", "text"],
+            ["tier", "text"],
+            ["region", "text"]
+        ]
+    );
+
+    // The README's request gives the same CSV on PostgreSQL as on DuckDB.
+    let request = [
+        "compute",
+        "revenue",
+        "ctr",
+        "unique_users",
+        "--slice",
+        "campaign_type",
+        "--slice",
+        "spend_band",
+        "--segment",
+        "platform_group",
+        "--time-window",
+        "2024-01-01,2025-01-01",
+        "--format",
+        "csv",
+        "--sort",
+    ];
+    let on_duckdb = csv_rows(&stdout(
+        aitaem().args(request).arg("--specs").arg(example()),
+    ));
+    let on_postgres = csv_rows(&stdout(
+        aitaem()
+            .args(request)
+            .arg("--specs")
+            .arg(&project)
+            .arg("--connections")
+            .arg(&connections),
+    ));
+    assert_eq!(on_duckdb.len(), on_postgres.len());
+    assert!(on_duckdb.len() > 30);
+    for (a, b) in on_duckdb.iter().zip(&on_postgres) {
+        assert_eq!(a[..10], b[..10]);
+        let (x, y): (f64, f64) = (a[10].parse().unwrap(), b[10].parse().unwrap());
+        assert!((x - y).abs() <= 1e-9 * x.abs().max(y.abs()), "{a:?} {b:?}");
+    }
+
+    // A wrong password: the kind, the server and SQLSTATE, and never the password.
+    let (user, rest) = url.split_once('@').unwrap();
+    let wrong = format!(
+        "{}:not-the-password@{rest}",
+        user.rsplit_once(':').unwrap().0
+    );
+    std::fs::write(&connections, format!("postgres:\n  url: {wrong}\n")).unwrap();
+    let out = aitaem()
+        .arg("tables")
+        .arg("--connections")
+        .arg(&connections)
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(
+        err.starts_with("ConnectionError: postgres: cannot connect to PostgreSQL at"),
+        "{err}"
+    );
+    assert!(err.contains("SQLSTATE 28P01"), "{err}");
+    assert!(!err.contains("not-the-password"), "{err}");
+    psql(
+        &server,
+        &["-c", &format!("DROP DATABASE {name} WITH (FORCE)")],
+    );
+}
+
+#[test]
+fn sql_prints_the_same_statement_whatever_the_output_format() {
+    let plan = |format: &[&str]| {
+        stdout(
+            aitaem()
+                .args(["sql", "revenue", "--slice", "country", "--specs"])
+                .arg(example())
+                .args(format),
+        )
+    };
+    let plain = plan(&[]);
+    assert!(
+        plain.starts_with("-- source: duckdb://data/events.csv | metrics: revenue"),
+        "{plain}"
+    );
+    assert!(!plain.contains("ORDER BY"), "{plain}");
+    assert_eq!(plan(&["--format", "table"]), plain);
+    assert!(plan(&["--sort"]).contains("ORDER BY"));
 }

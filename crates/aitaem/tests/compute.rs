@@ -32,46 +32,10 @@ INSERT INTO signups VALUES ('2024-01-01', 3), ('2024-01-15', 4), ('2023-06-01', 
 
 const WINDOW: (&str, &str) = ("2024-01-01", "2025-01-01");
 
+/// The table above, with the specs of `tests/fixtures/compute/`.
 fn project() -> Project {
     let p = Project::new(SETUP);
-    let metric = |name: &str, body: &str| {
-        format!(
-            "metric:\n  name: {name}\n  source: duckdb://main.duckdb/events\n  timestamp_col: ts\n  entities: [user_id]\n{body}"
-        )
-    };
-    p.spec("metrics", "revenue", &metric("revenue", "  numerator: SUM(revenue)\n  format: currency:USD\n"))
-        .spec("metrics", "ctr", &metric("ctr", "  numerator: SUM(clicks)\n  denominator: SUM(impressions)\n  format: percentage\n"))
-        .spec("metrics", "avg_revenue", &metric("avg_revenue", "  numerator: AVG(revenue)\n"))
-        .spec("metrics", "events", &metric("events", "  numerator: COUNT(*)\n"))
-        .spec("metrics", "users", &metric("users", "  numerator: COUNT(DISTINCT user_id)\n"))
-        .spec(
-            "metrics",
-            "signups",
-            "metric:\n  name: signups\n  source: duckdb://:memory:/signups\n  numerator: SUM(n)\n  timestamp_col: day\n",
-        )
-        .spec("slices", "country", "slice:\n  name: country\n  where: events.country\n")
-        .spec("slices", "device", "slice:\n  name: device\n  where: device\n")
-        .spec(
-            "slices",
-            "band",
-            "slice:\n  name: band\n  values:\n    - {name: ge_8, where: \"revenue >= 8\"}\n    - {name: ge_64, where: \"revenue >= 64\"}\n    - {name: low, where: \"revenue < 8\"}\n",
-        )
-        .spec(
-            "slices",
-            "named",
-            "slice:\n  name: named\n  values:\n    - name: \"it's \\\"quoted\\\" — ünïcode\"\n      where: \"country = 'Côte d''Ivoire'\"\n    - name: 日本\n      where: \"country = '日本'\"\n",
-        )
-        .spec("slices", "device_x_country", "slice:\n  name: device_x_country\n  cross_product: [device, country]\n")
-        .spec(
-            "segments",
-            "platform_group",
-            "segment:\n  name: platform_group\n  source: duckdb://main.duckdb/platforms\n  entity_id: platform\n  join_keys: [platform, partner]\n  values:\n    - {name: search, where: \"_dim.grp = 'search'\"}\n    - {name: social, where: \"grp = 'social'\"}\n",
-        )
-        .spec(
-            "segments",
-            "tier",
-            "segment:\n  name: tier\n  source: duckdb://main.duckdb/platforms\n  entity_id: platform\n  where: [grp, tier]\n",
-        );
+    p.fixture("compute");
     p
 }
 

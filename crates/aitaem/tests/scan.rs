@@ -12,26 +12,7 @@ fn scan_checks_columns_and_join_keys() {
          CREATE TABLE orders (ts TIMESTAMP, amount DOUBLE, buyer_id INTEGER);
          CREATE TABLE users (id VARCHAR, tier VARCHAR);",
     );
-    p.spec("metrics", "clicks", "metric:\n  name: clicks\n  source: duckdb://main.duckdb/events\n  numerator: SUM(clicks)\n")
-        .spec("metrics", "sales", "metric:\n  name: sales\n  source: duckdb://main.duckdb/orders\n  numerator: SUM(amount)\n")
-        .spec("metrics", "gone", "metric:\n  name: gone\n  source: duckdb://main.duckdb/missing\n  numerator: COUNT(*)\n")
-        .spec("slices", "country", "slice:\n  name: country\n  where: country\n")
-        .spec(
-            "slices",
-            "big",
-            "slice:\n  name: big\n  values:\n    - {name: yes, where: \"amount > 100 AND buyer_id IS NOT NULL\"}\n",
-        )
-        .spec("slices", "both", "slice:\n  name: both\n  cross_product: [country, big]\n")
-        .spec(
-            "segments",
-            "tier",
-            "segment:\n  name: tier\n  source: duckdb://main.duckdb/users\n  entity_id: id\n  join_keys: [user_id, buyer_id]\n  where: tier\n",
-        )
-        .spec(
-            "segments",
-            "by_id",
-            "segment:\n  name: by_id\n  source: duckdb://main.duckdb/users\n  entity_id: id\n  where: tier\n",
-        );
+    p.fixture("scan");
     let specs = p.specs();
     let connections = p.connections();
     let scan = MetricCompute::new(&specs, &connections).scan().unwrap();
@@ -56,7 +37,7 @@ fn scan_checks_columns_and_join_keys() {
     let sales_tier = tier.iter().find(|e| e.metric_name == "sales").unwrap();
     assert_eq!(sales_tier.valid_join_keys, ["buyer_id"]);
     // Without join_keys, the candidate is entity_id, which no fact table has.
-    assert!(scan.compatible_segments("clicks") == ["tier"]);
+    assert_eq!(scan.compatible_segments("clicks"), ["tier"]);
     let by_id = scan.for_spec("by_id");
     assert!(by_id.iter().all(|e| !e.compatible));
     assert_eq!(by_id[0].missing_columns, ["id"]);

@@ -37,6 +37,26 @@ impl Project {
         self.dir.path()
     }
 
+    /// Copies the spec files of `tests/fixtures/<name>/` (metrics, slices, segments) into the
+    /// project.
+    pub fn fixture(&self, name: &str) -> &Self {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        for kind in ["metrics", "slices", "segments"] {
+            let Ok(files) = std::fs::read_dir(from.join(kind)) else {
+                continue;
+            };
+            let to = self.path().join(kind);
+            std::fs::create_dir_all(&to).unwrap();
+            for file in files {
+                let file = file.unwrap().path();
+                std::fs::copy(&file, to.join(file.file_name().unwrap())).unwrap();
+            }
+        }
+        self
+    }
+
     /// Writes `yaml` to `<kind>/<name>.yaml` (kind: metrics, slices, segments).
     pub fn spec(&self, kind: &str, name: &str, yaml: &str) -> &Self {
         let dir = self.path().join(kind);

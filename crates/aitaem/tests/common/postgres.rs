@@ -103,3 +103,70 @@ impl Drop for Pg {
             .output();
     }
 }
+
+/// A database of its own on the test server (for scripts that name their schema), dropped at
+/// the end.
+pub struct Database {
+    pub url: String,
+    server: String,
+    name: String,
+}
+
+impl Database {
+    /// A fresh database, or `None` (skipped) without a server.
+    pub fn new(test: &str) -> Option<Database> {
+        let server = url(test)?;
+        let name = format!(
+            "db_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        run(&server, &format!("CREATE DATABASE {name}"));
+        let (base, _) = server.rsplit_once('/').expect("the URL names a database");
+        Some(Database {
+            url: format!("{base}/{name}"),
+            server,
+            name,
+        })
+    }
+
+    /// Runs a psql script file from a working directory.
+    pub fn script(&self, file: &std::path::Path, cwd: &std::path::Path) {
+        let out = Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &self.url, "-f"])
+            .arg(file)
+            .current_dir(cwd)
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-X", "-q", &self.server, "-c"])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .output();
+    }
+}
+
+fn run(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

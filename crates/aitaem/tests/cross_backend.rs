@@ -1,0 +1,465 @@
+//! The same answers everywhere: one generated dataset (NULLs, zero denominators, quotes and
+//! unicode in values, orphan and duplicate keys, a leap day, midnight and year boundaries,
+//! integer columns in ratios) loaded into DuckDB and PostgreSQL, and every compute feature run
+//! on both: every aggregate kind, ratios, value-list / wildcard / composite slices with
+//! overlapping values, value and wildcard segments with join keys, every period type, windows,
+//! by-entity and grouping sets. Results must be equal within 1e-9 relative.
+//!
+//! DuckDB's own answers are checked against hand-written SQL elsewhere (`oracle.rs`,
+//! `compute.rs`); here PostgreSQL must agree with them row for row.
+
+#![cfg(feature = "postgres")]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use aitaem::config::{BackendConfig, DuckDbConfig};
+use aitaem::result::ResultRow;
+use aitaem::{ComputeRequest, ConnectionManager, MetricCompute, PeriodType, SpecCache};
+use common::postgres::Pg;
+use common::{Key, close};
+
+/// A deterministic pseudo-random sequence (64-bit LCG, top bits).
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+
+    fn pick<'a>(&mut self, values: &[&'a str]) -> &'a str {
+        values[self.next(values.len() as u64) as usize]
+    }
+}
+
+/// A CSV field: empty for NULL, quoted when it holds a comma, quote or newline.
+fn field(value: Option<&str>) -> String {
+    match value {
+        None => String::new(),
+        Some(v) if v.is_empty() || v.contains([',', '"', '\n']) => {
+            format!("\"{}\"", v.replace('"', "\"\""))
+        }
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Timestamps every dataset has: midnights, the last second of a year, a leap day, the edges
+/// of ISO weeks and of the test windows.
+const BOUNDARIES: [&str; 10] = [
+    "2023-12-31 23:59:59",
+    "2024-01-01 00:00:00",
+    "2024-01-07 23:59:59",
+    "2024-01-08 00:00:00",
+    "2024-02-29 00:00:00",
+    "2024-02-29 23:59:59",
+    "2024-03-01 00:00:00",
+    "2024-12-30 00:00:00",
+    "2024-12-31 23:59:59",
+    "2025-01-01 00:00:00",
+];
+
+/// The three tables as CSV: events, users (with a duplicated key and conflicting labels) and
+/// platforms (one platform of the events missing).
+fn dataset() -> [(String, String); 3] {
+    let mut r = Random(20240229);
+    let mut events = String::from(
+        "event_id,event_ts,event_day,user_id,platform,country,device,clicks,impressions,revenue,spend,converted\n",
+    );
+    let start = chrono::NaiveDate::from_ymd_opt(2023, 12, 20)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    for id in 1..=2500u64 {
+        let ts = if id <= BOUNDARIES.len() as u64 {
+            chrono::NaiveDateTime::parse_from_str(BOUNDARIES[id as usize - 1], "%Y-%m-%d %H:%M:%S")
+                .unwrap()
+        } else {
+            start + chrono::Duration::seconds(r.next(390 * 86_400) as i64)
+        };
+        let user = match r.next(20) {
+            0 => None,
+            1 => Some("999".to_string()),
+            _ => Some((1 + r.next(60)).to_string()),
+        };
+        let platform = r.pick(&["google", "meta", "reddit", "tiktok", ""]);
+        let country = r.pick(&[
+            "US",
+            "FR",
+            "Côte d'Ivoire",
+            "O\"Neil, Inc",
+            "日本",
+            "",
+            "US",
+        ]);
+        let device = r.pick(&["mobile", "desktop", "tablet", "", "mobile"]);
+        let impressions = if r.next(8) == 0 { 0 } else { r.next(50) };
+        let clicks = r.next(impressions.max(1) + 3);
+        let revenue = match r.next(6) {
+            0 => None,
+            _ => Some(format!("{}.{:02}", r.next(200), r.next(100))),
+        };
+        let spend = format!("{}.{:02}", r.next(80), r.next(100));
+        let converted = ["true", "false", ""][r.next(3) as usize];
+        let text = |v: &str| (!v.is_empty()).then_some(v.to_string());
+        let row = [
+            Some(id.to_string()),
+            Some(ts.format("%Y-%m-%d %H:%M:%S").to_string()),
+            Some(ts.format("%Y-%m-%d").to_string()),
+            user,
+            text(platform),
+            text(country),
+            text(device),
+            Some(clicks.to_string()),
+            Some(impressions.to_string()),
+            revenue,
+            Some(spend),
+            text(converted),
+        ];
+        let fields: Vec<String> = row.iter().map(|v| field(v.as_deref())).collect();
+        writeln!(events, "{}", fields.join(",")).unwrap();
+    }
+    let mut users = String::from("user_id,tier,region\n");
+    for id in 1..=60u64 {
+        let tier = r.pick(&["free", "pro", "team", ""]);
+        let region = r.pick(&["EMEA", "AMER", "APAC", ""]);
+        let text = |v: &str| field((!v.is_empty()).then_some(v));
+        writeln!(users, "{id},{},{}", text(tier), text(region)).unwrap();
+    }
+    // A duplicated key with a second, different tier.
+    users.push_str("7,team,EMEA\n");
+    let platforms = "platform,grp\ngoogle,search\nmeta,social\nreddit,social\n".to_string();
+    [
+        ("events".into(), events),
+        ("users".into(), users),
+        ("platforms".into(), platforms),
+    ]
+}
+
+/// The tables' columns; `DOUBLE` is spelled per backend.
+fn ddl(double: &str) -> String {
+    format!(
+        "CREATE TABLE events (event_id INTEGER, event_ts TIMESTAMP, event_day DATE, user_id INTEGER,
+             platform VARCHAR, country VARCHAR, device VARCHAR, clicks INTEGER, impressions INTEGER,
+             revenue {double}, spend DECIMAL(10, 2), converted BOOLEAN);
+         CREATE TABLE users (user_id INTEGER, tier VARCHAR, region VARCHAR);
+         CREATE TABLE platforms (platform VARCHAR, grp VARCHAR);"
+    )
+}
+
+/// The specs, with every source under `prefix` (e.g. `duckdb://db.duckdb/`).
+fn specs(prefix: &str) -> SpecCache {
+    let metric = |name: &str, body: &str| {
+        format!(
+            "metric:\n  name: {name}\n  source: {prefix}events\n  timestamp_col: event_ts\n  entities: [user_id, platform]\n{body}"
+        )
+    };
+    let metrics = [
+        metric("revenue", "  numerator: SUM(revenue)\n"),
+        metric("events", "  numerator: COUNT(*)\n"),
+        metric("clicked_rows", "  numerator: COUNT(clicks)\n"),
+        metric("avg_revenue", "  numerator: AVG(revenue)\n"),
+        metric("extremes", "  numerator: MAX(revenue) - MIN(spend)\n"),
+        metric("spend", "  numerator: SUM(spend)\n"),
+        metric(
+            "ctr",
+            "  numerator: SUM(clicks)\n  denominator: SUM(impressions)\n",
+        ),
+        metric(
+            "clicks_per_id",
+            "  numerator: SUM(clicks) / SUM(event_id)\n",
+        ),
+        metric(
+            "converted",
+            "  numerator: COUNT(*) FILTER (WHERE converted)\n",
+        ),
+        metric("users", "  numerator: COUNT(DISTINCT user_id)\n"),
+        metric(
+            "median_revenue",
+            "  numerator: percentile_cont(0.5) WITHIN GROUP (ORDER BY revenue)\n",
+        ),
+        format!(
+            "metric:\n  name: daily_events\n  source: {prefix}events\n  timestamp_col: event_day\n  numerator: COUNT(*)\n"
+        ),
+    ];
+    let slices = [
+        "slice:\n  name: country\n  where: country\n",
+        "slice:\n  name: device\n  where: device\n",
+        "slice:\n  name: platform\n  where: platform\n",
+        "slice:\n  name: user\n  where: user_id\n",
+        "slice:\n  name: converted\n  where: converted\n",
+        "slice:\n  name: band\n  values:\n    - {name: none, where: \"revenue IS NULL\"}\n    - {name: any, where: \"revenue >= 0\"}\n    - {name: high, where: \"revenue >= 100\"}\n",
+        "slice:\n  name: named\n  values:\n    - name: \"Côte d'Ivoire\"\n      where: \"country = 'Côte d''Ivoire'\"\n    - name: \"O\\\"Neil\"\n      where: \"country LIKE 'O\\\"Neil%'\"\n    - name: 日本\n      where: \"country = '日本'\"\n",
+        "slice:\n  name: device_x_country\n  cross_product: [device, country]\n",
+    ];
+    let segments = [
+        format!(
+            "segment:\n  name: platform_group\n  source: {prefix}platforms\n  entity_id: platform\n  values:\n    - {{name: search, where: \"grp = 'search'\"}}\n    - {{name: social, where: \"_dim.grp = 'social'\"}}\n"
+        ),
+        format!(
+            "segment:\n  name: tier\n  source: {prefix}users\n  entity_id: user_id\n  join_keys: [user_id]\n  values:\n    - {{name: free, where: \"tier = 'free'\"}}\n    - {{name: paying, where: \"tier IN ('pro', 'team')\"}}\n    - {{name: team, where: \"tier = 'team'\"}}\n"
+        ),
+        format!(
+            "segment:\n  name: region_tier\n  source: {prefix}users\n  entity_id: user_id\n  where: [region, tier]\n"
+        ),
+    ];
+    let metrics: Vec<&str> = metrics.iter().map(String::as_str).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    SpecCache::from_strings(&metrics, &slices, &segments).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Additive metrics (two-stage plans) and metrics computed in one pass.
+const ADDITIVE: [&str; 9] = [
+    "revenue",
+    "events",
+    "clicked_rows",
+    "avg_revenue",
+    "extremes",
+    "spend",
+    "ctr",
+    "clicks_per_id",
+    "converted",
+];
+const ONE_PASS: [&str; 2] = ["users", "median_revenue"];
+
+/// Every request of the suite, named.
+fn requests() -> Vec<(String, ComputeRequest)> {
+    let window = ("2023-12-28", "2025-01-01");
+    let mut out = Vec::new();
+    for (kind, metrics) in [("additive", &ADDITIVE[..]), ("one_pass", &ONE_PASS[..])] {
+        let base = || ComputeRequest::new(metrics.iter().copied());
+        out.push((format!("{kind}: baseline"), base()));
+        out.push((
+            format!("{kind}: slices"),
+            base().slices(["country", "device", "band", "named", "device_x_country"]),
+        ));
+        out.push((
+            format!("{kind}: value segment"),
+            base().slices(["band", "country"]).segment("platform_group"),
+        ));
+        out.push((
+            format!("{kind}: segment on a join key, monthly"),
+            base()
+                .slices(["device"])
+                .segment("tier")
+                .join_key("user_id")
+                .time_window(window.0, window.1)
+                .period(PeriodType::Monthly),
+        ));
+        out.push((
+            format!("{kind}: wildcard segment, weekly"),
+            base()
+                .segment("region_tier")
+                .time_window(window.0, window.1)
+                .period(PeriodType::Weekly),
+        ));
+        for period in PeriodType::ALL {
+            let (start, end) = if period == PeriodType::Hourly {
+                ("2024-02-28 20:00", "2024-03-01 02:30")
+            } else {
+                window
+            };
+            out.push((
+                format!("{kind}: {period}"),
+                base()
+                    .slices(["band"])
+                    .time_window(start, end)
+                    .period(period),
+            ));
+        }
+        out.push((
+            format!("{kind}: by entity, monthly"),
+            base()
+                .slices(["device"])
+                .time_window(window.0, window.1)
+                .period(PeriodType::Monthly)
+                .by_entity("user_id"),
+        ));
+        out.push((
+            format!("{kind}: grouping sets"),
+            base().slices(["country", "device", "platform", "user", "converted"]),
+        ));
+    }
+    for period in [PeriodType::Daily, PeriodType::Weekly, PeriodType::Yearly] {
+        out.push((
+            format!("date column: {period}"),
+            ComputeRequest::new(["daily_events"])
+                .slices(["device"])
+                .time_window("2024-01-01", "2024-03-15")
+                .period(period),
+        ));
+    }
+    out
+}
+
+fn by_key(rows: &[ResultRow]) -> BTreeMap<Key, Option<f64>> {
+    common::by_key(rows)
+}
+
+fn compute(
+    specs: &SpecCache,
+    connections: &ConnectionManager,
+    request: &ComputeRequest,
+    what: &str,
+) -> Vec<ResultRow> {
+    let result = MetricCompute::new(specs, connections)
+        .compute(request)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(result.warnings.is_empty(), "{what}: {:?}", result.warnings);
+    result.rows().unwrap()
+}
+
+#[test]
+fn duckdb_and_postgres_give_the_same_answers() {
+    let Some(pg) = Pg::new("cross_backend") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cross.duckdb");
+    let duck = duckdb::Connection::open(&db).unwrap();
+    duck.execute_batch(&ddl("DOUBLE")).unwrap();
+    let mut copies = String::new();
+    for (table, csv) in dataset() {
+        let file = dir.path().join(format!("{table}.csv"));
+        std::fs::write(&file, csv).unwrap();
+        duck.execute_batch(&format!("COPY {table} FROM '{}' (HEADER)", file.display()))
+            .unwrap();
+        writeln!(
+            copies,
+            "\\copy {table} FROM '{}' WITH (FORMAT csv, HEADER)",
+            file.display()
+        )
+        .unwrap();
+    }
+    drop(duck);
+    pg.sql(&format!("{}\n{copies}", ddl("DOUBLE PRECISION")));
+    assert_eq!(pg.scalar("SELECT COUNT(*) FROM events"), "2500");
+    assert_eq!(
+        pg.scalar("SELECT COUNT(*) FROM events WHERE country IS NULL"),
+        duckdb::Connection::open(&db)
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE country IS NULL",
+                [],
+                |r| r.get::<_, i64>(0)
+            )
+            .unwrap()
+            .to_string(),
+        "both loads read NULLs alike"
+    );
+
+    let duck_specs = specs(&format!("duckdb://{}/", db.display()));
+    let pg_specs = specs(&format!("postgres://{}/", pg.schema));
+    let mut duck_connections = ConnectionManager::new();
+    duck_connections.add_connection(BackendConfig::DuckDb(DuckDbConfig::new(
+        db.display().to_string(),
+    )));
+    let pg_yaml = dir.path().join("connections.yaml");
+    std::fs::write(&pg_yaml, pg.connections_yaml("")).unwrap();
+    let pg_connections = ConnectionManager::from_yaml(&pg_yaml).unwrap();
+
+    let mut compared = 0;
+    for (name, request) in requests() {
+        let expected = by_key(&compute(&duck_specs, &duck_connections, &request, &name));
+        let got = by_key(&compute(&pg_specs, &pg_connections, &request, &name));
+        assert!(
+            expected.len() > 1 && expected.values().any(Option::is_some),
+            "{name}: a trivial result"
+        );
+        let missing: Vec<_> = expected.keys().filter(|k| !got.contains_key(k)).collect();
+        let extra: Vec<_> = got.keys().filter(|k| !expected.contains_key(k)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{name}: rows only on DuckDB: {missing:?}\nrows only on PostgreSQL: {extra:?}"
+        );
+        for (key, want) in &expected {
+            let have = got[key];
+            let same = match (want, have) {
+                (Some(a), Some(b)) => close(*a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            assert!(
+                same,
+                "{name}: {key:?}: DuckDB {want:?}, PostgreSQL {have:?}"
+            );
+        }
+        compared += expected.len();
+    }
+    eprintln!("cross-backend: {compared} rows equal on DuckDB and PostgreSQL");
+}
+
+#[test]
+fn the_example_project_gives_the_same_answers_on_postgres() {
+    let Some(db) = common::postgres::Database::new("example project") else {
+        return;
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // As the README says: load.sql, run from the repository root.
+    db.script(&root.join("examples/ads-postgres/load.sql"), &root);
+    let duck = aitaem::Project::open(root.join("examples/ads"));
+    let (duck_specs, duck_connections) = (duck.specs().unwrap(), duck.connections().unwrap());
+    let pg_specs = aitaem::Project::open(root.join("examples/ads-postgres"))
+        .specs()
+        .unwrap();
+    let mut pg_connections = ConnectionManager::new();
+    pg_connections.add_connection(BackendConfig::Postgres(
+        aitaem::config::PostgresConfig::from_url(&db.url).unwrap(),
+    ));
+    // Every metric of the events table (`known_users` reads the user dimension).
+    let all: Vec<&str> = duck_specs
+        .metrics()
+        .map(|m| m.name.as_str())
+        .filter(|m| *m != "known_users")
+        .collect();
+    let requests = [
+        ComputeRequest::new(["revenue", "ctr", "unique_users"])
+            .slices(["campaign_type", "spend_band"])
+            .segment("platform_group")
+            .time_window("2024-01-01", "2025-01-01"),
+        ComputeRequest::new(all.clone()).slices([
+            "campaign_type",
+            "campaign_x_device",
+            "category",
+            "channel_group",
+            "country",
+            "device",
+            "spend_band",
+        ]),
+        ComputeRequest::new(all.clone())
+            .segment("user_tier")
+            .time_window("2024-01-01", "2025-01-01")
+            .period(PeriodType::Monthly),
+        ComputeRequest::new(["known_users"]).segment("tier_region"),
+        ComputeRequest::new(["revenue", "events"])
+            .segment("tier_region")
+            .time_window("2024-03-01", "2024-06-01")
+            .period(PeriodType::Weekly)
+            .by_entity("user_id"),
+    ];
+    for (i, request) in requests.iter().enumerate() {
+        let what = format!("example request {i}");
+        let expected = by_key(&compute(&duck_specs, &duck_connections, request, &what));
+        let got = by_key(&compute(&pg_specs, &pg_connections, request, &what));
+        assert_eq!(expected.len(), got.len(), "{what}");
+        for (key, want) in &expected {
+            let have = got
+                .get(key)
+                .unwrap_or_else(|| panic!("{what}: no {key:?} on PostgreSQL"));
+            let same = match (want, have) {
+                (Some(a), Some(b)) => close(*a, *b),
+                (None, None) => true,
+                _ => false,
+            };
+            assert!(
+                same,
+                "{what}: {key:?}: DuckDB {want:?}, PostgreSQL {have:?}"
+            );
+        }
+    }
+}
