@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The hand-written reference statements: each benchmark workload as ONE DuckDB statement.
+"""The hand-written reference statements: each benchmark workload as ONE statement.
 
-    python3 anchor.py --workload W1 [--variant grouping-sets|rollup]   # prints the SQL
+    python3 anchor.py --workload W1 [--variant grouping-sets|rollup] [--dialect duckdb|postgres]
 
 Labels per row (CASE for value lists, CAST(col AS VARCHAR) for wildcards, a LEFT JOIN to the
 labelled dimension table for the segment), all slice x segment combinations from GROUP BY
@@ -9,7 +9,8 @@ GROUPING SETS, groups whose label is NULL discarded via GROUPING(), and the metr
 unpivoted into the standard 11 columns. The `rollup` variant first aggregates the scan to the
 finest label combination and forms the grouping sets from that intermediate (valid because every
 benchmark metric is decomposable). run.py executes the SQL with the same DuckDB build as aitaem
-(examples/run_sql.rs).
+(examples/run_sql.rs); postgres.py runs the PostgreSQL version (`DOUBLE PRECISION` for `DOUBLE`)
+with psql.
 
 The SQL mirrors the specs in specs/ by hand; if those change, change this too.
 """
@@ -29,7 +30,7 @@ METRICS = {
     "revenue_total": ("currency:USD", "SUM(revenue)"),
     "revenue_avg": ("currency", "AVG(revenue)"),
     "event_count": ("absolute", "COUNT(*)"),
-    "ctr": ("percentage", "SUM(clicks) / NULLIF(SUM(impressions), 0)"),
+    "ctr": ("percentage", "CAST(SUM(clicks) AS DOUBLE) / NULLIF(SUM(impressions), 0)"),
     "roas": ("ratio", "SUM(revenue) / NULLIF(SUM(ad_spend), 0)"),
     "max_revenue": ("currency:USD", "MAX(revenue)"),
 }
@@ -44,7 +45,7 @@ ROLLUP = {
     "revenue_total": (["p_sum_rev"], "SUM(p_sum_rev)"),
     "revenue_avg": (["p_sum_rev", "p_cnt_rev"], "SUM(p_sum_rev) / NULLIF(SUM(p_cnt_rev), 0)"),
     "event_count": (["p_cnt"], "SUM(p_cnt)"),
-    "ctr": (["p_sum_clicks", "p_sum_imp"], "SUM(p_sum_clicks) / NULLIF(SUM(p_sum_imp), 0)"),
+    "ctr": (["p_sum_clicks", "p_sum_imp"], "CAST(SUM(p_sum_clicks) AS DOUBLE) / NULLIF(SUM(p_sum_imp), 0)"),
     "roas": (["p_sum_rev", "p_sum_spend"], "SUM(p_sum_rev) / NULLIF(SUM(p_sum_spend), 0)"),
     "max_revenue": (["p_max_rev"], "MAX(p_max_rev)"),
 }
@@ -127,8 +128,8 @@ def grouped_query(*, metrics, slice_sets, segment, window, period, entity, rollu
     seg_name = f"CASE WHEN g_seg = 0 THEN '{segment}' ELSE 'none' END" if segment else "'none'"
     seg_value = "CASE WHEN g_seg = 0 THEN seg ELSE 'all' END" if segment else "'all'"
     if period:
-        step = {"month": "1 MONTH", "day": "1 DAY", "week": "7 DAY", "year": "1 YEAR", "hour": "1 HOUR"}[period]
-        p_start, p_end = "CAST(p AS VARCHAR)", f"CAST(p + INTERVAL {step} AS VARCHAR)"
+        step = {"month": "1 month", "day": "1 day", "week": "7 days", "year": "1 year", "hour": "1 hour"}[period]
+        p_start, p_end = "CAST(p AS VARCHAR)", f"CAST(p + INTERVAL '{step}' AS VARCHAR)"
         ptype = {"month": "monthly", "day": "daily", "week": "weekly", "year": "yearly", "hour": "hourly"}[period]
     else:
         p_start, p_end, ptype = f"'{window[0]}'", f"'{window[1]}'", "all_time"
@@ -164,7 +165,7 @@ FROM labelled l CROSS JOIN (VALUES {metric_rows}) AS m(metric_name, metric_forma
 """
 
 
-def workload_sql(name: str, rollup: bool = False) -> str:
+def workload_sql(name: str, rollup: bool = False, dialect: str = "duckdb") -> str:
     with open(os.path.join(HERE, "workloads.json")) as f:
         wl = json.load(f)[name]
     composite = {"ctype_x_device": ("campaign_type", "device_type"),
@@ -176,8 +177,9 @@ def workload_sql(name: str, rollup: bool = False) -> str:
         wl["period_type"]]
     if wl["period_type"] == "weekly":
         raise SystemExit("weekly needs ISO-week truncation; not used by the bench workloads")
-    return grouped_query(metrics=wl["metrics"], slice_sets=slice_sets, segment=wl["segments"],
-                         window=wl["time_window"], period=period, entity=wl["by_entity"], rollup=rollup)
+    sql = grouped_query(metrics=wl["metrics"], slice_sets=slice_sets, segment=wl["segments"],
+                        window=wl["time_window"], period=period, entity=wl["by_entity"], rollup=rollup)
+    return sql.replace(" AS DOUBLE)", " AS DOUBLE PRECISION)") if dialect == "postgres" else sql
 
 
 
@@ -185,8 +187,9 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workload", required=True)
     ap.add_argument("--variant", choices=["grouping-sets", "rollup"], default="grouping-sets")
+    ap.add_argument("--dialect", choices=["duckdb", "postgres"], default="duckdb")
     args = ap.parse_args()
-    print(workload_sql(args.workload, rollup=args.variant == "rollup"))
+    print(workload_sql(args.workload, rollup=args.variant == "rollup", dialect=args.dialect))
     return 0
 
 

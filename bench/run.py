@@ -40,6 +40,7 @@ import compare  # noqa: E402
 
 SIZES = {"10k": 10_000, "1m": 1_000_000, "10m": 10_000_000}
 PEER_WORKLOADS = {"W1", "W2", "W3"}
+POSTGRES_SECTION = "## On PostgreSQL"
 
 
 def run(cmd, cwd=None, capture=False):
@@ -248,8 +249,11 @@ write the result file.
 """
     print(report)
     if args.results != "-":
+        # postgres.py's section, kept as it is.
+        previous = open(args.results).read() if os.path.exists(args.results) else ""
+        postgres = previous[previous.index(POSTGRES_SECTION):] if POSTGRES_SECTION in previous else ""
         with open(args.results, "w") as f:
-            f.write(report)
+            f.write(report + ("\n" + postgres if postgres else ""))
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ fn one_metric_without_breakdowns_is_a_single_aggregate() {
 fn value_list_wildcard_and_cross_product_slices() {
     check(
         "slices",
-        ComputeRequest::new(["revenue", "ctr", "avg_spend"]).slices([
+        ComputeRequest::new(["revenue", "ctr", "avg_spend", "converted_events"]).slices([
             "country",
             "spend_band",
             "category",

@@ -503,3 +503,29 @@ fn one_request_reads_postgres_and_duckdb_and_a_failing_source_leaves_a_warning()
     assert_eq!(partial.warnings.len(), 1);
     assert!(partial.warnings[0].to_string().contains("pg_broken"));
 }
+
+#[test]
+fn scan_checks_slices_and_segments_against_the_catalog() {
+    let Some(pg) = Pg::new("scan") else { return };
+    pg.sql(&format!(
+        "{EVENTS}\nCREATE TABLE users (user_id bigint, tier text);"
+    ));
+    let schema = &pg.schema;
+    let specs = SpecCache::from_strings(
+        &[&metric("clicks", &format!("postgres://{schema}/events"), "  numerator: SUM(clicks)\n")],
+        &[
+            "slice:\n  name: country\n  where: country\n",
+            "slice:\n  name: device\n  where: device\n",
+        ],
+        &[&format!(
+            "segment:\n  name: tier\n  source: postgres://{schema}/users\n  entity_id: user_id\n  where: tier\n"
+        )],
+    )
+    .unwrap();
+    let connections = connections(&pg, "");
+    let scan = MetricCompute::new(&specs, &connections).scan().unwrap();
+    assert_eq!(scan.compatible_slices("clicks"), ["country"]);
+    let device = &scan.for_spec("device")[0];
+    assert_eq!(device.missing_columns, ["device"]);
+    assert_eq!(scan.compatible_segments("clicks"), ["tier"]);
+}

@@ -164,17 +164,25 @@ struct SegmentJoin {
     join: String,
 }
 
-/// Renders a fragment for the statement's dialect, naming its spec when it does not parse.
-fn render(fragment: &SqlFragment, d: Dialect, owner: &str) -> Result<String> {
+/// A fragment parsed and translated for the statement's dialect (see [`expr::translate`]);
+/// `owner` names its spec in the error when it cannot be.
+fn translate(fragment: &SqlFragment, d: Dialect, owner: &str) -> Result<Expr> {
     fragment
         .expr_for(d)
-        .map(|e| expr::render(&e, d))
+        .and_then(|e| expr::translate(&e, d))
         .map_err(|err| {
             Error::query_build(format!(
-                "{owner}: `{}` is not valid SQL for {d:?}: {}",
-                fragment.text, err.message
+                "{owner}: `{}` cannot be written for {}: {}",
+                fragment.text,
+                d.name(),
+                err.message
             ))
         })
+}
+
+/// [`translate`] as SQL text.
+fn render(fragment: &SqlFragment, d: Dialect, owner: &str) -> Result<String> {
+    translate(fragment, d, owner).map(|e| expr::render(&e))
 }
 
 /// The labeler of a slice component (every component the request uses has one).
@@ -678,8 +686,8 @@ fn aggregation(
     let finals = metrics
         .iter()
         .map(|m| {
-            let den = m.denominator.as_ref().map(|e| expr::render(e, d));
-            value_expr(d, &expr::render(&m.numerator, d), den.as_deref())
+            let den = m.denominator.as_ref().map(expr::render);
+            value_expr(d, &expr::render(&m.numerator), den.as_deref())
         })
         .collect();
     let strategy = if single_state {
@@ -735,14 +743,8 @@ pub(super) fn build(
         .metrics
         .iter()
         .map(|metric| {
-            let parse = |f: &SqlFragment| {
-                f.expr_for(d).map_err(|err| {
-                    Error::query_build(format!(
-                        "metric `{}`: `{}` is not valid SQL for {d:?}: {}",
-                        metric.name, f.text, err.message
-                    ))
-                })
-            };
+            let owner = format!("metric `{}`", metric.name);
+            let parse = |f: &SqlFragment| translate(f, d, &owner);
             Ok(MetricExprs {
                 numerator: parse(&metric.numerator)?,
                 denominator: metric.denominator.as_ref().map(parse).transpose()?,
@@ -783,7 +785,7 @@ pub(super) fn build(
     if !filters.is_empty() {
         fact.push_str(&format!("\n    WHERE {}", filters.join(" AND ")));
     }
-    if strategy == Strategy::TwoStage && d.grouping_sets() {
+    if strategy == Strategy::TwoStage {
         builder.sets = grouping_sets(request, &leaves);
     }
     let source = builder.first_stage(strategy, &fact, &partials, &metrics);

@@ -33,12 +33,26 @@ pub enum SqlType {
 }
 
 impl Dialect {
+    /// The backend's name, for messages: `DuckDB`, `PostgreSQL`, `BigQuery`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::DuckDb => "DuckDB",
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::BigQuery => "BigQuery",
+        }
+    }
+
     /// The parser for expressions written for this backend.
+    ///
+    /// Expressions for BigQuery are standard SQL (`''` inside strings, `"name"` for a quoted
+    /// name, `FILTER (WHERE ...)`, `x::type`), as for every backend, and are translated into
+    /// GoogleSQL when a statement is written (`expr::translate`); GoogleSQL's own backtick names and
+    /// functions (`COUNTIF`, `SAFE_DIVIDE`) read as well.
     pub(crate) fn parser(self) -> Box<dyn sqlparser::dialect::Dialect> {
         match self {
             Dialect::DuckDb => Box::new(sqlparser::dialect::DuckDbDialect {}),
             Dialect::Postgres => Box::new(sqlparser::dialect::PostgreSqlDialect {}),
-            Dialect::BigQuery => Box::new(sqlparser::dialect::BigQueryDialect {}),
+            Dialect::BigQuery => Box::new(sqlparser::dialect::GenericDialect {}),
         }
     }
 
@@ -117,18 +131,21 @@ impl Dialect {
     }
 
     /// Truncates a timestamp expression to the start of its hour, day, ISO week, month or year.
+    ///
+    /// On BigQuery, weeks are found by day-of-week arithmetic (`EXTRACT(DAYOFWEEK ...)` is 1 on
+    /// Sunday), which is right on the service and on emulators alike, where `WEEK(MONDAY)` and
+    /// `ISOWEEK` are not always.
     pub fn truncate(self, expr: &str, unit: TimeUnit) -> String {
         let ts = self.cast(expr, SqlType::Timestamp);
-        match self {
-            Dialect::DuckDb | Dialect::Postgres => {
+        match (self, unit) {
+            (Dialect::DuckDb | Dialect::Postgres, _) => {
                 format!("date_trunc('{}', {ts})", unit.word())
             }
-            Dialect::BigQuery => {
-                let part = match unit {
-                    TimeUnit::Week => "ISOWEEK".to_string(),
-                    other => other.word().to_uppercase(),
-                };
-                format!("DATETIME_TRUNC({ts}, {part})")
+            (Dialect::BigQuery, TimeUnit::Week) => format!(
+                "DATETIME(DATE_SUB(DATE({ts}), INTERVAL MOD(EXTRACT(DAYOFWEEK FROM {ts}) + 5, 7) DAY))"
+            ),
+            (Dialect::BigQuery, _) => {
+                format!("DATETIME_TRUNC({ts}, {})", unit.word().to_uppercase())
             }
         }
     }
@@ -196,14 +213,8 @@ impl Dialect {
         }
     }
 
-    /// Whether the two-stage plan may split its first stage into `GROUPING SETS` (identified
-    /// by `GROUPING(...)`). BigQuery keeps one set until its backend runs these statements.
-    pub fn grouping_sets(self) -> bool {
-        matches!(self, Dialect::DuckDb | Dialect::Postgres)
-    }
-
-    /// Whether `GROUPING(...)` accepts the aliases of the select list (PostgreSQL wants the
-    /// grouped expressions themselves).
+    /// Whether `GROUPING(...)` accepts the aliases of the select list (PostgreSQL, and
+    /// BigQuery's documentation, want the grouped expressions themselves).
     pub fn grouping_reads_aliases(self) -> bool {
         matches!(self, Dialect::DuckDb)
     }

@@ -10,9 +10,10 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, DuplicateTreatment, Expr, Function, FunctionArgumentClause,
-    FunctionArguments, Ident as SqlIdent, ObjectName, ObjectNamePart, Query, Value, Visit,
-    VisitMut, Visitor, VisitorMut,
+    BinaryOperator, CastKind, DataType, DuplicateTreatment, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList, FunctionArguments,
+    Ident as SqlIdent, ObjectName, ObjectNamePart, Query, Value, Visit, VisitMut, Visitor,
+    VisitorMut,
 };
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
@@ -205,41 +206,246 @@ pub fn column_idents(expr: &Expr) -> Vec<super::Ident> {
     inspector.idents
 }
 
-/// Renders a fragment for a statement in `dialect` that reads one table: column qualifiers are
-/// dropped (`events.revenue`, `_dim.platform` become `revenue`, `platform`) outside subqueries,
-/// and the fragment is made to mean what it means on every backend: on PostgreSQL, `/` divides
-/// in floating point (as on DuckDB and BigQuery) rather than truncating integer quotients.
-pub fn render(expr: &Expr, dialect: Dialect) -> String {
+/// Makes a parsed fragment mean, on `dialect`, what it means on every backend, for a statement
+/// that reads one table: column qualifiers are dropped (`events.revenue`, `_dim.platform` become
+/// `revenue`, `platform`) outside subqueries, and
+///
+/// - `/` divides in floating point and gives NULL for a zero divisor, as on DuckDB: on PostgreSQL
+///   `CAST(a AS DOUBLE PRECISION) / NULLIF(b, 0)`, on BigQuery `SAFE_DIVIDE(a, b)`;
+/// - on BigQuery (GoogleSQL): `agg(x) FILTER (WHERE c)` becomes `agg(IF(c, x, NULL))`
+///   (`COUNT(*)`: `COUNT(IF(c, 1, NULL))`), `x::type` becomes `CAST(x AS type)` with GoogleSQL's
+///   type names, `a ILIKE b` becomes `LOWER(a) LIKE LOWER(b)`, string literals are written in
+///   GoogleSQL's quoting, and quoted names in backticks. A construct with no GoogleSQL
+///   counterpart (a lambda) is an error.
+pub fn translate(expr: &Expr, dialect: Dialect) -> Result<Expr, ExprError> {
     let mut expr = expr.clone();
     let _ = VisitMut::visit(&mut expr, &mut Unqualifier { depth: 0 });
-    if dialect == Dialect::Postgres {
-        let _ = VisitMut::visit(&mut expr, &mut FloatDivision);
+    match dialect {
+        Dialect::DuckDb => {}
+        Dialect::Postgres => {
+            let _ = VisitMut::visit(&mut expr, &mut PostgresRewrite);
+        }
+        Dialect::BigQuery => {
+            if let ControlFlow::Break(err) = VisitMut::visit(&mut expr, &mut GoogleSqlRewrite) {
+                return Err(err);
+            }
+        }
     }
+    Ok(expr)
+}
+
+/// A translated fragment as SQL text.
+pub fn render(expr: &Expr) -> String {
     expr.to_string()
 }
 
-/// `a / b` becomes `CAST(a AS DOUBLE PRECISION) / b`.
-struct FloatDivision;
+/// A call of a plain function.
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(SqlIdent::new(name))]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+                .collect(),
+            clauses: Vec::new(),
+        }),
+        within_group: Vec::new(),
+        filter: None,
+        null_treatment: None,
+        over: None,
+    })
+}
 
-impl VisitorMut for FloatDivision {
+/// Takes an expression out of its place, leaving NULL.
+fn take(expr: &mut Expr) -> Expr {
+    std::mem::replace(expr, Expr::value(Value::Null))
+}
+
+/// PostgreSQL: `a / b` becomes `CAST(a AS DOUBLE PRECISION) / NULLIF(b, 0)`.
+struct PostgresRewrite;
+
+impl VisitorMut for PostgresRewrite {
     type Break = ();
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         if let Expr::BinaryOp {
             left,
             op: BinaryOperator::Divide,
-            ..
+            right,
         } = expr
         {
-            let operand = std::mem::replace(left.as_mut(), Expr::value(Value::Null));
             **left = Expr::Cast {
                 kind: CastKind::Cast,
-                expr: Box::new(operand),
+                expr: Box::new(take(left)),
                 data_type: DataType::DoublePrecision,
                 format: None,
             };
+            **right = call(
+                "NULLIF",
+                vec![take(right), Expr::value(Value::Number("0".into(), false))],
+            );
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// BigQuery: see [`translate`].
+struct GoogleSqlRewrite;
+
+impl GoogleSqlRewrite {
+    /// GoogleSQL's name of a type written for another backend.
+    fn data_type(ty: &DataType) -> Option<DataType> {
+        let name = |n: &str| {
+            Some(DataType::Custom(
+                ObjectName(vec![ObjectNamePart::Identifier(SqlIdent::new(n))]),
+                Vec::new(),
+            ))
+        };
+        match ty {
+            DataType::Varchar(_)
+            | DataType::Text
+            | DataType::Char(_)
+            | DataType::Character(_)
+            | DataType::CharVarying(_)
+            | DataType::CharacterVarying(_)
+            | DataType::String(_) => name("STRING"),
+            DataType::Int(_)
+            | DataType::Integer(_)
+            | DataType::BigInt(_)
+            | DataType::SmallInt(_)
+            | DataType::TinyInt(_)
+            | DataType::Int2(_)
+            | DataType::Int4(_)
+            | DataType::Int8(_)
+            | DataType::Int64 => name("INT64"),
+            DataType::Double(_)
+            | DataType::DoublePrecision
+            | DataType::Float(_)
+            | DataType::Real
+            | DataType::Float4
+            | DataType::Float8
+            | DataType::Float64 => name("FLOAT64"),
+            DataType::Boolean | DataType::Bool => name("BOOL"),
+            DataType::Decimal(_) | DataType::Numeric(_) | DataType::Dec(_) => name("NUMERIC"),
+            DataType::Timestamp(_, sqlparser::ast::TimezoneInfo::None)
+            | DataType::Timestamp(_, sqlparser::ast::TimezoneInfo::WithoutTimeZone)
+            | DataType::Datetime(_) => name("DATETIME"),
+            DataType::Timestamp(..) => name("TIMESTAMP"),
+            _ => None,
+        }
+    }
+}
+
+impl VisitorMut for GoogleSqlRewrite {
+    type Break = ExprError;
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<ExprError> {
+        if let Expr::Lambda(_) = expr {
+            return ControlFlow::Break(ExprError::new(
+                format!("`{expr}`: lambda functions have no counterpart in BigQuery's SQL"),
+                None,
+            ));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<ExprError> {
+        match expr {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Divide,
+                right,
+            } => *expr = call("SAFE_DIVIDE", vec![take(left), take(right)]),
+            Expr::Function(f) if f.filter.is_some() => {
+                let condition = *f.filter.take().expect("checked");
+                if let FunctionArguments::List(list) = &mut f.args {
+                    for arg in &mut list.args {
+                        let value = match arg {
+                            FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => {
+                                Expr::value(Value::Number("1".into(), false))
+                            }
+                            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => take(e),
+                            _ => continue,
+                        };
+                        *arg = FunctionArg::Unnamed(FunctionArgExpr::Expr(call(
+                            "IF",
+                            vec![condition.clone(), value, Expr::value(Value::Null)],
+                        )));
+                    }
+                }
+            }
+            Expr::Cast {
+                kind, data_type, ..
+            } => {
+                if *kind == CastKind::DoubleColon {
+                    *kind = CastKind::Cast;
+                }
+                if let Some(google) = GoogleSqlRewrite::data_type(data_type) {
+                    *data_type = google;
+                }
+            }
+            Expr::ILike {
+                negated,
+                any: false,
+                expr: subject,
+                pattern,
+                escape_char,
+            } => {
+                *expr = Expr::Like {
+                    negated: *negated,
+                    any: false,
+                    expr: Box::new(call("LOWER", vec![take(subject)])),
+                    pattern: Box::new(call("LOWER", vec![take(pattern)])),
+                    escape_char: escape_char.take(),
+                }
+            }
+            Expr::Identifier(ident) if ident.quote_style.is_some() => {
+                ident.quote_style = Some('`');
+            }
+            Expr::CompoundIdentifier(parts) => {
+                for ident in parts.iter_mut().filter(|i| i.quote_style.is_some()) {
+                    ident.quote_style = Some('`');
+                }
+            }
+            Expr::Value(value) => {
+                if let Value::SingleQuotedString(text) | Value::DoubleQuotedString(text) =
+                    &value.value
+                {
+                    *expr = google_string(text);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// A string literal that GoogleSQL reads back as `text`: in single quotes when it needs no
+/// escaping, in double quotes when it holds single quotes only, and otherwise spelled out as code
+/// points (GoogleSQL's backslash escapes have no counterpart in the standard quoting that sqlparser
+/// writes).
+fn google_string(text: &str) -> Expr {
+    let plain = !text.contains(['\\', '\n', '\r']);
+    if plain && !text.contains('\'') {
+        Expr::value(Value::SingleQuotedString(text.to_string()))
+    } else if plain && !text.contains('"') {
+        Expr::value(Value::DoubleQuotedString(text.to_string()))
+    } else {
+        let points = text
+            .chars()
+            .map(|c| Expr::value(Value::Number((c as u32).to_string(), false)))
+            .collect();
+        call(
+            "CODE_POINTS_TO_STRING",
+            vec![Expr::Array(sqlparser::ast::Array {
+                elem: points,
+                named: false,
+            })],
+        )
     }
 }
 
@@ -547,14 +753,14 @@ impl Partials {
         format!("__p{i}")
     }
 
-    fn add(&mut self, mut function: Function, rollup: &str, dialect: Dialect) -> String {
+    fn add(&mut self, mut function: Function, rollup: &str) -> String {
         // Upper-case the function name so `sum(x)` and `SUM(x)` share one partial.
         if let [ObjectNamePart::Identifier(name)] = function.name.0.as_mut_slice()
             && name.quote_style.is_none()
         {
             name.value = name.value.to_uppercase();
         }
-        let rendered = render(&Expr::Function(function), dialect);
+        let rendered = render(&Expr::Function(function));
         let index = match self.exprs.iter().position(|e| *e == rendered) {
             Some(i) => i,
             None => {
@@ -580,13 +786,11 @@ pub fn decompose(expr: &Expr, dialect: Dialect, partials: &mut Partials) -> Opti
     for call in collector.calls {
         let kind = decomposition(&call)?;
         let text = match kind {
-            Decomposition::Sum => partials.add(call, "SUM", dialect),
-            Decomposition::Count => {
-                format!("COALESCE({}, 0)", partials.add(call, "SUM", dialect))
-            }
+            Decomposition::Sum => partials.add(call, "SUM"),
+            Decomposition::Count => format!("COALESCE({}, 0)", partials.add(call, "SUM")),
             Decomposition::Avg => {
-                let sum = partials.add(renamed(&call, "sum"), "SUM", dialect);
-                let count = partials.add(renamed(&call, "count"), "SUM", dialect);
+                let sum = partials.add(renamed(&call, "sum"), "SUM");
+                let count = partials.add(renamed(&call, "count"), "SUM");
                 format!(
                     "{} / NULLIF({count}, 0)",
                     dialect.cast(&sum, SqlType::Double)
@@ -594,13 +798,13 @@ pub fn decompose(expr: &Expr, dialect: Dialect, partials: &mut Partials) -> Opti
             }
             Decomposition::Same => {
                 let rollup = function_name(&call);
-                partials.add(call, &rollup, dialect)
+                partials.add(call, &rollup)
             }
         };
         finals.push(parse(&text, Some(dialect)).ok()?);
     }
     let _ = VisitMut::visit(&mut expr, &mut Substituter { finals });
-    Some(render(&expr, dialect))
+    Some(render(&expr))
 }
 
 fn renamed(call: &Function, name: &str) -> Function {
@@ -746,23 +950,73 @@ mod tests {
     #[test]
     fn render_drops_qualifiers_and_comments() {
         let expr = duck("_dim.platform_group = 'search' -- trailing comment");
-        assert_eq!(render(&expr, Dialect::DuckDb), "platform_group = 'search'");
+        assert_eq!(
+            render(&translate(&expr, Dialect::DuckDb).unwrap()),
+            "platform_group = 'search'"
+        );
+    }
+
+    fn translated(text: &str, dialect: Dialect) -> String {
+        render(&translate(&parse(text, Some(dialect)).unwrap(), dialect).unwrap())
     }
 
     #[test]
-    fn postgres_divides_in_floating_point() {
-        let expr = parse("SUM(a) / SUM(b) + 1 / 2", Some(Dialect::Postgres)).unwrap();
+    fn division_is_in_floating_point_and_null_for_zero_everywhere() {
+        let text = "SUM(a) / SUM(b) + 1 / 2";
         assert_eq!(
-            render(&expr, Dialect::Postgres),
-            "CAST(SUM(a) AS DOUBLE PRECISION) / SUM(b) + CAST(1 AS DOUBLE PRECISION) / 2"
+            translated(text, Dialect::Postgres),
+            "CAST(SUM(a) AS DOUBLE PRECISION) / NULLIF(SUM(b), 0) + CAST(1 AS DOUBLE PRECISION) / NULLIF(2, 0)"
         );
-        assert_eq!(render(&expr, Dialect::DuckDb), "SUM(a) / SUM(b) + 1 / 2");
+        assert_eq!(
+            translated(text, Dialect::BigQuery),
+            "SAFE_DIVIDE(SUM(a), SUM(b)) + SAFE_DIVIDE(1, 2)"
+        );
+        assert_eq!(translated(text, Dialect::DuckDb), "SUM(a) / SUM(b) + 1 / 2");
+        let expr = translate(
+            &parse(text, Some(Dialect::Postgres)).unwrap(),
+            Dialect::Postgres,
+        )
+        .unwrap();
         let mut partials = Partials::default();
         let ratio = decompose(&expr, Dialect::Postgres, &mut partials).unwrap();
         assert_eq!(
             ratio,
-            "CAST((__p0) AS DOUBLE PRECISION) / (__p1) + CAST(1 AS DOUBLE PRECISION) / 2"
+            "CAST((__p0) AS DOUBLE PRECISION) / NULLIF((__p1), 0) + CAST(1 AS DOUBLE PRECISION) / NULLIF(2, 0)"
         );
+    }
+
+    #[test]
+    fn standard_sql_becomes_google_sql() {
+        let bq = |text: &str| translated(text, Dialect::BigQuery);
+        assert_eq!(
+            bq("COUNT(*) FILTER (WHERE converted) + SUM(x) FILTER (WHERE y > 0)"),
+            "COUNT(IF(converted, 1, NULL)) + SUM(IF(y > 0, x, NULL))"
+        );
+        assert_eq!(
+            bq("SUM(x::INTEGER) + MAX(CAST(y AS VARCHAR) = 'a')"),
+            "SUM(CAST(x AS INT64)) + MAX(CAST(y AS STRING) = 'a')"
+        );
+        assert_eq!(
+            bq("name ILIKE 'kid%' AND events.country = 'Kids'' Toys'"),
+            "LOWER(name) LIKE LOWER('kid%') AND country = \"Kids' Toys\""
+        );
+        // A value with both quotes (or a backslash) is spelled out as code points.
+        assert_eq!(
+            bq("country = 'O''Neil \"Inc\"'"),
+            "country = CODE_POINTS_TO_STRING([79, 39, 78, 101, 105, 108, 32, 34, 73, 110, 99, 34])"
+        );
+        let slice = parse("\"Weird Col\" = 'x'", None).unwrap();
+        assert_eq!(
+            render(&translate(&slice, Dialect::BigQuery).unwrap()),
+            "`Weird Col` = 'x'"
+        );
+        let lambda = parse(
+            "len(list_filter(tags, x -> x = 'a')) > 0",
+            Some(Dialect::DuckDb),
+        )
+        .unwrap();
+        let err = translate(&lambda, Dialect::BigQuery).unwrap_err();
+        assert!(err.message.contains("lambda"), "{err:?}");
     }
 
     #[test]

@@ -409,3 +409,87 @@ fn backend_error(err: tokio_postgres::Error) -> BackendError {
         .retryable(true)
         .with_source(err)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{
+        DataType, Date32Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+        TimeUnit as ArrowTimeUnit, TimestampMicrosecondType,
+    };
+
+    /// Every column type a result can have, through the binary COPY reader, on the test server
+    /// (`scripts/test.sh` starts one).
+    #[test]
+    fn result_types_become_arrow_arrays() {
+        let Ok(url) = std::env::var("AITAEM_TEST_POSTGRES") else {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("AITAEM_TEST_POSTGRES is not set; run the tests with scripts/test.sh");
+            }
+            eprintln!("skipped result_types_become_arrow_arrays: no PostgreSQL server");
+            return;
+        };
+        let settings = PostgresConfig::from_url(&url).unwrap();
+        let backend = Postgres::open(&settings, &PathResolver::default()).unwrap();
+        let batches = backend
+            .query(
+                "SELECT 1::int2 AS a, 2::int4 AS b, 3000000000::int8 AS c, 1.5::float4 AS d,
+                        2.25::float8 AS e, 12345678.9012::numeric(14, 4) AS f, true AS g,
+                        'x'::text AS h, 'ÿ'::varchar AS i, 'z'::char(2) AS j,
+                        DATE '2024-02-29' AS k, TIMESTAMP '1999-12-31 23:59:59.5' AS l,
+                        TIMESTAMPTZ '2024-01-01 00:00:00+02' AS m, NULL::float8 AS n
+                 UNION ALL
+                 SELECT NULL, NULL, NULL, NULL, NULL, -0.0001, NULL, NULL, NULL, NULL, NULL, NULL,
+                        NULL, NULL",
+            )
+            .unwrap();
+        let batch = &batches[0];
+        assert_eq!(batch.num_rows(), 2);
+        let column = |name: &str| batch.column_by_name(name).unwrap();
+        assert_eq!(column("a").as_primitive::<Int16Type>().value(0), 1);
+        assert_eq!(column("b").as_primitive::<Int32Type>().value(0), 2);
+        assert_eq!(
+            column("c").as_primitive::<Int64Type>().value(0),
+            3_000_000_000
+        );
+        assert_eq!(column("d").as_primitive::<Float32Type>().value(0), 1.5);
+        assert_eq!(column("e").as_primitive::<Float64Type>().value(0), 2.25);
+        let numeric = column("f").as_primitive::<Float64Type>();
+        assert_eq!(
+            (numeric.value(0), numeric.value(1)),
+            (12345678.9012, -0.0001)
+        );
+        assert!(column("g").as_boolean().value(0));
+        let text: Vec<Option<&str>> = ["h", "i", "j"]
+            .iter()
+            .map(|c| column(c).as_string::<i32>().iter().next().unwrap())
+            .collect();
+        assert_eq!(text, [Some("x"), Some("ÿ"), Some("z ")]);
+        // 2024-02-29 is day 19782 after 1970-01-01.
+        assert_eq!(column("k").as_primitive::<Date32Type>().value(0), 19_782);
+        assert_eq!(
+            column("l")
+                .as_primitive::<TimestampMicrosecondType>()
+                .value(0),
+            946_684_799_500_000
+        );
+        assert_eq!(
+            column("m").data_type(),
+            &DataType::Timestamp(ArrowTimeUnit::Microsecond, Some("UTC".into()))
+        );
+        // Midnight at +02:00 is 22:00 UTC the day before: 2023-12-31 22:00:00.
+        assert_eq!(
+            column("m")
+                .as_primitive::<TimestampMicrosecondType>()
+                .value(0),
+            1_704_060_000_000_000
+        );
+        for name in ["a", "b", "c", "d", "e", "g", "h", "k", "l", "m"] {
+            assert!(column(name).is_null(1), "{name}");
+        }
+        assert!(column("n").is_null(0));
+        let err = backend.query("SELECT point(1, 2) AS p").unwrap_err();
+        assert!(err.message().contains("column `p` has type point"), "{err}");
+    }
+}
