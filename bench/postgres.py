@@ -15,7 +15,8 @@ examples/generate_events.rs) into the schema `bench_<size>`, then runs every wor
   hand-written    the workload's GROUPING SETS statement (anchor.py --dialect postgres), run by
                   psql as `COPY (...) TO STDOUT` with its output discarded; psql's \\timing
   original        the Python aitaem 2.1.0 with ibis' PostgreSQL backend, in
-                  bench/.venv-peer-postgres (peer-postgres-requirements.txt), when present
+                  bench/.venv-peer-postgres (peer-postgres-requirements.txt), when present; at
+                  the sizes of --peer-sizes (default 1m: at 10M one run takes minutes)
 
 Rows of every engine are compared with aitaem's before any time is reported. The report replaces
 the "On PostgreSQL" section of bench/RESULTS.md (--results - prints it only).
@@ -125,11 +126,12 @@ def specs_for(schema, into):
     return into
 
 
-def time_psql(url, sql, runs, out_csv):
+def time_psql(url, schema, sql, runs, out_csv):
     """The hand-written statement: once to a CSV for the row check, then timed by psql."""
     query = " ".join(sql.split())
-    psql(url, "-c", f"\\copy ({query}) TO '{out_csv}' WITH (FORMAT csv, HEADER)")
-    script = "\\timing on\n" + "".join(f"COPY ({query}) TO STDOUT;\n" for _ in range(runs + 1))
+    search_path = f"SET search_path TO {schema}"
+    psql(url, "-c", search_path, "-c", f"\\copy ({query}) TO '{out_csv}' WITH (FORMAT csv, HEADER)")
+    script = f"{search_path};\n\\timing on\n" + "".join(f"COPY ({query}) TO STDOUT;\n" for _ in range(runs + 1))
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as f:
         f.write(script)
         f.flush()
@@ -146,6 +148,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--profile", choices=["release", "dev"], default="release")
     ap.add_argument("--no-peer", action="store_true", help="skip the original Python library")
+    ap.add_argument("--peer-sizes", default="1m",
+                    help="sizes at which to run the original (it takes minutes per run at 10M)")
     ap.add_argument("--data", default=os.environ.get("AITAEM_BENCH_DATA",
                                                       os.path.join(tempfile.gettempdir(), "aitaem-bench")))
     ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
@@ -192,10 +196,10 @@ def main():
                                        "--workload", json.dumps(wl), "--runs", str(args.runs), "--out", out("warm")],
                                       cwd=work, capture=True)
                 warm = json.loads(warm)
-                hand = time_psql(url, anchor.workload_sql(name, dialect="postgres"), args.runs, out("hand"))
+                hand = time_psql(url, schema, anchor.workload_sql(name, dialect="postgres"), args.runs, out("hand"))
                 r = {"cli": statistics.median(cli_times), "warm": warm["warm_median_s"], "hand": hand["median_s"]}
                 engines = ["warm", "hand"]
-                if peer:
+                if peer and size in args.peer_sizes.split(","):
                     _, _, _ = duck.run([peer, os.path.join(HERE, "peer.py"), "--data", peer_dir, "--workload", name,
                                         "--specs", specs, "--runs", str(args.runs), "--out", out("original"),
                                         "--json", out("original") + ".json"])

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust workspace against real DuckDB files and a real PostgreSQL server.
+# Runs every test: the Rust workspace against real DuckDB files, a real PostgreSQL server and
+# the BigQuery emulator.
 #
 # Provisions what the tests need: installs the PostgreSQL server from Debian's packages when it is
 # missing, starts a throwaway cluster (TLS on, with a test certificate authority) on a free local
-# port, points the tests at it (AITAEM_TEST_POSTGRES*), and stops it afterwards, also when tests
-# fail. Extra arguments go to `cargo test`.
+# port; installs the BigQuery emulator (bqemulator, from PyPI) into a virtualenv when it is
+# missing and starts it on free local ports; points the tests at both (AITAEM_TEST_POSTGRES*,
+# AITAEM_TEST_BIGQUERY*), and stops them afterwards, also when tests fail. Extra arguments go to
+# `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,13 +31,18 @@ chmod 755 "$PGROOT"
 PGDATA="$PGROOT/data"
 PGPORT="$(free_port)"
 
-stop_postgres() {
+BQ_PID=""
+stop_servers() {
     if [ -f "$PGDATA/postmaster.pid" ]; then
         runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
     fi
+    if [ -n "$BQ_PID" ]; then
+        kill "$BQ_PID" 2>/dev/null || true
+        wait "$BQ_PID" 2>/dev/null || true
+    fi
     rm -rf "$PGROOT"
 }
-trap stop_postgres EXIT INT TERM
+trap stop_servers EXIT INT TERM
 
 # A test certificate authority and a server certificate for `localhost` only, so that
 # verify-full succeeds for `localhost` and fails for `127.0.0.1`; a second authority that signed
@@ -69,6 +77,38 @@ export AITAEM_TEST_POSTGRES="postgres://aitaem:aitaem-test@localhost:$PGPORT/ait
 export AITAEM_TEST_POSTGRES_CA="$certs/ca.pem"
 export AITAEM_TEST_POSTGRES_OTHER_CA="$certs/other.pem"
 echo "test.sh: PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on localhost:$PGPORT" >&2
+
+# --- BigQuery emulator ------------------------------------------------------------------------
+BQ_VENV="$HOME/.cache/aitaem/bqemu-venv"
+if [ ! -x "$BQ_VENV/bin/python" ] || ! "$BQ_VENV/bin/python" -c 'import bqemulator' 2>/dev/null; then
+    echo "test.sh: installing the BigQuery emulator (bqemulator, PyPI) into $BQ_VENV" >&2
+    python3 -m venv "$BQ_VENV"
+    # numpy: needed by the emulator's UDF registration but not declared by it.
+    "$BQ_VENV/bin/pip" install -q bqemulator==1.4.0 numpy
+fi
+# The emulator loads DuckDB's spatial extension at start, which can only be downloaded; skip it
+# (GEOGRAPHY is then unavailable; nothing else changes).
+cat >"$PGROOT/bqemu.py" <<'PY'
+import sys
+import bqemulator.storage.engine as engine
+engine.DuckDBEngine._load_spatial = lambda self: None
+from bqemulator.cli import main
+sys.exit(main())
+PY
+BQ_PORT="$(free_port)"
+BQ_GRPC_PORT="$(free_port)"
+BQEMU_ENABLE_FORMAT_EXTENSIONS=false "$BQ_VENV/bin/python" "$PGROOT/bqemu.py" start \
+    --rest-port "$BQ_PORT" --grpc-port "$BQ_GRPC_PORT" --project aitaem-test \
+    --log-format console >"$PGROOT/bqemu.log" 2>&1 &
+BQ_PID=$!
+for _ in $(seq 1 60); do
+    python3 -c "import urllib.request as r; r.urlopen('http://127.0.0.1:$BQ_PORT/bigquery/v2/projects/aitaem-test/datasets', timeout=2)" 2>/dev/null && break
+    kill -0 "$BQ_PID" 2>/dev/null || { cat "$PGROOT/bqemu.log" >&2; exit 1; }
+    sleep 0.5
+done
+export AITAEM_TEST_BIGQUERY="http://127.0.0.1:$BQ_PORT"
+export AITAEM_TEST_BIGQUERY_PROJECT="aitaem-test"
+echo "test.sh: BigQuery emulator on 127.0.0.1:$BQ_PORT" >&2
 
 # --- the tests --------------------------------------------------------------------------------
 cargo test --workspace --locked "$@"

@@ -41,6 +41,10 @@ enum Command {
         /// Also print the engine's query plan (EXPLAIN).
         #[arg(long)]
         explain: bool,
+        /// Also print the bytes each statement would process where the backend bills by bytes
+        /// (BigQuery; a dry run, which costs nothing).
+        #[arg(long)]
+        estimate: bool,
     },
     /// Show which slices and segments fit which metrics.
     Scan {
@@ -236,7 +240,11 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compute(args) => compute(&args),
-        Command::Sql { compute, explain } => {
+        Command::Sql {
+            compute,
+            explain,
+            estimate,
+        } => {
             let request = compute.request(false)?;
             let (specs, connections) = load(&compute.specs, &compute.connections)?;
             let computer = MetricCompute::new(&specs, &connections);
@@ -246,6 +254,22 @@ fn run(command: Command) -> Result<ExitCode, Error> {
                 for statement in &plan.statements {
                     println!("\n-- plan of the statement for {}:", statement.source);
                     println!("{}", computer.explain(statement)?);
+                }
+            }
+            if estimate {
+                println!();
+                for statement in &plan.statements {
+                    match computer.estimate(statement)? {
+                        Some(bytes) => println!(
+                            "-- {}: would process {bytes} bytes ({})",
+                            statement.source,
+                            output::bytes(bytes)
+                        ),
+                        None => println!(
+                            "-- {}: no byte estimate ({} does not bill by bytes read)",
+                            statement.source, statement.backend
+                        ),
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -104,6 +104,22 @@ pub fn scan(cache: &SpecCache, scan: &ScanResult) {
     }
 }
 
+/// `1.5 GB`-style sizes.
+pub fn bytes(bytes: u64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB", "PB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}
+
 /// A source's columns.
 pub fn columns(columns: &[Column]) {
     let rows: Vec<Vec<String>> = columns

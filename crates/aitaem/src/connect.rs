@@ -222,6 +222,15 @@ impl ConnectionManager {
         Ok(self.backend_of(backend)?.explain(sql))
     }
 
+    /// The bytes a statement would process on a backend that bills by bytes read.
+    pub(crate) fn estimate(
+        &self,
+        backend: BackendKind,
+        sql: &str,
+    ) -> Result<Option<std::result::Result<u64, BackendError>>> {
+        Ok(self.backend_of(backend)?.estimate(sql))
+    }
+
     /// Every table and view of every configured backend, as source URIs ready to use in specs.
     pub fn list_tables(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();

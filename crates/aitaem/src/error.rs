@@ -238,7 +238,7 @@ impl fmt::Display for ErrorKind {
 /// ```
 /// use aitaem::error::{BackendError, BackendErrorKind};
 /// let err = BackendError::new(BackendErrorKind::Rejected, "column \"clicks\" does not exist")
-///     .with_code("42703");
+///     .with_sqlstate("42703");
 /// assert_eq!(err.to_string(), "column \"clicks\" does not exist (SQLSTATE 42703)");
 /// assert!(!err.is_retryable());
 /// ```
@@ -249,7 +249,8 @@ pub struct BackendError(Box<BackendErrorInner>);
 struct BackendErrorInner {
     kind: BackendErrorKind,
     message: String,
-    code: Option<String>,
+    /// The code, and whether it is a SQLSTATE (or a service's reason).
+    code: Option<(String, bool)>,
     position: Option<u32>,
     retryable: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -289,9 +290,15 @@ impl BackendError {
         }))
     }
 
-    /// The backend's error code (a SQLSTATE, or a service's reason).
-    pub fn with_code(mut self, code: impl Into<String>) -> Self {
-        self.0.code = Some(code.into());
+    /// The SQLSTATE of a SQL database's error.
+    pub fn with_sqlstate(mut self, code: impl Into<String>) -> Self {
+        self.0.code = Some((code.into(), true));
+        self
+    }
+
+    /// A service's reason for an error (`invalidQuery`, `HTTP 403`).
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.0.code = Some((reason.into(), false));
         self
     }
 
@@ -323,9 +330,15 @@ impl BackendError {
         &self.0.message
     }
 
-    /// The backend's error code, when it gave one.
+    /// The backend's error code (a SQLSTATE, or a service's reason), when it gave one.
     pub fn code(&self) -> Option<&str> {
-        self.0.code.as_deref()
+        self.0.code.as_ref().map(|(code, _)| code.as_str())
+    }
+
+    /// The same error with another message (the code, kind and source are kept).
+    pub(crate) fn reworded(mut self, message: String) -> Self {
+        self.0.message = message;
+        self
     }
 
     /// The position in the statement the backend points at, when it gave one.
@@ -342,8 +355,10 @@ impl BackendError {
 impl fmt::Display for BackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.message)?;
-        if let Some(code) = &self.0.code {
-            write!(f, " (SQLSTATE {code})")?;
+        match &self.0.code {
+            Some((code, true)) => write!(f, " (SQLSTATE {code})")?,
+            Some((reason, false)) => write!(f, " ({reason})")?,
+            None => {}
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 //! | `duckdb://:memory:/events`, `duckdb://events` | table `events` in the configured DuckDB database |
 //! | `duckdb://data/events.csv`, `duckdb:///abs/events.parquet`, `duckdb://logs/*.csv` | files read directly by DuckDB |
 //! | `postgres://public/events`, `postgres:///events` | a PostgreSQL table (schema optional) |
-//! | `bigquery://project.dataset.table`, `bigquery://project/dataset.table` | a BigQuery table |
+//! | `bigquery://project.dataset.table`, `bigquery://project/dataset.table`, `bigquery://dataset.table` | a BigQuery table (the last in the connection's project) |
 //!
 //! A DuckDB URI's file forms are recognised by the extension of the last path segment (`.csv`,
 //! `.tsv`, `.parquet`, `.json`, `.jsonl`, `.ndjson`, optionally followed by `.gz` or `.zst`) or by a
@@ -120,8 +120,8 @@ pub enum Source {
     },
     /// A BigQuery table.
     BigQuery {
-        /// The project.
-        project: String,
+        /// The project; `None` for the connection's.
+        project: Option<String>,
         /// The dataset.
         dataset: String,
         /// The table.
@@ -146,7 +146,8 @@ impl SourceUri {
     /// let uri = SourceUri::parse("bigquery://my-project/analytics.events").unwrap();
     /// assert_eq!(uri.backend(), BackendKind::BigQuery);
     /// assert!(matches!(uri.source, Source::BigQuery { ref table, .. } if table == "events"));
-    /// assert!(SourceUri::parse("bigquery://analytics.events").is_err());
+    /// assert!(matches!(SourceUri::parse("bigquery://analytics.events").unwrap().source, Source::BigQuery { project: None, .. }));
+    /// assert!(SourceUri::parse("bigquery://events").is_err());
     /// ```
     pub fn parse(uri: &str) -> Result<SourceUri> {
         let invalid = |message: String| Error::InvalidUri {
@@ -296,29 +297,31 @@ fn parse_postgres(rest: &str) -> Result<Source, String> {
 }
 
 fn parse_bigquery(rest: &str) -> Result<Source, String> {
-    let form = "write `bigquery://project.dataset.table` or `bigquery://project/dataset.table`";
+    let form = "write `bigquery://project.dataset.table`, `bigquery://project/dataset.table`, or `bigquery://dataset.table` for the connection's project";
     let (project, dataset, table) = match rest.split_once('/') {
         Some((project, path)) => match path.split('.').collect::<Vec<_>>().as_slice() {
-            [dataset, table] => (project.to_string(), *dataset, *table),
+            [dataset, table] => (Some(project.to_string()), *dataset, *table),
             _ => return Err(format!("`{path}` must be `dataset.table`; {form}")),
         },
         None => {
             let parts: Vec<&str> = rest.split('.').collect();
-            if parts.len() < 3 {
+            let n = parts.len();
+            if n < 2 {
                 return Err(format!(
-                    "a BigQuery source needs three parts (project, dataset, table); {form}"
+                    "a BigQuery source names a dataset and a table, and optionally a project first; {form}"
                 ));
             }
-            let n = parts.len();
-            (parts[..n - 2].join("."), parts[n - 2], parts[n - 1])
+            let project = (n > 2).then(|| parts[..n - 2].join("."));
+            (project, parts[n - 2], parts[n - 1])
         }
     };
-    if project.is_empty() || dataset.is_empty() || table.is_empty() {
+    if project.as_deref() == Some("") || dataset.is_empty() || table.is_empty() {
         return Err(format!("empty project, dataset or table; {form}"));
     }
-    if !project
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '_'))
+    if let Some(project) = &project
+        && !project
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '_'))
     {
         return Err(format!(
             "`{project}` is not a project ID (letters, digits, `-`, and `.`/`:` for domain-scoped projects)"
@@ -424,7 +427,7 @@ mod tests {
             }
         );
         let bq = |p: &str, d: &str, t: &str| Source::BigQuery {
-            project: p.into(),
+            project: (!p.is_empty()).then(|| p.to_string()),
             dataset: d.into(),
             table: t.into(),
         };
@@ -440,6 +443,10 @@ mod tests {
             parse("bigquery://example.com:proj.analytics.events"),
             bq("example.com:proj", "analytics", "events")
         );
+        assert_eq!(
+            parse("bigquery://analytics.events"),
+            bq("", "analytics", "events")
+        );
     }
 
     #[test]
@@ -453,7 +460,7 @@ mod tests {
             ("postgres://events", "postgres://schema/table"),
             ("postgres://u:pw@host:5432/db", "connection URL"),
             ("postgres://public/a.b", "not a table name"),
-            ("bigquery://dataset.table", "three parts"),
+            ("bigquery://table", "names a dataset and a table"),
             ("bigquery://p/d.t.x", "dataset.table"),
             ("bigquery://p..t", "empty"),
             ("bigquery://p/d-x.t", "not a dataset"),

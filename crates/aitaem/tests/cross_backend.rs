@@ -1,14 +1,14 @@
 //! The same answers everywhere: one generated dataset (NULLs, zero denominators, quotes and
 //! unicode in values, orphan and duplicate keys, a leap day, midnight and year boundaries,
-//! integer columns in ratios) loaded into DuckDB and PostgreSQL, and every compute feature run
-//! on both: every aggregate kind, ratios, value-list / wildcard / composite slices with
+//! integer columns in ratios) loaded into DuckDB, PostgreSQL and the BigQuery emulator, and every
+//! compute feature run on each: every aggregate kind, ratios, value-list / wildcard / composite slices with
 //! overlapping values, value and wildcard segments with join keys, every period type, windows,
 //! by-entity and grouping sets. Results must be equal within 1e-9 relative.
 //!
 //! DuckDB's own answers are checked against hand-written SQL elsewhere (`oracle.rs`,
-//! `compute.rs`); here PostgreSQL must agree with them row for row.
+//! `compute.rs`); here PostgreSQL and BigQuery must agree with them row for row.
 
-#![cfg(feature = "postgres")]
+#![cfg(all(feature = "postgres", feature = "bigquery"))]
 
 mod common;
 
@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use aitaem::config::{BackendConfig, DuckDbConfig};
 use aitaem::result::ResultRow;
 use aitaem::{ComputeRequest, ConnectionManager, MetricCompute, PeriodType, SpecCache};
+use common::bigquery::Bq;
 use common::postgres::Pg;
 use common::{Key, close};
 
@@ -64,17 +65,115 @@ const BOUNDARIES: [&str; 10] = [
     "2025-01-01 00:00:00",
 ];
 
-/// The three tables as CSV: events, users (with a duplicated key and conflicting labels) and
-/// platforms (one platform of the events missing).
-fn dataset() -> [(String, String); 3] {
+/// A column's type, as each backend spells it.
+#[derive(Clone, Copy)]
+enum Kind {
+    Int,
+    Timestamp,
+    Date,
+    Text,
+    Double,
+    Decimal,
+    Bool,
+}
+
+/// The backends the dataset is loaded into, in the order of [`Kind::names`].
+#[derive(Clone, Copy)]
+enum Target {
+    DuckDb = 0,
+    Postgres = 1,
+    BigQuery = 2,
+}
+
+impl Kind {
+    /// DuckDB, PostgreSQL, BigQuery.
+    fn names(self) -> [&'static str; 3] {
+        match self {
+            Kind::Int => ["INTEGER", "INTEGER", "INT64"],
+            Kind::Timestamp => ["TIMESTAMP", "TIMESTAMP", "DATETIME"],
+            Kind::Date => ["DATE", "DATE", "DATE"],
+            Kind::Text => ["VARCHAR", "TEXT", "STRING"],
+            Kind::Double => ["DOUBLE", "DOUBLE PRECISION", "FLOAT64"],
+            Kind::Decimal => ["DECIMAL(10, 2)", "DECIMAL(10, 2)", "NUMERIC"],
+            Kind::Bool => ["BOOLEAN", "BOOLEAN", "BOOL"],
+        }
+    }
+
+    /// A GoogleSQL literal of a value.
+    fn google_literal(self, value: &Option<String>) -> String {
+        let Some(v) = value else {
+            return "NULL".into();
+        };
+        match self {
+            Kind::Timestamp => format!("DATETIME '{v}'"),
+            Kind::Date => format!("DATE '{v}'"),
+            Kind::Decimal => format!("NUMERIC '{v}'"),
+            Kind::Text => format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'")),
+            Kind::Int | Kind::Double | Kind::Bool => v.clone(),
+        }
+    }
+}
+
+/// One table of the dataset: its columns and rows (values as text; `None` is NULL).
+struct Data {
+    name: &'static str,
+    columns: Vec<(&'static str, Kind)>,
+    rows: Vec<Vec<Option<String>>>,
+}
+
+impl Data {
+    fn csv(&self) -> String {
+        let header: Vec<&str> = self.columns.iter().map(|(c, _)| *c).collect();
+        let mut out = format!("{}\n", header.join(","));
+        for row in &self.rows {
+            let fields: Vec<String> = row.iter().map(|v| field(v.as_deref())).collect();
+            writeln!(out, "{}", fields.join(",")).unwrap();
+        }
+        out
+    }
+
+    /// `CREATE TABLE` in a backend's type names.
+    fn create(&self, target: Target) -> String {
+        let columns: Vec<String> = self
+            .columns
+            .iter()
+            .map(|(c, k)| format!("{c} {}", k.names()[target as usize]))
+            .collect();
+        format!("CREATE TABLE {} ({})", self.name, columns.join(", "))
+    }
+
+    /// GoogleSQL `INSERT` statements, a few hundred rows each.
+    fn google_inserts(&self) -> Vec<String> {
+        self.rows
+            .chunks(500)
+            .map(|chunk| {
+                let rows: Vec<String> = chunk
+                    .iter()
+                    .map(|row| {
+                        let values: Vec<String> = row
+                            .iter()
+                            .zip(&self.columns)
+                            .map(|(v, (_, k))| k.google_literal(v))
+                            .collect();
+                        format!("({})", values.join(", "))
+                    })
+                    .collect();
+                format!("INSERT INTO {} VALUES {}", self.name, rows.join(", "))
+            })
+            .collect()
+    }
+}
+
+/// The three tables: events, users (with a duplicated key and conflicting labels) and platforms
+/// (one platform of the events missing).
+fn dataset() -> [Data; 3] {
     let mut r = Random(20240229);
-    let mut events = String::from(
-        "event_id,event_ts,event_day,user_id,platform,country,device,clicks,impressions,revenue,spend,converted\n",
-    );
+    let text = |v: &str| (!v.is_empty()).then_some(v.to_string());
     let start = chrono::NaiveDate::from_ymd_opt(2023, 12, 20)
         .unwrap()
         .and_hms_opt(0, 0, 0)
         .unwrap();
+    let mut events = Vec::new();
     for id in 1..=2500u64 {
         let ts = if id <= BOUNDARIES.len() as u64 {
             chrono::NaiveDateTime::parse_from_str(BOUNDARIES[id as usize - 1], "%Y-%m-%d %H:%M:%S")
@@ -106,8 +205,7 @@ fn dataset() -> [(String, String); 3] {
         };
         let spend = format!("{}.{:02}", r.next(80), r.next(100));
         let converted = ["true", "false", ""][r.next(3) as usize];
-        let text = |v: &str| (!v.is_empty()).then_some(v.to_string());
-        let row = [
+        events.push(vec![
             Some(id.to_string()),
             Some(ts.format("%Y-%m-%d %H:%M:%S").to_string()),
             Some(ts.format("%Y-%m-%d").to_string()),
@@ -120,36 +218,51 @@ fn dataset() -> [(String, String); 3] {
             revenue,
             Some(spend),
             text(converted),
-        ];
-        let fields: Vec<String> = row.iter().map(|v| field(v.as_deref())).collect();
-        writeln!(events, "{}", fields.join(",")).unwrap();
+        ]);
     }
-    let mut users = String::from("user_id,tier,region\n");
+    let mut users = Vec::new();
     for id in 1..=60u64 {
         let tier = r.pick(&["free", "pro", "team", ""]);
         let region = r.pick(&["EMEA", "AMER", "APAC", ""]);
-        let text = |v: &str| field((!v.is_empty()).then_some(v));
-        writeln!(users, "{id},{},{}", text(tier), text(region)).unwrap();
+        users.push(vec![Some(id.to_string()), text(tier), text(region)]);
     }
     // A duplicated key with a second, different tier.
-    users.push_str("7,team,EMEA\n");
-    let platforms = "platform,grp\ngoogle,search\nmeta,social\nreddit,social\n".to_string();
+    users.push(vec![Some("7".into()), text("team"), text("EMEA")]);
+    let platforms = [("google", "search"), ("meta", "social"), ("reddit", "social")]
+        .iter()
+        .map(|(p, g)| vec![text(p), text(g)])
+        .collect();
+    use Kind::*;
     [
-        ("events".into(), events),
-        ("users".into(), users),
-        ("platforms".into(), platforms),
+        Data {
+            name: "events",
+            columns: vec![
+                ("event_id", Int),
+                ("event_ts", Timestamp),
+                ("event_day", Date),
+                ("user_id", Int),
+                ("platform", Text),
+                ("country", Text),
+                ("device", Text),
+                ("clicks", Int),
+                ("impressions", Int),
+                ("revenue", Double),
+                ("spend", Decimal),
+                ("converted", Bool),
+            ],
+            rows: events,
+        },
+        Data {
+            name: "users",
+            columns: vec![("user_id", Int), ("tier", Text), ("region", Text)],
+            rows: users,
+        },
+        Data {
+            name: "platforms",
+            columns: vec![("platform", Text), ("grp", Text)],
+            rows: platforms,
+        },
     ]
-}
-
-/// The tables' columns; `DOUBLE` is spelled per backend.
-fn ddl(double: &str) -> String {
-    format!(
-        "CREATE TABLE events (event_id INTEGER, event_ts TIMESTAMP, event_day DATE, user_id INTEGER,
-             platform VARCHAR, country VARCHAR, device VARCHAR, clicks INTEGER, impressions INTEGER,
-             revenue {double}, spend DECIMAL(10, 2), converted BOOLEAN);
-         CREATE TABLE users (user_id INTEGER, tier VARCHAR, region VARCHAR);
-         CREATE TABLE platforms (platform VARCHAR, grp VARCHAR);"
-    )
 }
 
 /// The specs, with every source under `prefix` (e.g. `duckdb://db.duckdb/`).
@@ -227,11 +340,12 @@ const ADDITIVE: [&str; 9] = [
 ];
 const ONE_PASS: [&str; 2] = ["users", "median_revenue"];
 
-/// Every request of the suite, named.
-fn requests() -> Vec<(String, ComputeRequest)> {
+/// Every request of the suite, named; `one_pass` are the metrics computed in one pass that the
+/// backend has.
+fn requests(one_pass: &[&str]) -> Vec<(String, ComputeRequest)> {
     let window = ("2023-12-28", "2025-01-01");
     let mut out = Vec::new();
-    for (kind, metrics) in [("additive", &ADDITIVE[..]), ("one_pass", &ONE_PASS[..])] {
+    for (kind, metrics) in [("additive", &ADDITIVE[..]), ("one_pass", one_pass)] {
         let base = || ComputeRequest::new(metrics.iter().copied());
         out.push((format!("{kind}: baseline"), base()));
         out.push((
@@ -314,84 +428,137 @@ fn compute(
     result.rows().unwrap()
 }
 
+/// The dataset in a DuckDB file: the reference answers come from it.
+struct Reference {
+    dir: tempfile::TempDir,
+    specs: SpecCache,
+    connections: ConnectionManager,
+}
+
+impl Reference {
+    fn new() -> Reference {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("cross.duckdb");
+        let duck = duckdb::Connection::open(&db).unwrap();
+        for table in dataset() {
+            let file = dir.path().join(format!("{}.csv", table.name));
+            std::fs::write(&file, table.csv()).unwrap();
+            duck.execute_batch(&format!(
+                "{}; COPY {} FROM '{}' (HEADER)",
+                table.create(Target::DuckDb),
+                table.name,
+                file.display()
+            ))
+            .unwrap();
+        }
+        drop(duck);
+        let mut connections = ConnectionManager::new();
+        connections.add_connection(BackendConfig::DuckDb(DuckDbConfig::new(
+            db.display().to_string(),
+        )));
+        Reference {
+            specs: specs(&format!("duckdb://{}/", db.display())),
+            dir,
+            connections,
+        }
+    }
+
+    /// Runs every request on the reference and on another backend; their rows must be equal.
+    fn compare(&self, backend: &str, specs: &SpecCache, connections: &ConnectionManager, one_pass: &[&str]) {
+        let mut compared = 0;
+        for (name, request) in requests(one_pass) {
+            let expected = by_key(&compute(&self.specs, &self.connections, &request, &name));
+            let got = by_key(&compute(specs, connections, &request, &name));
+            assert!(
+                expected.len() > 1 && expected.values().any(Option::is_some),
+                "{name}: a trivial result"
+            );
+            let missing: Vec<_> = expected.keys().filter(|k| !got.contains_key(k)).collect();
+            let extra: Vec<_> = got.keys().filter(|k| !expected.contains_key(k)).collect();
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "{name}: rows only on DuckDB: {missing:?}\nrows only on {backend}: {extra:?}"
+            );
+            for (key, want) in &expected {
+                let have = got[key];
+                let same = match (want, have) {
+                    (Some(a), Some(b)) => close(*a, b),
+                    (None, None) => true,
+                    _ => false,
+                };
+                assert!(same, "{name}: {key:?}: DuckDB {want:?}, {backend} {have:?}");
+            }
+            compared += expected.len();
+        }
+        eprintln!("cross-backend: {compared} rows equal on DuckDB and {backend}");
+    }
+}
+
 #[test]
-fn duckdb_and_postgres_give_the_same_answers() {
+fn postgres_gives_the_same_answers_as_duckdb() {
     let Some(pg) = Pg::new("cross_backend") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cross.duckdb");
-    let duck = duckdb::Connection::open(&db).unwrap();
-    duck.execute_batch(&ddl("DOUBLE")).unwrap();
-    let mut copies = String::new();
-    for (table, csv) in dataset() {
-        let file = dir.path().join(format!("{table}.csv"));
-        std::fs::write(&file, csv).unwrap();
-        duck.execute_batch(&format!("COPY {table} FROM '{}' (HEADER)", file.display()))
-            .unwrap();
+    let reference = Reference::new();
+    let mut load = String::new();
+    for table in dataset() {
+        let file = reference.dir.path().join(format!("{}.csv", table.name));
         writeln!(
-            copies,
-            "\\copy {table} FROM '{}' WITH (FORMAT csv, HEADER)",
+            load,
+            "{};\n\\copy {} FROM '{}' WITH (FORMAT csv, HEADER)",
+            table.create(Target::Postgres),
+            table.name,
             file.display()
         )
         .unwrap();
     }
-    drop(duck);
-    pg.sql(&format!("{}\n{copies}", ddl("DOUBLE PRECISION")));
+    pg.sql(&load);
     assert_eq!(pg.scalar("SELECT COUNT(*) FROM events"), "2500");
     assert_eq!(
         pg.scalar("SELECT COUNT(*) FROM events WHERE country IS NULL"),
-        duckdb::Connection::open(&db)
-            .unwrap()
-            .query_row(
-                "SELECT COUNT(*) FROM events WHERE country IS NULL",
-                [],
-                |r| r.get::<_, i64>(0)
-            )
-            .unwrap()
-            .to_string(),
+        duck_scalar(&reference, "SELECT COUNT(*) FROM events WHERE country IS NULL"),
         "both loads read NULLs alike"
     );
+    let yaml = reference.dir.path().join("postgres.yaml");
+    std::fs::write(&yaml, pg.connections_yaml("")).unwrap();
+    let connections = ConnectionManager::from_yaml(&yaml).unwrap();
+    let specs = specs(&format!("postgres://{}/", pg.schema));
+    reference.compare("PostgreSQL", &specs, &connections, &ONE_PASS);
+}
 
-    let duck_specs = specs(&format!("duckdb://{}/", db.display()));
-    let pg_specs = specs(&format!("postgres://{}/", pg.schema));
-    let mut duck_connections = ConnectionManager::new();
-    duck_connections.add_connection(BackendConfig::DuckDb(DuckDbConfig::new(
-        db.display().to_string(),
-    )));
-    let pg_yaml = dir.path().join("connections.yaml");
-    std::fs::write(&pg_yaml, pg.connections_yaml("")).unwrap();
-    let pg_connections = ConnectionManager::from_yaml(&pg_yaml).unwrap();
-
-    let mut compared = 0;
-    for (name, request) in requests() {
-        let expected = by_key(&compute(&duck_specs, &duck_connections, &request, &name));
-        let got = by_key(&compute(&pg_specs, &pg_connections, &request, &name));
-        assert!(
-            expected.len() > 1 && expected.values().any(Option::is_some),
-            "{name}: a trivial result"
-        );
-        let missing: Vec<_> = expected.keys().filter(|k| !got.contains_key(k)).collect();
-        let extra: Vec<_> = got.keys().filter(|k| !expected.contains_key(k)).collect();
-        assert!(
-            missing.is_empty() && extra.is_empty(),
-            "{name}: rows only on DuckDB: {missing:?}\nrows only on PostgreSQL: {extra:?}"
-        );
-        for (key, want) in &expected {
-            let have = got[key];
-            let same = match (want, have) {
-                (Some(a), Some(b)) => close(*a, b),
-                (None, None) => true,
-                _ => false,
-            };
-            assert!(
-                same,
-                "{name}: {key:?}: DuckDB {want:?}, PostgreSQL {have:?}"
-            );
+/// BigQuery has no ordered-set aggregates (`percentile_cont ... WITHIN GROUP`): its one-pass
+/// metric is the distinct count.
+#[test]
+fn bigquery_gives_the_same_answers_as_duckdb() {
+    let Some(bq) = Bq::new("cross_backend") else {
+        return;
+    };
+    let reference = Reference::new();
+    for table in dataset() {
+        bq.sql(&table.create(Target::BigQuery));
+        for insert in table.google_inserts() {
+            bq.sql(&insert);
         }
-        compared += expected.len();
     }
-    eprintln!("cross-backend: {compared} rows equal on DuckDB and PostgreSQL");
+    assert_eq!(bq.scalar("SELECT COUNT(*) FROM events").as_deref(), Some("2500"));
+    assert_eq!(
+        bq.scalar("SELECT COUNT(*) FROM events WHERE country IS NULL").unwrap(),
+        duck_scalar(&reference, "SELECT COUNT(*) FROM events WHERE country IS NULL"),
+        "both loads read NULLs alike"
+    );
+    let yaml = reference.dir.path().join("bigquery.yaml");
+    std::fs::write(&yaml, bq.connections_yaml("")).unwrap();
+    let connections = ConnectionManager::from_yaml(&yaml).unwrap();
+    let specs = specs(&format!("bigquery://{}.", bq.dataset));
+    reference.compare("BigQuery", &specs, &connections, &["users"]);
+}
+
+fn duck_scalar(reference: &Reference, sql: &str) -> String {
+    duckdb::Connection::open(reference.dir.path().join("cross.duckdb"))
+        .unwrap()
+        .query_row(sql, [], |r| r.get::<_, i64>(0))
+        .unwrap()
+        .to_string()
 }
 
 #[test]

@@ -11,9 +11,11 @@
 
 #[cfg(feature = "duckdb")]
 pub(crate) mod duckdb;
+#[cfg(feature = "bigquery")]
+pub(crate) mod bigquery;
 #[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "bigquery"))]
 mod runtime;
 
 use std::sync::Arc;
@@ -47,6 +49,13 @@ pub(crate) trait Backend: Send + Sync {
     /// The backend's query plan of a statement, as text.
     fn explain(&self, sql: &str) -> std::result::Result<String, BackendError>;
 
+    /// The bytes a statement would process, for backends that bill by bytes read (a dry run,
+    /// which costs nothing); `None` for the others.
+    fn estimate(&self, sql: &str) -> Option<std::result::Result<u64, BackendError>> {
+        let _ = sql;
+        None
+    }
+
     /// The backend's tables and views, as source URIs.
     fn list_tables(&self) -> Result<Vec<String>>;
 
@@ -74,6 +83,10 @@ pub(crate) fn connect(
         #[cfg(feature = "postgres")]
         BackendConfig::Postgres(settings) => {
             Ok(Arc::new(postgres::Postgres::open(settings, paths)?))
+        }
+        #[cfg(feature = "bigquery")]
+        BackendConfig::BigQuery(settings) => {
+            Ok(Arc::new(bigquery::BigQuery::open(settings, paths)?))
         }
         #[allow(unreachable_patterns)]
         other => {

@@ -73,6 +73,15 @@ impl<'a> MetricCompute<'a> {
         plan::plan(request, self.specs, self.connections)
     }
 
+    /// The bytes a statement would process, by a dry run that costs nothing, on backends that
+    /// bill by bytes read (BigQuery); `None` on the others.
+    pub fn estimate(&self, statement: &PlannedStatement) -> Result<Option<u64>> {
+        self.connections
+            .estimate(statement.backend, &statement.sql)?
+            .transpose()
+            .map_err(|source| execution_error(statement, source))
+    }
+
     /// The backend's own plan of a statement (`EXPLAIN`), as text.
     pub fn explain(&self, statement: &PlannedStatement) -> Result<String> {
         self.connections

@@ -19,8 +19,13 @@
 //!   # or, instead of host, port, database, user and password:
 //!   # url: postgres://analyst:${PGPASSWORD}@db.example.com:5432/mydb?sslmode=require
 //! bigquery:
-//!   project_id: my-project       # required
-//!   dataset_id: analytics        # optional
+//!   project_id: my-project       # required: runs and pays for the queries
+//!   dataset_id: analytics        # optional default dataset
+//!   location: EU                 # optional job location
+//!   maximum_bytes_billed: 10GB   # a query that would bill more fails (default: no limit)
+//!   job_timeout: 10min           # default 10 min
+//!   endpoint: http://127.0.0.1:9050  # an emulator or private endpoint (also BIGQUERY_EMULATOR_HOST)
+//!   credentials_file: key.json   # instead of Application Default Credentials
 //! ```
 //!
 //! `${VAR}` in any string value is replaced by the environment variable `VAR` (and
@@ -318,6 +323,35 @@ fn decode(text: &str) -> std::result::Result<String, String> {
     String::from_utf8(out).map_err(|_| "the URL decodes to invalid UTF-8".to_string())
 }
 
+/// A number of bytes: `1000000000`, or with a unit (`10GB`, `500MB`, `1TB`, `2GiB`).
+fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let factor: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "KIB" => 1 << 10,
+        "MIB" => 1 << 20,
+        "GIB" => 1 << 30,
+        "TIB" => 1 << 40,
+        _ => 0,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            format!("`{text}` is not a number of bytes; write `1000000000`, `10GB` or `1TiB`")
+        })
+}
+
 /// A duration: a number of seconds (`10`, `2.5`), or a number with a unit (`500ms`, `30s`,
 /// `5min`, `1h`).
 fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
@@ -346,10 +380,39 @@ fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
 /// BigQuery connection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BigQueryConfig {
-    /// The default project (a source URI's project overrides it).
+    /// The project that runs (and is billed for) the queries, and the default project of
+    /// sources that name none.
     pub project_id: String,
     /// The default dataset.
     pub dataset_id: Option<String>,
+    /// Where jobs run (`US`, `EU`, `europe-west1`, ...); by default where the data is.
+    pub location: Option<String>,
+    /// A query that would bill more bytes fails instead of running (default: no limit).
+    pub maximum_bytes_billed: Option<u64>,
+    /// How long one query job may run (default 10 min).
+    pub job_timeout: Duration,
+    /// A base URL (`http://127.0.0.1:9050`) or `host:port` to send requests to instead of
+    /// Google's, for emulators and private endpoints; credentials are then anonymous unless
+    /// `credentials_file` is given. `BIGQUERY_EMULATOR_HOST` sets it too.
+    pub endpoint: Option<String>,
+    /// A service-account or authorized-user JSON key file, instead of Application Default
+    /// Credentials.
+    pub credentials_file: Option<PathBuf>,
+}
+
+impl BigQueryConfig {
+    /// Settings for a project, with the defaults for everything else.
+    pub fn new(project_id: impl Into<String>) -> Self {
+        BigQueryConfig {
+            project_id: project_id.into(),
+            dataset_id: None,
+            location: None,
+            maximum_bytes_billed: None,
+            job_timeout: Duration::from_secs(600),
+            endpoint: None,
+            credentials_file: None,
+        }
+    }
 }
 
 /// The settings of one backend.
@@ -637,19 +700,59 @@ impl ConfigDecoder<'_> {
         let fields = self.d.fields(
             node,
             "bigquery",
-            &["project_id", "dataset_id"],
+            &[
+                "project_id",
+                "dataset_id",
+                "location",
+                "maximum_bytes_billed",
+                "job_timeout",
+                "endpoint",
+                "credentials_file",
+            ],
             &["project_id"],
         )?;
-        let project_id = self.string(&fields, "bigquery", "project_id");
-        let dataset_id = match fields.get("dataset_id") {
-            Some(n) if matches!(n.value, Value::Null) => Some(None),
-            Some(_) => self.string(&fields, "bigquery", "dataset_id").map(Some),
-            None => Some(None),
+        let mut config = BigQueryConfig::new(self.string(&fields, "bigquery", "project_id")?);
+        let mut ok = true;
+        let mut optional = |name: &str| -> Option<(String, Location)> {
+            let node = fields.get(name)?;
+            if matches!(node.value, Value::Null) {
+                return None;
+            }
+            let at = self.d.location(node);
+            match self.text(node, &format!("bigquery.{name}")) {
+                Some(text) => Some((text, at)),
+                None => {
+                    ok = false;
+                    None
+                }
+            }
         };
-        Some(BigQueryConfig {
-            project_id: project_id?,
-            dataset_id: dataset_id?,
-        })
+        config.dataset_id = optional("dataset_id").map(|(t, _)| t);
+        config.location = optional("location").map(|(t, _)| t);
+        config.endpoint = optional("endpoint").map(|(t, _)| t);
+        config.credentials_file = optional("credentials_file").map(|(t, _)| PathBuf::from(t));
+        let limit = optional("maximum_bytes_billed");
+        let timeout = optional("job_timeout");
+        if let Some((text, at)) = limit {
+            match parse_bytes(&text) {
+                Ok(bytes) => config.maximum_bytes_billed = Some(bytes),
+                Err(message) => {
+                    self.d
+                        .issue(at, "bigquery.maximum_bytes_billed", message, None);
+                    ok = false;
+                }
+            }
+        }
+        if let Some((text, at)) = timeout {
+            match parse_duration(&text) {
+                Ok(duration) => config.job_timeout = duration,
+                Err(message) => {
+                    self.d.issue(at, "bigquery.job_timeout", message, None);
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(config)
     }
 
     /// A required or present string field, with `${VAR}` substituted.
@@ -797,10 +900,7 @@ mod tests {
             vec![
                 BackendConfig::DuckDb(DuckDbConfig::new("data/db_prod.duckdb")),
                 BackendConfig::Postgres(PostgresConfig::new("analytics", "me", "s3cr:et\nx: y")),
-                BackendConfig::BigQuery(BigQueryConfig {
-                    project_id: "p-prod".into(),
-                    dataset_id: None
-                }),
+                BackendConfig::BigQuery(BigQueryConfig::new("p-prod")),
             ]
         );
         assert!(!format!("{:?}", config.backends[1]).contains("s3cr"));

@@ -159,6 +159,9 @@ struct Group<'s> {
     fact: Table,
     source: &'s SourceUri,
     timestamp: Option<Ident>,
+    /// The timestamp column's type, where the dialect needs it (see
+    /// [`Dialect::needs_time_column_types`]).
+    timestamp_type: Option<String>,
     metrics: Vec<&'s MetricSpec>,
 }
 
@@ -198,8 +201,20 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
                 fact,
                 source: &metric.source,
                 timestamp,
+                timestamp_type: None,
                 metrics: vec![metric],
             }),
+        }
+    }
+    for group in &mut groups {
+        if let Some(ts) = &group.timestamp
+            && group.fact.dialect().needs_time_column_types()
+        {
+            group.timestamp_type = catalog
+                .columns(group.source)?
+                .into_iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&ts.name))
+                .map(|c| c.data_type);
         }
     }
 

@@ -363,8 +363,9 @@ impl Builder {
                 Some(unit) => window.covering(unit),
                 None => (window.start, window.end),
             };
-            filters.push(format!("{ts_sql} >= {}", d.timestamp(from)));
-            filters.push(format!("{ts_sql} < {}", d.timestamp(to)));
+            let kind = group.timestamp_type.as_deref();
+            filters.push(format!("{ts_sql} >= {}", d.time_bound(from, kind)));
+            filters.push(format!("{ts_sql} < {}", d.time_bound(to, kind)));
             if let Some(unit) = unit {
                 self.keys.push(Key {
                     alias: "__period".into(),

@@ -109,6 +109,45 @@ impl Dialect {
         }
     }
 
+    /// Whether comparing a time column needs a literal of the column's own type (BigQuery
+    /// compares a `TIMESTAMP` only with a `TIMESTAMP`, a `DATE` only with a `DATE`); the others
+    /// compare any time column with a timestamp literal.
+    pub fn needs_time_column_types(self) -> bool {
+        self == Dialect::BigQuery
+    }
+
+    /// A bound of a time window (`column >= bound`, `column < bound`) for a column of the
+    /// given type (the backend's type name; `None` when unknown). On BigQuery a `TIMESTAMP`
+    /// column gets a `TIMESTAMP` literal (UTC), a `DATE` column the first date not before the
+    /// bound, so that `>=` and `<` mean what they mean for the timestamp, and the comparison stays
+    /// on the column as it is (partitions are pruned).
+    ///
+    /// ```
+    /// use aitaem::sql::Dialect;
+    /// let bound = chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap().and_hms_opt(12, 0, 0).unwrap();
+    /// assert_eq!(Dialect::BigQuery.time_bound(bound, Some("DATE")), "DATE '2024-03-01'");
+    /// assert_eq!(Dialect::BigQuery.time_bound(bound, Some("TIMESTAMP")), "TIMESTAMP '2024-02-29 12:00:00'");
+    /// assert_eq!(Dialect::Postgres.time_bound(bound, Some("date")), "TIMESTAMP '2024-02-29 12:00:00'");
+    /// ```
+    pub fn time_bound(self, ts: NaiveDateTime, column_type: Option<&str>) -> String {
+        if self != Dialect::BigQuery {
+            return self.timestamp(ts);
+        }
+        match column_type.map(str::to_ascii_uppercase).as_deref() {
+            Some("TIMESTAMP") => format!("TIMESTAMP '{}'", ts.format("%Y-%m-%d %H:%M:%S%.f")),
+            Some("DATE") => {
+                let midnight = ts.date().and_hms_opt(0, 0, 0).expect("midnight");
+                let day = if ts == midnight {
+                    ts.date()
+                } else {
+                    ts.date().succ_opt().unwrap_or(ts.date())
+                };
+                format!("DATE '{}'", day.format("%Y-%m-%d"))
+            }
+            _ => self.timestamp(ts),
+        }
+    }
+
     /// The name of a type.
     pub fn type_name(self, ty: SqlType) -> &'static str {
         match (self, ty) {

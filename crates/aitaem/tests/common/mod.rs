@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod bigquery;
 pub mod postgres;
 
 use std::collections::BTreeMap;

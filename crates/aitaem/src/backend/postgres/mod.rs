@@ -96,11 +96,7 @@ impl Postgres {
 
     fn connection_error(&self, error: BackendError) -> Error {
         let message = format!("cannot connect to {}: {}", self.server, error.message());
-        let mut wrapped = BackendError::new(error.kind(), message).retryable(error.is_retryable());
-        if let Some(code) = error.code() {
-            wrapped = wrapped.with_code(code);
-        }
-        Error::connection(BackendKind::Postgres, wrapped.with_source(error))
+        Error::connection(BackendKind::Postgres, error.reworded(message))
     }
 
     /// A new session.
@@ -382,7 +378,7 @@ fn backend_error(err: tokio_postgres::Error) -> BackendError {
             message.push_str(&format!(" (hint: {hint})"));
         }
         let mut error = BackendError::new(kind, message)
-            .with_code(code)
+            .with_sqlstate(code)
             .retryable(retryable);
         if let Some(ErrorPosition::Original(position)) = db.position() {
             error = error.with_position(*position);

@@ -1,0 +1,159 @@
+//! A dataset of its own on the BigQuery emulator (`scripts/test.sh` starts one and sets
+//! `AITAEM_TEST_BIGQUERY`), set up and inspected through the service's REST API with `curl`,
+//! independently of aitaem.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::{Value, json};
+
+/// The emulator's base URL and project, or `None` after saying that the test is skipped. Under
+/// `CI=true` a missing emulator fails the test instead.
+pub fn emulator(test: &str) -> Option<(String, String)> {
+    match std::env::var("AITAEM_TEST_BIGQUERY") {
+        Ok(url) if !url.is_empty() => Some((
+            url,
+            std::env::var("AITAEM_TEST_BIGQUERY_PROJECT").unwrap_or_else(|_| "aitaem-test".into()),
+        )),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{test}: AITAEM_TEST_BIGQUERY is not set; run the tests with scripts/test.sh");
+            }
+            eprintln!(
+                "skipped {test}: no BigQuery emulator (AITAEM_TEST_BIGQUERY is not set; scripts/test.sh starts one)"
+            );
+            None
+        }
+    }
+}
+
+/// A dataset for one test, deleted at the end.
+pub struct Bq {
+    pub endpoint: String,
+    pub project: String,
+    pub dataset: String,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+fn request(method: &str, url: &str, body: Option<&Value>) -> Value {
+    let mut command = Command::new("curl");
+    command.args(["-s", "-X", method, url, "-H", "content-type: application/json"]);
+    if let Some(body) = body {
+        command.args(["--data-binary", "@-"]);
+    }
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("curl runs");
+    if let Some(body) = body {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(body.to_string().as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.trim().is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}"))
+}
+
+impl Bq {
+    /// A fresh dataset on the emulator, or `None` (skipped) without one.
+    pub fn new(test: &str) -> Option<Bq> {
+        let (endpoint, project) = emulator(test)?;
+        let dataset = format!(
+            "t_{}_{}_{}",
+            test.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(30)
+                .collect::<String>(),
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let bq = Bq {
+            endpoint,
+            project,
+            dataset,
+        };
+        let created = request(
+            "POST",
+            &format!("{}/datasets", bq.base()),
+            Some(&json!({"datasetReference": {"projectId": bq.project, "datasetId": bq.dataset}})),
+        );
+        assert!(created.get("error").is_none(), "{created}");
+        Some(bq)
+    }
+
+    fn base(&self) -> String {
+        format!("{}/bigquery/v2/projects/{}", self.endpoint, self.project)
+    }
+
+    /// Runs GoogleSQL with the dataset as the default; returns the rows as text (NULL: None).
+    /// Panics on an error.
+    pub fn sql(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let answer = request(
+            "POST",
+            &format!("{}/queries", self.base()),
+            Some(&json!({
+                "query": sql,
+                "useLegacySql": false,
+                "defaultDataset": {"projectId": self.project, "datasetId": self.dataset},
+                "maxResults": 100000,
+            })),
+        );
+        let failed = answer.get("error").or_else(|| answer.get("errors"));
+        assert!(
+            failed.is_none_or(|e| e.as_array().is_some_and(|a| a.is_empty())),
+            "{sql}: {answer}"
+        );
+        answer
+            .get("rows")
+            .and_then(Value::as_array)
+            .map(|rows| {
+                rows.iter()
+                    .map(|row| {
+                        row["f"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|cell| cell["v"].as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// One value, as text.
+    pub fn scalar(&self, sql: &str) -> Option<String> {
+        self.sql(sql)[0][0].clone()
+    }
+
+    /// A `bigquery:` block of connections.yaml for the emulator, with extra settings.
+    pub fn connections_yaml(&self, extra: &str) -> String {
+        format!(
+            "bigquery:\n  project_id: {}\n  endpoint: {}\n{extra}",
+            self.project, self.endpoint
+        )
+    }
+}
+
+impl Drop for Bq {
+    fn drop(&mut self) {
+        let _ = Command::new("curl")
+            .args(["-s", "-X", "DELETE"])
+            .arg(format!(
+                "{}/datasets/{}?deleteContents=true",
+                self.base(),
+                self.dataset
+            ))
+            .output();
+    }
+}
