@@ -228,14 +228,14 @@ fn configuration_files_resolve_paths_and_substitute_variables() {
 }
 
 #[test]
-fn unreachable_or_unsupported_backends_do_not_stop_the_others() {
+fn an_unreachable_backend_does_not_stop_the_others() {
     let p = Project::new(SETUP);
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     std::fs::write(
         p.path().join("connections.yaml"),
-        format!("duckdb:\n  path: main.duckdb\npostgres:\n  host: 127.0.0.1\n  port: {port}\n  database: db\n  user: u\n  password: pw\nbigquery:\n  project_id: proj\n"),
+        format!("duckdb:\n  path: main.duckdb\npostgres:\n  host: 127.0.0.1\n  port: {port}\n  database: db\n  user: u\n  password: pw\n"),
     )
     .unwrap();
     let connections = p.connections();
@@ -246,9 +246,6 @@ fn unreachable_or_unsupported_backends_do_not_stop_the_others() {
         "{err}"
     );
     assert!(!err.to_string().contains("pw"), "{err}");
-    let err = sum(&p, &connections, "bigquery://proj.analytics.events", "x").unwrap_err();
-    assert_eq!(err.kind(), aitaem::ErrorKind::UnsupportedBackend);
-    assert!(err.to_string().contains("no BigQuery support"), "{err}");
     assert_eq!(
         sum(&p, &connections, "duckdb://events", "clicks").unwrap(),
         Some(3.0)
@@ -400,9 +397,7 @@ fn loading_refuses_to_replace_unless_asked_and_fails_atomically() {
 #[test]
 fn invalid_uris_are_reported_as_such() {
     let connections = ConnectionManager::new();
-    let err = connections
-        .describe_table("bigquery://dataset.table")
-        .unwrap_err();
+    let err = connections.describe_table("bigquery://table").unwrap_err();
     assert_eq!(err.kind(), aitaem::ErrorKind::InvalidUri);
     let err = connections.describe_table("mysql://db/t").unwrap_err();
     assert_eq!(err.kind(), aitaem::ErrorKind::UnsupportedBackend);

@@ -9,10 +9,10 @@
 //! synchronous library, and network backends drive their asynchronous clients on a shared
 //! runtime (see `docs/development.md`).
 
-#[cfg(feature = "duckdb")]
-pub(crate) mod duckdb;
 #[cfg(feature = "bigquery")]
 pub(crate) mod bigquery;
+#[cfg(feature = "duckdb")]
+pub(crate) mod duckdb;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "postgres", feature = "bigquery"))]
@@ -108,5 +108,20 @@ fn not_built(backend: BackendKind) -> Error {
         message: format!(
             "this build of aitaem has no {name} support; build it with the `{feature}` feature"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backend_left_out_of_the_build_says_so() {
+        let err = not_built(BackendKind::BigQuery);
+        assert_eq!(err.kind(), crate::ErrorKind::UnsupportedBackend);
+        assert_eq!(
+            err.to_string(),
+            "this build of aitaem has no BigQuery support; build it with the `bigquery` feature"
+        );
     }
 }

@@ -344,13 +344,18 @@ impl VisitorMut for GoogleSqlRewrite {
     type Break = ExprError;
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<ExprError> {
-        if let Expr::Lambda(_) = expr {
-            return ControlFlow::Break(ExprError::new(
-                format!("`{expr}`: lambda functions have no counterpart in BigQuery's SQL"),
-                None,
-            ));
-        }
-        ControlFlow::Continue(())
+        let construct = match expr {
+            Expr::Lambda(_) => "a lambda function",
+            Expr::BinaryOp {
+                op: BinaryOperator::Arrow | BinaryOperator::LongArrow,
+                ..
+            } => "the `->` operator (a lambda, or JSON access)",
+            _ => return ControlFlow::Continue(()),
+        };
+        ControlFlow::Break(ExprError::new(
+            format!("`{expr}`: {construct} has no counterpart in BigQuery's SQL"),
+            None,
+        ))
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<ExprError> {
@@ -1016,7 +1021,13 @@ mod tests {
         )
         .unwrap();
         let err = translate(&lambda, Dialect::BigQuery).unwrap_err();
-        assert!(err.message.contains("lambda"), "{err:?}");
+        assert!(
+            err.message.contains("a lambda function has no counterpart"),
+            "{err:?}"
+        );
+        let arrow = parse("len(list_filter(tags, x -> x = 'a')) > 0", None).unwrap();
+        let err = translate(&arrow, Dialect::BigQuery).unwrap_err();
+        assert!(err.message.contains("`->` operator"), "{err:?}");
     }
 
     #[test]

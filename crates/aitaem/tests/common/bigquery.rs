@@ -17,7 +17,9 @@ pub fn emulator(test: &str) -> Option<(String, String)> {
         )),
         _ => {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{test}: AITAEM_TEST_BIGQUERY is not set; run the tests with scripts/test.sh");
+                panic!(
+                    "{test}: AITAEM_TEST_BIGQUERY is not set; run the tests with scripts/test.sh"
+                );
             }
             eprintln!(
                 "skipped {test}: no BigQuery emulator (AITAEM_TEST_BIGQUERY is not set; scripts/test.sh starts one)"
@@ -38,8 +40,15 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 
 fn request(method: &str, url: &str, body: Option<&Value>) -> Value {
     let mut command = Command::new("curl");
-    command.args(["-s", "-X", method, url, "-H", "content-type: application/json"]);
-    if let Some(body) = body {
+    command.args([
+        "-s",
+        "-X",
+        method,
+        url,
+        "-H",
+        "content-type: application/json",
+    ]);
+    if body.is_some() {
         command.args(["--data-binary", "@-"]);
     }
     let mut child = command
@@ -95,8 +104,8 @@ impl Bq {
         format!("{}/bigquery/v2/projects/{}", self.endpoint, self.project)
     }
 
-    /// Runs GoogleSQL with the dataset as the default; returns the rows as text (NULL: None).
-    /// Panics on an error.
+    /// Runs GoogleSQL (tables named with their dataset: the emulator has no default dataset);
+    /// returns the rows as text (NULL: None). Panics on an error.
     pub fn sql(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         let answer = request(
             "POST",
@@ -104,7 +113,6 @@ impl Bq {
             Some(&json!({
                 "query": sql,
                 "useLegacySql": false,
-                "defaultDataset": {"projectId": self.project, "datasetId": self.dataset},
                 "maxResults": 100000,
             })),
         );

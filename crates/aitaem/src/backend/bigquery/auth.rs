@@ -82,7 +82,8 @@ mod tests {
     use super::*;
 
     fn error(text: &str) -> String {
-        match from_json(text) {
+        let built = crate::backend::runtime::block_on(async { from_json(text) }).unwrap();
+        match built {
             Ok(_) => panic!("accepted: {text}"),
             Err(message) => message,
         }
@@ -92,16 +93,28 @@ mod tests {
     fn bad_key_files_are_clear_errors() {
         assert!(error("{not json").contains("not a JSON key file"));
         assert!(error("{}").contains("has no `type`"));
-        assert!(error(r#"{"type": "external_thing"}"#).contains("`external_thing` is not supported"));
-        assert!(error(r#"{"type": "service_account"}"#).contains("not a valid service-account key"));
-        assert!(error(r#"{"type": "authorized_user"}"#).contains("not a valid authorized-user key"));
+        assert!(
+            error(r#"{"type": "external_thing"}"#).contains("`external_thing` is not supported")
+        );
+        assert!(
+            error(r#"{"type": "service_account"}"#).contains("not a valid service-account key")
+        );
+        assert!(
+            error(r#"{"type": "authorized_user"}"#).contains("not a valid authorized-user key")
+        );
         let dir = tempfile::tempdir().unwrap();
         let paths = PathResolver::new(Some(dir.path().to_path_buf()));
-        let err = from_file("missing.json", &paths).unwrap_err();
+        let open = |name: &str| {
+            crate::backend::runtime::block_on(async { from_file(name, &paths) }).unwrap()
+        };
+        let err = open("missing.json").unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Configuration);
-        assert!(err.to_string().contains("`missing.json` not found"), "{err}");
+        assert!(
+            err.to_string().contains("`missing.json` not found"),
+            "{err}"
+        );
         std::fs::write(dir.path().join("bad.json"), "[1, 2").unwrap();
-        let err = from_file("bad.json", &paths).unwrap_err();
+        let err = open("bad.json").unwrap_err();
         assert!(err.to_string().contains("not a JSON key file"), "{err}");
     }
 
@@ -117,6 +130,8 @@ mod tests {
             "client_id": "1",
             "token_uri": "https://oauth2.googleapis.com/token"
         });
-        assert!(from_json(&key.to_string()).is_ok());
+        let built =
+            crate::backend::runtime::block_on(async { from_json(&key.to_string()).is_ok() });
+        assert!(built.unwrap());
     }
 }

@@ -38,7 +38,8 @@ impl Column {
                 field.name
             ));
         }
-        let micros = |tz: Option<&str>| DataType::Timestamp(TimeUnit::Microsecond, tz.map(Into::into));
+        let micros =
+            |tz: Option<&str>| DataType::Timestamp(TimeUnit::Microsecond, tz.map(Into::into));
         Ok(match field.r#type.as_str() {
             "INTEGER" | "INT64" => (Column::Int(Int64Builder::new()), DataType::Int64),
             "FLOAT" | "FLOAT64" | "NUMERIC" | "BIGNUMERIC" | "DECIMAL" | "BIGDECIMAL" => {
@@ -75,13 +76,12 @@ impl Column {
         };
         let unreadable = |what: &str, text: &str| format!("cannot read `{text}` as {what}");
         match (self, text.as_deref()) {
-            (Column::Int(b), Some(t)) => b.append_value(
-                t.parse::<i64>()
-                    .map_err(|_| unreadable("an INT64", t))?,
-            ),
-            (Column::Float(b), Some(t)) => b.append_value(
-                float(t).ok_or_else(|| unreadable("a number", t))?,
-            ),
+            (Column::Int(b), Some(t)) => {
+                b.append_value(t.parse::<i64>().map_err(|_| unreadable("an INT64", t))?)
+            }
+            (Column::Float(b), Some(t)) => {
+                b.append_value(float(t).ok_or_else(|| unreadable("a number", t))?)
+            }
             (Column::Bool(b), Some(t)) => b.append_value(t.eq_ignore_ascii_case("true")),
             (Column::Text(b), Some(t)) => b.append_value(t),
             (Column::Date(b), Some(t)) => {
@@ -232,7 +232,10 @@ mod tests {
             datetime("2024-02-29T23:59:59.5").unwrap().to_string(),
             "2024-02-29 23:59:59.500"
         );
-        assert_eq!(datetime("2024-02-29 00:00:00").unwrap().to_string(), "2024-02-29 00:00:00");
+        assert_eq!(
+            datetime("2024-02-29 00:00:00").unwrap().to_string(),
+            "2024-02-29 00:00:00"
+        );
         assert_eq!(timestamp("1704067200000000"), Some(1_704_067_200_000_000));
         assert_eq!(timestamp("1.7040672E9"), Some(1_704_067_200_000_000));
         assert_eq!(

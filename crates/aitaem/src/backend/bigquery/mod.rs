@@ -3,8 +3,8 @@
 //! Queries run as jobs in the connection's project (which is billed), with the settings'
 //! location, byte limit and job timeout; results are paged and converted to Arrow by their
 //! schema (`convert`). Tables are listed and described through the REST API's table service.
-//! Transient failures (rate limits, 5xx) are retried with exponential backoff, a bounded number of
-//! times, by the client.
+//! Transient failures (rate limits, 5xx, refused connections) are retried by the clients with
+//! exponential backoff, at most 5 attempts within 30 s.
 
 mod auth;
 mod convert;
@@ -12,11 +12,14 @@ mod convert;
 use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
+use google_cloud_bigquery::builder::bigquery::Query;
 use google_cloud_bigquery::client::BigQuery as Client;
-use google_cloud_bigquery::error::QueryError;
+use google_cloud_bigquery::error::{QueryError, RowError};
+use google_cloud_bigquery::query::retry_policy::RetryableErrors;
 use google_cloud_bigquery_v2::client::{DatasetService, TableService};
 use google_cloud_bigquery_v2::model::DatasetReference;
 use google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder;
+use google_cloud_gax::retry_policy::{Aip194Strict, RetryPolicyExt};
 
 use super::runtime::block_on;
 use super::{Backend, Column};
@@ -32,8 +35,9 @@ const D: Dialect = Dialect::BigQuery;
 /// Rows per page of results.
 const PAGE_ROWS: u32 = 50_000;
 
-/// At most this many attempts for a request that failed transiently.
+/// At most this many attempts for a request that failed transiently, within this time.
 const ATTEMPTS: u32 = 5;
+const RETRY_TIME: Duration = Duration::from_secs(30);
 
 /// A BigQuery project (or an emulator) and the clients that reach it.
 pub(crate) struct BigQuery {
@@ -67,7 +71,6 @@ impl BigQuery {
         // The clients use rustls; this build gives it ring (a provider installed first wins).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let endpoint = endpoint(settings);
-        let credentials = auth::credentials(settings, paths, endpoint.is_some())?;
         let place = match &endpoint {
             Some(url) => format!("BigQuery at {url} (project `{}`)", settings.project_id),
             None => format!("BigQuery (project `{}`)", settings.project_id),
@@ -75,34 +78,16 @@ impl BigQuery {
         let backoff = || {
             ExponentialBackoffBuilder::new()
                 .with_initial_delay(Duration::from_millis(500))
-                .with_maximum_delay(Duration::from_secs(20))
+                .with_maximum_delay(Duration::from_secs(8))
                 .build()
                 .expect("a valid backoff")
         };
-        let built = block_on(async {
-            let mut client = Client::builder()
-                .with_project_id(&settings.project_id)
-                .with_credentials(credentials.clone())
-                .with_retry_policy(
-                    google_cloud_bigquery::retry_policy::RetryableErrors
-                        .with_attempt_limit(ATTEMPTS),
-                )
-                .with_backoff_policy(backoff());
-            let mut tables = TableService::builder().with_credentials(credentials.clone());
-            let mut datasets = DatasetService::builder().with_credentials(credentials);
-            if let Some(url) = &endpoint {
-                client = client.with_endpoint(url);
-                tables = tables.with_endpoint(url);
-                datasets = datasets.with_endpoint(url);
-            }
-            Ok::<_, String>((
-                client.build().await.map_err(|e| e.to_string())?,
-                tables.build().await.map_err(|e| e.to_string())?,
-                datasets.build().await.map_err(|e| e.to_string())?,
-            ))
-        })
-        .map_err(|e| Error::connection(BackendKind::BigQuery, e))?
-        .map_err(|message| {
+        let retry = || {
+            Aip194Strict
+                .with_attempt_limit(ATTEMPTS)
+                .with_time_limit(RETRY_TIME)
+        };
+        let unusable = |message: String| {
             Error::connection(
                 BackendKind::BigQuery,
                 BackendError::new(
@@ -110,7 +95,42 @@ impl BigQuery {
                     format!("cannot set up the client for {place}: {message}"),
                 ),
             )
-        })?;
+        };
+        // Credentials keep their tokens fresh on the runtime, so they are made there.
+        let built = block_on(async {
+            let credentials = auth::credentials(settings, paths, endpoint.is_some())?;
+            let mut client = Client::builder()
+                .with_project_id(&settings.project_id)
+                .with_credentials(credentials.clone())
+                .with_retry_policy(
+                    RetryableErrors
+                        .with_attempt_limit(ATTEMPTS)
+                        .with_time_limit(RETRY_TIME),
+                )
+                .with_backoff_policy(backoff());
+            let mut tables = TableService::builder()
+                .with_credentials(credentials.clone())
+                .with_retry_policy(retry())
+                .with_backoff_policy(backoff());
+            let mut datasets = DatasetService::builder()
+                .with_credentials(credentials)
+                .with_retry_policy(retry())
+                .with_backoff_policy(backoff());
+            if let Some(url) = &endpoint {
+                client = client.with_endpoint(url);
+                tables = tables.with_endpoint(url);
+                datasets = datasets.with_endpoint(url);
+            }
+            Ok::<_, Error>((
+                client.build().await.map_err(|e| unusable(e.to_string()))?,
+                tables.build().await.map_err(|e| unusable(e.to_string()))?,
+                datasets
+                    .build()
+                    .await
+                    .map_err(|e| unusable(e.to_string()))?,
+            ))
+        })
+        .map_err(|e| Error::connection(BackendKind::BigQuery, e))??;
         Ok(BigQuery {
             client: built.0,
             tables: built.1,
@@ -174,7 +194,11 @@ impl BigQuery {
     }
 
     /// The table names of a dataset.
-    fn table_names(&self, project: &str, dataset: &str) -> std::result::Result<Vec<String>, BackendError> {
+    fn table_names(
+        &self,
+        project: &str,
+        dataset: &str,
+    ) -> std::result::Result<Vec<String>, BackendError> {
         let mut names = Vec::new();
         let mut page_token = String::new();
         loop {
@@ -206,7 +230,7 @@ impl BigQuery {
     }
 
     /// A query job with the connection's settings.
-    fn job(&self, sql: &str) -> google_cloud_bigquery::query::Query {
+    fn job(&self, sql: &str) -> Query {
         let mut query = self
             .client
             .query(sql)
@@ -234,7 +258,7 @@ impl BigQuery {
         Ok(handle
             .metadata()
             .total_bytes_processed
-            .map(|b| b.value.max(0) as u64)
+            .map(|b| b.max(0) as u64)
             .unwrap_or(0))
     }
 }
@@ -246,12 +270,17 @@ impl Backend for BigQuery {
             let known = self.table_names(project, dataset).unwrap_or_default();
             let hint = match close_names(table, known.iter().map(String::as_str)).first() {
                 Some(best) => format!("; did you mean `{best}`?"),
-                None if known.is_empty() => format!(" (dataset `{project}.{dataset}` has no tables, or does not exist)"),
+                None if known.is_empty() => {
+                    format!(" (dataset `{project}.{dataset}` has no tables, or does not exist)")
+                }
                 None => String::new(),
             };
             return Err(Error::TableNotFound {
                 source_uri: source.uri.clone(),
-                message: format!("no table `{project}.{dataset}.{table}` in {}{hint}", self.place),
+                message: format!(
+                    "no table `{project}.{dataset}.{table}` in {}{hint}",
+                    self.place
+                ),
             });
         }
         Ok(Table {
@@ -276,7 +305,7 @@ impl Backend for BigQuery {
                     .map_err(|m| BackendError::new(BackendErrorKind::Rejected, m))?;
                 let mut rows = done.read().set_page_size(PAGE_ROWS);
                 while let Some(row) = rows.next().await {
-                    let row = row.map_err(query_error)?;
+                    let row = row.map_err(row_error)?;
                     reader
                         .push(&row)
                         .map_err(|m| BackendError::new(BackendErrorKind::Other, m))?;
@@ -394,7 +423,7 @@ fn rpc_error(err: &google_cloud_gax::error::Error) -> BackendError {
 /// A failed query as a backend error: a job's first error reason decides the kind.
 fn query_error(err: QueryError) -> BackendError {
     match &err {
-        QueryError::JobFailed { errors } => {
+        QueryError::JobFailed { errors, .. } => {
             let reason = errors.first().map(|e| e.reason.as_str()).unwrap_or("");
             let kind = match reason {
                 "notFound" => BackendErrorKind::NotFound,
@@ -424,7 +453,15 @@ fn query_error(err: QueryError) -> BackendError {
             }
             error.with_source(err)
         }
-        QueryError::Rpc { source } => rpc_error(source).with_source(err),
+        QueryError::Rpc { source, .. } => rpc_error(source).with_source(err),
+        _ => BackendError::new(BackendErrorKind::Other, err.to_string()).with_source(err),
+    }
+}
+
+/// A failure while reading result pages.
+fn row_error(err: RowError) -> BackendError {
+    match &err {
+        RowError::Rpc { source, .. } => rpc_error(source).with_source(err),
         _ => BackendError::new(BackendErrorKind::Other, err.to_string()).with_source(err),
     }
 }
