@@ -710,4 +710,52 @@ fn sql_prints_the_same_statement_whatever_the_output_format() {
     assert!(!plain.contains("ORDER BY"), "{plain}");
     assert_eq!(plan(&["--format", "table"]), plain);
     assert!(plan(&["--sort"]).contains("ORDER BY"));
+    assert!(
+        plan(&["--estimate"]).ends_with(
+            "\n-- duckdb://data/events.csv: no byte estimate (duckdb does not bill by bytes read)\n"
+        ),
+        "{}",
+        plan(&["--estimate"])
+    );
+}
+
+#[test]
+fn bigquery_emulator_host_is_read_from_the_environment() {
+    let Ok(endpoint) = std::env::var("AITAEM_TEST_BIGQUERY") else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("AITAEM_TEST_BIGQUERY is not set; run the tests with scripts/test.sh");
+        }
+        eprintln!("skipped bigquery_emulator_host_is_read_from_the_environment: no emulator");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let connections = dir.path().join("connections.yaml");
+    std::fs::write(&connections, "bigquery:\n  project_id: aitaem-test\n").unwrap();
+    let host = endpoint.trim_start_matches("http://");
+    let tables = stdout(
+        aitaem()
+            .env("BIGQUERY_EMULATOR_HOST", host)
+            .arg("tables")
+            .arg("--connections")
+            .arg(&connections),
+    );
+    assert!(
+        tables
+            .lines()
+            .all(|l| l.starts_with("bigquery://aitaem-test.")),
+        "{tables}"
+    );
+    aitaem()
+        .env("BIGQUERY_EMULATOR_HOST", host)
+        .args([
+            "describe",
+            "bigquery://aitaem-test.no_such_dataset.t",
+            "--connections",
+        ])
+        .arg(&connections)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "TableNotFoundError: bigquery://aitaem-test.no_such_dataset.t",
+        ));
 }

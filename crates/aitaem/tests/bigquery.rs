@@ -186,6 +186,17 @@ fn uri_forms_listing_describing_and_estimates() {
         connections.list_tables().unwrap(),
         [format!("bigquery://{}.{}.events", bq.project, bq.dataset)]
     );
+    let specs = SpecCache::from_strings(
+        &[&metric("n", &forms[0], "  numerator: COUNT(*)\n")],
+        &[
+            "slice:\n  name: country\n  where: country\n",
+            "slice:\n  name: device\n  where: device\n",
+        ],
+        &[],
+    )
+    .unwrap();
+    let scan = MetricCompute::new(&specs, &connections).scan().unwrap();
+    assert_eq!(scan.compatible_slices("n"), ["country"]);
     let columns = connections.describe_table(&forms[0]).unwrap();
     let described: Vec<(&str, &str)> = columns
         .iter()
@@ -319,4 +330,61 @@ fn an_unreachable_endpoint_is_a_connection_error() {
         err.to_string().contains(&format!("127.0.0.1:{port}")),
         "{err}"
     );
+}
+
+#[test]
+fn results_of_many_pages_and_tables_of_another_project() {
+    let Some(bq) = Bq::new("paging") else { return };
+    // 120,000 entities: the result comes back in three pages of 50,000 rows.
+    bq.sql(&format!(
+        "CREATE TABLE {}.big AS SELECT x AS id, MOD(x, 7) AS v FROM UNNEST(GENERATE_ARRAY(1, 120000)) AS x",
+        bq.dataset
+    ));
+    let specs = SpecCache::from_strings(
+        &[&format!(
+            "metric:\n  name: v\n  source: bigquery://{}.big\n  numerator: SUM(v)\n  entities: [id]\n",
+            bq.dataset
+        )],
+        &[],
+        &[],
+    )
+    .unwrap();
+    let connections = connections(&bq, "");
+    let rows = MetricCompute::new(&specs, &connections)
+        .compute(&ComputeRequest::new(["v"]).by_entity("id"))
+        .unwrap()
+        .rows()
+        .unwrap();
+    assert_eq!(rows.len(), 120_000);
+    let total: f64 = rows.iter().filter_map(|r| r.metric_value).sum();
+    // Each id holds itself mod 7: ids 1..=119994 are 17142 cycles of residues 1..6, 0 (sum 21),
+    // and ids 119995..=120000 have residues 1..6 (sum 21).
+    assert_eq!(total, 17_142.0 * 21.0 + 21.0);
+    let ids: std::collections::BTreeSet<&str> =
+        rows.iter().filter_map(|r| r.entity_id.as_deref()).collect();
+    assert_eq!(ids.len(), 120_000);
+
+    // A table of another project, read by a connection billed to this one.
+    let Some(other) = Bq::in_project("paging", "other-project") else {
+        return;
+    };
+    other.sql(&format!(
+        "CREATE TABLE `other-project`.{}.t AS SELECT 42 AS n",
+        other.dataset
+    ));
+    let specs = SpecCache::from_strings(
+        &[&format!(
+            "metric:\n  name: n\n  source: bigquery://other-project.{}.t\n  numerator: SUM(n)\n",
+            other.dataset
+        )],
+        &[],
+        &[],
+    )
+    .unwrap();
+    let rows = MetricCompute::new(&specs, &connections)
+        .compute(&ComputeRequest::new(["n"]))
+        .unwrap()
+        .rows()
+        .unwrap();
+    assert_eq!(rows[0].metric_value, Some(42.0));
 }

@@ -77,6 +77,16 @@ impl Bq {
     /// A fresh dataset on the emulator, or `None` (skipped) without one.
     pub fn new(test: &str) -> Option<Bq> {
         let (endpoint, project) = emulator(test)?;
+        Some(Bq::create(test, endpoint, project))
+    }
+
+    /// A fresh dataset in another project of the emulator.
+    pub fn in_project(test: &str, project: &str) -> Option<Bq> {
+        let (endpoint, _) = emulator(test)?;
+        Some(Bq::create(test, endpoint, project.to_string()))
+    }
+
+    fn create(test: &str, endpoint: String, project: String) -> Bq {
         let dataset = format!(
             "t_{}_{}_{}",
             test.chars()
@@ -97,7 +107,7 @@ impl Bq {
             Some(&json!({"datasetReference": {"projectId": bq.project, "datasetId": bq.dataset}})),
         );
         assert!(created.get("error").is_none(), "{created}");
-        Some(bq)
+        bq
     }
 
     fn base(&self) -> String {

@@ -465,3 +465,80 @@ fn row_error(err: RowError) -> BackendError {
         _ => BackendError::new(BackendErrorKind::Other, err.to_string()).with_source(err),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{
+        DataType, Date32Type, Float64Type, Int64Type, TimeUnit as ArrowTimeUnit,
+        TimestampMicrosecondType,
+    };
+
+    /// Every column type a result can have, read from the emulator's answers
+    /// (`scripts/test.sh` starts it).
+    #[test]
+    fn result_types_become_arrow_arrays() {
+        let Ok(endpoint) = std::env::var("AITAEM_TEST_BIGQUERY") else {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("AITAEM_TEST_BIGQUERY is not set; run the tests with scripts/test.sh");
+            }
+            eprintln!("skipped result_types_become_arrow_arrays: no BigQuery emulator");
+            return;
+        };
+        let mut settings = BigQueryConfig::new("aitaem-test");
+        settings.endpoint = Some(endpoint);
+        let backend = BigQuery::open(&settings, &PathResolver::default()).unwrap();
+        let batches = backend
+            .query(
+                "SELECT 3000000000 AS i, NUMERIC '12345678.9012' AS n, BIGNUMERIC '0.5' AS bn,
+                        CAST(2.25 AS FLOAT64) AS f, TRUE AS b, 'ÿ x' AS s, DATE '2024-02-29' AS d,
+                        DATETIME '1999-12-31 23:59:59.5' AS dt,
+                        TIMESTAMP '2024-01-01 00:00:00+02' AS ts, CAST(NULL AS FLOAT64) AS z
+                 UNION ALL
+                 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL",
+            )
+            .unwrap();
+        let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        let column = |name: &str| batch.column_by_name(name).unwrap();
+        let first = |name: &str| {
+            let c = column(name);
+            if c.is_null(0) { 1 } else { 0 }
+        };
+        let row = if first("i") == 0 { 0 } else { 1 };
+        assert_eq!(
+            column("i").as_primitive::<Int64Type>().value(row),
+            3_000_000_000
+        );
+        assert_eq!(
+            column("n").as_primitive::<Float64Type>().value(row),
+            12345678.9012
+        );
+        assert_eq!(column("bn").as_primitive::<Float64Type>().value(row), 0.5);
+        assert_eq!(column("f").as_primitive::<Float64Type>().value(row), 2.25);
+        assert!(column("b").as_boolean().value(row));
+        assert_eq!(column("s").as_string::<i32>().value(row), "ÿ x");
+        assert_eq!(column("d").as_primitive::<Date32Type>().value(row), 19_782);
+        assert_eq!(
+            column("dt")
+                .as_primitive::<TimestampMicrosecondType>()
+                .value(row),
+            946_684_799_500_000
+        );
+        assert_eq!(
+            column("ts").data_type(),
+            &DataType::Timestamp(ArrowTimeUnit::Microsecond, Some("UTC".into()))
+        );
+        assert_eq!(
+            column("ts")
+                .as_primitive::<TimestampMicrosecondType>()
+                .value(row),
+            1_704_060_000_000_000
+        );
+        for name in ["i", "n", "bn", "f", "b", "s", "d", "dt", "ts", "z"] {
+            assert!(column(name).is_null(1 - row), "{name}");
+        }
+        assert!(column("z").is_null(row));
+    }
+}
