@@ -12,6 +12,7 @@ mod common;
 use aitaem::error::BackendErrorKind;
 use aitaem::{ComputeRequest, ConnectionManager, ErrorKind, MetricCompute, PeriodType, SpecCache};
 use common::bigquery::Bq;
+use common::metric;
 
 /// Events with integer clicks and impressions (a zero denominator), NULL revenue, quotes and
 /// unicode in values, and TIMESTAMP, DATETIME and DATE time columns.
@@ -27,10 +28,6 @@ INSERT INTO events VALUES
     (4, TIMESTAMP '2024-02-29 12:00:00', DATETIME '2024-02-29 12:00:00', DATE '2024-02-29', NULL, 'Books', 8, 9, 100, FALSE),
     (5, TIMESTAMP '2023-12-31 23:59:59', DATETIME '2023-12-31 23:59:59', DATE '2023-12-31', '日本', NULL, 16, 0, 0, TRUE);
 ";
-
-fn metric(name: &str, source: &str, body: &str) -> String {
-    format!("metric:\n  name: {name}\n  source: {source}\n{body}")
-}
 
 fn connections(bq: &Bq, extra: &str) -> ConnectionManager {
     let dir = tempfile::tempdir().unwrap();

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use aitaem::error::BackendErrorKind;
 use aitaem::source::BackendKind;
 use aitaem::{ComputeRequest, ConnectionManager, ErrorKind, MetricCompute, PeriodType, SpecCache};
+use common::metric;
 use common::postgres::Pg;
 
 /// Events with integer clicks and impressions (a zero denominator), NULL revenue, a quote and
@@ -28,10 +29,6 @@ INSERT INTO events VALUES
     (4, '2024-02-29 12:00:00', '2024-02-29 12:00:00+00', '2024-02-29', NULL,            8, 9, 100,   false, 3),
     (5, '2023-12-31 23:59:59', '2023-12-31 23:59:59+00', '2023-12-31', '日本',            16, 0, 0,     true,  1);
 ";
-
-fn metric(name: &str, source: &str, body: &str) -> String {
-    format!("metric:\n  name: {name}\n  source: {source}\n{body}")
-}
 
 fn connections(pg: &Pg, extra: &str) -> ConnectionManager {
     let dir = tempfile::tempdir().unwrap();

@@ -7,26 +7,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::{Value, json};
 
-/// The emulator's base URL and project, or `None` after saying that the test is skipped. Under
-/// `CI=true` a missing emulator fails the test instead.
+/// The emulator's base URL and project, or `None` after saying that the test is skipped (a
+/// failure under `CI=true`).
 pub fn emulator(test: &str) -> Option<(String, String)> {
-    match std::env::var("AITAEM_TEST_BIGQUERY") {
-        Ok(url) if !url.is_empty() => Some((
-            url,
-            std::env::var("AITAEM_TEST_BIGQUERY_PROJECT").unwrap_or_else(|_| "aitaem-test".into()),
-        )),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!(
-                    "{test}: AITAEM_TEST_BIGQUERY is not set; run the tests with scripts/test.sh"
-                );
-            }
-            eprintln!(
-                "skipped {test}: no BigQuery emulator (AITAEM_TEST_BIGQUERY is not set; scripts/test.sh starts one)"
-            );
-            None
-        }
-    }
+    let url = super::server("AITAEM_TEST_BIGQUERY", test, "BigQuery emulator")?;
+    let project =
+        std::env::var("AITAEM_TEST_BIGQUERY_PROJECT").unwrap_or_else(|_| "aitaem-test".into());
+    Some((url, project))
 }
 
 /// A dataset for one test, deleted at the end.

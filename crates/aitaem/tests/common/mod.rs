@@ -178,6 +178,28 @@ pub fn close(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
 }
 
+/// A metric spec reading `source`, with more fields in `body` (YAML lines, indented by two).
+pub fn metric(name: &str, source: &str, body: &str) -> String {
+    format!("metric:\n  name: {name}\n  source: {source}\n{body}")
+}
+
+/// The value of a test server's environment variable, or `None` after saying that `test` is
+/// skipped; under `CI=true` a missing server fails the test instead.
+pub fn server(variable: &str, test: &str, what: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(value) if !value.is_empty() => Some(value),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{test}: {variable} is not set; run the tests with scripts/test.sh");
+            }
+            eprintln!(
+                "skipped {test}: no {what} ({variable} is not set; scripts/test.sh starts one)"
+            );
+            None
+        }
+    }
+}
+
 /// The example project shipped with the repository.
 pub fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ads")

@@ -5,23 +5,10 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// The server's URL, or `None` after saying that the test is skipped. Under `CI=true` a missing
-/// server fails the test instead.
+/// The server's URL, or `None` after saying that the test is skipped (a failure under
+/// `CI=true`).
 pub fn url(test: &str) -> Option<String> {
-    match std::env::var("AITAEM_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!(
-                    "{test}: AITAEM_TEST_POSTGRES is not set; run the tests with scripts/test.sh"
-                );
-            }
-            eprintln!(
-                "skipped {test}: no PostgreSQL server (AITAEM_TEST_POSTGRES is not set; scripts/test.sh starts one)"
-            );
-            None
-        }
-    }
+    super::server("AITAEM_TEST_POSTGRES", test, "PostgreSQL server")
 }
 
 /// A schema for one test, dropped at the end.
