@@ -9,11 +9,13 @@ mod report;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use aitaem::result::OutputFormat;
 use aitaem::source::BackendKind;
 use aitaem::{
-    ComputeRequest, ConnectionManager, Error, MetricCompute, PeriodType, Project, SpecCache,
+    ComputeRequest, ConnectionManager, Error, LoadOptions, MetricCompute, PeriodType, Project,
+    SpecCache,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -74,6 +76,9 @@ enum Command {
         /// Replace tables that already exist.
         #[arg(long)]
         replace: bool,
+        /// Wait up to this long while another process uses the database.
+        #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+        wait: f64,
     },
 }
 
@@ -116,6 +121,9 @@ struct ConnectionArgs {
     /// The connections file (default: connections.yaml in the specs directory, if present).
     #[arg(long, value_name = "FILE")]
     connections: Option<PathBuf>,
+    /// Wait up to this long while another process writes a database this command reads.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    wait: f64,
 }
 
 impl ConnectionArgs {
@@ -129,8 +137,22 @@ impl ConnectionArgs {
 
     /// The connections of a command that reads no specs.
     fn open(&self) -> Result<ConnectionManager, Error> {
-        self.apply(Project::default()).connections()
+        self.connect(&self.apply(Project::default()))
     }
+
+    /// A project's connections, waiting for busy databases as asked.
+    fn connect(&self, project: &Project) -> Result<ConnectionManager, Error> {
+        let mut connections = project.connections()?;
+        connections.set_lock_wait(wait(self.wait)?);
+        Ok(connections)
+    }
+}
+
+/// `--wait SECONDS` as a duration.
+fn wait(seconds: f64) -> Result<Duration, Error> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| Error::QueryBuild {
+        message: format!("--wait {seconds}: give a number of seconds, 0 or more"),
+    })
 }
 
 #[derive(Args, Clone)]
@@ -295,8 +317,17 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             output::columns(&connections.describe_table(&source)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::LoadCsv { path, db, replace } => {
-            output::load_csv(&path, &db, replace)?;
+        Command::LoadCsv {
+            path,
+            db,
+            replace,
+            wait: seconds,
+        } => {
+            let options = LoadOptions {
+                replace,
+                lock_wait: wait(seconds)?,
+            };
+            output::load_csv(&path, &db, options)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -312,7 +343,7 @@ fn load(
     let project = connections.apply(specs.project());
     let (specs, connections) = std::thread::scope(|scope| {
         let connections = scope.spawn(|| {
-            let connections = project.connections()?;
+            let connections = connections.connect(&project)?;
             if connections.has_connection(BackendKind::DuckDb) {
                 let _ = connections.open(BackendKind::DuckDb);
             }
@@ -336,18 +367,23 @@ fn compute(args: &ComputeArgs) -> Result<ExitCode, Error> {
     }
     let request = args.request(true)?;
     let (specs, connections) = load(&args.specs, &args.connections)?;
-    let result = MetricCompute::new(&specs, &connections).compute(&request)?;
+    let computer = MetricCompute::new(&specs, &connections);
+    let plan = computer.plan(&request)?;
+    let target = match &args.output {
+        Some(path) => Some(output::Target::new(
+            path,
+            plan.files()
+                .into_iter()
+                .chain(connections.files().iter().map(PathBuf::as_path)),
+        )?),
+        None => None,
+    };
+    let result = computer.run(&plan)?;
     for warning in &result.warnings {
         report::warning(warning);
     }
-    match &args.output {
-        Some(path) => {
-            let file = std::fs::File::create(path).map_err(|e| Error::Io {
-                path: path.clone(),
-                source: e,
-            })?;
-            aitaem::result::write(&result.batches, format, std::io::BufWriter::new(file))?;
-        }
+    match target {
+        Some(target) => target.write(|out| aitaem::result::write(&result.batches, format, out))?,
         None => {
             let mut buffer = Vec::new();
             aitaem::result::write(&result.batches, format, &mut buffer)?;

@@ -1,7 +1,7 @@
 //! What the commands print, other than results and errors.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -130,7 +130,7 @@ pub fn columns(columns: &[Column]) {
 }
 
 /// Loads CSVs with a progress bar per file on a terminal, and a line per table.
-pub fn load_csv(path: &Path, db: &Path, replace: bool) -> Result<(), Error> {
+pub fn load_csv(path: &Path, db: &Path, options: LoadOptions) -> Result<(), Error> {
     let interactive = std::io::stderr().is_terminal();
     let mut current: Option<(ProgressBar, Arc<AtomicBool>)> = None;
     let finish = |current: &mut Option<(ProgressBar, Arc<AtomicBool>)>| {
@@ -139,7 +139,7 @@ pub fn load_csv(path: &Path, db: &Path, replace: bool) -> Result<(), Error> {
             bar.finish_and_clear();
         }
     };
-    let result = aitaem::load_csvs(path, db, LoadOptions { replace }, |event| match event {
+    let result = aitaem::load_csvs(path, db, options, |event| match event {
         LoadEvent::Started {
             file,
             table,
@@ -192,4 +192,146 @@ pub fn load_csv(path: &Path, db: &Path, replace: bool) -> Result<(), Error> {
             .join(", ")
     );
     Ok(())
+}
+
+/// Where a result file goes: checked not to be a file the compute reads, and written whole or
+/// not at all (into a temporary file next to it, renamed over it when complete).
+pub struct Target {
+    /// The file to write: the output path, or the file a link there points to.
+    path: PathBuf,
+}
+
+impl Target {
+    /// Refuses a path that is (or resolves to, through links or `..`) one of `reads`.
+    pub fn new<'p>(path: &Path, reads: impl Iterator<Item = &'p Path>) -> Result<Target, Error> {
+        let resolved = resolve(path);
+        for read in reads {
+            if matches(&resolved, read) {
+                return Err(Error::Output {
+                    message: format!(
+                        "refusing to write the result to `{}`: it is `{}`, which this command reads; choose another --output file",
+                        path.display(),
+                        read.display()
+                    ),
+                });
+            }
+        }
+        Ok(Target { path: resolved })
+    }
+
+    /// Writes the file by `write`; an existing file is replaced only when `write` succeeded.
+    pub fn write(
+        &self,
+        write: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut temporary = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(io)?;
+        {
+            let mut out = std::io::BufWriter::new(temporary.as_file_mut());
+            write(&mut out)?;
+            std::io::Write::flush(&mut out).map_err(io)?;
+        }
+        // The new file gets the old one's permissions, or the usual ones for a new file.
+        let permissions = std::fs::metadata(&self.path)
+            .map(|m| m.permissions())
+            .unwrap_or_else(|_| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::Permissions::from_mode(0o644)
+            });
+        std::fs::set_permissions(temporary.path(), permissions).map_err(io)?;
+        temporary.persist(&self.path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}
+
+/// An absolute path with links and `..` resolved, also for a file that does not exist yet.
+fn resolve(path: &Path) -> PathBuf {
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match (dir.canonicalize(), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Whether `path` is `read`, a file or a glob of files (`logs/*.csv`).
+fn matches(path: &Path, read: &Path) -> bool {
+    let text = read.to_string_lossy();
+    if !text.contains(['*', '?', '[']) {
+        return path == read;
+    }
+    let (dir, pattern) = match (read.parent(), read.file_name()) {
+        (Some(dir), Some(pattern)) => (dir, pattern.to_string_lossy()),
+        _ => return false,
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    path.parent() == Some(dir) && wildcard(&pattern, &name)
+}
+
+/// `*` and `?` matching (other glob syntax counts as itself: refusing too much is safe).
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < t.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == t[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_file_names() {
+        assert!(wildcard("*.csv", "events.csv"));
+        assert!(wildcard("ev?nts_*.csv", "events_2024.csv"));
+        assert!(!wildcard("*.csv", "events.parquet"));
+        assert!(wildcard("*", ""));
+        assert!(matches(
+            Path::new("/d/logs/a.jsonl"),
+            Path::new("/d/logs/*.jsonl")
+        ));
+        assert!(!matches(
+            Path::new("/d/other/a.jsonl"),
+            Path::new("/d/logs/*.jsonl")
+        ));
+    }
 }

@@ -67,6 +67,19 @@ fn snippet(location: &Location, help: Option<&str>) -> String {
     let Some(offset) = byte_offset(&text, location.line, location.column) else {
         return String::new();
     };
+    let line_start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[offset..]
+        .find('\n')
+        .map(|i| offset + i)
+        .unwrap_or(text.len());
+    if text[line_start..line_end].chars().count() > LONG_LINE {
+        return window(
+            &text[line_start..line_end],
+            offset - line_start,
+            location,
+            help,
+        );
+    }
     let rest = &text[offset..];
     let len = rest.find(['\n', '\r']).unwrap_or(rest.len()).clamp(1, 60);
     let diagnostic = Snippet {
@@ -97,6 +110,39 @@ fn snippet(location: &Location, help: Option<&str>) -> String {
         body.push('\n');
     }
     body
+}
+
+/// Lines longer than this (in characters) are shown as a window around the column: a minified
+/// file's one line can be megabytes long.
+const LONG_LINE: usize = 300;
+
+/// A window of a long line around a byte offset in it, with a caret under the offset.
+fn window(line: &str, offset: usize, location: &Location, help: Option<&str>) -> String {
+    const SIDE: usize = 60;
+    let before: Vec<char> = line[..offset].chars().collect();
+    let after: String = line[offset..].chars().take(SIDE).collect();
+    let start = before.len().saturating_sub(SIDE);
+    let shown_before: String = before[start..].iter().collect();
+    let lead = if start > 0 { "…" } else { "" };
+    let tail = if line[offset..].chars().count() > SIDE {
+        "…"
+    } else {
+        ""
+    };
+    let column = lead.chars().count() + shown_before.chars().count();
+    let mut out = format!(
+        "  ┌─ line {}, characters {}-{} of {}\n  │ {lead}{shown_before}{after}{tail}\n  │ {}^ here\n",
+        location.line,
+        start + 1,
+        before.len() + after.chars().count(),
+        line.chars().count(),
+        " ".repeat(column)
+    );
+    if let Some(help) = help {
+        out.push_str(&format!("  help: {help}\n"));
+    }
+    out.push('\n');
+    out
 }
 
 /// The byte offset of a 1-based line and character column.
@@ -152,6 +198,27 @@ impl Diagnostic for Snippet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_show_a_window_around_the_column() {
+        let line = format!("{{a: \"{}\", bogus: 1}}", "x".repeat(70_000));
+        let column = line.find("bogus").unwrap();
+        let location = Location {
+            file: None,
+            line: 1,
+            column: column as u32 + 1,
+        };
+        let shown = window(&line, column, &location, Some("remove it"));
+        let lines: Vec<&str> = shown.lines().collect();
+        // `{a: "` is 5 characters and `", ` 3: `bogus` starts at character 70,009 of 70,017.
+        assert_eq!(lines[0], "  ┌─ line 1, characters 69949-70017 of 70017");
+        let caret = lines[2].chars().position(|c| c == '^').unwrap();
+        assert_eq!(
+            lines[1].chars().skip(caret).take(5).collect::<String>(),
+            "bogus"
+        );
+        assert_eq!(lines[3], "  help: remove it");
+    }
 
     #[test]
     fn offsets_count_characters() {

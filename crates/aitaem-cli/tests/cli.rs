@@ -759,3 +759,287 @@ fn bigquery_emulator_host_is_read_from_the_environment() {
             "TableNotFoundError: bigquery://aitaem-test.no_such_dataset.t",
         ));
 }
+
+/// A project with `events.csv` and a DuckDB database `main.duckdb` (table `events`), a metric on
+/// each, and a connections file that opens the database read-write.
+fn data_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("events.csv"), "clicks\n1\n2\n").unwrap();
+    let conn = duckdb::Connection::open(dir.path().join("main.duckdb")).unwrap();
+    conn.execute_batch("CREATE TABLE events AS SELECT 3 AS clicks UNION ALL SELECT 4")
+        .unwrap();
+    drop(conn);
+    std::fs::write(
+        dir.path().join("connections.yaml"),
+        "duckdb:\n  path: main.duckdb\n  read_only: false\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("metrics")).unwrap();
+    for (name, source) in [
+        ("from_csv", "duckdb://events.csv"),
+        ("from_db", "duckdb://main.duckdb/events"),
+        ("broken", "duckdb://main.duckdb/events"),
+    ] {
+        let numerator = if name == "broken" {
+            "SUM(nope)"
+        } else {
+            "SUM(clicks)"
+        };
+        std::fs::write(
+            dir.path().join(format!("metrics/{name}.yaml")),
+            format!("metric:\n  name: {name}\n  source: {source}\n  numerator: {numerator}\n"),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn compute_refuses_to_write_over_what_it_reads() {
+    let dir = data_project();
+    let p = dir.path();
+    std::os::unix::fs::symlink(p.join("main.duckdb"), p.join("link.csv")).unwrap();
+    std::fs::create_dir(p.join("sub")).unwrap();
+    let before = std::fs::read(p.join("main.duckdb")).unwrap();
+    for (metric, output) in [
+        ("from_db", "main.duckdb"),
+        ("from_db", "sub/../main.duckdb"),
+        ("from_db", "link.csv"),
+        ("from_csv", "events.csv"),
+        // The connections' database, also when the request does not read it.
+        ("from_csv", "main.duckdb"),
+        ("from_csv", "connections.yaml"),
+    ] {
+        aitaem()
+            .current_dir(p)
+            .args(["compute", metric, "--output", output])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::starts_with(
+                "OutputError: writing the result failed: refusing to write the result to",
+            ));
+    }
+    assert_eq!(std::fs::read(p.join("main.duckdb")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(p.join("events.csv")).unwrap(),
+        "clicks\n1\n2\n"
+    );
+    // A glob source protects the files it matches.
+    std::fs::create_dir(p.join("logs")).unwrap();
+    std::fs::write(p.join("logs/a.csv"), "clicks\n5\n").unwrap();
+    std::fs::write(
+        p.join("metrics/logs.yaml"),
+        "metric:\n  name: logs\n  source: duckdb://logs/*.csv\n  numerator: SUM(clicks)\n",
+    )
+    .unwrap();
+    aitaem()
+        .current_dir(p)
+        .args(["compute", "logs", "--output", "logs/new.csv"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("logs/*.csv"));
+    aitaem()
+        .current_dir(p)
+        .args(["compute", "logs", "--output", "result.csv"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn output_files_are_written_whole_or_not_at_all() {
+    let dir = data_project();
+    let p = dir.path();
+    std::fs::write(p.join("out.csv"), "keep me").unwrap();
+    aitaem()
+        .current_dir(p)
+        .args(["compute", "broken", "--output", "out.csv"])
+        .assert()
+        .code(1);
+    assert_eq!(
+        std::fs::read_to_string(p.join("out.csv")).unwrap(),
+        "keep me"
+    );
+    aitaem()
+        .current_dir(p)
+        .args(["compute", "from_db", "--output", "out.csv"])
+        .assert()
+        .success();
+    let written = std::fs::read_to_string(p.join("out.csv")).unwrap();
+    assert!(written.ends_with(",7.0\n"), "{written}");
+    use std::os::unix::fs::PermissionsExt;
+    aitaem()
+        .current_dir(p)
+        .args(["compute", "from_db", "--output", "new.csv"])
+        .assert()
+        .success();
+    let mode = std::fs::metadata(p.join("new.csv"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+    let leftovers: Vec<_> = std::fs::read_dir(p)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn computes_run_side_by_side_and_wait_for_a_writer() {
+    let dir = data_project();
+    let p = dir.path().to_path_buf();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                aitaem()
+                    .current_dir(&p)
+                    .args(["compute", "from_db", "--format", "csv"])
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    for run in runs {
+        let out = run.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A writer holds the database: a short wait ends with a message in words...
+    let writer = duckdb::Connection::open(p.join("main.duckdb")).unwrap();
+    aitaem()
+        .current_dir(&p)
+        .args(["compute", "from_db", "--wait", "0.3"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "main.duckdb` is being written by another process",
+        ));
+    // ...and a compute that waits long enough gets its result once the writer is done.
+    let waiting = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            aitaem()
+                .current_dir(&p)
+                .args(["compute", "from_db", "--wait", "20", "--format", "csv"])
+                .output()
+                .unwrap()
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    drop(writer);
+    let out = waiting.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn loads_clean_up_after_failing_and_check_their_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    // A failed load into a new database leaves no database behind.
+    std::fs::create_dir(p.join("bad")).unwrap();
+    std::fs::write(p.join("bad/a.csv"), "x\n1\n").unwrap();
+    std::fs::write(p.join("bad/b.csv"), b"x,y\n\xff\xfe,1\n".as_slice()).unwrap();
+    aitaem()
+        .current_dir(p)
+        .args(["load-csv", "bad", "new.duckdb"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("LoadError: bad/b.csv:"));
+    assert!(!p.join("new.duckdb").exists());
+    assert!(!p.join("new.duckdb.wal").exists());
+    // An empty file is an error naming it; a header alone is an empty table.
+    std::fs::write(p.join("empty.csv"), "").unwrap();
+    aitaem()
+        .current_dir(p)
+        .args(["load-csv", "empty.csv", "db.duckdb"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("empty.csv")
+                .and(predicate::str::contains("the file is empty")),
+        );
+    std::fs::write(p.join("header.csv"), "day,clicks\n").unwrap();
+    aitaem()
+        .current_dir(p)
+        .args(["load-csv", "header.csv", "db.duckdb"])
+        .assert()
+        .success();
+    let conn = duckdb::Connection::open(p.join("db.duckdb")).unwrap();
+    let columns: Vec<String> = conn
+        .prepare("SELECT column_name FROM duckdb_columns() WHERE table_name = 'header' ORDER BY column_index")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(columns, ["day", "clicks"]);
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM header", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
+    drop(conn);
+    // A file name that is not valid UTF-8.
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.csv");
+    std::fs::write(p.join(name), "clicks\n2\n3\n").unwrap();
+    aitaem()
+        .current_dir(p)
+        .arg("load-csv")
+        .arg(name)
+        .arg("db.duckdb")
+        .assert()
+        .success();
+    let conn = duckdb::Connection::open(p.join("db.duckdb")).unwrap();
+    let total: i64 = conn
+        .query_row("SELECT SUM(clicks) FROM caf_", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(total, 5);
+}
+
+#[test]
+fn very_long_lines_and_very_large_specs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("metrics")).unwrap();
+    std::fs::create_dir_all(p.join("slices")).unwrap();
+    // One minified line with the error past column 65,535: reported, not a crash.
+    std::fs::write(
+        p.join("metrics/wide.yaml"),
+        format!(
+            "{{metric: {{name: wide, source: duckdb://e.csv, numerator: SUM(x), description: \"{}\", bogus: 1}}}}\n",
+            "d".repeat(70_000)
+        ),
+    )
+    .unwrap();
+    aitaem()
+        .current_dir(p)
+        .args(["validate"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("unknown field `bogus`")
+                .and(predicate::str::contains("line 1, characters")),
+        );
+    std::fs::remove_file(p.join("metrics/wide.yaml")).unwrap();
+    // 70,000 values in one slice (about 2.5 MB): accepted.
+    let mut big = String::from("slice:\n  name: big\n  values:\n");
+    for i in 0..70_000 {
+        big.push_str(&format!("    - {{name: v{i}, where: \"x = {i}\"}}\n"));
+    }
+    std::fs::write(p.join("slices/big.yaml"), big).unwrap();
+    aitaem()
+        .current_dir(p)
+        .args(["validate"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 slices: big"));
+}

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 
-use crate::backend::{self, Backend, Column};
+use crate::backend::{self, Backend, Column, Opening};
 use crate::config::paths::PathResolver;
 use crate::config::{self, AccessMode, BackendConfig, ConnectionsConfig};
 use crate::error::{BackendError, Error, Result};
@@ -19,6 +20,11 @@ use crate::source::{BackendKind, SourceUri};
 /// A connection is opened when a source first needs it (so a configured but unreachable server
 /// does not stand in the way of computing on the others); [`ConnectionManager::open`] opens one
 /// ahead of time.
+///
+/// **Read-only**: computing never writes, so database files are opened read-only whatever
+/// `read_only` says, and any number of processes can compute on one DuckDB file at once. While
+/// another process writes the file (`aitaem load-csv`), opening waits for it, up to
+/// [`ConnectionManager::set_lock_wait`] (5 s by default), and then says so.
 ///
 /// **Relative paths** (the DuckDB `path` in `connections.yaml`, database paths in
 /// `duckdb://` URIs, and CSV/Parquet/JSON files) are looked up next to the connections file
@@ -37,10 +43,11 @@ use crate::source::{BackendKind, SourceUri};
 /// connections.add_connection(BackendConfig::DuckDb(DuckDbConfig::new(":memory:")));
 /// assert!(connections.list_tables().unwrap().is_empty());
 /// ```
-#[derive(Default)]
 pub struct ConnectionManager {
     /// The configured connections.
     slots: BTreeMap<BackendKind, Slot>,
+    /// How connections are opened.
+    opening: Opening,
     /// Connections opened without configuration for sources that need none (files, read by
     /// an in-memory DuckDB).
     implicit: Mutex<BTreeMap<BackendKind, Arc<dyn Backend>>>,
@@ -52,6 +59,24 @@ pub struct ConnectionManager {
 struct Slot {
     config: BackendConfig,
     backend: Mutex<Option<Arc<dyn Backend>>>,
+}
+
+/// How long opening a database waits for another process that writes it, by default.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+impl Default for ConnectionManager {
+    fn default() -> Self {
+        ConnectionManager {
+            slots: BTreeMap::new(),
+            opening: Opening {
+                access: AccessMode::ReadOnly,
+                lock_wait: DEFAULT_LOCK_WAIT,
+            },
+            implicit: Mutex::default(),
+            paths: PathResolver::default(),
+            file: None,
+        }
+    }
 }
 
 impl Slot {
@@ -72,12 +97,12 @@ impl Slot {
 
     /// The backend, opened on first use. A failed open is not remembered: the next use tries
     /// again.
-    fn get(&self, paths: &PathResolver) -> Result<Arc<dyn Backend>> {
+    fn get(&self, paths: &PathResolver, opening: Opening) -> Result<Arc<dyn Backend>> {
         let mut backend = self.backend.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(open) = backend.as_ref() {
             return Ok(open.clone());
         }
-        let open = backend::connect(&self.config, paths, AccessMode::ReadWrite)?;
+        let open = backend::connect(&self.config, paths, opening)?;
         *backend = Some(open.clone());
         Ok(open)
     }
@@ -130,10 +155,33 @@ impl ConnectionManager {
         self.slots.insert(config.backend(), Slot::new(config));
     }
 
+    /// How long opening a database waits while another process writes it (default 5 s).
+    pub fn set_lock_wait(&mut self, wait: Duration) {
+        self.opening.lock_wait = wait;
+    }
+
+    /// The local files the connections read: the connections file itself and configured
+    /// database files (resolved, as absolute paths).
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self
+            .file
+            .iter()
+            .map(|f| config::paths::absolute(f))
+            .collect();
+        for slot in self.slots.values() {
+            if let Some(path) = slot.config.local_file()
+                && let config::paths::Resolved::Found(file) = self.paths.resolve(path)
+            {
+                files.push(file);
+            }
+        }
+        files
+    }
+
     /// Opens the connection of a backend now, rather than when a source first needs it.
     pub fn open(&self, backend: BackendKind) -> Result<()> {
         match self.slots.get(&backend) {
-            Some(slot) => slot.get(&self.paths).map(|_| ()),
+            Some(slot) => slot.get(&self.paths, self.opening).map(|_| ()),
             None => Err(self.not_configured(backend, "")),
         }
     }
@@ -165,7 +213,7 @@ impl ConnectionManager {
     fn backend(&self, source: &SourceUri, user: &str) -> Result<Arc<dyn Backend>> {
         let kind = source.backend();
         if let Some(slot) = self.slots.get(&kind) {
-            return slot.get(&self.paths);
+            return slot.get(&self.paths, self.opening);
         }
         let Some(config) = source.default_connection() else {
             return Err(self.not_configured(kind, &format!("{user} reads `{source}`, but ")));
@@ -174,7 +222,7 @@ impl ConnectionManager {
         if let Some(open) = implicit.get(&kind) {
             return Ok(open.clone());
         }
-        let open = backend::connect(&config, &self.paths, AccessMode::ReadWrite)?;
+        let open = backend::connect(&config, &self.paths, self.opening)?;
         implicit.insert(kind, open.clone());
         Ok(open)
     }
@@ -183,7 +231,7 @@ impl ConnectionManager {
     /// sources that need no configuration.
     fn backend_of(&self, kind: BackendKind) -> Result<Arc<dyn Backend>> {
         if let Some(slot) = self.slots.get(&kind) {
-            return slot.get(&self.paths);
+            return slot.get(&self.paths, self.opening);
         }
         let implicit = self.implicit.lock().unwrap_or_else(|e| e.into_inner());
         implicit
@@ -235,7 +283,7 @@ impl ConnectionManager {
     pub fn list_tables(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for slot in self.slots.values() {
-            out.extend(slot.get(&self.paths)?.list_tables()?);
+            out.extend(slot.get(&self.paths, self.opening)?.list_tables()?);
         }
         Ok(out)
     }

@@ -158,11 +158,22 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
+/// The most YAML values (scalars, lists and mappings) one file may hold: about a million slice
+/// values. The parser's other limits stay at its defaults (nesting 64 deep, 50,000 aliases, and
+/// aliases not more than ten times the anchors, which stops "billion laughs" documents).
+pub(crate) const MAX_NODES: usize = 5_000_000;
+
 /// Parses one YAML document. Syntax errors and duplicate keys come back as one issue.
 pub(crate) fn parse(text: &str, file: &Option<Arc<Path>>) -> Result<Node, SpecIssue> {
-    // YAML 1.2 booleans only, so a value named `NO` (Norway) or `on` stays text. Budgets and
-    // the duplicate-key policy keep the library's safe defaults (duplicate keys are errors).
-    let options = serde_saphyr::options! { strict_booleans: true };
+    // YAML 1.2 booleans only, so a value named `NO` (Norway) or `on` stays text. Duplicate keys
+    // are errors (the library's default).
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        budget: serde_saphyr::budget! {
+            max_nodes: MAX_NODES,
+            max_events: 4 * MAX_NODES,
+        },
+    };
     serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|err| {
         let (line, column) = err
             .location()
@@ -183,6 +194,11 @@ pub(crate) fn parse(text: &str, file: &Option<Arc<Path>>) -> Result<Node, SpecIs
 
 /// The parser's message without its own rendering of the position and snippet.
 fn yaml_message(err: &serde_saphyr::Error) -> String {
+    if let serde_saphyr::Error::Budget { breach, .. } = err {
+        return format!(
+            "the file is larger or more deeply nested than a spec file may be ({breach:?}; at most {MAX_NODES} values, nested at most 64 deep); split it into several files"
+        );
+    }
     let text = err.without_snippet().to_string();
     // The crate appends " at line X column Y"; our diagnostics carry the position already.
     let text = match text.rfind(" at line ") {

@@ -231,11 +231,12 @@ fn missing_tables_and_connections_are_named() {
 #[test]
 fn computing_never_writes_to_the_database() {
     let p = project();
-    // nextval changes a sequence; every statement is rolled back, so each compute sees the
-    // sequence as it was.
+    // nextval changes a sequence: the database is open read-only, so the statement is refused
+    // (and would be rolled back anyway).
     for _ in 0..2 {
-        let rows = p.rows(&ComputeRequest::new(["tickets"]));
-        assert_eq!(rows[0].metric_value, Some(2.0));
+        let err = p.compute(&ComputeRequest::new(["tickets"])).unwrap_err();
+        assert_eq!(err.kind(), aitaem::ErrorKind::QueryExecution);
+        assert!(err.to_string().contains("read-only"), "{err}");
     }
     let next = p.scalar("SELECT CAST(nextval('ticket') AS DOUBLE)");
     assert_eq!(next, Some(1.0), "the sequence was never advanced");

@@ -367,7 +367,16 @@ fn loading_refuses_to_replace_unless_asked_and_fails_atomically() {
     assert!(err.to_string().contains("`events` already exist"), "{err}");
     assert_eq!(tables(&db), ["events"], "nothing was loaded");
 
-    load_csvs(&second, &db, LoadOptions { replace: true }, |_| {}).unwrap();
+    load_csvs(
+        &second,
+        &db,
+        LoadOptions {
+            replace: true,
+            ..LoadOptions::default()
+        },
+        |_| {},
+    )
+    .unwrap();
     let conn = duckdb::Connection::open(&db).unwrap();
     let clicks: i64 = conn
         .query_row("SELECT SUM(clicks) FROM events", [], |r| r.get(0))
@@ -379,7 +388,16 @@ fn loading_refuses_to_replace_unless_asked_and_fails_atomically() {
     let third = dir.path().join("third");
     write_csvs(&third, &[("a_new.csv", "y\n1\n")]);
     std::fs::write(third.join("b_broken.csv"), b"a,b\n1,\xff\xfe\n").unwrap();
-    let err = load_csvs(&third, &db, LoadOptions { replace: true }, |_| {}).unwrap_err();
+    let err = load_csvs(
+        &third,
+        &db,
+        LoadOptions {
+            replace: true,
+            ..LoadOptions::default()
+        },
+        |_| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("b_broken.csv"), "{err}");
     assert!(err.to_string().contains("nothing was loaded"), "{err}");
     assert_eq!(tables(&db), ["events", "other"]);
@@ -405,4 +423,35 @@ fn invalid_uris_are_reported_as_such() {
         .describe_table("duckdb://db.duckdb/t")
         .unwrap_err();
     assert_eq!(err.kind(), aitaem::ErrorKind::ConnectionNotFound);
+}
+
+#[test]
+fn computing_opens_databases_read_only_unless_this_process_writes_them() {
+    let p = Project::new(&format!("{SETUP}\nCREATE SEQUENCE s;"));
+    // read_only: false in the file, yet the database is opened read-only: a second process
+    // could compute at the same time, and nothing can write through this connection.
+    let connections = p.connections();
+    assert_eq!(
+        sum(&p, &connections, "duckdb://events", "clicks").unwrap(),
+        Some(3.0)
+    );
+    let specs = SpecCache::from_strings(
+        &["metric:\n  name: n\n  source: duckdb://events\n  numerator: COUNT(nextval('s'))\n"],
+        &[],
+        &[],
+    )
+    .unwrap();
+    let err = MetricCompute::new(&specs, &connections)
+        .compute(&ComputeRequest::new(["n"]))
+        .unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+    drop(connections);
+    // A connection this process holds read-write (a load's) is shared, not refused.
+    let writer = duckdb::Connection::open(&p.db).unwrap();
+    let connections = p.connections();
+    assert_eq!(
+        sum(&p, &connections, "duckdb://events", "clicks").unwrap(),
+        Some(3.0)
+    );
+    drop(writer);
 }

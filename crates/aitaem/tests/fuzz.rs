@@ -1,9 +1,15 @@
-//! The loaders never panic: arbitrary bytes, arbitrary YAML structures, and mutations of valid
-//! specs all come back as values or errors.
+//! Nothing a user writes makes aitaem panic: arbitrary bytes, arbitrary YAML structures and
+//! mutations of valid specs given to the spec and connections loaders, arbitrary source URIs,
+//! and arbitrary SQL fragments planned in every dialect all come back as values or errors.
+//!
+//! Each property runs `PROPTEST_CASES` cases (a few hundred by default); `.ci/run` runs them with
+//! many more, for about a minute (see docs/development.md to run them longer).
 
-use aitaem::SpecCache;
 use aitaem::config::ConnectionsConfig;
+use aitaem::plan::{Catalog, Table, plan};
+use aitaem::source::{BackendKind, SourceUri};
 use aitaem::spec::Spec;
+use aitaem::{Column, ComputeRequest, PeriodType, SpecCache};
 use proptest::prelude::*;
 
 fn load_everything(text: &str) {
@@ -63,8 +69,100 @@ fn yaml_value() -> impl Strategy<Value = String> {
 
 const VALID: &str = "metric:\n  name: ctr\n  source: duckdb://ads.db/events\n  numerator: SUM(clicks)\n  denominator: SUM(impressions)\n  timestamp_col: ts\n  entities: [user_id]\n  format: currency:USD\n";
 
+/// Every source on one backend (no database involved).
+struct OneBackend(BackendKind);
+
+impl Catalog for OneBackend {
+    fn table(&self, _source: &SourceUri, _user: &str) -> aitaem::Result<Table> {
+        Ok(Table {
+            backend: self.0,
+            relation: "events".into(),
+            file: None,
+        })
+    }
+
+    fn columns(&self, _source: &SourceUri) -> aitaem::Result<Vec<Column>> {
+        Ok(vec![Column {
+            name: "ts".into(),
+            data_type: "TIMESTAMP".into(),
+        }])
+    }
+}
+
+/// Plans a metric with `numerator` and a slice with `predicate` in every dialect.
+fn plan_fragments(numerator: &str, predicate: &str) {
+    let metric = format!(
+        "metric:\n  name: m\n  source: duckdb://db/t\n  numerator: {numerator:?}\n  timestamp_col: ts\n"
+    );
+    let slice =
+        format!("slice:\n  name: s\n  values:\n    - name: v\n      where: {predicate:?}\n");
+    let Ok(specs) = SpecCache::from_strings(&[&metric], &[&slice], &[]) else {
+        return;
+    };
+    let request = ComputeRequest::new(["m"])
+        .slices(["s"])
+        .time_window("2024-01-01", "2024-02-01")
+        .period(PeriodType::Weekly);
+    for backend in [
+        BackendKind::DuckDb,
+        BackendKind::Postgres,
+        BackendKind::BigQuery,
+    ] {
+        let _ = plan(&request, &specs, &OneBackend(backend));
+    }
+}
+
+/// SQL-like text built from the pieces spec expressions are made of.
+fn sql_fragment() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("SUM(".to_string()),
+        Just("COUNT(DISTINCT ".to_string()),
+        Just("AVG(".to_string()),
+        Just("MAX(".to_string()),
+        Just(")".to_string()),
+        Just(" / ".to_string()),
+        Just(" + ".to_string()),
+        Just(" FILTER (WHERE ".to_string()),
+        Just("::INTEGER".to_string()),
+        Just(" ILIKE ".to_string()),
+        Just(" -> ".to_string()),
+        Just("x".to_string()),
+        Just("\"Weird Col\"".to_string()),
+        Just("'it''s'".to_string()),
+        Just("'a\\b'".to_string()),
+        Just(" = ".to_string()),
+        Just(" AND ".to_string()),
+        Just("CASE WHEN ".to_string()),
+        Just(" THEN 1 ELSE 0 END".to_string()),
+        Just("(SELECT 1)".to_string()),
+        Just("1".to_string()),
+        "[a-z_]{1,6}",
+        "[ -~]{0,4}",
+    ];
+    prop::collection::vec(piece, 1..12).prop_map(|pieces| pieces.concat())
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(400)
+    ))]
+
+    #[test]
+    fn arbitrary_source_uris(
+        scheme in prop_oneof![Just("duckdb://"), Just("postgres://"), Just("bigquery://"), Just("")],
+        rest in "[ -~é日/.:*]{0,40}",
+    ) {
+        let _ = SourceUri::parse(&format!("{scheme}{rest}"));
+    }
+
+    #[test]
+    fn arbitrary_fragments_planned_in_every_dialect(
+        numerator in sql_fragment(),
+        predicate in sql_fragment(),
+    ) {
+        plan_fragments(&numerator, &predicate);
+        plan_fragments(&format!("SUM({numerator})"), &format!("x = {predicate}"));
+    }
 
     #[test]
     fn arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {

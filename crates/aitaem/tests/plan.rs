@@ -33,6 +33,7 @@ impl Catalog for OneBackend {
         Ok(Table {
             backend: self.0,
             relation,
+            file: None,
         })
     }
 

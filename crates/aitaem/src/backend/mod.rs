@@ -19,6 +19,7 @@ mod postgres;
 mod runtime;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 
@@ -63,23 +64,29 @@ pub(crate) trait Backend: Send + Sync {
     fn describe(&self, source: &SourceUri) -> Result<Vec<Column>>;
 }
 
-/// Opens the backend that `config` describes. `paths` resolves relative file paths; `access`
-/// is the most a caller needs (read-only callers open read-only whatever the settings say).
+/// How a connection is opened.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Opening {
+    /// The most the caller needs: read-only callers open read-only whatever the settings say.
+    pub access: AccessMode,
+    /// How long to wait for a database another process is writing.
+    pub lock_wait: Duration,
+}
+
+/// Opens the backend that `config` describes. `paths` resolves relative file paths.
 pub(crate) fn connect(
     config: &BackendConfig,
     paths: &PathResolver,
-    access: AccessMode,
+    opening: Opening,
 ) -> Result<Arc<dyn Backend>> {
     match config {
         #[cfg(feature = "duckdb")]
-        BackendConfig::DuckDb(settings) => {
-            let access = access.min(settings.access);
-            Ok(Arc::new(duckdb::DuckDb::open(
-                &settings.path,
-                access,
-                paths.clone(),
-            )?))
-        }
+        BackendConfig::DuckDb(settings) => Ok(Arc::new(duckdb::DuckDb::open(
+            &settings.path,
+            opening.access.min(settings.access),
+            opening.lock_wait,
+            paths.clone(),
+        )?)),
         #[cfg(feature = "postgres")]
         BackendConfig::Postgres(settings) => {
             Ok(Arc::new(postgres::Postgres::open(settings, paths)?))
@@ -90,7 +97,7 @@ pub(crate) fn connect(
         }
         #[allow(unreachable_patterns)]
         other => {
-            let _ = (paths, access);
+            let _ = (paths, opening);
             Err(not_built(other.backend()))
         }
     }

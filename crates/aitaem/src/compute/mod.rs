@@ -93,12 +93,17 @@ impl<'a> MetricCompute<'a> {
     /// and others succeed, the result holds what succeeded and a warning per failure; when all
     /// fail, the first failure is the error.
     pub fn compute(&self, request: &ComputeRequest) -> Result<ComputeResult> {
-        let plan = self.plan(request)?;
+        self.run(&self.plan(request)?)
+    }
+
+    /// Runs a plan made by [`MetricCompute::plan`] (as [`MetricCompute::compute`] does, for
+    /// callers that look at the plan first).
+    pub fn run(&self, plan: &Plan) -> Result<ComputeResult> {
         let outcomes: Vec<Result<Vec<RecordBatch>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = plan
                 .statements
                 .iter()
-                .map(|statement| scope.spawn(move || self.run(statement)))
+                .map(|statement| scope.spawn(move || self.run_statement(statement)))
                 .collect();
             handles
                 .into_iter()
@@ -136,7 +141,7 @@ impl<'a> MetricCompute<'a> {
     }
 
     /// Runs one statement and unpivots its rows into the standard table.
-    fn run(&self, statement: &PlannedStatement) -> Result<Vec<RecordBatch>> {
+    fn run_statement(&self, statement: &PlannedStatement) -> Result<Vec<RecordBatch>> {
         let batches = self
             .connections
             .query(statement.backend, &statement.sql)?

@@ -437,6 +437,17 @@ impl BackendConfig {
     }
 }
 
+impl BackendConfig {
+    /// The local database file the settings name, as written (`None` for servers and
+    /// in-memory databases).
+    pub fn local_file(&self) -> Option<&str> {
+        match self {
+            BackendConfig::DuckDb(duck) if duck.path != ":memory:" => Some(&duck.path),
+            _ => None,
+        }
+    }
+}
+
 /// What to add to `connections.yaml` for a backend, for errors about a missing connection.
 pub(crate) fn how_to_configure(backend: BackendKind) -> &'static str {
     match backend {

@@ -23,6 +23,7 @@ mod sets;
 mod statement;
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 pub(crate) use layout::{Layout, WideColumn};
 
@@ -47,7 +48,8 @@ use crate::sql::{Dialect, Ident};
 /// impl Catalog for Tables {
 ///     fn table(&self, source: &SourceUri, _user: &str) -> aitaem::Result<Table> {
 ///         let name = source.uri.rsplit('/').next().unwrap();
-///         Ok(Table { backend: BackendKind::Postgres, relation: format!("\"{name}\"") })
+///         let relation = format!("\"{name}\"");
+///         Ok(Table { backend: BackendKind::Postgres, relation, file: None })
 ///     }
 ///     fn columns(&self, _source: &SourceUri) -> aitaem::Result<Vec<Column>> {
 ///         Ok(Vec::new())
@@ -81,6 +83,9 @@ pub struct Table {
     pub backend: BackendKind,
     /// The SQL that reads it in a `FROM` clause: a quoted table name, or a file reader.
     pub relation: String,
+    /// The local file it is read from, as an absolute path: a CSV, Parquet or JSON file (or a
+    /// glob of them), or the database file that holds the table; `None` on a server.
+    pub file: Option<PathBuf>,
 }
 
 impl Table {
@@ -124,6 +129,8 @@ pub struct PlannedStatement {
     pub backend: BackendKind,
     /// The SQL, in the backend's dialect.
     pub sql: String,
+    /// The local files it reads (see [`Table::file`]).
+    pub files: Vec<PathBuf>,
     pub(crate) layout: Layout,
 }
 
@@ -132,6 +139,19 @@ pub struct PlannedStatement {
 pub struct Plan {
     /// One per source table (and timestamp column).
     pub statements: Vec<PlannedStatement>,
+}
+
+impl Plan {
+    /// Every local file the statements read, once each.
+    pub fn files(&self) -> Vec<&Path> {
+        let mut files: Vec<&Path> = Vec::new();
+        for file in self.statements.iter().flat_map(|s| &s.files) {
+            if !files.contains(&file.as_path()) {
+                files.push(file);
+            }
+        }
+        files
+    }
 }
 
 impl fmt::Display for Plan {
@@ -242,12 +262,18 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
             )));
         }
         let built = statement::build(&group, request, dimension.as_ref())?;
+        let files = [&Some(group.fact.clone()), &dimension]
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.file.clone())
+            .collect();
         statements.push(PlannedStatement {
             source: group.source.clone(),
             metrics: group.metrics.iter().map(|m| m.name.clone()).collect(),
             strategy: built.strategy,
             backend: group.fact.backend,
             sql: built.sql,
+            files,
             layout: built.layout,
         });
     }

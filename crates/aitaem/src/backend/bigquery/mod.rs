@@ -286,6 +286,7 @@ impl Backend for BigQuery {
         Ok(Table {
             backend: BackendKind::BigQuery,
             relation: D.quote(&format!("{project}.{dataset}.{table}")),
+            file: None,
         })
     }
 

@@ -3,14 +3,18 @@
 //! Each file becomes a table named after its file name without the extension, made a valid
 //! identifier (`2024 Sales-EU.csv` becomes `_2024_Sales_EU`). Column types are inferred as by
 //! DuckDB's `read_csv_auto`. All files load in one transaction: if any fails, the database is
-//! left exactly as it was. An existing table is never replaced unless asked.
+//! left exactly as it was, and a database file the load created is removed. An existing table is
+//! never replaced unless asked. An empty file (not even a header) is an error; a file with only a
+//! header gives an empty table with its columns.
 
 use std::path::{Path, PathBuf};
 
 use ::duckdb::Connection;
 use ::duckdb::progress::ProgressHandle;
 
-use super::settings;
+use std::time::Duration;
+
+use super::{open_file, settings};
 use crate::config::AccessMode;
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
@@ -18,10 +22,21 @@ use crate::sql::Dialect;
 const D: Dialect = Dialect::DuckDb;
 
 /// How to load.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct LoadOptions {
     /// Replace tables that already exist (default: refuse).
     pub replace: bool,
+    /// How long to wait while another process uses the database (default 5 s).
+    pub lock_wait: Duration,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            replace: false,
+            lock_wait: crate::connect::DEFAULT_LOCK_WAIT,
+        }
+    }
 }
 
 /// Progress of a load, for a progress display.
@@ -89,20 +104,53 @@ pub fn load_csvs(
     let db_path = db_path.as_ref();
     let files = csv_files(path)?;
     let tables = table_names(&files)?;
+    for file in &files {
+        check_not_empty(file)?;
+    }
     let failed = |message: String| Error::Load {
         path: db_path.to_path_buf(),
         message,
     };
-    let config = settings(AccessMode::ReadWrite).map_err(|e| failed(e.to_string()))?;
-    let conn = if db_path == Path::new(":memory:") {
+    let in_memory = db_path == Path::new(":memory:");
+    let created = !in_memory && !db_path.exists();
+    let conn = if in_memory {
+        let config = settings(AccessMode::ReadWrite).map_err(|e| failed(e.to_string()))?;
         Connection::open_in_memory_with_flags(config)
+            .map_err(|e| failed(format!("cannot open the database: {e}")))?
     } else {
-        Connection::open_with_flags(db_path, config)
+        open_file(db_path, AccessMode::ReadWrite, options.lock_wait)
+            .map_err(|e| failed(e.message().to_string()))?
+    };
+    match load_into(&conn, &files, &tables, options, &mut on_event) {
+        Ok(loaded) => Ok((conn, loaded)),
+        Err(err) => {
+            drop(conn);
+            if created {
+                // Nothing of the failed load stays behind.
+                let _ = std::fs::remove_file(db_path);
+                let mut wal = db_path.as_os_str().to_owned();
+                wal.push(".wal");
+                let _ = std::fs::remove_file(wal);
+            }
+            Err(err)
+        }
     }
-    .map_err(|e| failed(format!("cannot open the database: {e}")))?;
+}
 
+/// Loads the files into their tables, in one transaction.
+fn load_into(
+    conn: &Connection,
+    files: &[PathBuf],
+    tables: &[String],
+    options: LoadOptions,
+    on_event: &mut impl FnMut(LoadEvent),
+) -> Result<Vec<LoadedTable>> {
+    let failed = |message: String| Error::Load {
+        path: files[0].clone(),
+        message,
+    };
     if !options.replace {
-        let existing = existing_tables(&conn).map_err(|e| failed(e.to_string()))?;
+        let existing = existing_tables(conn).map_err(|e| failed(e.to_string()))?;
         let clashes: Vec<String> = tables
             .iter()
             .filter(|t| existing.iter().any(|e| e.eq_ignore_ascii_case(t)))
@@ -120,15 +168,14 @@ pub fn load_csvs(
     conn.execute_batch("BEGIN TRANSACTION")
         .map_err(|e| failed(e.to_string()))?;
     let mut loaded = Vec::new();
-    for (file, table) in files.iter().zip(&tables) {
+    for (file, table) in files.iter().zip(tables) {
         on_event(LoadEvent::Started {
             file,
             table,
             bytes: std::fs::metadata(file).map(|m| m.len()).unwrap_or(0),
             progress: conn.progress_handle(),
         });
-        let result = load_one(&conn, file, table);
-        match result {
+        match load_one(conn, file, table) {
             Ok(rows) => {
                 on_event(LoadEvent::Finished { table, rows });
                 loaded.push(LoadedTable {
@@ -137,36 +184,113 @@ pub fn load_csvs(
                     rows,
                 });
             }
-            Err(err) => {
+            Err(message) => {
                 let _ = conn.execute_batch("ROLLBACK");
                 return Err(Error::Load {
                     path: file.clone(),
-                    message: format!("{err}; nothing was loaded"),
+                    message: format!("{message}; nothing was loaded"),
                 });
             }
         }
     }
     conn.execute_batch("COMMIT")
         .map_err(|e| failed(e.to_string()))?;
-    Ok((conn, loaded))
+    Ok(loaded)
 }
 
-fn load_one(
-    conn: &Connection,
-    file: &Path,
-    table: &str,
-) -> std::result::Result<u64, ::duckdb::Error> {
-    conn.execute_batch(&format!(
-        "CREATE OR REPLACE TABLE {} AS SELECT * FROM read_csv_auto({})",
+/// How many lines a CSV file has, as far as loading cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    /// None but blanks: no columns to make a table of.
+    None,
+    /// One: the header alone.
+    One,
+    /// More.
+    Many,
+}
+
+/// Reads only as far as the second line that is not blank.
+fn lines(file: &Path) -> Result<Lines> {
+    use std::io::BufRead;
+    let io_error = |e| Error::Io {
+        path: file.to_path_buf(),
+        source: e,
+    };
+    let mut reader = std::io::BufReader::new(std::fs::File::open(file).map_err(io_error)?);
+    let mut seen = 0;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(io_error)? == 0 {
+            return Ok(if seen == 0 { Lines::None } else { Lines::One });
+        }
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            seen += 1;
+            if seen == 2 {
+                return Ok(Lines::Many);
+            }
+        }
+    }
+}
+
+/// A file with not even a header has no columns to make a table of.
+fn check_not_empty(file: &Path) -> Result<()> {
+    if lines(file)? == Lines::None {
+        return Err(Error::Load {
+            path: file.to_path_buf(),
+            message: "the file is empty: a CSV file needs at least a header line naming its columns; nothing was loaded".into(),
+        });
+    }
+    Ok(())
+}
+
+fn load_one(conn: &Connection, file: &Path, table: &str) -> std::result::Result<u64, String> {
+    // A path DuckDB's SQL can name: the file's own, or, for a name that is not valid UTF-8, a
+    // link to it with a name that is.
+    let link;
+    let readable = match file.to_str() {
+        Some(_) => file.to_path_buf(),
+        None => {
+            link = utf8_link(file)?;
+            link.path().join("data.csv")
+        }
+    };
+    // A lone line is the header: the table is empty, with those columns (detection alone would
+    // take it for a row of data).
+    let header = match lines(file).map_err(|e| e.to_string())? {
+        Lines::One => ", header = true",
+        _ => "",
+    };
+    let create = format!(
+        "CREATE OR REPLACE TABLE {} AS SELECT * FROM read_csv_auto({}{header})",
         D.quote(table),
-        D.string(&file.display().to_string())
-    ))?;
+        D.string(&readable.display().to_string())
+    );
+    conn.execute_batch(&create).map_err(|e| e.to_string())?;
     conn.query_row(
         &format!("SELECT COUNT(*) FROM {}", D.quote(table)),
         [],
         |row| row.get::<_, i64>(0),
     )
     .map(|n| n as u64)
+    .map_err(|e| e.to_string())
+}
+
+/// A temporary directory holding `data.csv`, a link to `file`.
+#[cfg(unix)]
+fn utf8_link(file: &Path) -> std::result::Result<tempfile::TempDir, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let target = crate::config::paths::absolute(file);
+    std::os::unix::fs::symlink(&target, dir.path().join("data.csv")).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+#[cfg(not(unix))]
+fn utf8_link(file: &Path) -> std::result::Result<tempfile::TempDir, String> {
+    Err(format!(
+        "the file name `{}` is not valid Unicode; rename the file",
+        file.display()
+    ))
 }
 
 fn existing_tables(conn: &Connection) -> std::result::Result<Vec<String>, ::duckdb::Error> {

@@ -11,6 +11,7 @@ pub(crate) mod load;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use ::duckdb::{Config, Connection};
 use arrow::record_batch::RecordBatch;
@@ -68,13 +69,71 @@ pub(crate) fn settings(access: AccessMode) -> std::result::Result<Config, ::duck
         .with("autoload_known_extensions", "false")
 }
 
+/// Opens a database file. While another process writes it (DuckDB locks the file), tries
+/// again for up to `wait`, then says so in words.
+pub(crate) fn open_file(
+    file: &Path,
+    access: AccessMode,
+    wait: Duration,
+) -> std::result::Result<Connection, BackendError> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let config = settings(access).map_err(backend_error)?;
+        match Connection::open_with_flags(file, config) {
+            Ok(conn) => return Ok(conn),
+            // This process has the file open read-write already (e.g. a load's connection):
+            // DuckDB shares one instance per file and process, with one configuration.
+            Err(err)
+                if access == AccessMode::ReadOnly
+                    && err.to_string().contains("different configuration") =>
+            {
+                return open_file(file, AccessMode::ReadWrite, wait);
+            }
+            Err(err) if err.to_string().contains("Could not set lock") => {
+                if Instant::now() >= deadline {
+                    let holder = err
+                        .to_string()
+                        .split("Conflicting lock is held in ")
+                        .nth(1)
+                        .and_then(|rest| rest.split(". See").next())
+                        .map(|who| format!(" ({who})"))
+                        .unwrap_or_default();
+                    return Err(BackendError::new(
+                        BackendErrorKind::Connection,
+                        format!(
+                            "`{}` is being written by another process{holder}; waited {:.0} s for it (wait longer with `--wait SECONDS`)",
+                            file.display(),
+                            wait.as_secs_f64()
+                        ),
+                    )
+                    .retryable(true)
+                    .with_source(err));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(err) => {
+                return Err(BackendError::new(
+                    BackendErrorKind::Connection,
+                    format!("cannot open `{}`: {err}", file.display()),
+                )
+                .with_source(err));
+            }
+        }
+    }
+}
+
 impl DuckDb {
-    /// Opens the database at `path` (`:memory:` for an in-memory one). A file must exist:
-    /// computing never creates databases.
-    pub(crate) fn open(path: &str, access: AccessMode, paths: PathResolver) -> Result<DuckDb> {
+    /// Opens the database at `path` (`:memory:` for an in-memory one, which is always
+    /// writable). A file must exist: computing never creates databases.
+    pub(crate) fn open(
+        path: &str,
+        access: AccessMode,
+        wait: Duration,
+        paths: PathResolver,
+    ) -> Result<DuckDb> {
         let failed = |e: ::duckdb::Error| Error::connection(BackendKind::DuckDb, backend_error(e));
-        let config = settings(access).map_err(failed)?;
         if path == ":memory:" {
+            let config = settings(AccessMode::ReadWrite).map_err(failed)?;
             let conn = Connection::open_in_memory_with_flags(config).map_err(failed)?;
             return Ok(DuckDb::wrap(conn, None, ":memory:".into(), paths));
         }
@@ -90,16 +149,8 @@ impl DuckDb {
                 ));
             }
         };
-        let conn = Connection::open_with_flags(&file, config).map_err(|e| {
-            Error::connection(
-                BackendKind::DuckDb,
-                BackendError::new(
-                    BackendErrorKind::Connection,
-                    format!("cannot open `{}`: {e}", file.display()),
-                )
-                .with_source(e),
-            )
-        })?;
+        let conn = open_file(&file, access, wait)
+            .map_err(|e| Error::connection(BackendKind::DuckDb, e))?;
         Ok(DuckDb::wrap(conn, Some(file), path.to_string(), paths))
     }
 
@@ -160,9 +211,13 @@ impl DuckDb {
             .map_err(|e| Error::connection(BackendKind::DuckDb, e))
     }
 
-    /// The catalog holding a table: `None` for the main database, or the alias of an attached
-    /// one.
-    fn catalog(&self, source: &SourceUri, database: &DuckDbDatabase) -> Result<Option<String>> {
+    /// The catalog holding a table: `None` for the main database, or the alias and file of an
+    /// attached one.
+    fn catalog(
+        &self,
+        source: &SourceUri,
+        database: &DuckDbDatabase,
+    ) -> Result<Option<(String, PathBuf)>> {
         let DuckDbDatabase::Path(path) = database else {
             return Ok(None);
         };
@@ -186,7 +241,7 @@ impl DuckDb {
             .lock()
             .map_err(|_| connection_error(BackendErrorKind::Other, "poisoned"))?;
         if let Some(alias) = attached.get(&file) {
-            return Ok(Some(alias.clone()));
+            return Ok(Some((alias.clone(), file)));
         }
         let alias = format!("aitaem_db{}", attached.len() + 1);
         let conn = self.connect()?;
@@ -201,8 +256,8 @@ impl DuckDb {
                 format!("cannot attach `{}`: {e}", file.display()),
             )
         })?;
-        attached.insert(file, alias.clone());
-        Ok(Some(alias))
+        attached.insert(file.clone(), alias.clone());
+        Ok(Some((alias, file)))
     }
 
     /// `(schema, name)` of every table and view in a catalog.
@@ -269,10 +324,11 @@ impl DuckDb {
 
 impl Backend for DuckDb {
     fn table(&self, source: &SourceUri) -> Result<Table> {
-        let relation = self.relation(source)?;
+        let (relation, file) = self.relation(source)?;
         Ok(Table {
             backend: BackendKind::DuckDb,
             relation,
+            file,
         })
     }
 
@@ -316,7 +372,7 @@ impl Backend for DuckDb {
     }
 
     fn describe(&self, source: &SourceUri) -> Result<Vec<Column>> {
-        let relation = self.relation(source)?;
+        let (relation, _) = self.relation(source)?;
         let conn = self.connect()?;
         let failed = |e: ::duckdb::Error| Error::TableNotFound {
             source_uri: source.uri.clone(),
@@ -338,8 +394,8 @@ impl Backend for DuckDb {
 }
 
 impl DuckDb {
-    /// The SQL that reads a source, after checking that it exists.
-    fn relation(&self, source: &SourceUri) -> Result<String> {
+    /// The SQL that reads a source, after checking that it exists, and the file it is in.
+    fn relation(&self, source: &SourceUri) -> Result<(String, Option<PathBuf>)> {
         match &source.source {
             Source::DuckDbFile { path, format } => {
                 let file = match self.paths.resolve(path) {
@@ -356,17 +412,20 @@ impl DuckDb {
                     FileFormat::Parquet => "read_parquet",
                     FileFormat::Json => "read_json_auto",
                 };
-                Ok(format!(
-                    "{reader}({})",
-                    D.string(&file.display().to_string())
-                ))
+                let relation = format!("{reader}({})", D.string(&file.display().to_string()));
+                Ok((relation, Some(file)))
             }
             Source::DuckDbTable {
                 database,
                 schema,
                 table,
             } => {
-                let catalog = self.catalog(source, database)?;
+                let attached = self.catalog(source, database)?;
+                let catalog = attached.as_ref().map(|(alias, _)| alias.clone());
+                let file = match &attached {
+                    Some((_, file)) => Some(file.clone()),
+                    None => self.file.clone(),
+                };
                 let mut parts = Vec::new();
                 if let Some(alias) = &catalog {
                     parts.push(D.quote(alias));
@@ -380,7 +439,7 @@ impl DuckDb {
                 // one-time initialisation of about 20 ms.
                 let conn = self.connect()?;
                 match conn.prepare(&format!("SELECT * FROM {relation} LIMIT 0")) {
-                    Ok(_) => Ok(relation),
+                    Ok(_) => Ok((relation, file)),
                     Err(err) => {
                         Err(self.missing_table(source, catalog.as_deref(), schema, table, err))
                     }

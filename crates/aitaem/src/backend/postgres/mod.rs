@@ -250,6 +250,7 @@ impl Backend for Postgres {
         Ok(Table {
             backend: BackendKind::Postgres,
             relation,
+            file: None,
         })
     }
 
