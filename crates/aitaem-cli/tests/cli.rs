@@ -1030,6 +1030,24 @@ fn very_long_lines_and_very_large_specs() {
                 .and(predicate::str::contains("line 1, characters")),
         );
     std::fs::remove_file(p.join("metrics/wide.yaml")).unwrap();
+    // The same in a connections file.
+    std::fs::write(
+        p.join("wide_connections.yaml"),
+        format!(
+            "{{duckdb: {{path: \"{}.duckdb\", bogus: 1}}}}\n",
+            "p".repeat(70_000)
+        ),
+    )
+    .unwrap();
+    aitaem()
+        .current_dir(p)
+        .args(["tables", "--connections", "wide_connections.yaml"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("unknown field `bogus`")
+                .and(predicate::str::contains("line 1, characters")),
+        );
     // 70,000 values in one slice (about 2.5 MB): accepted.
     let mut big = String::from("slice:\n  name: big\n  values:\n");
     for i in 0..70_000 {
