@@ -14,8 +14,8 @@ use std::time::Duration;
 use aitaem::result::OutputFormat;
 use aitaem::source::BackendKind;
 use aitaem::{
-    ComputeRequest, ConnectionManager, Error, LoadOptions, MetricCompute, PeriodType, Project,
-    SpecCache,
+    ComputeRequest, ConnectionManager, Error, Existing, LoadOptions, MetricCompute, PeriodType,
+    Project, SpecCache,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -271,6 +271,9 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             let (specs, connections) = load(&compute.specs, &compute.connections)?;
             let computer = MetricCompute::new(&specs, &connections);
             let plan = computer.plan(&request)?;
+            for notice in &plan.notices {
+                report::notice(notice);
+            }
             print!("{plan}");
             if explain {
                 for statement in &plan.statements {
@@ -324,7 +327,11 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             wait: seconds,
         } => {
             let options = LoadOptions {
-                replace,
+                existing: if replace {
+                    Existing::Replace
+                } else {
+                    Existing::Refuse
+                },
                 lock_wait: wait(seconds)?,
             };
             output::load_csv(&path, &db, options)?;
@@ -378,6 +385,9 @@ fn compute(args: &ComputeArgs) -> Result<ExitCode, Error> {
         )?),
         None => None,
     };
+    for notice in &plan.notices {
+        report::notice(notice);
+    }
     let result = computer.run(&plan)?;
     for warning in &result.warnings {
         report::warning(warning);

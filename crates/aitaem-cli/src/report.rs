@@ -35,6 +35,11 @@ pub fn error(err: &Error) {
     }
 }
 
+/// Prints a note on how a source was found.
+pub fn notice(text: &str) {
+    eprintln!("warning: {text}");
+}
+
 /// Prints a warning (a failed source in a partial result).
 pub fn warning(err: &Error) {
     eprintln!("warning: {}: {err}", err.kind());

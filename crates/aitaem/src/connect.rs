@@ -252,6 +252,31 @@ impl ConnectionManager {
         }
     }
 
+    /// Stops every statement running on the open connections now (from another thread): they
+    /// fail as cancelled. BigQuery jobs are left to finish.
+    pub fn interrupt(&self) {
+        let mut open: Vec<Arc<dyn Backend>> = self
+            .slots
+            .values()
+            .filter_map(|slot| {
+                slot.backend
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+            })
+            .collect();
+        open.extend(
+            self.implicit
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .cloned(),
+        );
+        for backend in open {
+            backend.interrupt();
+        }
+    }
+
     /// Runs one read-only statement on a backend.
     pub(crate) fn query(
         &self,

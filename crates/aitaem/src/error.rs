@@ -272,6 +272,8 @@ pub enum BackendErrorKind {
     Rejected,
     /// A quota or rate limit was reached.
     Quota,
+    /// The statement was stopped on request (an interrupt).
+    Cancelled,
     /// Anything else.
     Other,
 }

@@ -140,9 +140,58 @@ fn another_database_file_is_attached_read_only() {
     assert_eq!(err.kind(), aitaem::ErrorKind::TableNotFound);
     assert!(
         err.to_string()
-            .contains("database `missing.duckdb` not found"),
+            .contains("there is no database file `missing.duckdb`"),
         "{err}"
     );
+}
+
+/// The original library reads the database part of a DuckDB URI as a label for the configured
+/// database; projects written for it keep working.
+#[test]
+fn a_database_named_but_not_there_is_the_configured_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("examples/data");
+    std::fs::create_dir_all(&data).unwrap();
+    let conn = duckdb::Connection::open(data.join("ad_campaigns.duckdb")).unwrap();
+    conn.execute_batch("CREATE TABLE ad_campaigns AS SELECT 5 AS clicks UNION ALL SELECT 6")
+        .unwrap();
+    drop(conn);
+    std::fs::write(
+        dir.path().join("connections.yaml"),
+        "duckdb:\n  path: examples/data/ad_campaigns.duckdb\n",
+    )
+    .unwrap();
+    let connections = ConnectionManager::from_yaml(dir.path().join("connections.yaml")).unwrap();
+    let compute = |source: &str| {
+        let metric = format!("metric:\n  name: m\n  source: {source}\n  numerator: SUM(clicks)\n");
+        let specs = SpecCache::from_strings(&[&metric], &[], &[]).unwrap();
+        MetricCompute::new(&specs, &connections).compute(&ComputeRequest::new(["m"]))
+    };
+    // The same file name: silently the configured database.
+    let result = compute("duckdb://ad_campaigns.duckdb/ad_campaigns").unwrap();
+    assert_eq!(result.rows().unwrap()[0].metric_value, Some(11.0));
+    assert!(result.notices.is_empty(), "{:?}", result.notices);
+    // Another name: the configured database, with a note saying so.
+    let result = compute("duckdb://campaigns.db/ad_campaigns").unwrap();
+    assert_eq!(result.rows().unwrap()[0].metric_value, Some(11.0));
+    assert_eq!(result.notices.len(), 1);
+    assert!(
+        result.notices[0].contains("there is no database file `campaigns.db`"),
+        "{:?}",
+        result.notices
+    );
+    // Without a DuckDB connection, a database that is not there is an error.
+    let nothing = ConnectionManager::new();
+    let specs = SpecCache::from_strings(
+        &["metric:\n  name: m\n  source: duckdb://nowhere.duckdb/t\n  numerator: COUNT(*)\n"],
+        &[],
+        &[],
+    )
+    .unwrap();
+    let err = MetricCompute::new(&specs, &nothing)
+        .compute(&ComputeRequest::new(["m"]))
+        .unwrap_err();
+    assert_eq!(err.kind(), aitaem::ErrorKind::ConnectionNotFound, "{err}");
 }
 
 #[test]
@@ -371,7 +420,7 @@ fn loading_refuses_to_replace_unless_asked_and_fails_atomically() {
         &second,
         &db,
         LoadOptions {
-            replace: true,
+            existing: aitaem::Existing::Replace,
             ..LoadOptions::default()
         },
         |_| {},
@@ -384,6 +433,30 @@ fn loading_refuses_to_replace_unless_asked_and_fails_atomically() {
     assert_eq!(clicks, 5);
     drop(conn);
 
+    // Appending adds the rows to the tables that exist (and creates the others).
+    let loaded = load_csvs(
+        &second,
+        &db,
+        LoadOptions {
+            existing: aitaem::Existing::Append,
+            ..LoadOptions::default()
+        },
+        |_| {},
+    )
+    .unwrap()
+    .1;
+    assert_eq!(loaded.iter().map(|t| t.rows).sum::<u64>(), 2);
+    let conn = duckdb::Connection::open(&db).unwrap();
+    let (clicks, x): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT SUM(clicks) FROM events), (SELECT SUM(x) FROM other)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((clicks, x), (10, 2));
+    drop(conn);
+
     // A file that fails halfway through a load leaves the database as it was.
     let third = dir.path().join("third");
     write_csvs(&third, &[("a_new.csv", "y\n1\n")]);
@@ -392,7 +465,7 @@ fn loading_refuses_to_replace_unless_asked_and_fails_atomically() {
         &third,
         &db,
         LoadOptions {
-            replace: true,
+            existing: aitaem::Existing::Replace,
             ..LoadOptions::default()
         },
         |_| {},

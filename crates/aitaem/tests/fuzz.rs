@@ -78,6 +78,7 @@ impl Catalog for OneBackend {
             backend: self.0,
             relation: "events".into(),
             file: None,
+            notice: None,
         })
     }
 

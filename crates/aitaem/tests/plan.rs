@@ -34,6 +34,7 @@ impl Catalog for OneBackend {
             backend: self.0,
             relation,
             file: None,
+            notice: None,
         })
     }
 

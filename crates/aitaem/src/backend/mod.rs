@@ -50,6 +50,11 @@ pub(crate) trait Backend: Send + Sync {
     /// The backend's query plan of a statement, as text.
     fn explain(&self, sql: &str) -> std::result::Result<String, BackendError>;
 
+    /// Stops the statements running now, from another thread; they fail with a
+    /// [`BackendErrorKind::Cancelled`](crate::error::BackendErrorKind::Cancelled) error.
+    /// Backends that cannot stop a statement let it finish.
+    fn interrupt(&self) {}
+
     /// The bytes a statement would process, for backends that bill by bytes read (a dry run,
     /// which costs nothing); `None` for the others.
     fn estimate(&self, sql: &str) -> Option<std::result::Result<u64, BackendError>> {

@@ -40,14 +40,16 @@ pub struct MetricCompute<'a> {
     connections: &'a ConnectionManager,
 }
 
-/// The result of a compute: the standard table, and a warning for each source that failed
-/// when others succeeded.
+/// The result of a compute: the standard table, a warning for each source that failed when
+/// others succeeded, and notes on how sources were found.
 #[derive(Debug)]
 pub struct ComputeResult {
     /// Record batches of the standard schema ([`result::schema`]).
     pub batches: Vec<RecordBatch>,
     /// One `QueryExecutionError` per failed source (only when some sources succeeded).
     pub warnings: Vec<Error>,
+    /// What the user should know about how sources were found ([`Plan::notices`]).
+    pub notices: Vec<String>,
 }
 
 impl ComputeResult {
@@ -132,7 +134,11 @@ impl<'a> MetricCompute<'a> {
         if warnings.len() == plan.statements.len() && !warnings.is_empty() {
             return Err(warnings.remove(0));
         }
-        Ok(ComputeResult { batches, warnings })
+        Ok(ComputeResult {
+            batches,
+            warnings,
+            notices: plan.notices.clone(),
+        })
     }
 
     /// For every metric × slice and metric × segment pair, whether they fit together.

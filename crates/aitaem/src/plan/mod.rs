@@ -49,7 +49,7 @@ use crate::sql::{Dialect, Ident};
 ///     fn table(&self, source: &SourceUri, _user: &str) -> aitaem::Result<Table> {
 ///         let name = source.uri.rsplit('/').next().unwrap();
 ///         let relation = format!("\"{name}\"");
-///         Ok(Table { backend: BackendKind::Postgres, relation, file: None })
+///         Ok(Table { backend: BackendKind::Postgres, relation, file: None, notice: None })
 ///     }
 ///     fn columns(&self, _source: &SourceUri) -> aitaem::Result<Vec<Column>> {
 ///         Ok(Vec::new())
@@ -86,6 +86,8 @@ pub struct Table {
     /// The local file it is read from, as an absolute path: a CSV, Parquet or JSON file (or a
     /// glob of them), or the database file that holds the table; `None` on a server.
     pub file: Option<PathBuf>,
+    /// Something the user should know about how the source was found (printed as a warning).
+    pub notice: Option<String>,
 }
 
 impl Table {
@@ -139,6 +141,8 @@ pub struct PlannedStatement {
 pub struct Plan {
     /// One per source table (and timestamp column).
     pub statements: Vec<PlannedStatement>,
+    /// What the user should know about how sources were found (see [`Table::notice`]).
+    pub notices: Vec<String>,
 }
 
 impl Plan {
@@ -245,6 +249,12 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
         )?),
         None => None,
     };
+    let notices: Vec<String> = tables
+        .iter()
+        .map(|(_, t)| t)
+        .chain(&dimension)
+        .filter_map(|t| t.notice.clone())
+        .collect();
 
     let mut statements = Vec::new();
     for group in groups {
@@ -277,5 +287,8 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
             layout: built.layout,
         });
     }
-    Ok(Plan { statements })
+    Ok(Plan {
+        statements,
+        notices,
+    })
 }

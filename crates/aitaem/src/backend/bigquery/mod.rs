@@ -287,6 +287,7 @@ impl Backend for BigQuery {
             backend: BackendKind::BigQuery,
             relation: D.quote(&format!("{project}.{dataset}.{table}")),
             file: None,
+            notice: None,
         })
     }
 

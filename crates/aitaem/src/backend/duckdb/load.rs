@@ -4,7 +4,7 @@
 //! identifier (`2024 Sales-EU.csv` becomes `_2024_Sales_EU`). Column types are inferred as by
 //! DuckDB's `read_csv_auto`. All files load in one transaction: if any fails, the database is
 //! left exactly as it was, and a database file the load created is removed. An existing table is
-//! never replaced unless asked. An empty file (not even a header) is an error; a file with only a
+//! never replaced or added to unless asked ([`Existing`]). An empty file (not even a header) is an error; a file with only a
 //! header gives an empty table with its columns.
 
 use std::path::{Path, PathBuf};
@@ -24,16 +24,28 @@ const D: Dialect = Dialect::DuckDb;
 /// How to load.
 #[derive(Debug, Clone, Copy)]
 pub struct LoadOptions {
-    /// Replace tables that already exist (default: refuse).
-    pub replace: bool,
+    /// What to do with tables that already exist (default: refuse).
+    pub existing: Existing,
     /// How long to wait while another process uses the database (default 5 s).
     pub lock_wait: Duration,
+}
+
+/// What a load does with a table that already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Existing {
+    /// Refuse to load anything (checked before anything is loaded).
+    #[default]
+    Refuse,
+    /// Replace the table.
+    Replace,
+    /// Add the file's rows to the table (its columns must fit).
+    Append,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
-            replace: false,
+            existing: Existing::Refuse,
             lock_wait: crate::connect::DEFAULT_LOCK_WAIT,
         }
     }
@@ -149,8 +161,8 @@ fn load_into(
         path: files[0].clone(),
         message,
     };
-    if !options.replace {
-        let existing = existing_tables(conn).map_err(|e| failed(e.to_string()))?;
+    let existing = existing_tables(conn).map_err(|e| failed(e.to_string()))?;
+    if options.existing == Existing::Refuse {
         let clashes: Vec<String> = tables
             .iter()
             .filter(|t| existing.iter().any(|e| e.eq_ignore_ascii_case(t)))
@@ -175,7 +187,9 @@ fn load_into(
             bytes: std::fs::metadata(file).map(|m| m.len()).unwrap_or(0),
             progress: conn.progress_handle(),
         });
-        match load_one(conn, file, table) {
+        let append = options.existing == Existing::Append
+            && existing.iter().any(|e| e.eq_ignore_ascii_case(table));
+        match load_one(conn, file, table, append) {
             Ok(rows) => {
                 on_event(LoadEvent::Finished { table, rows });
                 loaded.push(LoadedTable {
@@ -244,7 +258,14 @@ fn check_not_empty(file: &Path) -> Result<()> {
     Ok(())
 }
 
-fn load_one(conn: &Connection, file: &Path, table: &str) -> std::result::Result<u64, String> {
+/// Loads one file into a new table (replacing one of the same name), or appends its rows to the
+/// table. Returns the rows loaded.
+fn load_one(
+    conn: &Connection,
+    file: &Path,
+    table: &str,
+    append: bool,
+) -> std::result::Result<u64, String> {
     // A path DuckDB's SQL can name: the file's own, or, for a name that is not valid UTF-8, a
     // link to it with a name that is.
     let link;
@@ -261,19 +282,18 @@ fn load_one(conn: &Connection, file: &Path, table: &str) -> std::result::Result<
         Lines::One => ", header = true",
         _ => "",
     };
-    let create = format!(
-        "CREATE OR REPLACE TABLE {} AS SELECT * FROM read_csv_auto({}{header})",
-        D.quote(table),
+    let read = format!(
+        "SELECT * FROM read_csv_auto({}{header})",
         D.string(&readable.display().to_string())
     );
-    conn.execute_batch(&create).map_err(|e| e.to_string())?;
-    conn.query_row(
-        &format!("SELECT COUNT(*) FROM {}", D.quote(table)),
-        [],
-        |row| row.get::<_, i64>(0),
-    )
-    .map(|n| n as u64)
-    .map_err(|e| e.to_string())
+    let statement = if append {
+        format!("INSERT INTO {} BY NAME {read}", D.quote(table))
+    } else {
+        format!("CREATE OR REPLACE TABLE {} AS {read}", D.quote(table))
+    };
+    conn.execute(&statement, [])
+        .map(|rows| rows as u64)
+        .map_err(|e| e.to_string())
 }
 
 /// A temporary directory holding `data.csv`, a link to `file`.

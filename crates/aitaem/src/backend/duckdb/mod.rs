@@ -10,10 +10,10 @@ pub(crate) mod load;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ::duckdb::{Config, Connection};
+use ::duckdb::{Config, Connection, InterruptHandle};
 use arrow::record_batch::RecordBatch;
 
 use super::{Backend, Column};
@@ -36,6 +36,8 @@ pub(crate) struct DuckDb {
     paths: PathResolver,
     /// Databases attached for sources that name another file: canonical path → alias.
     attached: Mutex<HashMap<PathBuf, String>>,
+    /// How to stop each statement running now.
+    running: Mutex<Vec<Arc<InterruptHandle>>>,
 }
 
 fn connection_error(kind: BackendErrorKind, message: impl Into<String>) -> Error {
@@ -50,7 +52,7 @@ fn backend_error(err: ::duckdb::Error) -> BackendError {
     } else if message.starts_with("IO Error") {
         BackendErrorKind::Connection
     } else if message.starts_with("INTERRUPT Error") {
-        BackendErrorKind::Timeout
+        BackendErrorKind::Cancelled
     } else {
         BackendErrorKind::Rejected
     };
@@ -189,6 +191,7 @@ impl DuckDb {
             uri_path,
             paths,
             attached: Mutex::new(HashMap::new()),
+            running: Mutex::new(Vec::new()),
         }
     }
 
@@ -211,27 +214,16 @@ impl DuckDb {
             .map_err(|e| Error::connection(BackendKind::DuckDb, e))
     }
 
-    /// The catalog holding a table: `None` for the main database, or the alias and file of an
+    /// The catalog holding a table: `None` for the main database (also when the URI names a
+    /// database file that does not exist: see [`DuckDb::label`]), or the alias and file of an
     /// attached one.
-    fn catalog(
-        &self,
-        source: &SourceUri,
-        database: &DuckDbDatabase,
-    ) -> Result<Option<(String, PathBuf)>> {
+    fn catalog(&self, database: &DuckDbDatabase) -> Result<Option<(String, PathBuf)>> {
         let DuckDbDatabase::Path(path) = database else {
             return Ok(None);
         };
         let file = match self.paths.resolve(path) {
             Resolved::Found(file) => file,
-            Resolved::Missing(tried) => {
-                return Err(Error::TableNotFound {
-                    source_uri: source.uri.clone(),
-                    message: format!(
-                        "database `{path}` not found (looked for {})",
-                        paths::list(&tried)
-                    ),
-                });
-            }
+            Resolved::Missing(_) => return Ok(None),
         };
         if self.file.as_ref() == Some(&file) {
             return Ok(None);
@@ -325,23 +317,47 @@ impl DuckDb {
 impl Backend for DuckDb {
     fn table(&self, source: &SourceUri) -> Result<Table> {
         let (relation, file) = self.relation(source)?;
+        let notice = match &source.source {
+            Source::DuckDbTable { database, .. } => self.label(source, database),
+            _ => None,
+        };
         Ok(Table {
             backend: BackendKind::DuckDb,
             relation,
             file,
+            notice,
         })
     }
 
     fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, BackendError> {
         let conn = self.connection()?;
-        conn.execute_batch("BEGIN TRANSACTION")
-            .map_err(backend_error)?;
-        let result = conn
-            .prepare(sql)
-            .and_then(|mut stmt| Ok(stmt.query_arrow([])?.collect::<Vec<RecordBatch>>()));
+        let handle = conn.interrupt_handle();
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(handle.clone());
+        let result = conn.execute_batch("BEGIN TRANSACTION").and_then(|()| {
+            conn.prepare(sql)
+                .and_then(|mut stmt| Ok(stmt.query_arrow([])?.collect::<Vec<RecordBatch>>()))
+        });
         // Nothing a statement did is kept.
         let _ = conn.execute_batch("ROLLBACK");
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|h| !Arc::ptr_eq(h, &handle));
         result.map_err(backend_error)
+    }
+
+    fn interrupt(&self) {
+        for handle in self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            handle.interrupt();
+        }
     }
 
     fn explain(&self, sql: &str) -> std::result::Result<String, BackendError> {
@@ -394,6 +410,26 @@ impl Backend for DuckDb {
 }
 
 impl DuckDb {
+    /// For a table URI naming a database that is not a file here (`duckdb://NAME/table`): the
+    /// configured database is meant, as the original library reads such URIs; silently when it
+    /// has that file name, with a note otherwise.
+    fn label(&self, source: &SourceUri, database: &DuckDbDatabase) -> Option<String> {
+        let DuckDbDatabase::Path(path) = database else {
+            return None;
+        };
+        if matches!(self.paths.resolve(path), Resolved::Found(_)) {
+            return None;
+        }
+        let named = Path::new(path).file_name();
+        if self.file.as_ref().and_then(|f| f.file_name()) == named {
+            return None;
+        }
+        Some(format!(
+            "`{source}`: there is no database file `{path}`; reading the configured DuckDB database `{}` instead",
+            self.uri_path
+        ))
+    }
+
     /// The SQL that reads a source, after checking that it exists, and the file it is in.
     fn relation(&self, source: &SourceUri) -> Result<(String, Option<PathBuf>)> {
         match &source.source {
@@ -420,7 +456,7 @@ impl DuckDb {
                 schema,
                 table,
             } => {
-                let attached = self.catalog(source, database)?;
+                let attached = self.catalog(database)?;
                 let catalog = attached.as_ref().map(|(alias, _)| alias.clone());
                 let file = match &attached {
                     Some((_, file)) => Some(file.clone()),
@@ -441,7 +477,14 @@ impl DuckDb {
                 match conn.prepare(&format!("SELECT * FROM {relation} LIMIT 0")) {
                     Ok(_) => Ok((relation, file)),
                     Err(err) => {
-                        Err(self.missing_table(source, catalog.as_deref(), schema, table, err))
+                        let mut error =
+                            self.missing_table(source, catalog.as_deref(), schema, table, err);
+                        if let (Some(note), Error::TableNotFound { message, .. }) =
+                            (self.label(source, database), &mut error)
+                        {
+                            message.push_str(&format!(" ({note})"));
+                        }
+                        Err(error)
                     }
                 }
             }

@@ -9,13 +9,14 @@ mod copy;
 mod tls;
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use tokio_postgres::error::ErrorPosition;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{CancelToken, Client, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::runtime::block_on;
@@ -40,6 +41,9 @@ pub(crate) struct Postgres {
     /// Where the server is, for messages: `host:port`, database and user (never the password).
     server: String,
     idle: Mutex<Vec<Client>>,
+    /// How to stop each statement running now, by a number of its own.
+    running: Mutex<Vec<(u64, CancelToken)>>,
+    next: AtomicU64,
 }
 
 impl Postgres {
@@ -89,6 +93,8 @@ impl Postgres {
                 settings.host, settings.port, settings.database, settings.user
             ),
             idle: Mutex::new(Vec::new()),
+            running: Mutex::new(Vec::new()),
+            next: AtomicU64::new(0),
         };
         let client = block_on(backend.connect())
             .and_then(|c| c)
@@ -155,7 +161,16 @@ impl Postgres {
     ) -> std::result::Result<T, BackendError> {
         block_on(async {
             let client = self.session().await?;
+            let id = self.next.fetch_add(1, Ordering::Relaxed);
+            self.running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((id, client.cancel_token()));
             let result = work(&client).await;
+            self.running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|(running, _)| *running != id);
             self.release(client);
             result
         })?
@@ -232,6 +247,25 @@ impl Postgres {
 }
 
 impl Backend for Postgres {
+    fn interrupt(&self) {
+        let tokens: Vec<CancelToken> = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, token)| token.clone())
+            .collect();
+        let tls = self.tls.clone();
+        let _ = block_on(async move {
+            for token in tokens {
+                let _ = match &tls {
+                    Some(tls) => token.cancel_query(tls.clone()).await,
+                    None => token.cancel_query(NoTls).await,
+                };
+            }
+        });
+    }
+
     fn table(&self, source: &SourceUri) -> Result<Table> {
         let (relation, schema, table) = Postgres::relation(source)?;
         let name = relation.clone();
@@ -251,6 +285,7 @@ impl Backend for Postgres {
             backend: BackendKind::Postgres,
             relation,
             file: None,
+            notice: None,
         })
     }
 
@@ -368,6 +403,7 @@ fn backend_error(err: tokio_postgres::Error) -> BackendError {
         let kind = match (class, code) {
             ("28", _) => BackendErrorKind::Authentication,
             (_, "3D000" | "3F000" | "42P01") => BackendErrorKind::NotFound,
+            (_, "57014") if db.message().contains("user request") => BackendErrorKind::Cancelled,
             (_, "57014") => BackendErrorKind::Timeout,
             ("08", _) | (_, "57P01" | "57P02" | "57P03") => BackendErrorKind::Connection,
             ("53", _) => BackendErrorKind::Quota,
