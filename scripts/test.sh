@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust workspace against real DuckDB files, a real PostgreSQL server and
-# the BigQuery emulator.
+# Runs every test: the Rust workspace and the Python package, against real DuckDB files, a real
+# PostgreSQL server and the BigQuery emulator.
 #
 # Provisions what the tests need: installs the PostgreSQL server from Debian's packages when it is
 # missing, starts a throwaway cluster (TLS on, with a test certificate authority) on a free local
 # port; installs the BigQuery emulator (bqemulator, from PyPI) into a virtualenv when it is
 # missing and starts it on free local ports; points the tests at both (AITAEM_TEST_POSTGRES*,
-# AITAEM_TEST_BIGQUERY*), and stops them afterwards, also when tests fail. Extra arguments go to
-# `cargo test`.
+# AITAEM_TEST_BIGQUERY*), and stops them afterwards, also when tests fail. Then builds the Python
+# package into a virtualenv (with its test requirements from PyPI) and runs its tests against the
+# same servers. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -110,5 +111,27 @@ export AITAEM_TEST_BIGQUERY="http://127.0.0.1:$BQ_PORT"
 export AITAEM_TEST_BIGQUERY_PROJECT="aitaem-test"
 echo "test.sh: BigQuery emulator on 127.0.0.1:$BQ_PORT" >&2
 
+# --- the Python package's environment -----------------------------------------------------------
+PY_VENV="$HOME/.cache/aitaem/py-venv"
+if [ ! -x "$PY_VENV/bin/python" ] || ! cmp -s python/requirements-test.txt "$PY_VENV/requirements-test.txt"; then
+    echo "test.sh: installing the Python test requirements (PyPI) into $PY_VENV" >&2
+    python3 -m venv "$PY_VENV"
+    "$PY_VENV/bin/pip" install -q --upgrade pip
+    "$PY_VENV/bin/pip" install -q -r python/requirements-test.txt
+    cp python/requirements-test.txt "$PY_VENV/requirements-test.txt"
+fi
+
 # --- the tests --------------------------------------------------------------------------------
+# Rust: the library, the command line tool and every backend.
 cargo test --workspace --locked "$@"
+# Python: the package built from this checkout (the same target directory and profile as the
+# tests above, so DuckDB is not compiled again) and installed into the virtualenv, then its tests
+# and the examples in its docstrings.
+(
+    # shellcheck disable=SC1091
+    source "$PY_VENV/bin/activate"
+    maturin develop --locked --quiet
+)
+host="$(rustc -vV | sed -n 's/^host: //p')"
+export AITAEM_CLI="$CARGO_TARGET_DIR/$host/debug/aitaem"
+"$PY_VENV/bin/python" -m pytest -q python/tests --doctest-modules python/aitaem

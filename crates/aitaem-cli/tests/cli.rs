@@ -1061,3 +1061,89 @@ fn very_long_lines_and_very_large_specs() {
         .success()
         .stdout(predicate::str::contains("1 slices: big"));
 }
+
+/// Copies a directory tree.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A project laid out like the original library's example (specs under `examples/`, the database
+/// under `examples/data/`, specs naming only the database's file name) runs unchanged from its
+/// root.
+#[test]
+fn a_project_laid_out_like_the_originals_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/original-example"),
+        root,
+    );
+    let ctr_by_type = |db: &str| {
+        aitaem()
+            .current_dir(root)
+            .args(["load-csv", "examples/data", db])
+            .assert()
+            .success();
+        let out = aitaem()
+            .current_dir(root)
+            .args([
+                "compute",
+                "ctr",
+                "--specs",
+                "examples",
+                "--slice",
+                "campaign_type",
+            ])
+            .args(["--time-window", "2024-01-01,2024-04-01", "--format", "csv"])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let rows = csv_rows(&String::from_utf8(out.stdout).unwrap());
+        let search: f64 = rows
+            .iter()
+            .find(|r| r[7] == "Search")
+            .map(|r| r[10].parse().unwrap())
+            .unwrap();
+        (search, String::from_utf8(out.stderr).unwrap())
+    };
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let expected: f64 = conn
+        .query_row(
+            &format!(
+                "SELECT SUM(clicks) / SUM(impressions) FROM read_csv_auto('{}') \
+                 WHERE campaign_type = 'Search' AND date >= '2024-01-01' AND date < '2024-04-01'",
+                root.join("examples/data/ad_campaigns.csv").display()
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+
+    let (search, stderr) = ctr_by_type("examples/data/ad_campaigns.duckdb");
+    assert!((search - expected).abs() < 1e-12, "{search} vs {expected}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+
+    // The database under another file name: still the configured one, with a warning.
+    std::fs::remove_file(root.join("examples/data/ad_campaigns.duckdb")).unwrap();
+    std::fs::write(
+        root.join("examples/connections.yaml"),
+        "duckdb:\n  path: examples/data/campaigns_2024.duckdb\n",
+    )
+    .unwrap();
+    let (search, stderr) = ctr_by_type("examples/data/campaigns_2024.duckdb");
+    assert!((search - expected).abs() < 1e-12, "{search} vs {expected}");
+    assert!(
+        stderr.contains("warning: `duckdb://ad_campaigns.duckdb/ad_campaigns`: there is no database file `ad_campaigns.duckdb`; reading the configured DuckDB database `examples/data/campaigns_2024.duckdb` instead"),
+        "{stderr}"
+    );
+}

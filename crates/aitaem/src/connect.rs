@@ -202,6 +202,24 @@ impl ConnectionManager {
         self.slots.contains_key(&backend)
     }
 
+    /// The settings of the connection configured for `backend`.
+    pub fn connection_config(&self, backend: BackendKind) -> Option<&BackendConfig> {
+        self.slots.get(&backend).map(|slot| &slot.config)
+    }
+
+    /// The backends with a configured connection.
+    pub fn backends(&self) -> impl Iterator<Item = BackendKind> + '_ {
+        self.slots.keys().copied()
+    }
+
+    /// Closes the connection of `backend`, keeping its settings: it is opened again when next
+    /// needed.
+    pub fn close(&self, backend: BackendKind) {
+        if let Some(slot) = self.slots.get(&backend) {
+            *slot.backend.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+
     /// Closes every connection and forgets its settings.
     pub fn close_all(&mut self) {
         self.slots.clear();
@@ -311,6 +329,14 @@ impl ConnectionManager {
             out.extend(slot.get(&self.paths, self.opening)?.list_tables()?);
         }
         Ok(out)
+    }
+
+    /// The tables and views of one backend's connection, as source URIs.
+    pub fn list_tables_of(&self, backend: BackendKind) -> Result<Vec<String>> {
+        match self.slots.get(&backend) {
+            Some(slot) => slot.get(&self.paths, self.opening)?.list_tables(),
+            None => Err(self.not_configured(backend, "")),
+        }
     }
 
     /// The columns (names and types) of a source.

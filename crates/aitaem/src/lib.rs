@@ -65,7 +65,8 @@ pub use duckdb;
 pub use backend::Column;
 #[cfg(feature = "duckdb")]
 pub use backend::duckdb::load::{
-    Existing, LoadEvent, LoadOptions, LoadedTable, load_csvs, load_csvs_to_duckdb, table_name,
+    Existing, LoadEvent, LoadOptions, LoadedTable, load_csv_files, load_csvs, load_csvs_to_duckdb,
+    table_name,
 };
 pub use compute::scan::{self, ScanEntry, ScanResult};
 pub use compute::{ComputeResult, MetricCompute};

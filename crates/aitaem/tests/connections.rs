@@ -528,3 +528,59 @@ fn computing_opens_databases_read_only_unless_this_process_writes_them() {
     );
     drop(writer);
 }
+
+/// `ConnectionManager::interrupt`, from another thread, stops a running DuckDB statement: the
+/// compute fails as cancelled at once, and the connection keeps working.
+#[test]
+fn an_interrupt_stops_the_running_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("big.duckdb");
+    let conn = duckdb::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE VIEW endless AS SELECT range AS i FROM range(10000000000);
+         CREATE TABLE small AS SELECT range AS i FROM range(5);",
+    )
+    .unwrap();
+    drop(conn);
+    let mut connections = ConnectionManager::new();
+    connections.add_connection(BackendConfig::DuckDb(DuckDbConfig::new(
+        db.display().to_string(),
+    )));
+    let specs = SpecCache::from_strings(
+        &[
+            "metric:\n  name: endless\n  source: duckdb://endless\n  numerator: SUM(i * i % 7)\n",
+            "metric:\n  name: small\n  source: duckdb://small\n  numerator: SUM(i)\n",
+        ],
+        &[],
+        &[],
+    )
+    .unwrap();
+    let compute = MetricCompute::new(&specs, &connections);
+    let started = std::time::Instant::now();
+    let err = std::thread::scope(|scope| {
+        let running = scope.spawn(|| compute.compute(&ComputeRequest::new(["endless"])));
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        // Until it stops: an interrupt before the statement starts has nothing to stop.
+        while !running.is_finished() {
+            connections.interrupt();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        running.join().unwrap().unwrap_err()
+    });
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        err.backend_error().map(|b| b.kind()),
+        Some(aitaem::error::BackendErrorKind::Cancelled),
+        "{err}"
+    );
+    let rows = compute
+        .compute(&ComputeRequest::new(["small"]))
+        .unwrap()
+        .rows()
+        .unwrap();
+    assert_eq!(rows[0].metric_value, Some(10.0));
+}

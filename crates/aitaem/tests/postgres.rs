@@ -526,3 +526,61 @@ fn scan_checks_slices_and_segments_against_the_catalog() {
     assert_eq!(device.missing_columns, ["device"]);
     assert_eq!(scan.compatible_segments("clicks"), ["tier"]);
 }
+
+/// `ConnectionManager::interrupt`, from another thread, cancels the running statement on the
+/// server: the compute fails as cancelled at once, and the connection keeps working.
+#[test]
+fn an_interrupt_cancels_the_running_statement() {
+    let Some(pg) = Pg::new("interrupt") else {
+        return;
+    };
+    pg.sql(&format!(
+        "{EVENTS}\nCREATE VIEW endless AS SELECT g FROM generate_series(1, 10000000000) g;"
+    ));
+    let specs = SpecCache::from_strings(
+        &[
+            &metric(
+                "endless",
+                &format!("postgres://{}/endless", pg.schema),
+                "  numerator: SUM(g)\n",
+            ),
+            &metric(
+                "clicks",
+                &format!("postgres://{}/events", pg.schema),
+                "  numerator: SUM(clicks)\n",
+            ),
+        ],
+        &[],
+        &[],
+    )
+    .unwrap();
+    let connections = connections(&pg, "");
+    let compute = MetricCompute::new(&specs, &connections);
+    let started = Instant::now();
+    let err = std::thread::scope(|scope| {
+        let running = scope.spawn(|| compute.compute(&ComputeRequest::new(["endless"])));
+        std::thread::sleep(Duration::from_millis(700));
+        // Until it stops: an interrupt before the statement starts has nothing to stop.
+        while !running.is_finished() {
+            connections.interrupt();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        running.join().unwrap().unwrap_err()
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        err.backend_error().map(|b| b.kind()),
+        Some(BackendErrorKind::Cancelled),
+        "{err}"
+    );
+    let rows = compute
+        .compute(&ComputeRequest::new(["clicks"]))
+        .unwrap()
+        .rows()
+        .unwrap();
+    assert_eq!(rows[0].metric_value, Some(31.0));
+}

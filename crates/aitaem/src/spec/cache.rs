@@ -160,9 +160,17 @@ impl SpecCache {
         self.segments.values()
     }
 
-    /// A counter bumped by every change (`add`, `update`, `remove`).
+    /// A counter bumped by every change (`add`, `update`, `remove`, `clear`).
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// Removes every spec.
+    pub fn clear(&mut self) {
+        self.metrics.clear();
+        self.slices.clear();
+        self.segments.clear();
+        self.version += 1;
     }
 
     /// Adds a spec; its name must be new for its kind.
@@ -193,14 +201,7 @@ impl SpecCache {
     /// Replaces the spec of the same kind and name.
     pub fn update(&mut self, spec: Spec) -> Result<()> {
         if !self.contains(spec.kind(), spec.name()) {
-            return Err(refused(
-                &spec,
-                format!(
-                    "there is no {} `{}` to update; use add",
-                    spec.kind(),
-                    spec.name()
-                ),
-            ));
+            return Err(self.missing(spec.kind(), spec.name()));
         }
         self.check_composite(&spec)?;
         if let Spec::Slice(slice) = &spec
@@ -250,6 +251,14 @@ impl SpecCache {
         };
         self.version += 1;
         Ok(removed)
+    }
+
+    fn missing(&self, kind: SpecKind, name: &str) -> Error {
+        match kind {
+            SpecKind::Metric => not_found(kind, name, self.metrics.keys()),
+            SpecKind::Slice => not_found(kind, name, self.slices.keys()),
+            SpecKind::Segment => not_found(kind, name, self.segments.keys()),
+        }
     }
 
     fn contains(&self, kind: SpecKind, name: &str) -> bool {
@@ -474,7 +483,21 @@ impl Spec {
     /// assert!(err.to_string().contains("unknown field `wher`"));
     /// ```
     pub fn from_yaml(text: &str) -> Result<Spec> {
-        decode(text, None, None).map_err(|issues| SpecValidationError { issues }.into())
+        Spec::parse(text, None, None)
+    }
+
+    /// Decodes and validates one spec, read from `file` (named in errors), that must be of
+    /// `kind` when given.
+    ///
+    /// ```
+    /// use aitaem::spec::{Spec, SpecKind};
+    /// let err = Spec::parse("slice:\n  name: device\n  where: device_type\n", None, Some(SpecKind::Metric))
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("metric"));
+    /// ```
+    pub fn parse(text: &str, file: Option<&Path>, kind: Option<SpecKind>) -> Result<Spec> {
+        decode(text, file.map(Arc::from), kind)
+            .map_err(|issues| SpecValidationError { issues }.into())
     }
 }
 

@@ -110,13 +110,22 @@ pub fn load_csvs(
     path: impl AsRef<Path>,
     db_path: impl AsRef<Path>,
     options: LoadOptions,
+    on_event: impl FnMut(LoadEvent),
+) -> Result<(Connection, Vec<LoadedTable>)> {
+    load_csv_files(&csv_files(path.as_ref())?, db_path, options, on_event)
+}
+
+/// Loads the given CSV files, each into the table named after it, like [`load_csvs`]. With no
+/// files, the database is only opened (and created if missing).
+pub fn load_csv_files(
+    files: &[PathBuf],
+    db_path: impl AsRef<Path>,
+    options: LoadOptions,
     mut on_event: impl FnMut(LoadEvent),
 ) -> Result<(Connection, Vec<LoadedTable>)> {
-    let path = path.as_ref();
     let db_path = db_path.as_ref();
-    let files = csv_files(path)?;
-    let tables = table_names(&files)?;
-    for file in &files {
+    let tables = table_names(files)?;
+    for file in files {
         check_not_empty(file)?;
     }
     let failed = |message: String| Error::Load {
@@ -133,7 +142,10 @@ pub fn load_csvs(
         open_file(db_path, AccessMode::ReadWrite, options.lock_wait)
             .map_err(|e| failed(e.message().to_string()))?
     };
-    match load_into(&conn, &files, &tables, options, &mut on_event) {
+    if files.is_empty() {
+        return Ok((conn, Vec::new()));
+    }
+    match load_into(&conn, files, &tables, options, &mut on_event) {
         Ok(loaded) => Ok((conn, loaded)),
         Err(err) => {
             drop(conn);

@@ -1,0 +1,147 @@
+"""aitaem.connectors.ibis_connector - a connection to one backend.
+
+The name is the original library's, kept so that code written for it runs unchanged; the
+connection itself is the native engine's (no ibis involved).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from aitaem import _native
+from aitaem.utils.exceptions import AitaemConnectionError, UnsupportedBackendError
+
+
+def _settings(config: Dict[str, Any]) -> str:
+    """Connection settings as JSON, for the native engine (paths as text, unset values left
+    out)."""
+    plain = {k: (str(v) if isinstance(v, Path) else v) for k, v in config.items() if v is not None}
+    return json.dumps(plain)
+
+
+class IbisConnector:
+    """A connection to one backend (``duckdb``, ``postgres`` or ``bigquery``).
+
+    What :func:`aitaem.helpers.load_csvs_to_duckdb` returns and
+    :meth:`aitaem.ConnectionManager.get_connection` gives back; pass it to
+    :meth:`aitaem.ConnectionManager.add_connection` with ``connector=``.
+
+    Example:
+        >>> from aitaem import IbisConnector
+        >>> connector = IbisConnector("duckdb")
+        >>> connector.connect(":memory:")
+        >>> connector.list_tables()
+        []
+    """
+
+    SUPPORTED_BACKENDS = {"duckdb", "bigquery", "postgres"}
+
+    def __init__(self, backend_type: str) -> None:
+        """A connector for ``backend_type``, not yet connected.
+
+        Raises:
+            UnsupportedBackendError: for a backend other than duckdb, postgres and bigquery.
+        """
+        if backend_type not in self.SUPPORTED_BACKENDS:
+            raise UnsupportedBackendError(
+                f"Backend type '{backend_type}' not supported\n\n"
+                f"Supported backends: {', '.join(sorted(self.SUPPORTED_BACKENDS))}"
+            )
+        self.backend_type = backend_type
+        self._connections: Optional[Any] = None
+        self._closed = False
+
+    @classmethod
+    def _of(cls, backend_type: str, connections: Any) -> "IbisConnector":
+        """The connector of ``backend_type`` within a manager's connections."""
+        connector = cls(backend_type)
+        connector._connections = connections
+        return connector
+
+    def connect(self, connection_string: Optional[str] = None, **kwargs: Any) -> None:
+        """Configures and opens the connection.
+
+        Args:
+            connection_string: DuckDB: the database file, or ``:memory:`` (the default).
+                Not used by the other backends.
+            **kwargs: The backend's settings, as in ``connections.yaml``: DuckDB
+                ``read_only``; PostgreSQL ``host``, ``port``, ``database``, ``user``,
+                ``password`` (or ``url``) and the optional settings; BigQuery ``project_id``,
+                ``dataset_id`` and the optional settings.
+
+        Raises:
+            ConfigurationError: for missing or invalid settings.
+            AitaemConnectionError: if the connection cannot be opened.
+        """
+        config = dict(kwargs)
+        if self.backend_type == "duckdb":
+            config["path"] = connection_string if connection_string is not None else ":memory:"
+        connections = _native.Connections()
+        connections.add(self.backend_type, _settings(config))
+        connections.open(self.backend_type)
+        self._connections = connections
+        self._closed = False
+
+    def _require(self) -> Any:
+        if self._connections is None:
+            raise AitaemConnectionError(
+                f"Not connected to {self.backend_type}. Call connect() first."
+            )
+        return self._connections
+
+    def list_tables(self) -> List[str]:
+        """The names of the tables and views of the connection (``schema.table`` outside the
+        default schema; ``dataset.table`` on BigQuery).
+
+        Raises:
+            AitaemConnectionError: if not connected.
+        """
+        uris = self._require().list_tables(self.backend_type)
+        self._closed = False
+        return [_native.parse_source_uri(uri)[2] for uri in uris]
+
+    def source_uris(self) -> List[str]:
+        """The tables and views of the connection as source URIs, ready to use in specs."""
+        uris: List[str] = self._require().list_tables(self.backend_type)
+        self._closed = False
+        return uris
+
+    def get_table(self, table_name: str, database: Optional[str] = None) -> Any:
+        """Not available: tables are not exposed as ibis expressions. Use
+        :meth:`aitaem.ConnectionManager.describe_table` for a table's columns, or compute the
+        result and call ``to_ibis()`` on it."""
+        raise NotImplementedError(
+            "get_table() is not available: aitaem computes in its own engine. Use "
+            "ConnectionManager.describe_table(uri) for a table's columns, or "
+            "MetricCompute.compute(...).to_ibis() for an ibis table of a result."
+        )
+
+    def execute(self, expr: Any, output_format: str = "pandas") -> Any:
+        """Not available: see :meth:`get_table`."""
+        raise NotImplementedError(
+            "execute() is not available: aitaem computes in its own engine; call to_pandas() "
+            "or to_polars() on the result of MetricCompute.compute(...)."
+        )
+
+    def close(self) -> None:
+        """Closes the connection (releasing a DuckDB database file). A manager that holds the
+        connector opens it again when it next needs it."""
+        if self._connections is not None:
+            self._connections.close(self.backend_type)
+        self._closed = True
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the connector is configured and not closed."""
+        return self._connections is not None and not self._closed
+
+    @property
+    def connection(self) -> Any:
+        """The native connection handle (opaque), or ``None`` before :meth:`connect`."""
+        return self._connections
+
+    def __repr__(self) -> str:
+        status = "connected" if self.is_connected else "disconnected"
+        return f"IbisConnector(backend='{self.backend_type}', status='{status}')"

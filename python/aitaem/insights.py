@@ -1,0 +1,160 @@
+"""aitaem.insights - MetricCompute, the entry point for computing."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from aitaem import _native
+from aitaem.connectors.connection import ConnectionManager
+from aitaem.query.builder import PeriodType
+from aitaem.result import ComputeResult
+from aitaem.specs.compatibility import CompatibilityResult, ScanResult
+from aitaem.specs.loader import SpecCache
+from aitaem.utils.exceptions import QueryBuildError
+
+logger = logging.getLogger(__name__)
+
+TimeBound = Union[str, datetime.date, datetime.datetime]
+
+
+def _bound(value: TimeBound) -> str:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value
+    raise QueryBuildError(
+        f"time_window bounds must be dates or date strings such as '2024-01-01', got {value!r}"
+    )
+
+
+def _names(value: Union[str, Sequence[str], None]) -> List[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+class MetricCompute:
+    """Computes metrics from a :class:`SpecCache` and a :class:`ConnectionManager`.
+
+    Example:
+        >>> import aitaem, pathlib, tempfile
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (tmp / "events.csv").write_text("day,clicks\\n2024-01-01,3\\n2024-01-02,4\\n")
+        >>> specs = aitaem.SpecCache.from_string(metric_yaml=f'''
+        ... metric:
+        ...   name: clicks
+        ...   source: duckdb://{tmp}/events.csv
+        ...   numerator: SUM(clicks)
+        ...   timestamp_col: day
+        ... ''')
+        >>> result = aitaem.MetricCompute(specs, aitaem.ConnectionManager()).compute("clicks")
+        >>> result.to_pyarrow().column("metric_value").to_pylist()
+        [7.0]
+    """
+
+    def __init__(self, spec_cache: SpecCache, connection_manager: ConnectionManager) -> None:
+        self.spec_cache = spec_cache
+        self.connection_manager = connection_manager
+
+    def compute(
+        self,
+        metrics: Union[str, List[str]],
+        slices: Union[str, List[str], None] = None,
+        segments: Union[Dict[str, str], str, None] = None,
+        time_window: Optional[Tuple[TimeBound, TimeBound]] = None,
+        period_type: PeriodType = "all_time",
+        by_entity: Optional[str] = None,
+    ) -> ComputeResult:
+        """Computes metrics, optionally broken down by slices and a segment, over a time
+        window, per period and per entity.
+
+        The statements run while the GIL is released; Ctrl-C stops them and raises
+        :class:`KeyboardInterrupt`. One statement runs per source table.
+
+        Args:
+            metrics: A metric name or a list of them.
+            slices: A slice name or a list of them; each breaks the metrics down on its own
+                (the result always includes the unsliced totals).
+            segments: A segment name (joined on its ``entity_id``), or
+                ``{segment_name: fact_column}`` to join on another column (one of the
+                segment's ``join_keys`` when it has any). One segment per call.
+            time_window: ``(start, end)``: rows with ``start <= timestamp_col < end``. Dates,
+                datetimes, or strings such as ``"2024-01-01"`` or ``"2024-01-01 06:00:00"``.
+            period_type: ``all_time`` or ``hourly``, ``daily``, ``weekly``, ``monthly``,
+                ``yearly`` (these need ``time_window``).
+            by_entity: A column every metric lists in ``entities``: one row per entity, its
+                value (as text) in ``entity_id``.
+
+        Returns:
+            A :class:`ComputeResult` with the 11 standard columns.
+
+        Raises:
+            SpecNotFoundError: for an unknown metric, slice or segment.
+            QueryBuildError: for arguments that cannot be satisfied (the message says why).
+            ConnectionNotFoundError, TableNotFoundError, AitaemConnectionError: for a source
+                that cannot be reached.
+            QueryExecutionError: when every statement failed (when some did, the others'
+                rows are returned and each failure is logged and listed in ``warnings``).
+        """
+        segment: Optional[str] = None
+        join_key: Optional[str] = None
+        if isinstance(segments, str):
+            segment = segments
+        elif segments is not None:
+            if len(segments) != 1:
+                raise QueryBuildError(
+                    f"Only one segment per compute() call is supported, "
+                    f"but {len(segments)} were provided: {list(segments.keys())}"
+                )
+            segment, join_key = next(iter(segments.items()))
+        window: Optional[Tuple[str, str]] = None
+        if time_window is not None:
+            if isinstance(time_window, (str, bytes)) or len(time_window) != 2:
+                raise QueryBuildError(
+                    f"time_window must be a (start, end) pair, got {time_window!r}"
+                )
+            window = (_bound(time_window[0]), _bound(time_window[1]))
+        table = _native.compute(
+            self.spec_cache._store,
+            self.connection_manager._connections,
+            _names(metrics),
+            _names(slices),
+            segment,
+            join_key,
+            window,
+            period_type,
+            by_entity,
+        )
+        for notice in table.notices:
+            logger.warning("%s", notice)
+        for warning in table.warnings:
+            logger.warning("%s", warning)
+        return ComputeResult(table)
+
+    def scan(self) -> ScanResult:
+        """Which loaded slices and segments fit which loaded metrics.
+
+        A slice fits a metric when every column it reads is in the metric's table; a segment
+        fits when at least one of its join keys (``join_keys``, or ``entity_id``) is.
+        """
+        rows = _native.scan(self.spec_cache._store, self.connection_manager._connections)
+        return ScanResult(
+            results=tuple(
+                CompatibilityResult(
+                    metric_name=metric,
+                    spec_name=spec,
+                    spec_type=kind,
+                    compatible=compatible,
+                    valid_join_keys=list(keys),
+                    missing_columns=list(missing),
+                    reason=reason or None,
+                )
+                for metric, spec, kind, compatible, keys, missing, reason in rows
+            )
+        )

@@ -1,0 +1,270 @@
+"""aitaem.specs.loader - SpecCache and spec loading functions."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Type, Union
+
+from aitaem import _native
+from aitaem.specs import _io
+from aitaem.specs.metric import MetricSpec
+from aitaem.specs.segment import SegmentSpec
+from aitaem.specs.slice import SliceSpec
+from aitaem.utils.exceptions import SpecValidationError
+
+logger = logging.getLogger(__name__)
+
+AnySpec = Union[MetricSpec, SliceSpec, SegmentSpec]
+SpecType = Union[Type[MetricSpec], Type[SliceSpec], Type[SegmentSpec]]
+PathsArg = Union[str, Path, Sequence[Union[str, Path]], None]
+TextsArg = Union[str, Sequence[str], None]
+
+_CLASSES: Dict[str, Any] = {"metric": MetricSpec, "slice": SliceSpec, "segment": SegmentSpec}
+
+
+def _kind_of(spec: Any) -> str:
+    for kind, cls in _CLASSES.items():
+        if isinstance(spec, cls):
+            return kind
+    raise TypeError(f"Unsupported spec type: {type(spec).__name__}")
+
+
+def _kind_of_class(spec_type: SpecType) -> str:
+    for kind, cls in _CLASSES.items():
+        if spec_type is cls:
+            return kind
+    raise TypeError(f"Unsupported spec type: {spec_type!r}")
+
+
+def _paths(paths: PathsArg) -> List[str]:
+    if paths is None:
+        return []
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    out = []
+    for path in paths:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"Spec path not found: {path}")
+        out.append(str(path))
+    return out
+
+
+def _texts(texts: TextsArg) -> List[str]:
+    if texts is None:
+        return []
+    if isinstance(texts, str):
+        return [texts]
+    return list(texts)
+
+
+def load_spec_from_file(path: Union[str, Path], spec_type: SpecType) -> AnySpec:
+    """Loads one spec of ``spec_type`` (``MetricSpec``, ``SliceSpec`` or ``SegmentSpec``)
+    from a YAML file.
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        SpecValidationError: if the spec is invalid.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Spec file not found: {path}")
+    return spec_type.from_yaml(path)
+
+
+def load_spec_from_string(yaml_string: str, spec_type: SpecType) -> AnySpec:
+    """Loads one spec of ``spec_type`` from YAML text.
+
+    Raises:
+        SpecValidationError: if the spec is invalid.
+    """
+    kind = _kind_of_class(spec_type)
+    return spec_type._from_fields(_native.parse_spec(yaml_string, kind, None))
+
+
+def load_specs_from_directory(directory: Union[str, Path], spec_type: SpecType) -> Dict[str, AnySpec]:
+    """Loads every ``*.yaml`` / ``*.yml`` file of a directory as a spec of ``spec_type``, by
+    name. Unlike :meth:`SpecCache.from_yaml`, files that fail to load are skipped with a
+    logged warning.
+
+    Raises:
+        ValueError: if ``directory`` does not exist or is not a directory.
+    """
+    directory = Path(directory)
+    if not directory.exists():
+        raise ValueError(f"Directory does not exist: {directory}")
+    if not directory.is_dir():
+        raise ValueError(f"Expected a directory, got a file: {directory}")
+    specs: Dict[str, AnySpec] = {}
+    for file_path in sorted(list(directory.glob("*.yaml")) + list(directory.glob("*.yml"))):
+        try:
+            spec = spec_type.from_yaml(file_path)
+        except (SpecValidationError, OSError) as e:
+            logger.warning("Skipping '%s': %s", file_path, e)
+            continue
+        if spec.name in specs:
+            logger.warning(
+                "Duplicate spec name '%s' found in '%s'. Overwriting previous definition.",
+                spec.name,
+                file_path,
+            )
+        specs[spec.name] = spec
+    return specs
+
+
+class SpecCache:
+    """Every metric, slice and segment of a session, validated together.
+
+    Loading is eager and all-or-nothing: every file is read and validated, names must be unique
+    per kind, and composite slices must name existing, non-composite slices. One invalid spec
+    fails the whole load with a :class:`SpecValidationError` that lists every problem with its
+    file, line and column.
+
+    Example:
+        >>> from aitaem import SpecCache
+        >>> cache = SpecCache.from_string(
+        ...     metric_yaml="metric:\\n  name: clicks\\n  source: duckdb://ads.duckdb/events\\n"
+        ...     "  numerator: SUM(clicks)\\n  timestamp_col: event_ts\\n",
+        ...     slice_yaml="slice:\\n  name: country\\n  where: country\\n",
+        ... )
+        >>> cache.get_metric("clicks").numerator
+        'SUM(clicks)'
+        >>> sorted(cache.slices)
+        ['country']
+    """
+
+    def __init__(self) -> None:
+        """An empty cache; use :meth:`from_yaml` or :meth:`from_string` to load specs, or
+        :meth:`add`."""
+        self._store = _native.SpecStore()
+        self._views: Optional[Dict[str, Mapping[str, Any]]] = None
+        self._views_version = -1
+
+    @classmethod
+    def _wrap(cls, store: Any) -> "SpecCache":
+        cache = cls()
+        cache._store = store
+        return cache
+
+    @classmethod
+    def from_yaml(
+        cls,
+        metric_paths: PathsArg = None,
+        slice_paths: PathsArg = None,
+        segment_paths: PathsArg = None,
+    ) -> "SpecCache":
+        """Loads specs from YAML files or directories (every ``*.yaml`` / ``*.yml`` file in a
+        directory). Each argument is a path or a list of paths.
+
+        Raises:
+            FileNotFoundError: if a path does not exist.
+            SpecValidationError: if any spec is invalid.
+        """
+        return cls._wrap(
+            _native.SpecStore.load(_paths(metric_paths), _paths(slice_paths), _paths(segment_paths))
+        )
+
+    @classmethod
+    def from_string(
+        cls,
+        metric_yaml: TextsArg = None,
+        slice_yaml: TextsArg = None,
+        segment_yaml: TextsArg = None,
+    ) -> "SpecCache":
+        """Loads specs from YAML text: each argument is one spec's YAML or a list of them.
+
+        Raises:
+            SpecValidationError: if any spec is invalid.
+        """
+        return cls._wrap(
+            _native.SpecStore.from_strings(
+                _texts(metric_yaml), _texts(slice_yaml), _texts(segment_yaml)
+            )
+        )
+
+    def add(self, spec: AnySpec) -> None:
+        """Adds a spec. The cache is unchanged if it fails.
+
+        Raises:
+            SpecValidationError: if the spec is invalid, its name is taken, or (a composite
+                slice) its components are missing or composite.
+        """
+        kind = _kind_of(spec)
+        self._store.add(kind, _io.to_yaml(kind, spec._document()))
+
+    def update(self, spec: AnySpec) -> None:
+        """Replaces the spec of the same kind and name. The cache is unchanged if it fails.
+
+        Raises:
+            SpecNotFoundError: if there is no such spec.
+            SpecValidationError: if the spec is invalid or breaks a composite slice.
+        """
+        kind = _kind_of(spec)
+        self._store.update(kind, _io.to_yaml(kind, spec._document()))
+
+    def remove(self, spec_type: str, name: str) -> None:
+        """Removes the spec of ``spec_type`` (``"metric"``, ``"slice"`` or ``"segment"``)
+        called ``name``.
+
+        Raises:
+            SpecNotFoundError: if there is no such spec.
+            SpecValidationError: if a composite slice uses it (the cache is unchanged).
+        """
+        if spec_type not in _CLASSES:
+            raise ValueError(f"Unknown spec_type: {spec_type!r}")
+        self._store.remove(spec_type, name)
+
+    def clear(self) -> None:
+        """Removes every spec."""
+        self._store.clear()
+
+    @property
+    def version(self) -> int:
+        """A counter that increases with every change (add, update, remove, clear)."""
+        return self._store.version
+
+    def _view(self, kind: str) -> Mapping[str, Any]:
+        version = self._store.version
+        if self._views is None or self._views_version != version:
+            self._views = {
+                k: MappingProxyType(
+                    {f["name"]: cls._from_fields(f) for f in self._store.specs(k)}
+                )
+                for k, cls in _CLASSES.items()
+            }
+            self._views_version = version
+        return self._views[kind]
+
+    @property
+    def metrics(self) -> Mapping[str, MetricSpec]:
+        """Read-only mapping of metric name to :class:`MetricSpec`."""
+        return self._view("metric")
+
+    @property
+    def slices(self) -> Mapping[str, SliceSpec]:
+        """Read-only mapping of slice name to :class:`SliceSpec`."""
+        return self._view("slice")
+
+    @property
+    def segments(self) -> Mapping[str, SegmentSpec]:
+        """Read-only mapping of segment name to :class:`SegmentSpec`."""
+        return self._view("segment")
+
+    def get_metric(self, name: str) -> MetricSpec:
+        """The metric called ``name`` (:class:`SpecNotFoundError` if none)."""
+        return MetricSpec._from_fields(self._store.get("metric", name))
+
+    def get_slice(self, name: str) -> SliceSpec:
+        """The slice called ``name`` (:class:`SpecNotFoundError` if none)."""
+        return SliceSpec._from_fields(self._store.get("slice", name))
+
+    def get_segment(self, name: str) -> SegmentSpec:
+        """The segment called ``name`` (:class:`SpecNotFoundError` if none)."""
+        return SegmentSpec._from_fields(self._store.get("segment", name))
+
+    def __repr__(self) -> str:
+        return (
+            f"SpecCache(metrics={len(self.metrics)}, slices={len(self.slices)}, "
+            f"segments={len(self.segments)})"
+        )
