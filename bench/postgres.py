@@ -38,12 +38,13 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import anchor  # noqa: E402
 import compare  # noqa: E402
+import report as report_file  # noqa: E402
 import run as duck  # noqa: E402
 
 TYPES = {"BIGINT": "bigint", "INTEGER": "integer", "VARCHAR": "text", "DOUBLE": "double precision",
          "TIMESTAMP": "timestamp", "DATE": "date", "BOOLEAN": "boolean"}
 TABLES = ["events", "dim_platforms", "dim_users"]
-# The heading of this benchmark's section in RESULTS.md (run.py keeps it when it rewrites the rest).
+# The heading of this benchmark's section in RESULTS.md (see report.py).
 SECTION = "## On PostgreSQL"
 
 
@@ -244,10 +245,7 @@ statement is timed by psql (`\\timing`, `COPY (...) TO STDOUT` into /dev/null).
 """
     print(report)
     if args.results != "-":
-        previous = open(args.results).read() if os.path.exists(args.results) else ""
-        kept = previous.split(SECTION)[0].rstrip()
-        with open(args.results, "w") as f:
-            f.write((kept + "\n\n" if kept else "") + report)
+        report_file.write_part(args.results, SECTION, report)
 
 
 if __name__ == "__main__":

@@ -37,10 +37,10 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import anchor  # noqa: E402
 import compare  # noqa: E402
+import report as report_file  # noqa: E402
 
 SIZES = {"10k": 10_000, "1m": 1_000_000, "10m": 10_000_000}
 PEER_WORKLOADS = {"W1", "W2", "W3"}
-POSTGRES_SECTION = "## On PostgreSQL"
 
 
 def run(cmd, cwd=None, capture=False):
@@ -249,11 +249,8 @@ write the result file.
 """
     print(report)
     if args.results != "-":
-        # postgres.py's section, kept as it is.
-        previous = open(args.results).read() if os.path.exists(args.results) else ""
-        postgres = previous[previous.index(POSTGRES_SECTION):] if POSTGRES_SECTION in previous else ""
-        with open(args.results, "w") as f:
-            f.write(report + ("\n" + postgres if postgres else ""))
+        # The sections of postgres.py and python.py are kept as they are.
+        report_file.write_part(args.results, None, report)
 
 
 if __name__ == "__main__":

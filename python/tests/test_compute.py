@@ -262,3 +262,19 @@ def aitaem_cli() -> str:
     if not path:
         pytest.fail("AITAEM_CLI is not set: scripts/test.sh points it at the built aitaem binary")
     return path
+
+
+def test_errors_say_what_the_cli_says(ads: pathlib.Path, ads_compute: MetricCompute) -> None:
+    import subprocess
+
+    for call, args in [
+        (lambda: ads_compute.compute("revenu"), ["revenu"]),
+        (lambda: ads_compute.compute("ctr", by_entity="platform"), ["ctr", "--by-entity", "platform"]),
+    ]:
+        with pytest.raises(aitaem.AitaemError) as caught:
+            call()
+        cli = subprocess.run(
+            [aitaem_cli(), "compute", *args, "--specs", str(ads)], capture_output=True, text=True
+        )
+        assert cli.returncode != 0
+        assert f"{type(caught.value).__name__}: {caught.value}" in cli.stderr, cli.stderr
