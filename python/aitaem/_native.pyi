@@ -69,6 +69,12 @@ def compute(
     time_window: Optional[Tuple[str, str]],
     period: str,
     by_entity: Optional[str],
+    week_start: str,
+    fill_gaps: bool,
+    compare: Optional[str],
+    share: bool,
+    cumulative: bool,
+    rolling: Optional[int],
 ) -> Table: ...
 def scan(
     specs: SpecStore, connections: Connections

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 from aitaem import _native
 from aitaem.connectors.connection import ConnectionManager
@@ -17,6 +17,8 @@ from aitaem.utils.exceptions import QueryBuildError
 logger = logging.getLogger(__name__)
 
 TimeBound = Union[str, datetime.date, datetime.datetime]
+WeekStart = Literal["monday", "sunday", "saturday"]
+Comparison = Literal["previous_period", "previous_year"]
 
 
 def _bound(value: TimeBound) -> str:
@@ -70,6 +72,13 @@ class MetricCompute:
         time_window: Optional[Tuple[TimeBound, TimeBound]] = None,
         period_type: PeriodType = "all_time",
         by_entity: Optional[str] = None,
+        *,
+        week_start: WeekStart = "monday",
+        fill_gaps: bool = False,
+        compare: Optional[Comparison] = None,
+        share: bool = False,
+        cumulative: bool = False,
+        rolling: Optional[int] = None,
     ) -> ComputeResult:
         """Computes metrics, optionally broken down by slices and a segment, over a time
         window, per period and per entity.
@@ -87,12 +96,26 @@ class MetricCompute:
             time_window: ``(start, end)``: rows with ``start <= timestamp_col < end``. Dates,
                 datetimes, or strings such as ``"2024-01-01"`` or ``"2024-01-01 06:00:00"``.
             period_type: ``all_time`` or ``hourly``, ``daily``, ``weekly``, ``monthly``,
-                ``yearly`` (these need ``time_window``).
+                ``quarterly``, ``yearly`` (these need ``time_window``).
             by_entity: A column every metric lists in ``entities``: one row per entity, its
                 value (as text) in ``entity_id``.
+            week_start: The day weekly periods start on: ``monday`` (ISO weeks), ``sunday`` or
+                ``saturday``.
+            fill_gaps: Give every period of the window a row for every metric, slice value and
+                segment value (and entity) with rows in the window: 0 for a metric whose
+                numerator is a single ``SUM``, ``COUNT`` or ``COUNT(DISTINCT)`` (without
+                denominator), NULL for the others.
+            compare: ``previous_period`` or ``previous_year``: adds ``comparison_value``,
+                ``delta`` and ``delta_pct`` (NULL when the comparison is NULL or 0).
+            share: Adds ``share_of_total``: the value over its slice's baseline row (a segment
+                value's baseline over the overall one), for single ``SUM``/``COUNT`` metrics.
+            cumulative: Adds ``cumulative_value``, the running total over the window.
+            rolling: Adds ``rolling_value``, the total over the last ``rolling`` periods.
 
         Returns:
-            A :class:`ComputeResult` with the 11 standard columns.
+            A :class:`ComputeResult` with the 11 standard columns, followed by the columns the
+            options add (in the order ``comparison_value``, ``delta``, ``delta_pct``,
+            ``share_of_total``, ``cumulative_value``, ``rolling_value``).
 
         Raises:
             SpecNotFoundError: for an unknown metric, slice or segment.
@@ -130,6 +153,12 @@ class MetricCompute:
             window,
             period_type,
             by_entity,
+            week_start,
+            fill_gaps,
+            compare,
+            share,
+            cumulative,
+            rolling,
         )
         for notice in table.notices:
             logger.warning("%s", notice)

@@ -6,7 +6,6 @@ from typing import Any, List, Optional, Tuple
 
 import pyarrow as pa
 
-from aitaem.utils.formatting import STANDARD_COLUMNS
 
 
 class ComputeResult:
@@ -29,12 +28,14 @@ class ComputeResult:
 
     @property
     def columns(self) -> Tuple[str, ...]:
-        """The column names, in order (:data:`aitaem.STANDARD_COLUMNS`)."""
-        return tuple(STANDARD_COLUMNS)
+        """The column names, in order: :data:`aitaem.STANDARD_COLUMNS`, then the columns that
+        ``compare``, ``share``, ``cumulative`` and ``rolling`` add."""
+        return tuple(self.schema.names)
 
     @property
     def schema(self) -> pa.Schema:
-        """The Arrow schema: ten string columns and a float64 ``metric_value``."""
+        """The Arrow schema: ten string columns and a float64 ``metric_value`` (and float64
+        derived columns)."""
         return pa.schema(self._table)
 
     def __len__(self) -> int:
@@ -76,7 +77,7 @@ class ComputeResult:
         return ibis.memtable(self.to_pyarrow())
 
     def __repr__(self) -> str:
-        return f"<ComputeResult: {len(self)} rows x {len(STANDARD_COLUMNS)} columns>"
+        return f"<ComputeResult: {len(self)} rows x {len(self.columns)} columns>"
 
     def _repr_html_(self) -> Optional[str]:
         try:

@@ -14,6 +14,8 @@ def params(func) -> list:
     for p in inspect.signature(func).parameters.values():
         if p.name == "self":
             continue
+        if p.kind is p.KEYWORD_ONLY and "*" not in out:
+            out.append("*")
         if p.kind is p.VAR_KEYWORD:
             out.append(f"**{p.name}")
         elif p.default is inspect.Parameter.empty:
@@ -50,6 +52,7 @@ def test_signatures() -> None:
     assert params(aitaem.ConnectionManager.from_yaml) == ["yaml_path", "tmp_dir='/tmp'"]
     assert params(aitaem.ConnectionManager.add_connection) == ["backend_type", "connector=None", "**config"]
     assert params(aitaem.MetricCompute) == ["spec_cache", "connection_manager"]
+    # The original's parameters, then keyword-only options it does not have.
     assert params(aitaem.MetricCompute.compute) == [
         "metrics",
         "slices=None",
@@ -57,6 +60,13 @@ def test_signatures() -> None:
         "time_window=None",
         "period_type='all_time'",
         "by_entity=None",
+        "*",
+        "week_start='monday'",
+        "fill_gaps=False",
+        "compare=None",
+        "share=False",
+        "cumulative=False",
+        "rolling=None",
     ]
     from aitaem.helpers import load_csvs_to_duckdb
 
@@ -105,5 +115,8 @@ def test_constants() -> None:
         "period_type", "period_start_date", "period_end_date", "entity_id", "metric_name",
         "metric_format", "slice_type", "slice_value", "segment_name", "segment_value", "metric_value",
     ]
-    assert aitaem.VALID_PERIOD_TYPES == frozenset({"all_time", "hourly", "daily", "weekly", "monthly", "yearly"})
+    # The original's period types, and quarters.
+    assert aitaem.VALID_PERIOD_TYPES == frozenset(
+        {"all_time", "hourly", "daily", "weekly", "monthly", "yearly", "quarterly"}
+    )
     assert aitaem.METRIC_FORMAT_VALUES == frozenset({"percentage", "absolute", "ratio", "currency"})

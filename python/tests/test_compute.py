@@ -184,8 +184,8 @@ def test_request_errors(ads_compute: MetricCompute) -> None:
         ads_compute.compute("revenue", slices="nope")
     with pytest.raises(SpecNotFoundError):
         ads_compute.compute("revenue", segments="nope")
-    with pytest.raises(QueryBuildError, match="quarterly"):
-        ads_compute.compute("revenue", time_window=("2024-01-01", "2024-02-01"), period_type="quarterly")  # type: ignore[arg-type]
+    with pytest.raises(QueryBuildError, match="biweekly"):
+        ads_compute.compute("revenue", time_window=("2024-01-01", "2024-02-01"), period_type="biweekly")  # type: ignore[arg-type]
     with pytest.raises(QueryBuildError, match="time window"):
         ads_compute.compute("revenue", period_type="daily")
     with pytest.raises(QueryBuildError, match="timestamp_col"):
@@ -278,3 +278,73 @@ def test_errors_say_what_the_cli_says(ads: pathlib.Path, ads_compute: MetricComp
         )
         assert cli.returncode != 0
         assert f"{type(caught.value).__name__}: {caught.value}" in cli.stderr, cli.stderr
+
+
+def test_time_options(ads: pathlib.Path, ads_compute: MetricCompute, oracle: Oracle) -> None:
+    """Comparisons, shares, running and rolling totals, against monthly sums from SQL; the
+    command line gives the same table."""
+    months = ["2024-01", "2024-02", "2024-03", "2024-04", "2024-05"]
+    sums = {
+        ("all" if baseline else device, str(month)[:7]): total
+        for device, baseline, month, total in oracle(
+            "SELECT device_type, GROUPING(device_type), date_trunc('month', event_ts) AS m, SUM(revenue) "
+            "FROM events WHERE event_ts >= '2024-01-01' AND event_ts < '2024-06-01' "
+            "GROUP BY GROUPING SETS ((device_type, m), (m))"
+        )
+        if baseline or device is not None
+    }
+    kwargs = dict(
+        slices="device", time_window=("2024-02-01", "2024-06-01"), period_type="monthly",
+        compare="previous_period", share=True, cumulative=True, rolling=2,
+    )
+    result = ads_compute.compute("revenue", **kwargs)  # type: ignore[arg-type]
+    derived = ("comparison_value", "delta", "delta_pct", "share_of_total", "cumulative_value", "rolling_value")
+    assert result.columns == tuple(aitaem.STANDARD_COLUMNS) + derived
+    got = rows(result)
+    assert len(got) == 4 * 4  # three devices and the baseline, four months
+    for r in got:
+        device, i = r["slice_value"], months.index(r["period_start_date"][:7])
+        value, before = sums[(device, months[i])], sums[(device, months[i - 1])]
+        assert r["metric_value"] == pytest.approx(value)
+        assert r["comparison_value"] == pytest.approx(before)
+        assert r["delta"] == pytest.approx(value - before)
+        assert r["delta_pct"] == pytest.approx((value - before) / before)
+        assert r["share_of_total"] == pytest.approx(value / sums[("all", months[i])])
+        assert r["cumulative_value"] == pytest.approx(sum(sums[(device, m)] for m in months[1 : i + 1]))
+        assert r["rolling_value"] == pytest.approx(value + before)
+
+    import subprocess
+
+    import pyarrow.csv
+
+    out = ads / "options.csv"
+    subprocess.run(
+        [aitaem_cli(), "compute", "revenue", "--specs", str(ads), "--slice", "device",
+         "--time-window", "2024-02-01,2024-06-01", "--period", "monthly",
+         "--compare", "previous_period", "--share", "--cumulative", "--rolling", "2",
+         "--output", str(out)],
+        check=True,
+    )
+    from_cli = pyarrow.csv.read_csv(out).to_pylist()
+    key = lambda r: (r["slice_value"], str(r["period_start_date"]))  # noqa: E731
+    assert len(from_cli) == len(got)
+    for a, b in zip(sorted(from_cli, key=key), sorted(got, key=key)):
+        for column in ("metric_value",) + derived:
+            assert a[column] == pytest.approx(b[column]), column
+
+    with pytest.raises(QueryBuildError, match="fill_gaps needs a period"):
+        ads_compute.compute("revenue", time_window=("2024-01-01", "2024-02-01"), fill_gaps=True)
+    with pytest.raises(QueryBuildError, match="invalid week start"):
+        ads_compute.compute(
+            "revenue", time_window=("2024-01-01", "2024-02-01"), period_type="weekly",
+            week_start="friday",  # type: ignore[arg-type]
+        )
+    with pytest.raises(QueryBuildError, match="rolling needs"):
+        ads_compute.compute(
+            "revenue", time_window=("2024-01-01", "2024-02-01"), period_type="daily", rolling=-1
+        )
+    filled = ads_compute.compute(
+        "revenue", time_window=("2024-01-01", "2024-02-01"), period_type="daily", fill_gaps=True,
+        week_start="monday",
+    )
+    assert len(filled) == 31 and filled.columns == tuple(aitaem.STANDARD_COLUMNS)

@@ -173,9 +173,28 @@ struct ComputeArgs {
     /// Keep rows with START <= timestamp < END (dates or date-times).
     #[arg(long, value_name = "START,END")]
     time_window: Option<String>,
-    /// all_time (default), hourly, daily, weekly, monthly or yearly.
+    /// all_time (default), hourly, daily, weekly, monthly, quarterly or yearly.
     #[arg(long, value_name = "P", default_value = "all_time")]
     period: String,
+    /// The day weekly periods start on: monday (default), sunday or saturday.
+    #[arg(long, value_name = "DAY")]
+    week_start: Option<String>,
+    /// Give every period of the window a row for every series with rows in the window (0 for
+    /// single SUM/COUNT/COUNT DISTINCT metrics, empty otherwise).
+    #[arg(long)]
+    fill_gaps: bool,
+    /// Add comparison_value, delta and delta_pct: previous_period or previous_year.
+    #[arg(long, value_name = "WITH")]
+    compare: Option<String>,
+    /// Add share_of_total: each value over its slice's (or segment's) total.
+    #[arg(long)]
+    share: bool,
+    /// Add cumulative_value: the running total over the window.
+    #[arg(long)]
+    cumulative: bool,
+    /// Add rolling_value: the total over the last N periods.
+    #[arg(long, value_name = "N")]
+    rolling: Option<u32>,
     /// Break every metric down by this entity column.
     #[arg(long, value_name = "COL")]
     by_entity: Option<String>,
@@ -223,7 +242,19 @@ impl ComputeArgs {
         if let Some(entity) = &self.by_entity {
             request = request.by_entity(entity);
         }
-        Ok(request)
+        if let Some(day) = &self.week_start {
+            request = request.week_start(day.parse()?);
+        }
+        if let Some(comparison) = &self.compare {
+            request = request.compare(comparison.parse()?);
+        }
+        if let Some(n) = self.rolling {
+            request = request.rolling(n);
+        }
+        Ok(request
+            .fill_gaps(self.fill_gaps)
+            .share(self.share)
+            .cumulative(self.cumulative))
     }
 
     fn format(&self) -> Result<OutputFormat, Error> {

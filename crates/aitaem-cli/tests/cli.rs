@@ -317,12 +317,12 @@ fn compute_errors_start_with_their_kind() {
     run(&[
         "revenue",
         "--period",
-        "quarterly",
+        "fortnightly",
         "--time-window",
         "2024-01-01,2024-02-01",
     ])
     .stderr(predicate::str::starts_with(
-        "QueryBuildError: invalid period type `quarterly`",
+        "QueryBuildError: invalid period type `fortnightly`",
     ));
     run(&["revenue", "--time-window", "2024-01-01"])
         .stderr(predicate::str::contains("must be START,END"));

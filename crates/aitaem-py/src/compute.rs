@@ -5,7 +5,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use aitaem::{
-    ComputeRequest, ConnectionManager, Existing, LoadOptions, MetricCompute, PeriodType, SpecCache,
+    Comparison, ComputeRequest, ConnectionManager, Existing, LoadOptions, MetricCompute,
+    PeriodType, SpecCache, WeekStart,
 };
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -22,7 +23,7 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 /// Computes metrics (the arguments of `MetricCompute.compute`, already checked and
 /// normalised by the Python layer).
 #[pyfunction]
-#[pyo3(signature = (specs, connections, metrics, slices, segment, join_key, time_window, period, by_entity))]
+#[pyo3(signature = (specs, connections, metrics, slices, segment, join_key, time_window, period, by_entity, week_start, fill_gaps, compare, share, cumulative, rolling))]
 #[allow(clippy::too_many_arguments)]
 pub fn compute(
     py: Python<'_>,
@@ -35,9 +36,36 @@ pub fn compute(
     time_window: Option<(String, String)>,
     period: &str,
     by_entity: Option<String>,
+    week_start: &str,
+    fill_gaps: bool,
+    compare: Option<&str>,
+    share: bool,
+    cumulative: bool,
+    rolling: Option<i64>,
 ) -> PyResult<Table> {
     let period: PeriodType = period.parse().map_err(errors::to_py)?;
-    let mut request = ComputeRequest::new(metrics).slices(slices).period(period);
+    let week_start: WeekStart = week_start.parse().map_err(errors::to_py)?;
+    let mut request = ComputeRequest::new(metrics)
+        .slices(slices)
+        .period(period)
+        .week_start(week_start)
+        .fill_gaps(fill_gaps)
+        .share(share)
+        .cumulative(cumulative);
+    if let Some(comparison) = compare {
+        request = request.compare(comparison.parse::<Comparison>().map_err(errors::to_py)?);
+    }
+    if let Some(n) = rolling {
+        let n = u32::try_from(n).map_err(|_| {
+            errors::to_py(aitaem::Error::QueryBuild {
+                message: format!(
+                    "rolling needs a number of periods from 1 to {}, got {n}",
+                    u32::MAX
+                ),
+            })
+        })?;
+        request = request.rolling(n);
+    }
     if let Some(name) = segment {
         request = request.segment(name);
     }

@@ -23,7 +23,7 @@ impl Table {
     pub fn new(result: aitaem::ComputeResult) -> Table {
         Table {
             batches: result.batches,
-            schema: aitaem::result::schema(),
+            schema: result.schema.clone(),
             warnings: result.warnings.iter().map(ToString::to_string).collect(),
             notices: result.notices,
         }

@@ -45,7 +45,21 @@ fn request(workload: &Value) -> Result<ComputeRequest, Box<dyn std::error::Error
     if let Some(entity) = workload["by_entity"].as_str() {
         request = request.by_entity(entity);
     }
-    Ok(request)
+    // The time options, when the workload has them.
+    if let Some(day) = workload["week_start"].as_str() {
+        request = request.week_start(day.parse()?);
+    }
+    if let Some(comparison) = workload["compare"].as_str() {
+        request = request.compare(comparison.parse()?);
+    }
+    if let Some(n) = workload["rolling"].as_u64() {
+        request = request.rolling(u32::try_from(n)?);
+    }
+    let flag = |name: &str| workload[name].as_bool().unwrap_or(false);
+    Ok(request
+        .fill_gaps(flag("fill_gaps"))
+        .share(flag("share"))
+        .cumulative(flag("cumulative")))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

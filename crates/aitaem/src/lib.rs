@@ -72,7 +72,7 @@ pub use compute::scan::{self, ScanEntry, ScanResult};
 pub use compute::{ComputeResult, MetricCompute};
 pub use connect::ConnectionManager;
 pub use error::{Error, ErrorKind, Result};
-pub use period::{PeriodType, TimeWindow};
+pub use period::{Comparison, PeriodType, TimeWindow, WeekStart};
 pub use project::Project;
 pub use request::ComputeRequest;
 pub use spec::{SpecCache, SpecKind};

@@ -1,8 +1,11 @@
 //! What to compute: metrics, slices, a segment, a time window, a period and an entity column,
 //! and the checks that make a request computable before anything runs.
 
+use chrono::NaiveDateTime;
+
 use crate::error::{Error, Result};
-use crate::period::{PeriodType, TimeWindow};
+use crate::period::{self, Comparison, PeriodType, TimeUnit, TimeWindow, WeekStart};
+use crate::result::DerivedColumn;
 use crate::spec::{MetricSpec, SegmentSpec, SliceSpec, SpecCache};
 use crate::sql::Ident;
 
@@ -36,6 +39,18 @@ pub struct ComputeRequest {
     /// Order the rows (by metric, slice and segment state in request order, period, entity,
     /// slice value and segment value). Off by default: ordering a large result costs time.
     pub sort: bool,
+    /// The day weekly periods start on.
+    pub week_start: WeekStart,
+    /// Give every period of the window a row (see [`ComputeRequest::fill_gaps`]).
+    pub fill_gaps: bool,
+    /// Compare every row with an earlier period (see [`ComputeRequest::compare`]).
+    pub compare: Option<Comparison>,
+    /// Add each row's share of its total (see [`ComputeRequest::share`]).
+    pub share: bool,
+    /// Add running totals over the window (see [`ComputeRequest::cumulative`]).
+    pub cumulative: bool,
+    /// Add totals over the last N periods (see [`ComputeRequest::rolling`]).
+    pub rolling: Option<u32>,
 }
 
 impl ComputeRequest {
@@ -90,6 +105,85 @@ impl ComputeRequest {
         self
     }
 
+    /// Starts weekly periods on this day (Monday by default, as ISO weeks do).
+    pub fn week_start(mut self, day: WeekStart) -> Self {
+        self.week_start = day;
+        self
+    }
+
+    /// Gives every period of the window a row, for every metric × slice value × segment value
+    /// (× entity) that has at least one row in the window. A filled row's value is 0 for a metric
+    /// without denominator whose numerator is a single `SUM`, `COUNT` or `COUNT(DISTINCT)`, and
+    /// NULL otherwise. Needs a time window and a period other than `all_time`.
+    pub fn fill_gaps(mut self, fill: bool) -> Self {
+        self.fill_gaps = fill;
+        self
+    }
+
+    /// Adds `comparison_value`, `delta` and `delta_pct`: the same row in the previous period or
+    /// the previous year ([`Comparison`]). Needs a time window. The periods compared with may lie
+    /// before the window; they are read in the same scan.
+    ///
+    /// ```
+    /// use aitaem::{ComputeRequest, Comparison, PeriodType};
+    /// let request = ComputeRequest::new(["revenue"])
+    ///     .time_window("2024-01-01", "2025-01-01")
+    ///     .period(PeriodType::Monthly)
+    ///     .compare(Comparison::PreviousYear)
+    ///     .fill_gaps(true);
+    /// let added: Vec<&str> = request.derived_columns().iter().map(|c| c.name()).collect();
+    /// assert_eq!(added, ["comparison_value", "delta", "delta_pct"]);
+    /// ```
+    pub fn compare(mut self, comparison: Comparison) -> Self {
+        self.compare = Some(comparison);
+        self
+    }
+
+    /// Adds `share_of_total`: a sliced row's value divided by the slice's baseline row, a
+    /// segmented baseline row's value divided by the overall baseline (1 for that row). For
+    /// metrics without denominator whose numerator is a single `SUM` or `COUNT`; NULL for others.
+    pub fn share(mut self, share: bool) -> Self {
+        self.share = share;
+        self
+    }
+
+    /// Adds `cumulative_value`: the running total from the window's first period up to the
+    /// row's. Needs a period other than `all_time`.
+    pub fn cumulative(mut self, cumulative: bool) -> Self {
+        self.cumulative = cumulative;
+        self
+    }
+
+    /// Adds `rolling_value`: the total over the last `periods` periods including the row's
+    /// (reaching before the window, which the scan then covers). Needs a period other than
+    /// `all_time`.
+    pub fn rolling(mut self, periods: u32) -> Self {
+        self.rolling = Some(periods);
+        self
+    }
+
+    /// The columns this request adds after the standard 11, in order.
+    pub fn derived_columns(&self) -> Vec<DerivedColumn> {
+        let mut columns = Vec::new();
+        if self.compare.is_some() {
+            columns.extend([
+                DerivedColumn::ComparisonValue,
+                DerivedColumn::Delta,
+                DerivedColumn::DeltaPct,
+            ]);
+        }
+        if self.share {
+            columns.push(DerivedColumn::ShareOfTotal);
+        }
+        if self.cumulative {
+            columns.push(DerivedColumn::CumulativeValue);
+        }
+        if self.rolling.is_some() {
+            columns.push(DerivedColumn::RollingValue);
+        }
+        columns
+    }
+
     /// Checks the request against the specs: every name exists, and the window, period,
     /// entity and join key fit every metric. Nothing runs.
     pub(crate) fn check<'s>(&self, specs: &'s SpecCache) -> Result<CheckedRequest<'s>> {
@@ -138,6 +232,7 @@ impl ComputeRequest {
             Some((start, end)) => Some(TimeWindow::parse(start, end)?),
             None => None,
         };
+        self.check_time_options(window.is_some())?;
         if self.period != PeriodType::AllTime && window.is_none() {
             return Err(Error::query_build(format!(
                 "period `{}` needs a time window; give one (e.g. `--time-window 2024-01-01,2025-01-01`)",
@@ -191,14 +286,111 @@ impl ComputeRequest {
             None => None,
         };
 
+        let unit = self.period.unit_with(self.week_start);
+        let reach = match &window {
+            Some(w) => Some(self.reach(w, unit)?),
+            None => None,
+        };
         Ok(CheckedRequest {
             metrics,
             slices: slices.into_iter().zip(components).collect(),
             segment,
             window,
             period: self.period,
+            unit,
             by_entity,
             sort: self.sort,
+            reach,
+            derived: self.derived_columns(),
+            fill_gaps: self.fill_gaps,
+            compare: self.compare,
+            cumulative: self.cumulative,
+            rolling: self.rolling,
+        })
+    }
+
+    /// The time options fit the window and period.
+    fn check_time_options(&self, has_window: bool) -> Result<()> {
+        let all_time = self.period == PeriodType::AllTime;
+        let needs_period = |option: &str| {
+            Error::query_build(format!(
+                "{option} needs a period other than all_time; give one (e.g. `--period monthly`) with a time window"
+            ))
+        };
+        if self.week_start != WeekStart::Monday && self.period != PeriodType::Weekly {
+            return Err(Error::query_build(format!(
+                "week start `{}` applies to weekly periods, and the period is `{}`; use `--period weekly` or leave the week start out",
+                self.week_start, self.period
+            )));
+        }
+        if self.fill_gaps && all_time {
+            return Err(needs_period("fill_gaps"));
+        }
+        if self.cumulative && all_time {
+            return Err(needs_period("cumulative"));
+        }
+        if let Some(n) = self.rolling {
+            if all_time {
+                return Err(needs_period("rolling"));
+            }
+            if n == 0 {
+                return Err(Error::query_build(
+                    "rolling needs at least 1 period (the row's own); give a number such as 3",
+                ));
+            }
+        }
+        if let (Some(comparison), false) = (self.compare, has_window) {
+            return Err(Error::query_build(format!(
+                "compare `{comparison}` needs a time window to compare; give one (e.g. `--time-window 2024-01-01,2025-01-01`)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The times a statement reads for this window: the window's whole periods, and the
+    /// earlier periods that comparisons and rolling values look at.
+    fn reach(&self, window: &TimeWindow, unit: Option<TimeUnit>) -> Result<Reach> {
+        let out_of_range = || {
+            Error::query_build(format!(
+                "the periods compared with or rolled over reach before the year {}; use a later window",
+                NaiveDateTime::MIN.format("%Y")
+            ))
+        };
+        let Some(unit) = unit else {
+            let current = (window.start, window.end);
+            let Some(comparison) = self.compare else {
+                return Ok(Reach {
+                    ranges: vec![current],
+                    comparison_window: None,
+                });
+            };
+            let length = window.end - window.start;
+            let shift = |t| comparison.shift(t, None, length).ok_or_else(out_of_range);
+            let previous = (shift(window.start)?, shift(window.end)?);
+            return Ok(Reach {
+                ranges: merge(vec![previous, current]),
+                comparison_window: Some(previous),
+            });
+        };
+        let (first, end) = window.covering(unit);
+        let mut start = first;
+        if let Some(n) = self.rolling {
+            start = period::back(first, unit, n - 1).ok_or_else(out_of_range)?;
+        }
+        let mut ranges = Vec::new();
+        if let Some(comparison) = self.compare {
+            let shift = |t| {
+                comparison
+                    .shift(t, Some(unit), chrono::Duration::zero())
+                    .ok_or_else(out_of_range)
+            };
+            // The period compared with the last one ends where the comparison of `end` starts.
+            ranges.push((shift(first)?, shift(end)?));
+        }
+        ranges.push((start, end));
+        Ok(Reach {
+            ranges: merge(ranges),
+            comparison_window: None,
         })
     }
 
@@ -250,8 +442,52 @@ pub(crate) struct CheckedRequest<'s> {
     pub window: Option<TimeWindow>,
     /// The period grouping.
     pub period: PeriodType,
+    /// The period unit (weeks starting on the requested day); `None` for `all_time`.
+    pub unit: Option<TimeUnit>,
     /// The entity column.
     pub by_entity: Option<Ident>,
     /// Whether to order the rows.
     pub sort: bool,
+    /// What the statements read, with a window.
+    pub reach: Option<Reach>,
+    /// The columns added after the standard 11.
+    pub derived: Vec<DerivedColumn>,
+    /// See [`ComputeRequest::fill_gaps`].
+    pub fill_gaps: bool,
+    /// See [`ComputeRequest::compare`].
+    pub compare: Option<Comparison>,
+    /// See [`ComputeRequest::cumulative`].
+    pub cumulative: bool,
+    /// See [`ComputeRequest::rolling`].
+    pub rolling: Option<u32>,
+}
+
+impl CheckedRequest<'_> {
+    /// Whether any option adds columns or rows to what the statements return.
+    pub fn derives(&self) -> bool {
+        self.fill_gaps || !self.derived.is_empty()
+    }
+}
+
+/// The times a statement reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reach {
+    /// Disjoint `[start, end)` ranges, in order: the window (in whole periods) with the earlier
+    /// periods that comparisons and rolling values need.
+    pub ranges: Vec<(NaiveDateTime, NaiveDateTime)>,
+    /// For `all_time` with a comparison: the window compared with (it may overlap the window).
+    pub comparison_window: Option<(NaiveDateTime, NaiveDateTime)>,
+}
+
+/// Ranges merged where they overlap or touch, in order.
+fn merge(mut ranges: Vec<(NaiveDateTime, NaiveDateTime)>) -> Vec<(NaiveDateTime, NaiveDateTime)> {
+    ranges.sort();
+    let mut merged: Vec<(NaiveDateTime, NaiveDateTime)> = Vec::new();
+    for (start, end) in ranges {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
 }

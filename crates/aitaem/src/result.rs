@@ -13,6 +13,10 @@
 //! | `segment_name` | utf8 (`none` or the segment's name) |
 //! | `segment_value` | utf8 (`all` or the segment value) |
 //! | `metric_value` | float64, nullable (NULL for a zero or NULL denominator) |
+//!
+//! Options of a request add float64 columns after these, in the order of [`DerivedColumn`]:
+//! `comparison_value`, `delta`, `delta_pct`, `share_of_total`, `cumulative_value`,
+//! `rolling_value`. Without them the result is exactly the 11 columns.
 
 use std::io::Write;
 use std::str::FromStr;
@@ -61,6 +65,72 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
             .collect::<Vec<_>>(),
     ))
 });
+
+/// A column that an option of the request adds after the standard 11 (float64, nullable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DerivedColumn {
+    /// The value of the period compared with (`compare`).
+    ComparisonValue,
+    /// `metric_value - comparison_value` (`compare`).
+    Delta,
+    /// `delta / comparison_value`, NULL when the comparison is NULL or 0 (`compare`).
+    DeltaPct,
+    /// The value divided by its total (`share`).
+    ShareOfTotal,
+    /// The running total over the window (`cumulative`).
+    CumulativeValue,
+    /// The total over the last N periods (`rolling`).
+    RollingValue,
+}
+
+impl DerivedColumn {
+    /// Every derived column, in result order.
+    pub const ALL: [DerivedColumn; 6] = [
+        DerivedColumn::ComparisonValue,
+        DerivedColumn::Delta,
+        DerivedColumn::DeltaPct,
+        DerivedColumn::ShareOfTotal,
+        DerivedColumn::CumulativeValue,
+        DerivedColumn::RollingValue,
+    ];
+
+    /// The column's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DerivedColumn::ComparisonValue => "comparison_value",
+            DerivedColumn::Delta => "delta",
+            DerivedColumn::DeltaPct => "delta_pct",
+            DerivedColumn::ShareOfTotal => "share_of_total",
+            DerivedColumn::CumulativeValue => "cumulative_value",
+            DerivedColumn::RollingValue => "rolling_value",
+        }
+    }
+}
+
+/// The standard schema followed by derived columns.
+///
+/// ```
+/// use aitaem::result::{DerivedColumn, schema_with};
+/// let schema = schema_with(&[DerivedColumn::ShareOfTotal]);
+/// assert_eq!(schema.fields().len(), 12);
+/// assert_eq!(schema.field(11).name(), "share_of_total");
+/// ```
+pub fn schema_with(derived: &[DerivedColumn]) -> SchemaRef {
+    if derived.is_empty() {
+        return schema();
+    }
+    let mut fields: Vec<Field> = schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.extend(
+        derived
+            .iter()
+            .map(|c| Field::new(c.name(), DataType::Float64, true)),
+    );
+    Arc::new(Schema::new(fields))
+}
 
 /// The standard result's Arrow schema.
 ///
@@ -176,7 +246,8 @@ pub fn write<W: Write + Send>(
             writer.finish().map_err(output_error)?;
         }
         OutputFormat::Parquet => {
-            let mut writer = parquet::arrow::ArrowWriter::try_new(&mut out, schema(), None)
+            let schema = batches.first().map_or_else(schema, RecordBatch::schema);
+            let mut writer = parquet::arrow::ArrowWriter::try_new(&mut out, schema, None)
                 .map_err(output_error)?;
             for batch in batches {
                 writer.write(batch).map_err(output_error)?;
@@ -187,15 +258,19 @@ pub fn write<W: Write + Send>(
     out.flush().map_err(output_error)
 }
 
-/// Whether a batch has the standard schema's column types.
+/// Whether a batch has the standard schema's column types, followed by any number of float64
+/// columns (derived columns).
 fn is_standard(batch: &RecordBatch) -> bool {
-    batch.num_columns() == COLUMNS.len()
-        && batch
-            .schema()
-            .fields()
+    let schema = batch.schema();
+    let fields = schema.fields();
+    fields.len() >= COLUMNS.len()
+        && fields
             .iter()
-            .zip(schema().fields())
+            .zip(self::schema().fields())
             .all(|(a, b)| a.data_type() == b.data_type())
+        && fields[COLUMNS.len()..]
+            .iter()
+            .all(|f| f.data_type() == &DataType::Float64)
 }
 
 /// CSV for the standard schema, written without a general-purpose CSV writer. Large results (by
@@ -211,7 +286,7 @@ mod csv {
     use arrow::array::{Array, AsArray, Float64Array, StringArray};
     use arrow::record_batch::RecordBatch;
 
-    use super::{COLUMNS, output_error};
+    use super::output_error;
     use crate::error::Result;
 
     /// Rows per formatted piece.
@@ -221,7 +296,11 @@ mod csv {
     type Piece<'a> = Vec<(&'a RecordBatch, usize, usize)>;
 
     pub(super) fn write<W: Write>(batches: &[RecordBatch], out: &mut W) -> Result<()> {
-        out.write_all(COLUMNS.join(",").as_bytes())
+        let schema = batches
+            .first()
+            .map_or_else(super::schema, RecordBatch::schema);
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        out.write_all(names.join(",").as_bytes())
             .map_err(output_error)?;
         out.write_all(b"\n").map_err(output_error)?;
         let pieces = pieces(batches);
@@ -311,7 +390,9 @@ mod csv {
             let text: Vec<&StringArray> = (0..10)
                 .map(|i| batch.column(i).as_string::<i32>())
                 .collect();
-            let values: &Float64Array = batch.column(10).as_primitive();
+            let values: Vec<&Float64Array> = (10..batch.num_columns())
+                .map(|i| batch.column(i).as_primitive())
+                .collect();
             let mut floats = ryu::Buffer::new();
             for row in start..end {
                 for column in &text {
@@ -320,8 +401,13 @@ mod csv {
                     }
                     buf.push(b',');
                 }
-                if values.is_valid(row) {
-                    buf.extend_from_slice(floats.format(values.value(row)).as_bytes());
+                for (i, column) in values.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    if column.is_valid(row) {
+                        buf.extend_from_slice(floats.format(column.value(row)).as_bytes());
+                    }
                 }
                 buf.push(b'\n');
             }
@@ -378,9 +464,22 @@ pub struct ResultRow {
     pub segment_value: String,
     /// The value.
     pub metric_value: Option<f64>,
+    /// The derived columns the request asked for, in result order, with their values.
+    pub derived: Vec<(DerivedColumn, Option<f64>)>,
 }
 
-/// The rows of standard-schema batches; an error for a batch of another schema.
+impl ResultRow {
+    /// The value of a derived column; `None` when it is NULL or was not asked for.
+    pub fn derived(&self, column: DerivedColumn) -> Option<f64> {
+        self.derived
+            .iter()
+            .find(|(c, _)| *c == column)
+            .and_then(|(_, v)| *v)
+    }
+}
+
+/// The rows of standard-schema batches (with derived columns, if any); an error for a batch of
+/// another schema.
 ///
 /// ```
 /// let batch = arrow::record_batch::RecordBatch::try_from_iter([(
@@ -395,13 +494,22 @@ pub fn rows(batches: &[RecordBatch]) -> Result<Vec<ResultRow>> {
     use arrow::array::{AsArray, Float64Array};
     let mut out = Vec::new();
     for batch in batches {
-        let named = batch
-            .schema()
+        let schema = batch.schema();
+        let named = schema
             .fields()
             .iter()
             .zip(COLUMNS)
             .all(|(field, name)| field.name() == name);
-        if !is_standard(batch) || !named {
+        let derived: Option<Vec<DerivedColumn>> = schema.fields()
+            [COLUMNS.len().min(schema.fields().len())..]
+            .iter()
+            .map(|f| {
+                DerivedColumn::ALL
+                    .into_iter()
+                    .find(|c| c.name() == f.name())
+            })
+            .collect();
+        let (true, true, Some(derived)) = (is_standard(batch), named, derived) else {
             return Err(output_error(format!(
                 "a batch with the columns {:?} is not a standard result ({})",
                 batch
@@ -412,13 +520,16 @@ pub fn rows(batches: &[RecordBatch]) -> Result<Vec<ResultRow>> {
                     .collect::<Vec<_>>(),
                 COLUMNS.join(", ")
             )));
-        }
+        };
         let text = |i: usize| batch.column(i).as_string::<i32>();
         let opt = |i: usize, row: usize| {
             let column = text(i);
             (!column.is_null(row)).then(|| column.value(row).to_string())
         };
-        let values: &Float64Array = batch.column(10).as_primitive();
+        let float = |i: usize, row: usize| {
+            let column: &Float64Array = batch.column(i).as_primitive();
+            (!column.is_null(row)).then(|| column.value(row))
+        };
         for row in 0..batch.num_rows() {
             out.push(ResultRow {
                 period_type: text(0).value(row).to_string(),
@@ -431,7 +542,12 @@ pub fn rows(batches: &[RecordBatch]) -> Result<Vec<ResultRow>> {
                 slice_value: text(7).value(row).to_string(),
                 segment_name: text(8).value(row).to_string(),
                 segment_value: text(9).value(row).to_string(),
-                metric_value: (!values.is_null(row)).then(|| values.value(row)),
+                metric_value: float(10, row),
+                derived: derived
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (*c, float(COLUMNS.len() + i, row)))
+                    .collect(),
             });
         }
     }

@@ -136,7 +136,7 @@ fn time_options_are_checked() {
     assert_eq!(err.kind(), aitaem::ErrorKind::QueryBuild);
     assert!(
         err.to_string()
-            .contains("all_time, hourly, daily, weekly, monthly, yearly")
+            .contains("all_time, hourly, daily, weekly, monthly, quarterly, yearly")
     );
 }
 

@@ -3,7 +3,8 @@
 //! integer columns in ratios) loaded into DuckDB, PostgreSQL and the BigQuery emulator, and every
 //! compute feature run on each: every aggregate kind, ratios, value-list / wildcard / composite slices with
 //! overlapping values, value and wildcard segments with join keys, every period type, windows,
-//! by-entity and grouping sets. Results must be equal within 1e-9 relative.
+//! by-entity and grouping sets, quarters, week starts, filled gaps, comparisons, shares, running
+//! and rolling totals. Results must be equal within 1e-9 relative.
 //!
 //! DuckDB's own answers are checked against hand-written SQL elsewhere (`oracle.rs`,
 //! `compute.rs`); here PostgreSQL and BigQuery must agree with them row for row.
@@ -17,7 +18,9 @@ use std::fmt::Write as _;
 
 use aitaem::config::{BackendConfig, DuckDbConfig};
 use aitaem::result::ResultRow;
-use aitaem::{ComputeRequest, ConnectionManager, MetricCompute, PeriodType, SpecCache};
+use aitaem::{
+    Comparison, ComputeRequest, ConnectionManager, MetricCompute, PeriodType, SpecCache, WeekStart,
+};
 use common::bigquery::Bq;
 use common::postgres::Pg;
 use common::{Key, close};
@@ -411,6 +414,71 @@ fn requests(one_pass: &[&str]) -> Vec<(String, ComputeRequest)> {
             base().slices(["country", "device", "platform", "user", "converted"]),
         ));
     }
+    // The time options, on additive metrics (sums, counts, ratios of sums) and the others.
+    let all: Vec<&str> = ADDITIVE.iter().chain(one_pass).copied().collect();
+    let monthly = || {
+        ComputeRequest::new(all.iter().copied())
+            .time_window("2024-01-01", "2025-01-01")
+            .period(PeriodType::Monthly)
+    };
+    out.push((
+        "time options: monthly, filled, previous year, share, cumulative, rolling".into(),
+        monthly()
+            .slices(["device", "band"])
+            .segment("platform_group")
+            .fill_gaps(true)
+            .compare(Comparison::PreviousYear)
+            .share(true)
+            .cumulative(true)
+            .rolling(3),
+    ));
+    out.push((
+        "time options: daily by entity, previous period, rolling".into(),
+        ComputeRequest::new(all.iter().copied())
+            .slices(["device"])
+            .time_window("2024-02-20", "2024-03-10")
+            .period(PeriodType::Daily)
+            .by_entity("user_id")
+            .fill_gaps(true)
+            .compare(Comparison::PreviousPeriod)
+            .rolling(7),
+    ));
+    for start in [WeekStart::Sunday, WeekStart::Saturday] {
+        out.push((
+            format!("time options: weeks from {start}, previous year"),
+            ComputeRequest::new(all.iter().copied())
+                .slices(["country"])
+                .time_window("2024-01-01", "2024-07-01")
+                .period(PeriodType::Weekly)
+                .week_start(start)
+                .compare(Comparison::PreviousYear)
+                .cumulative(true),
+        ));
+    }
+    out.push((
+        "time options: quarterly, previous period".into(),
+        ComputeRequest::new(all.iter().copied())
+            .segment("tier")
+            .time_window("2024-01-01", "2025-01-01")
+            .period(PeriodType::Quarterly)
+            .compare(Comparison::PreviousPeriod)
+            .share(true),
+    ));
+    out.push((
+        "time options: all time, previous period and year".into(),
+        ComputeRequest::new(all.iter().copied())
+            .slices(["device", "band"])
+            .time_window("2024-03-01", "2024-09-01")
+            .compare(Comparison::PreviousPeriod)
+            .share(true),
+    ));
+    out.push((
+        "time options: all time over a year, previous year (overlapping)".into(),
+        ComputeRequest::new(all.iter().copied())
+            .slices(["country"])
+            .time_window("2023-12-25", "2025-01-01")
+            .compare(Comparison::PreviousYear),
+    ));
     for period in [PeriodType::Daily, PeriodType::Weekly, PeriodType::Yearly] {
         out.push((
             format!("date column: {period}"),
@@ -423,8 +491,25 @@ fn requests(one_pass: &[&str]) -> Vec<(String, ComputeRequest)> {
     out
 }
 
-fn by_key(rows: &[ResultRow]) -> BTreeMap<Key, Option<f64>> {
-    common::by_key(rows)
+/// Each row's value and derived values, by its labels.
+fn by_key(rows: &[ResultRow]) -> BTreeMap<Key, Vec<Option<f64>>> {
+    let values = common::by_key(rows);
+    let mut out: BTreeMap<Key, Vec<Option<f64>>> =
+        values.into_iter().map(|(k, v)| (k, vec![v])).collect();
+    for r in rows {
+        let values = out.get_mut(&common::key(r)).expect("every row has a key");
+        values.extend(r.derived.iter().map(|(_, v)| *v));
+    }
+    out
+}
+
+fn same(a: &[Option<f64>], b: &[Option<f64>]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(a, b)| match (a, b) {
+            (Some(a), Some(b)) => close(*a, *b),
+            (None, None) => true,
+            _ => false,
+        })
 }
 
 fn compute(
@@ -488,7 +573,7 @@ impl Reference {
             let expected = by_key(&compute(&self.specs, &self.connections, &request, &name));
             let got = by_key(&compute(specs, connections, &request, &name));
             assert!(
-                !expected.is_empty() && expected.values().any(Option::is_some),
+                !expected.is_empty() && expected.values().any(|v| v[0].is_some()),
                 "{name}: a trivial result"
             );
             let missing: Vec<_> = expected.keys().filter(|k| !got.contains_key(k)).collect();
@@ -498,13 +583,11 @@ impl Reference {
                 "{name}: rows only on DuckDB: {missing:?}\nrows only on {backend}: {extra:?}"
             );
             for (key, want) in &expected {
-                let have = got[key];
-                let same = match (want, have) {
-                    (Some(a), Some(b)) => close(*a, b),
-                    (None, None) => true,
-                    _ => false,
-                };
-                assert!(same, "{name}: {key:?}: DuckDB {want:?}, {backend} {have:?}");
+                let have = &got[key];
+                assert!(
+                    same(want, have),
+                    "{name}: {key:?}: DuckDB {want:?}, {backend} {have:?}"
+                );
             }
             compared += expected.len();
         }
@@ -650,13 +733,8 @@ fn the_example_project_gives_the_same_answers_on_postgres() {
             let have = got
                 .get(key)
                 .unwrap_or_else(|| panic!("{what}: no {key:?} on PostgreSQL"));
-            let same = match (want, have) {
-                (Some(a), Some(b)) => close(*a, *b),
-                (None, None) => true,
-                _ => false,
-            };
             assert!(
-                same,
+                same(want, have),
                 "{what}: {key:?}: DuckDB {want:?}, PostgreSQL {have:?}"
             );
         }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use aitaem::plan::{Catalog, Plan, Table, plan};
 use aitaem::source::{BackendKind, Source, SourceUri};
-use aitaem::{Column, ComputeRequest, PeriodType, Project};
+use aitaem::{Column, Comparison, ComputeRequest, PeriodType, Project, WeekStart};
 use sqlparser::dialect::{
     BigQueryDialect, Dialect as ParserDialect, DuckDbDialect, PostgreSqlDialect,
 };
@@ -159,5 +159,35 @@ fn hours_years_and_windows_without_periods() {
     check(
         "window_two_sources",
         ComputeRequest::new(["revenue", "orders"]).time_window("2024-01-01", "2024-02-01"),
+    );
+}
+
+#[test]
+fn time_options_widen_the_scan_and_group_by_window() {
+    // Rolling over 3 months reads two months before the window, and the previous year a
+    // separate range (with a gap); ratios of totals carry their numerators and denominators.
+    check(
+        "rolling_previous_year_quarterly",
+        ComputeRequest::new(["revenue", "ctr"])
+            .slices(["country"])
+            .time_window("2024-04-01", "2024-07-01")
+            .period(PeriodType::Quarterly)
+            .compare(Comparison::PreviousYear)
+            .rolling(3),
+    );
+    // All time against the window before: rows are grouped by the window they fall in.
+    check(
+        "all_time_previous_period",
+        ComputeRequest::new(["revenue", "unique_users"])
+            .slices(["spend_band"])
+            .time_window("2024-03-01", "2024-04-01")
+            .compare(Comparison::PreviousPeriod),
+    );
+    check(
+        "sunday_weeks",
+        ComputeRequest::new(["revenue"])
+            .time_window("2024-03-01", "2024-04-01")
+            .period(PeriodType::Weekly)
+            .week_start(WeekStart::Sunday),
     );
 }

@@ -10,9 +10,9 @@ from typing import FrozenSet
 
 from typing import Literal, get_args
 
-PeriodType = Literal["all_time", "daily", "weekly", "monthly", "yearly", "hourly"]
+PeriodType = Literal["all_time", "daily", "weekly", "monthly", "yearly", "hourly", "quarterly"]
 """``period_type`` values: ``all_time`` (one row per group) or one row per hour, day, week
-(starting Monday), month or year."""
+(starting Monday unless ``week_start`` says otherwise), month, quarter or year."""
 
 VALID_PERIOD_TYPES: FrozenSet[str] = frozenset(get_args(PeriodType))
 

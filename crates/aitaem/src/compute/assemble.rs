@@ -17,7 +17,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::period::period_bounds;
 use crate::plan::{Layout, WideColumn};
-use crate::result::schema;
+use crate::result::schema_with;
 
 /// The label columns' positions in the wide rows.
 struct Columns {
@@ -29,16 +29,13 @@ struct Columns {
 }
 
 impl Columns {
-    fn of(layout: &Layout) -> Columns {
-        let required = |column| {
-            layout
-                .position(column)
-                .expect("every layout has the state and value columns")
-        };
+    fn of(columns: &[WideColumn]) -> Columns {
+        let position = |column| columns.iter().position(|c| *c == column);
+        let required = |column| position(column).expect("every layout has the label columns");
         Columns {
             state: required(WideColumn::State),
-            period: layout.position(WideColumn::Period),
-            entity: layout.position(WideColumn::Entity),
+            period: position(WideColumn::Period),
+            entity: position(WideColumn::Entity),
             slice_value: required(WideColumn::SliceValue),
             segment_value: required(WideColumn::SegmentValue),
         }
@@ -46,11 +43,23 @@ impl Columns {
 }
 
 impl Layout {
-    /// The standard batches for a statement's wide batches: every batch of the first metric,
-    /// then of the second, and so on.
-    pub(crate) fn unpivot(&self, wide: &[RecordBatch]) -> Result<Vec<RecordBatch>, String> {
-        let columns = Columns::of(self);
-        let expected = self.columns().len();
+    /// The standard batches (with the derived columns, if any) for wide batches whose columns
+    /// are `wide_columns` (a statement's, or those derived from them): every batch of the first
+    /// metric, then of the second, and so on.
+    pub(crate) fn unpivot(
+        &self,
+        wide: &[RecordBatch],
+        wide_columns: &[WideColumn],
+    ) -> Result<Vec<RecordBatch>, String> {
+        let columns = Columns::of(wide_columns);
+        let position = |column| {
+            wide_columns
+                .iter()
+                .position(|c| *c == column)
+                .expect("every metric has its columns")
+        };
+        let expected = wide_columns.len();
+        let schema = schema_with(self.derived());
         let mut constants = Constants::default();
         let mut labels = Vec::new();
         for batch in wide.iter().filter(|b| b.num_rows() > 0) {
@@ -66,17 +75,24 @@ impl Layout {
         for (i, (name, format)) in self.metrics.iter().enumerate() {
             for (batch, shared) in &labels {
                 let n = batch.num_rows();
-                let position = self
-                    .position(WideColumn::Metric(i))
-                    .expect("every metric has a column");
-                let value = as_type(batch.column(position), &DataType::Float64)?;
-                let mut arrays: Vec<ArrayRef> = Vec::with_capacity(11);
+                let value = as_type(
+                    batch.column(position(WideColumn::Metric(i))),
+                    &DataType::Float64,
+                )?;
+                let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
                 arrays.extend(shared[..4].iter().cloned());
                 arrays.push(constants.get(Some(name), n));
                 arrays.push(constants.get(format.as_deref(), n));
                 arrays.extend(shared[4..].iter().cloned());
                 arrays.push(value);
-                out.push(RecordBatch::try_new(schema(), arrays).map_err(|e| e.to_string())?);
+                for &derived in self.derived() {
+                    arrays.push(
+                        batch
+                            .column(position(WideColumn::Derived(i, derived)))
+                            .clone(),
+                    );
+                }
+                out.push(RecordBatch::try_new(schema.clone(), arrays).map_err(|e| e.to_string())?);
             }
         }
         Ok(out)
@@ -262,6 +278,9 @@ mod tests {
                 ("revenue".into(), Some("currency:USD".into())),
                 ("ctr".into(), None),
             ],
+            window_key: false,
+            parts: Vec::new(),
+            derive: None,
         }
     }
 
@@ -272,9 +291,9 @@ mod tests {
             wide(vec![0, 1], vec![Some(JAN), Some(FEB)], vec![1.0, 2.0]),
             wide(vec![1, 0], vec![Some(FEB), None], vec![3.0, 4.0]),
         ];
-        let out = layout.unpivot(&batches).unwrap();
+        let out = layout.unpivot(&batches, &layout.columns()).unwrap();
         assert_eq!(out.len(), 4);
-        let all = arrow::compute::concat_batches(&schema(), &out).unwrap();
+        let all = arrow::compute::concat_batches(&crate::result::schema(), &out).unwrap();
         let s = |v: &str| Some(v.to_string());
         assert_eq!(
             text(&all, "metric_name"),
@@ -336,7 +355,10 @@ mod tests {
     fn an_unknown_state_is_an_error() {
         let layout = monthly_by_entity(&["none"]);
         let err = layout
-            .unpivot(&[wide(vec![0, 3], vec![Some(JAN), Some(JAN)], vec![1.0, 2.0])])
+            .unpivot(
+                &[wide(vec![0, 3], vec![Some(JAN), Some(JAN)], vec![1.0, 2.0])],
+                &layout.columns(),
+            )
             .unwrap_err();
         assert_eq!(err, "unknown state 3");
     }
@@ -345,7 +367,10 @@ mod tests {
     fn a_period_beyond_the_calendar_is_an_error_not_a_panic() {
         let layout = monthly_by_entity(&["none"]);
         let err = layout
-            .unpivot(&[wide(vec![0], vec![Some(i64::MAX)], vec![1.0])])
+            .unpivot(
+                &[wide(vec![0], vec![Some(i64::MAX)], vec![1.0])],
+                &layout.columns(),
+            )
             .unwrap_err();
         assert!(err.contains("out of range"), "{err}");
     }

@@ -2,8 +2,10 @@
 //! standard result; and `scan`, which checks which slices and segments fit which metrics.
 
 mod assemble;
+mod derive;
 pub mod scan;
 
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::connect::ConnectionManager;
@@ -44,7 +46,10 @@ pub struct MetricCompute<'a> {
 /// others succeeded, and notes on how sources were found.
 #[derive(Debug)]
 pub struct ComputeResult {
-    /// Record batches of the standard schema ([`result::schema`]).
+    /// The result's schema: the standard 11 columns ([`result::schema`]) and the derived
+    /// columns the request asked for.
+    pub schema: SchemaRef,
+    /// Record batches of that schema.
     pub batches: Vec<RecordBatch>,
     /// One `QueryExecutionError` per failed source (only when some sources succeeded).
     pub warnings: Vec<Error>,
@@ -134,7 +139,12 @@ impl<'a> MetricCompute<'a> {
         if warnings.len() == plan.statements.len() && !warnings.is_empty() {
             return Err(warnings.remove(0));
         }
+        if batches.is_empty() {
+            // Writers take the columns from the batches.
+            batches.push(RecordBatch::new_empty(plan.schema.clone()));
+        }
         Ok(ComputeResult {
+            schema: plan.schema.clone(),
             batches,
             warnings,
             notices: plan.notices.clone(),
@@ -152,7 +162,13 @@ impl<'a> MetricCompute<'a> {
             .connections
             .query(statement.backend, &statement.sql)?
             .map_err(|source| execution_error(statement, source))?;
-        statement.layout.unpivot(&batches).map_err(|message| {
+        let layout = &statement.layout;
+        match &layout.derive {
+            None => layout.unpivot(&batches, &layout.columns()),
+            Some(_) => derive::derive(layout, &batches)
+                .and_then(|rows| layout.unpivot(&[rows], &layout.derived_columns())),
+        }
+        .map_err(|message| {
             execution_error(
                 statement,
                 BackendError::new(BackendErrorKind::Other, message),

@@ -25,7 +25,9 @@ mod statement;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub(crate) use layout::{Layout, WideColumn};
+use arrow::datatypes::SchemaRef;
+
+pub(crate) use layout::{Combine, Derivation, Layout, WideColumn};
 
 use crate::backend::Column;
 use crate::error::{Error, Result};
@@ -143,6 +145,9 @@ pub struct Plan {
     pub statements: Vec<PlannedStatement>,
     /// What the user should know about how sources were found (see [`Table::notice`]).
     pub notices: Vec<String>,
+    /// The schema of the result: the standard 11 columns and the derived columns the request
+    /// asks for.
+    pub schema: SchemaRef,
 }
 
 impl Plan {
@@ -192,7 +197,9 @@ struct Group<'s> {
 /// Plans a request: checks it against the specs, looks every source up in the catalog, and
 /// builds one statement per source table (and timestamp column). Nothing runs.
 pub fn plan(request: &ComputeRequest, specs: &SpecCache, catalog: &dyn Catalog) -> Result<Plan> {
-    plan_checked(&request.check(specs)?, catalog)
+    let mut plan = plan_checked(&request.check(specs)?, catalog)?;
+    plan.schema = crate::result::schema_with(&request.derived_columns());
+    Ok(plan)
 }
 
 pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> Result<Plan> {
@@ -290,5 +297,6 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
     Ok(Plan {
         statements,
         notices,
+        schema: crate::result::schema(),
     })
 }

@@ -7,6 +7,7 @@
 
 use sqlparser::ast::Expr;
 
+use super::layout::{Combine, Derivation};
 use super::{Group, Layout, Strategy, Table, WideColumn, sets};
 use crate::error::{Error, Result};
 use crate::request::CheckedRequest;
@@ -352,24 +353,57 @@ impl Builder {
         }))
     }
 
-    /// The window filter, and the period and entity keys.
-    fn time(&mut self, request: &CheckedRequest, group: &Group) -> Vec<String> {
+    /// The time filter (the window, with what comparisons and rolling values reach back to),
+    /// the period or window key, and the entity key. Returns the filters, and the join of the
+    /// windows when rows are grouped by window (`all_time` with a comparison).
+    fn time(&mut self, request: &CheckedRequest, group: &Group) -> (Vec<String>, Option<String>) {
         let d = self.d;
         let mut filters = Vec::new();
-        let unit = request.period.unit();
-        if let (Some(window), Some(ts)) = (&request.window, &group.timestamp) {
+        let mut join = None;
+        if let (Some(window), Some(reach), Some(ts)) =
+            (&request.window, &request.reach, &group.timestamp)
+        {
             let ts_sql = d.column(ts);
-            let (from, to) = match unit {
-                Some(unit) => window.covering(unit),
-                None => (window.start, window.end),
-            };
             let kind = group.timestamp_type.as_deref();
-            filters.push(format!("{ts_sql} >= {}", d.time_bound(from, kind)));
-            filters.push(format!("{ts_sql} < {}", d.time_bound(to, kind)));
-            if let Some(unit) = unit {
+            let within = |(from, to): (chrono::NaiveDateTime, chrono::NaiveDateTime)| {
+                format!(
+                    "{ts_sql} >= {} AND {ts_sql} < {}",
+                    d.time_bound(from, kind),
+                    d.time_bound(to, kind)
+                )
+            };
+            let ranges: Vec<String> = reach.ranges.iter().map(|&r| within(r)).collect();
+            filters.push(match ranges.len() {
+                1 => ranges[0].clone(),
+                _ => format!("(({}))", ranges.join(") OR (")),
+            });
+            if let Some(unit) = request.unit {
                 self.keys.push(Key {
                     alias: "__period".into(),
                     expr: d.period_key(&ts_sql, unit),
+                });
+            }
+            if let Some(previous) = reach.comparison_window {
+                // The windows may overlap: a row of both counts in both.
+                let rows: Vec<Vec<String>> = [(window.start, window.end), previous]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(from, to))| {
+                        vec![
+                            i.to_string(),
+                            d.time_bound(from, kind),
+                            d.time_bound(to, kind),
+                        ]
+                    })
+                    .collect();
+                join = Some(format!(
+                    "\n    CROSS JOIN {}",
+                    d.values(&rows, "__w", &["__i", "__lo", "__hi"])
+                ));
+                filters.push(format!("{ts_sql} >= __w.__lo AND {ts_sql} < __w.__hi"));
+                self.keys.push(Key {
+                    alias: "__window".into(),
+                    expr: "__w.__i".into(),
                 });
             }
         }
@@ -379,14 +413,14 @@ impl Builder {
                 expr: d.column(entity),
             });
         }
-        filters
+        (filters, join)
     }
 
-    /// The period and entity keys, which every state groups by.
+    /// The period, window and entity keys, which every state groups by.
     fn grouping_keys(&self) -> Vec<&Key> {
         self.keys
             .iter()
-            .filter(|k| k.alias == "__period" || k.alias == "__entity")
+            .filter(|k| matches!(k.alias.as_str(), "__period" | "__window" | "__entity"))
             .collect()
     }
 
@@ -593,48 +627,30 @@ impl Builder {
     }
 
     /// The final query: one wide row per group, with the columns the layout lists, ordered
-    /// when asked. `metrics` are the metric value expressions over `__states`.
-    fn finish(
-        self,
-        request: &CheckedRequest,
-        group: &Group,
-        states: &[State],
-        metrics: &[String],
-    ) -> (String, Layout) {
+    /// when asked. `values` gives what to select for each value column (metric values,
+    /// numerators and denominators) over `__states`.
+    fn finish(self, layout: &Layout, sort: bool, values: &[(WideColumn, String)]) -> String {
         let d = self.d;
-        let unit = request.period.unit();
-        let layout = Layout {
-            period_type: request.period.as_str().to_string(),
-            unit,
-            window: match (unit, &request.window) {
-                (None, Some(w)) => Some((w.start_text.clone(), w.end_text.clone())),
-                _ => None,
-            },
-            by_entity: request.by_entity.is_some(),
-            states: states
-                .iter()
-                .map(|s| (s.slice_type(), s.segment_name.clone()))
-                .collect(),
-            metrics: group
-                .metrics
-                .iter()
-                .map(|m| (m.name.clone(), m.format.as_ref().map(|f| f.to_string())))
-                .collect(),
-        };
         let columns = layout.columns();
         let select: Vec<String> = columns
             .iter()
             .map(|&column| {
                 let name = column.name();
                 let value = match column {
-                    WideColumn::State | WideColumn::SliceValue | WideColumn::SegmentValue => {
-                        return name;
-                    }
-                    WideColumn::Period => {
-                        d.period_start("__period", unit.expect("a period column implies a unit"))
-                    }
+                    WideColumn::Period => d.period_start(
+                        "__period",
+                        layout.unit.expect("a period column implies a unit"),
+                    ),
                     WideColumn::Entity => d.cast("__entity", SqlType::Text),
-                    WideColumn::Metric(i) => metrics[i].clone(),
+                    WideColumn::Metric(_)
+                    | WideColumn::Numerator(_)
+                    | WideColumn::Denominator(_) => values
+                        .iter()
+                        .find(|(c, _)| *c == column)
+                        .expect("every value column has a value")
+                        .1
+                        .clone(),
+                    _ => return name,
                 };
                 if value == name {
                     name
@@ -648,28 +664,111 @@ impl Builder {
             self.ctes.join(",\n"),
             select.join(", ")
         );
-        if request.sort {
+        if sort {
             let order: Vec<String> = columns
                 .iter()
-                .filter(|c| !matches!(c, WideColumn::Metric(_)))
+                .filter(|c| {
+                    !matches!(
+                        c,
+                        WideColumn::Metric(_)
+                            | WideColumn::Numerator(_)
+                            | WideColumn::Denominator(_)
+                    )
+                })
                 .map(|c| c.name())
                 .collect();
             sql.push_str(&format!("\nORDER BY {}", order.join(", ")));
         }
-        (sql, layout)
+        sql
     }
 }
 
-/// How the metrics are aggregated: the strategy, each metric's final value expression, and the
-/// partial aggregates the first stage computes (two-stage only).
+/// What a statement's rows mean, and what to derive from them.
+fn layout(
+    request: &CheckedRequest,
+    group: &Group,
+    states: &[State],
+    metrics: &[MetricExprs],
+) -> Layout {
+    let combine: Vec<Combine> = metrics
+        .iter()
+        .map(|m| {
+            Combine::of(
+                expr::single_total(&m.numerator),
+                m.denominator.as_ref().map(expr::single_total),
+            )
+        })
+        .collect();
+    let totals = request.cumulative || request.rolling.is_some();
+    let derive = request.derives().then(|| Derivation {
+        columns: request.derived.clone(),
+        periods: request
+            .unit
+            .zip(request.window.as_ref())
+            .map(|(unit, w)| w.covering(unit)),
+        fill_gaps: request.fill_gaps,
+        compare: request.compare,
+        rolling: request.rolling,
+        divisors: states
+            .iter()
+            .map(|s| {
+                let baseline = |with_segment: bool| {
+                    states
+                        .iter()
+                        .position(|b| b.slice.is_none() && b.with_segment == with_segment)
+                        .map(|i| (i, with_segment))
+                };
+                match (s.slice, s.with_segment) {
+                    (Some(_), with_segment) => baseline(with_segment),
+                    (None, true) => baseline(false),
+                    (None, false) => None,
+                }
+            })
+            .collect(),
+        combine: combine.clone(),
+        sort: request.sort,
+    });
+    Layout {
+        period_type: request.period.as_str().to_string(),
+        unit: request.unit,
+        window: match (request.unit, &request.window) {
+            (None, Some(w)) => Some((w.start_text.clone(), w.end_text.clone())),
+            _ => None,
+        },
+        by_entity: request.by_entity.is_some(),
+        states: states
+            .iter()
+            .map(|s| (s.slice_type(), s.segment_name.clone()))
+            .collect(),
+        metrics: group
+            .metrics
+            .iter()
+            .map(|m| (m.name.clone(), m.format.as_ref().map(|f| f.to_string())))
+            .collect(),
+        window_key: request
+            .reach
+            .as_ref()
+            .is_some_and(|r| r.comparison_window.is_some()),
+        parts: combine
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| totals && **c == Combine::RatioOfTotals)
+            .map(|(i, _)| i)
+            .collect(),
+        derive,
+    }
+}
+
+/// How the metrics are aggregated: the strategy, each metric's numerator and denominator as
+/// aggregate expressions, and the partial aggregates the first stage computes (two-stage only).
 fn aggregation(
     d: Dialect,
     metrics: &[MetricExprs],
     single_state: bool,
-) -> (Strategy, Vec<String>, Partials) {
+) -> (Strategy, Vec<(String, Option<String>)>, Partials) {
     let mut partials = Partials::default();
     if !single_state {
-        let decomposed: Option<Vec<String>> = metrics
+        let decomposed: Option<Vec<(String, Option<String>)>> = metrics
             .iter()
             .map(|m| {
                 let num = expr::decompose(&m.numerator, d, &mut partials)?;
@@ -677,18 +776,20 @@ fn aggregation(
                     Some(den) => Some(expr::decompose(den, d, &mut partials)?),
                     None => None,
                 };
-                Some(value_expr(d, &num, den.as_deref()))
+                Some((num, den))
             })
             .collect();
-        if let Some(finals) = decomposed {
-            return (Strategy::TwoStage, finals, partials);
+        if let Some(fractions) = decomposed {
+            return (Strategy::TwoStage, fractions, partials);
         }
     }
-    let finals = metrics
+    let fractions = metrics
         .iter()
         .map(|m| {
-            let den = m.denominator.as_ref().map(expr::render);
-            value_expr(d, &expr::render(&m.numerator), den.as_deref())
+            (
+                expr::render(&m.numerator),
+                m.denominator.as_ref().map(expr::render),
+            )
         })
         .collect();
     let strategy = if single_state {
@@ -696,7 +797,7 @@ fn aggregation(
     } else {
         Strategy::OnePass
     };
-    (strategy, finals, Partials::default())
+    (strategy, fractions, Partials::default())
 }
 
 /// PostgreSQL's `GROUPING` takes at most this many arguments.
@@ -738,7 +839,7 @@ pub(super) fn build(
     };
     let leaves = builder.slices(request)?;
     let segment = builder.segment(request, dimension)?;
-    let filters = builder.time(request, group);
+    let (filters, windows) = builder.time(request, group);
 
     let metrics = group
         .metrics
@@ -776,12 +877,28 @@ pub(super) fn build(
             })
         })
         .collect();
-    let (strategy, finals, partials) = aggregation(d, &metrics, states.len() == 1);
+    let (strategy, fractions, partials) = aggregation(d, &metrics, states.len() == 1);
+    let layout = layout(request, group, &states, &metrics);
+    // Each value column with its expression.
+    let mut values: Vec<(WideColumn, String)> = fractions
+        .iter()
+        .enumerate()
+        .map(|(i, (num, den))| (WideColumn::Metric(i), value_expr(d, num, den.as_deref())))
+        .collect();
+    for &i in &layout.parts {
+        let (num, den) = &fractions[i];
+        let den = den.as_deref().expect("a ratio has a denominator");
+        values.push((WideColumn::Numerator(i), d.cast(num, SqlType::Double)));
+        values.push((WideColumn::Denominator(i), d.cast(den, SqlType::Double)));
+    }
 
     let mut fact = format!("{} AS __fact", group.fact.relation);
     if let Some(segment) = &segment {
         builder.ctes.push(segment.cte.clone());
         fact.push_str(&segment.join);
+    }
+    if let Some(windows) = &windows {
+        fact.push_str(windows);
     }
     if !filters.is_empty() {
         fact.push_str(&format!("\n    WHERE {}", filters.join(" AND ")));
@@ -793,25 +910,23 @@ pub(super) fn build(
     // Two-stage branches roll the partial aggregates up, and the metrics are computed once over
     // their union (a shorter statement for the database to prepare); the other plans compute the
     // metrics in each branch.
-    let metric_name = |i: usize| WideColumn::Metric(i).name();
-    let (aggregates, metric_columns): (Vec<String>, Vec<String>) = match strategy {
-        Strategy::TwoStage => (
-            partials
-                .rollups
+    let aggregates: Vec<String> = match strategy {
+        Strategy::TwoStage => partials
+            .rollups
+            .iter()
+            .enumerate()
+            .map(|(i, rollup)| format!("{rollup}({0}) AS {0}", Partials::name(i)))
+            .collect(),
+        Strategy::OnePass | Strategy::SingleAggregate => {
+            let aggregates = values
                 .iter()
-                .enumerate()
-                .map(|(i, rollup)| format!("{rollup}({0}) AS {0}", Partials::name(i)))
-                .collect(),
-            finals,
-        ),
-        Strategy::OnePass | Strategy::SingleAggregate => (
-            finals
-                .iter()
-                .enumerate()
-                .map(|(i, f)| format!("{f} AS {}", metric_name(i)))
-                .collect(),
-            (0..finals.len()).map(metric_name).collect(),
-        ),
+                .map(|(column, value)| format!("{value} AS {}", column.name()))
+                .collect();
+            for (column, value) in &mut values {
+                *value = column.name();
+            }
+            aggregates
+        }
     };
     let branches: Vec<String> = states
         .iter()
@@ -832,7 +947,7 @@ pub(super) fn build(
         "__states AS (\n    {}\n)",
         branches.join("\n    UNION ALL\n    ")
     ));
-    let (sql, layout) = builder.finish(request, group, &states, &metric_columns);
+    let sql = builder.finish(&layout, request.sort, &values);
     Ok(Built {
         sql,
         strategy,

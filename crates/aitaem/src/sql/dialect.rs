@@ -6,7 +6,7 @@
 use chrono::NaiveDateTime;
 
 use super::ident::Ident;
-use crate::period::TimeUnit;
+use crate::period::{TimeUnit, WeekStart};
 
 /// A backend's SQL dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -169,19 +169,38 @@ impl Dialect {
         format!("CAST({expr} AS {})", self.type_name(ty))
     }
 
-    /// Truncates a timestamp expression to the start of its hour, day, ISO week, month or year.
+    /// Truncates a timestamp expression to the start of its hour, day, week, month, quarter or
+    /// year.
     ///
-    /// On BigQuery, weeks are found by day-of-week arithmetic (`EXTRACT(DAYOFWEEK ...)` is 1 on
-    /// Sunday), which is right on the service and on emulators alike, where `WEEK(MONDAY)` and
-    /// `ISOWEEK` are not always.
+    /// Weeks starting on another day than Monday are Monday weeks of the time shifted forward
+    /// by the days from the start day to Monday, shifted back. On BigQuery, weeks are found by
+    /// day-of-week arithmetic (`EXTRACT(DAYOFWEEK ...)` is 1 on Sunday), which is right on the
+    /// service and on emulators alike, where `WEEK(MONDAY)` and `ISOWEEK` are not always.
+    ///
+    /// ```
+    /// use aitaem::{WeekStart, period::TimeUnit, sql::Dialect};
+    /// assert_eq!(
+    ///     Dialect::Postgres.truncate("ts", TimeUnit::Week(WeekStart::Sunday)),
+    ///     "date_trunc('week', CAST(ts AS TIMESTAMP) + INTERVAL '1 days') - INTERVAL '1 days'"
+    /// );
+    /// ```
     pub fn truncate(self, expr: &str, unit: TimeUnit) -> String {
         let ts = self.cast(expr, SqlType::Timestamp);
         match (self, unit) {
+            (Dialect::DuckDb | Dialect::Postgres, TimeUnit::Week(start))
+                if start != WeekStart::Monday =>
+            {
+                let shift = 7 - start.days_from_monday();
+                format!(
+                    "date_trunc('week', {ts} + INTERVAL '{shift} days') - INTERVAL '{shift} days'"
+                )
+            }
             (Dialect::DuckDb | Dialect::Postgres, _) => {
                 format!("date_trunc('{}', {ts})", unit.word())
             }
-            (Dialect::BigQuery, TimeUnit::Week) => format!(
-                "DATETIME(DATE_SUB(DATE({ts}), INTERVAL MOD(EXTRACT(DAYOFWEEK FROM {ts}) + 5, 7) DAY))"
+            (Dialect::BigQuery, TimeUnit::Week(start)) => format!(
+                "DATETIME(DATE_SUB(DATE({ts}), INTERVAL MOD(EXTRACT(DAYOFWEEK FROM {ts}) + {}, 7) DAY))",
+                (12 - start.days_from_monday()) % 7
             ),
             (Dialect::BigQuery, _) => {
                 format!("DATETIME_TRUNC({ts}, {})", unit.word().to_uppercase())

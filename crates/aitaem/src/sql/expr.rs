@@ -743,6 +743,41 @@ fn decomposition(f: &Function) -> Option<Decomposition> {
     })
 }
 
+/// A fragment that is one counting or summing aggregate, which options over periods can add up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    /// `SUM(x)` or `COUNT(...)` (with an optional `FILTER`): values of periods add up.
+    Additive,
+    /// `COUNT(DISTINCT x)`: 0 over no rows, but periods do not add up.
+    Distinct,
+}
+
+/// Whether a fragment is exactly one `SUM`, `COUNT` or `COUNT(DISTINCT ...)` call.
+pub fn single_total(expr: &Expr) -> Option<Total> {
+    let Expr::Function(f) = strip_parentheses(expr) else {
+        return None;
+    };
+    if f.over.is_some() || !f.within_group.is_empty() {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    let distinct = matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
+    match (function_name(f).as_str(), distinct) {
+        ("count", true) => Some(Total::Distinct),
+        ("sum" | "count" | "count_star" | "countif" | "count_if", false) => Some(Total::Additive),
+        _ => None,
+    }
+}
+
+fn strip_parentheses(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Nested(inner) => strip_parentheses(inner),
+        other => other,
+    }
+}
+
 /// Partial aggregates shared by the metrics of one statement, by rendered SQL.
 #[derive(Debug, Default)]
 pub struct Partials {
@@ -882,6 +917,27 @@ mod tests {
 
     fn duck(text: &str) -> Expr {
         parse(text, Some(Dialect::DuckDb)).unwrap()
+    }
+
+    #[test]
+    fn single_totals_are_one_sum_or_count() {
+        let total = |text: &str| single_total(&duck(text));
+        assert_eq!(total("SUM(revenue)"), Some(Total::Additive));
+        assert_eq!(total("(count(*))"), Some(Total::Additive));
+        assert_eq!(
+            total("count(*) FILTER (WHERE clicks > 0)"),
+            Some(Total::Additive)
+        );
+        assert_eq!(total("COUNT(DISTINCT user_id)"), Some(Total::Distinct));
+        for other in [
+            "SUM(revenue) / 100",
+            "AVG(revenue)",
+            "SUM(DISTINCT revenue)",
+            "SUM(a) + SUM(b)",
+            "MAX(revenue)",
+        ] {
+            assert_eq!(total(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -114,18 +114,23 @@ pub type Key = (
     Option<String>,
 );
 
+/// A row's labels.
+pub fn key(r: &ResultRow) -> Key {
+    (
+        r.metric_name.clone(),
+        r.slice_type.clone(),
+        r.slice_value.clone(),
+        r.segment_name.clone(),
+        r.segment_value.clone(),
+        r.period_start_date.clone(),
+        r.entity_id.clone(),
+    )
+}
+
 pub fn by_key(rows: &[ResultRow]) -> BTreeMap<Key, Option<f64>> {
     let mut map = BTreeMap::new();
     for r in rows {
-        let key = (
-            r.metric_name.clone(),
-            r.slice_type.clone(),
-            r.slice_value.clone(),
-            r.segment_name.clone(),
-            r.segment_value.clone(),
-            r.period_start_date.clone(),
-            r.entity_id.clone(),
-        );
+        let key = key(r);
         assert!(
             map.insert(key.clone(), r.metric_value).is_none(),
             "duplicate row {key:?}"

@@ -1,0 +1,515 @@
+//! Rows and columns derived from a statement's wide rows: filled gaps, comparisons with an
+//! earlier period, shares of the total, running and rolling totals.
+//!
+//! The statement reads the window and the earlier periods these need in its one scan; here its
+//! rows are put in series (one per state, entity, slice value and segment value), and each value
+//! is found by looking at the series' other periods. The rows outside the window are dropped.
+//! Doing this on the engine's side of the result makes the answers the same on every backend.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, StringArray, TimestampMicrosecondArray, UInt32Array,
+};
+use arrow::compute::{cast, concat_batches, take};
+use arrow::datatypes::{DataType, Int64Type, TimeUnit as ArrowTimeUnit, TimestampMicrosecondType};
+use arrow::record_batch::RecordBatch;
+use chrono::NaiveDateTime;
+
+use crate::period::{self, from_micros, ordinal};
+use crate::plan::{Combine, Derivation, Layout, WideColumn};
+use crate::result::DerivedColumn;
+
+/// At most this many rows may be added by filling gaps.
+const MAX_FILLED_ROWS: usize = 50_000_000;
+
+/// One series: a state, an entity, a slice value and a segment value.
+type SeriesKey<'a> = (u32, Option<&'a str>, &'a str, &'a str);
+
+/// The statement's rows, by column.
+struct Input<'a> {
+    states: Vec<u32>,
+    /// Each row's period number (`period::ordinal`), or window (0: the request's, -1: the one
+    /// compared with), or 0.
+    ordinals: Vec<i64>,
+    entity: Option<&'a StringArray>,
+    slice_value: &'a StringArray,
+    segment_value: &'a StringArray,
+    values: Vec<&'a Float64Array>,
+    /// Numerator and denominator columns, by metric (for ratios of totals).
+    parts: Vec<Option<(&'a Float64Array, &'a Float64Array)>>,
+}
+
+impl Input<'_> {
+    fn key(&self, row: usize) -> SeriesKey<'_> {
+        (
+            self.states[row],
+            self.entity
+                .and_then(|e| (!e.is_null(row)).then(|| e.value(row))),
+            self.slice_value.value(row),
+            self.segment_value.value(row),
+        )
+    }
+}
+
+/// A row of the result: its series, period number, and the statement's row (`None`: filled).
+#[derive(Clone, Copy)]
+struct Row {
+    series: u32,
+    ordinal: i64,
+    source: Option<usize>,
+}
+
+fn value(column: &Float64Array, row: usize) -> Option<f64> {
+    (!column.is_null(row)).then(|| column.value(row))
+}
+
+/// `a / b`, NULL when either is NULL or `b` is 0.
+fn divide(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn as_type(column: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
+    if column.data_type() == to {
+        Ok(column.clone())
+    } else {
+        cast(column, to).map_err(|e| e.to_string())
+    }
+}
+
+/// The derived wide rows (columns: [`Layout::derived_columns`]) of a statement's wide rows.
+pub(crate) fn derive(layout: &Layout, wide: &[RecordBatch]) -> Result<RecordBatch, String> {
+    let derivation = layout
+        .derive
+        .as_ref()
+        .expect("derive is called for layouts that derive");
+    let columns = layout.columns();
+    let position = |column| columns.iter().position(|c| *c == column);
+    let Some(first) = wide.first() else {
+        return empty(layout);
+    };
+    let batch = concat_batches(&first.schema(), wide).map_err(|e| e.to_string())?;
+    if batch.num_columns() != columns.len() {
+        return Err(format!(
+            "the statement returned {} columns instead of {}",
+            batch.num_columns(),
+            columns.len()
+        ));
+    }
+    let column = |c: WideColumn, ty: &DataType| {
+        let index = position(c).expect("the layout lists the column");
+        as_type(batch.column(index), ty)
+    };
+
+    let n = batch.num_rows();
+    let states = column(WideColumn::State, &DataType::UInt32)?;
+    let states: Vec<u32> = states
+        .as_primitive::<arrow::datatypes::UInt32Type>()
+        .values()
+        .to_vec();
+    if let Some(s) = states.iter().find(|&&s| s as usize >= layout.states.len()) {
+        return Err(format!("unknown state {s}"));
+    }
+    let ordinals: Vec<i64> = if let Some(unit) = layout.unit {
+        let periods = column(
+            WideColumn::Period,
+            &DataType::Timestamp(ArrowTimeUnit::Microsecond, None),
+        )?;
+        let periods = periods.as_primitive::<TimestampMicrosecondType>();
+        (0..n)
+            .map(|row| {
+                if periods.is_null(row) {
+                    return Err("a row without a period".to_string());
+                }
+                Ok(ordinal(from_micros(periods.value(row))?, unit))
+            })
+            .collect::<Result<_, String>>()?
+    } else if layout.window_key {
+        let windows = column(WideColumn::Window, &DataType::Int64)?;
+        windows
+            .as_primitive::<Int64Type>()
+            .values()
+            .iter()
+            .map(|w| -w)
+            .collect()
+    } else {
+        vec![0; n]
+    };
+    let text = |c| column(c, &DataType::Utf8);
+    let entity = match layout.by_entity {
+        true => Some(text(WideColumn::Entity)?),
+        false => None,
+    };
+    let slice_value = text(WideColumn::SliceValue)?;
+    let segment_value = text(WideColumn::SegmentValue)?;
+    let floats = |c| column(c, &DataType::Float64);
+    let values: Vec<ArrayRef> = (0..layout.metrics.len())
+        .map(|i| floats(WideColumn::Metric(i)))
+        .collect::<Result<_, _>>()?;
+    let mut parts: Vec<Option<(ArrayRef, ArrayRef)>> = vec![None; layout.metrics.len()];
+    for &i in &layout.parts {
+        parts[i] = Some((
+            floats(WideColumn::Numerator(i))?,
+            floats(WideColumn::Denominator(i))?,
+        ));
+    }
+    let input = Input {
+        states,
+        ordinals,
+        entity: entity.as_ref().map(|e| e.as_string::<i32>()),
+        slice_value: slice_value.as_string::<i32>(),
+        segment_value: segment_value.as_string::<i32>(),
+        values: values.iter().map(|v| v.as_primitive()).collect(),
+        parts: parts
+            .iter()
+            .map(|p| {
+                p.as_ref()
+                    .map(|(a, b)| (a.as_primitive(), b.as_primitive()))
+            })
+            .collect(),
+    };
+    Derived::new(layout, derivation, &input)?.batch(layout, &input)
+}
+
+/// The result's periods: their numbers and starts (one window for `all_time`).
+struct Periods {
+    first: i64,
+    starts: Vec<Option<NaiveDateTime>>,
+}
+
+impl Periods {
+    fn of(layout: &Layout, derivation: &Derivation) -> Result<Periods, String> {
+        let (Some(unit), Some((first, end))) = (layout.unit, derivation.periods) else {
+            return Ok(Periods {
+                first: 0,
+                starts: vec![None],
+            });
+        };
+        let mut starts = Vec::new();
+        let mut start = first;
+        while start < end {
+            starts.push(Some(start));
+            if starts.len() > MAX_FILLED_ROWS {
+                return Err("the window has too many periods".into());
+            }
+            match period::step(start, unit) {
+                Some(next) => start = next,
+                None => break,
+            }
+        }
+        Ok(Periods {
+            first: ordinal(first, unit),
+            starts,
+        })
+    }
+
+    fn contains(&self, ordinal: i64) -> bool {
+        ordinal >= self.first && ordinal < self.first + self.starts.len() as i64
+    }
+
+    fn start(&self, ordinal: i64) -> Option<NaiveDateTime> {
+        self.starts[(ordinal - self.first) as usize]
+    }
+}
+
+/// The result's rows and the lookups the derived values need.
+struct Derived<'a> {
+    derivation: &'a Derivation,
+    periods: Periods,
+    /// Each series' key and first statement row.
+    series: Vec<(SeriesKey<'a>, usize)>,
+    series_ids: HashMap<SeriesKey<'a>, u32>,
+    /// The statement's rows by series and period.
+    real: HashMap<(u32, i64), usize>,
+    /// Each series' statement rows, in period order.
+    by_series: Vec<Vec<usize>>,
+    rows: Vec<Row>,
+    /// The result's rows by series and period.
+    index: HashMap<(u32, i64), usize>,
+}
+
+impl<'a> Derived<'a> {
+    fn new(
+        layout: &Layout,
+        derivation: &'a Derivation,
+        input: &'a Input<'a>,
+    ) -> Result<Derived<'a>, String> {
+        let periods = Periods::of(layout, derivation)?;
+        let mut series: Vec<(SeriesKey, usize)> = Vec::new();
+        let mut series_ids: HashMap<SeriesKey, u32> = HashMap::new();
+        let mut real = HashMap::new();
+        let mut by_series: Vec<Vec<usize>> = Vec::new();
+        let mut rows = Vec::new();
+        for row in 0..input.states.len() {
+            let key = input.key(row);
+            let id = *series_ids.entry(key).or_insert_with(|| {
+                series.push((key, row));
+                by_series.push(Vec::new());
+                (series.len() - 1) as u32
+            });
+            let ordinal = input.ordinals[row];
+            if real.insert((id, ordinal), row).is_some() {
+                return Err(format!("two rows for the same group ({key:?})"));
+            }
+            by_series[id as usize].push(row);
+            if periods.contains(ordinal) {
+                rows.push(Row {
+                    series: id,
+                    ordinal,
+                    source: Some(row),
+                });
+            }
+        }
+        for rows in &mut by_series {
+            rows.sort_by_key(|&r| input.ordinals[r]);
+        }
+        if derivation.fill_gaps {
+            let mut present = vec![0usize; series.len()];
+            for row in &rows {
+                present[row.series as usize] += 1;
+            }
+            let count = periods.starts.len();
+            let added: usize = present.iter().filter(|&&p| p > 0).map(|p| count - p).sum();
+            if added > MAX_FILLED_ROWS {
+                return Err(format!(
+                    "filling gaps would add {added} rows (more than {MAX_FILLED_ROWS}); use a longer period or a shorter window"
+                ));
+            }
+            for (id, _) in present.iter().enumerate().filter(|(_, p)| **p > 0) {
+                for k in 0..count as i64 {
+                    let ordinal = periods.first + k;
+                    if !real.contains_key(&(id as u32, ordinal)) {
+                        rows.push(Row {
+                            series: id as u32,
+                            ordinal,
+                            source: None,
+                        });
+                    }
+                }
+            }
+        }
+        if derivation.sort {
+            rows.sort_by(|a, b| {
+                let (ka, kb) = (series[a.series as usize].0, series[b.series as usize].0);
+                (ka.0, a.ordinal)
+                    .cmp(&(kb.0, b.ordinal))
+                    // NULL entities last, as SQL orders them.
+                    .then_with(|| (ka.1.is_none(), ka.1).cmp(&(kb.1.is_none(), kb.1)))
+                    .then_with(|| (ka.2, ka.3).cmp(&(kb.2, kb.3)))
+            });
+        }
+        let index = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ((r.series, r.ordinal), i))
+            .collect();
+        Ok(Derived {
+            derivation,
+            periods,
+            series,
+            series_ids,
+            real,
+            by_series,
+            rows,
+            index,
+        })
+    }
+
+    /// The result's values of metric `i`: the statement's, and for filled rows 0 or NULL.
+    fn values(&self, input: &Input, i: usize) -> Vec<Option<f64>> {
+        let filled = match self.derivation.combine[i] {
+            Combine::Total | Combine::Distinct => Some(0.0),
+            Combine::RatioOfTotals | Combine::Other => None,
+        };
+        self.rows
+            .iter()
+            .map(|r| match r.source {
+                Some(row) => value(input.values[i], row),
+                None => filled,
+            })
+            .collect()
+    }
+
+    /// The number of the period a row's period is compared with.
+    fn compared_with(&self, layout: &Layout, ordinal: i64) -> Option<i64> {
+        let comparison = self.derivation.compare?;
+        match (layout.unit, self.periods.start(ordinal)) {
+            (Some(unit), Some(start)) => comparison
+                .shift(start, Some(unit), chrono::Duration::zero())
+                .map(|t| period::ordinal(t, unit)),
+            // All time: the window compared with.
+            _ => Some(-1),
+        }
+    }
+
+    /// For each result row, the sum of metric `i` over the series' statement rows whose periods
+    /// are in `[from(ordinal), ordinal]`: a sum of values for totals, a ratio of summed
+    /// numerators and denominators for ratios of totals, NULL for other metrics. Periods
+    /// without rows and NULL values count as 0.
+    fn totals(&self, input: &Input, i: usize, from: impl Fn(i64) -> i64) -> Vec<Option<f64>> {
+        let combine = self.derivation.combine[i];
+        let add = |rows: &[usize]| -> Option<f64> {
+            match (combine, input.parts[i]) {
+                (Combine::Total, _) => {
+                    Some(rows.iter().filter_map(|&r| value(input.values[i], r)).sum())
+                }
+                (Combine::RatioOfTotals, Some((num, den))) => {
+                    let sum = |c: &Float64Array| rows.iter().filter_map(|&r| value(c, r)).sum();
+                    divide(Some(sum(num)), Some(sum(den)))
+                }
+                _ => None,
+            }
+        };
+        if !matches!(combine, Combine::Total | Combine::RatioOfTotals) {
+            return vec![None; self.rows.len()];
+        }
+        self.rows
+            .iter()
+            .map(|r| {
+                let series = &self.by_series[r.series as usize];
+                let ordinal_of = |row: &usize| input.ordinals[*row];
+                let lo = series.partition_point(|row| ordinal_of(row) < from(r.ordinal));
+                let hi = series.partition_point(|row| ordinal_of(row) <= r.ordinal);
+                add(&series[lo..hi])
+            })
+            .collect()
+    }
+
+    /// For each result row, the value of metric `i` of the row that divides it for
+    /// `share_of_total`.
+    fn divisors(&self, values: &[Option<f64>]) -> Vec<Option<f64>> {
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(at, r)| {
+                let key = self.series[r.series as usize].0;
+                match self.derivation.divisors[key.0 as usize] {
+                    None => values[at],
+                    Some((state, with_segment)) => {
+                        let segment = if with_segment { key.3 } else { "all" };
+                        let id = self
+                            .series_ids
+                            .get(&(state as u32, key.1, "all", segment))?;
+                        self.index.get(&(*id, r.ordinal)).and_then(|&i| values[i])
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// The derived rows as a batch with the columns of [`Layout::derived_columns`].
+    fn batch(&self, layout: &Layout, input: &Input) -> Result<RecordBatch, String> {
+        let mut derived: HashMap<WideColumn, ArrayRef> = HashMap::new();
+        for i in 0..layout.metrics.len() {
+            let values = self.values(input, i);
+            let mut put = |column: DerivedColumn, values: Vec<Option<f64>>| {
+                derived.insert(
+                    WideColumn::Derived(i, column),
+                    Arc::new(Float64Array::from(values)),
+                );
+            };
+            for &column in &self.derivation.columns {
+                match column {
+                    DerivedColumn::ComparisonValue => {
+                        let compared: Vec<Option<f64>> = self
+                            .rows
+                            .iter()
+                            .map(|r| {
+                                let ordinal = self.compared_with(layout, r.ordinal)?;
+                                let row = self.real.get(&(r.series, ordinal))?;
+                                value(input.values[i], *row)
+                            })
+                            .collect();
+                        let delta: Vec<Option<f64>> = values
+                            .iter()
+                            .zip(&compared)
+                            .map(|(v, c)| Some((*v)? - (*c)?))
+                            .collect();
+                        let pct = delta.iter().zip(&compared).map(|(d, c)| divide(*d, *c));
+                        put(DerivedColumn::DeltaPct, pct.collect());
+                        put(DerivedColumn::Delta, delta);
+                        put(DerivedColumn::ComparisonValue, compared);
+                    }
+                    DerivedColumn::Delta | DerivedColumn::DeltaPct => {}
+                    DerivedColumn::ShareOfTotal => {
+                        let share = match self.derivation.combine[i] {
+                            Combine::Total => self
+                                .divisors(&values)
+                                .iter()
+                                .zip(&values)
+                                .map(|(d, v)| divide(*v, *d))
+                                .collect(),
+                            _ => vec![None; self.rows.len()],
+                        };
+                        put(column, share);
+                    }
+                    DerivedColumn::CumulativeValue => {
+                        let first = self.periods.first;
+                        put(column, self.totals(input, i, |_| first));
+                    }
+                    DerivedColumn::RollingValue => {
+                        let n = i64::from(self.derivation.rolling.unwrap_or(1));
+                        put(column, self.totals(input, i, |o| o - n + 1));
+                    }
+                }
+            }
+            derived.insert(WideColumn::Metric(i), Arc::new(Float64Array::from(values)));
+        }
+
+        // Labels come from the statement's row, or the series' first row for filled rows.
+        let sources = UInt32Array::from_iter_values(
+            self.rows
+                .iter()
+                .map(|r| r.source.unwrap_or(self.series[r.series as usize].1) as u32),
+        );
+        let labels = |array: &StringArray| -> Result<ArrayRef, String> {
+            take(array, &sources, None).map_err(|e| e.to_string())
+        };
+        let columns = layout.derived_columns();
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
+        for column in &columns {
+            arrays.push(match column {
+                WideColumn::State => Arc::new(UInt32Array::from_iter_values(
+                    self.rows.iter().map(|r| self.series[r.series as usize].0.0),
+                )),
+                WideColumn::Period => Arc::new(TimestampMicrosecondArray::from_iter_values(
+                    self.rows.iter().map(|r| {
+                        self.periods
+                            .start(r.ordinal)
+                            .expect("result rows are in the window")
+                            .and_utc()
+                            .timestamp_micros()
+                    }),
+                )),
+                WideColumn::Entity => labels(input.entity.expect("an entity column"))?,
+                WideColumn::SliceValue => labels(input.slice_value)?,
+                WideColumn::SegmentValue => labels(input.segment_value)?,
+                other => derived
+                    .remove(other)
+                    .expect("every value column is derived"),
+            });
+        }
+        let names = columns.iter().map(|c| c.name());
+        RecordBatch::try_from_iter(names.zip(arrays)).map_err(|e| e.to_string())
+    }
+}
+
+/// No rows, with the derived columns.
+fn empty(layout: &Layout) -> Result<RecordBatch, String> {
+    let arrays = layout.derived_columns().into_iter().map(|c| {
+        let ty = match c {
+            WideColumn::State => DataType::UInt32,
+            WideColumn::Period => DataType::Timestamp(ArrowTimeUnit::Microsecond, None),
+            WideColumn::Entity | WideColumn::SliceValue | WideColumn::SegmentValue => {
+                DataType::Utf8
+            }
+            _ => DataType::Float64,
+        };
+        (c.name(), arrow::array::new_empty_array(&ty))
+    });
+    RecordBatch::try_from_iter(arrays).map_err(|e| e.to_string())
+}
