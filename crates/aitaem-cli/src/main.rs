@@ -1,7 +1,7 @@
 //! The `aitaem` command: validate specs, compute metrics, show plans, inspect sources, load CSVs.
 //!
-//! Exit codes: 0 success; 1 an error (invalid specs, a failed compute, a partial result without
-//! `--allow-partial`); 2 bad usage.
+//! Exit codes: 0 success; 1 an error (invalid specs or configuration, a failed compute); 2 bad
+//! usage; 3 a partial result (some sources failed) without `--allow-partial`.
 
 mod output;
 mod report;
@@ -17,7 +17,7 @@ use aitaem::{
     ComputeRequest, ConnectionManager, Error, Existing, LoadOptions, MetricCompute, PeriodType,
     Project, SpecCache,
 };
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -30,13 +30,25 @@ struct Cli {
     command: Command,
 }
 
+/// Exit code of a partial result without `--allow-partial`.
+const PARTIAL: u8 = 3;
+
 #[derive(Subcommand)]
 enum Command {
     /// Load and validate specs; print a summary, or every problem with its location.
+    #[command(
+        after_help = "Examples:\n  aitaem validate --specs examples/ads\n  aitaem validate --metrics metrics/revenue.yaml --slices slices/"
+    )]
     Validate(SpecArgs),
     /// Compute metrics and print or write the standard 11-column table.
+    #[command(
+        after_help = "Examples:\n  aitaem compute revenue ctr --specs examples/ads --slice device --segment platform_group\n  aitaem compute revenue --specs examples/ads --time-window 2024-01-01,2025-01-01 --period monthly --compare previous_year\n  aitaem compute revenue --specs examples/ads --by-entity user_id --output per_user.parquet"
+    )]
     Compute(ComputeArgs),
     /// Print the SQL a compute would run, per source, without running it.
+    #[command(
+        after_help = "Examples:\n  aitaem sql revenue ctr --specs examples/ads --slice country\n  aitaem sql revenue --specs examples/ads --slice country --explain"
+    )]
     Sql {
         #[command(flatten)]
         compute: ComputeArgs,
@@ -49,6 +61,7 @@ enum Command {
         estimate: bool,
     },
     /// Show which slices and segments fit which metrics.
+    #[command(after_help = "Example:\n  aitaem scan --specs examples/ads")]
     Scan {
         #[command(flatten)]
         specs: SpecArgs,
@@ -56,11 +69,15 @@ enum Command {
         connections: ConnectionArgs,
     },
     /// List the tables of the configured connections as source URIs.
+    #[command(after_help = "Example:\n  aitaem tables --connections examples/ads/connections.yaml")]
     Tables {
         #[command(flatten)]
         connections: ConnectionArgs,
     },
     /// Show the columns and types of a source.
+    #[command(
+        after_help = "Examples:\n  aitaem describe duckdb://data/events.csv --connections examples/ads/connections.yaml\n  aitaem describe postgres://public/events --connections connections.yaml"
+    )]
     Describe {
         /// A source URI, e.g. duckdb://analytics.db/events or duckdb://data/events.csv.
         source: String,
@@ -68,6 +85,9 @@ enum Command {
         connections: ConnectionArgs,
     },
     /// Load a CSV file, or every CSV file of a directory, into a DuckDB database.
+    #[command(
+        after_help = "Examples:\n  aitaem load-csv examples/ads/data ads.duckdb\n  aitaem load-csv new_events.csv ads.duckdb --replace"
+    )]
     LoadCsv {
         /// A CSV file or a directory of CSV files.
         path: PathBuf,
@@ -79,6 +99,14 @@ enum Command {
         /// Wait up to this long while another process uses the database.
         #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
         wait: f64,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  aitaem completions bash > ~/.local/share/bash-completion/completions/aitaem\n  aitaem completions zsh > ~/.zfunc/_aitaem\n  aitaem completions fish > ~/.config/fish/completions/aitaem.fish"
+    )]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -293,6 +321,12 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compute(args) => compute(&args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "aitaem", &mut script);
+            print(&script)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sql {
             compute,
             explain,
@@ -428,16 +462,7 @@ fn compute(args: &ComputeArgs) -> Result<ExitCode, Error> {
         None => {
             let mut buffer = Vec::new();
             aitaem::result::write(&result.batches, format, &mut buffer)?;
-            let mut stdout = std::io::stdout().lock();
-            let written = stdout.write_all(&buffer).and_then(|()| stdout.flush());
-            // A reader that stops early (`| head`) is not an error.
-            if let Err(err) = written
-                && err.kind() != std::io::ErrorKind::BrokenPipe
-            {
-                return Err(Error::Output {
-                    message: err.to_string(),
-                });
-            }
+            print(&buffer)?;
         }
     }
     if !result.warnings.is_empty() && !args.allow_partial {
@@ -445,16 +470,58 @@ fn compute(args: &ComputeArgs) -> Result<ExitCode, Error> {
             "error: {} source(s) failed; the result above is partial (use --allow-partial to accept it)",
             result.warnings.len()
         );
-        return Ok(ExitCode::from(1));
+        return Ok(ExitCode::from(PARTIAL));
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes to standard output; a reader that stops early (`| head`) is not an error.
+fn print(bytes: &[u8]) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output {
+            message: err.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     #[test]
     fn arguments_are_consistent() {
-        use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    /// docs/cli.md names every command and option the parser has, and every command's help has
+    /// an example.
+    #[test]
+    fn the_documentation_lists_every_command_and_option() {
+        let docs =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md"))
+                .unwrap();
+        let mut cli = super::Cli::command();
+        for command in cli.get_subcommands_mut() {
+            let name = command.get_name().to_string();
+            assert!(
+                docs.contains(&format!("`aitaem {name}")),
+                "docs/cli.md does not show `aitaem {name}`"
+            );
+            let help = command.render_help().to_string();
+            assert!(
+                help.contains("Example"),
+                "`aitaem {name} --help` has no example"
+            );
+            for arg in command.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    assert!(
+                        docs.contains(&format!("--{long}")),
+                        "docs/cli.md does not mention `--{long}` of `aitaem {name}`"
+                    );
+                }
+            }
+        }
     }
 }

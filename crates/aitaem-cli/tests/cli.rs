@@ -117,6 +117,30 @@ fn validate_reports_every_broken_file_with_its_kind_and_position() {
 }
 
 #[test]
+fn completions_are_printed_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "_aitaem()"),
+        ("zsh", "#compdef aitaem"),
+        ("fish", "complete -c aitaem"),
+    ] {
+        let out = aitaem()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let script = String::from_utf8(out).unwrap();
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("load-csv") && script.contains("time-window"),
+            "{shell}"
+        );
+    }
+    aitaem().args(["completions", "tcsh"]).assert().code(2);
+}
+
+#[test]
 fn usage_errors_exit_with_2() {
     aitaem().args(["compute"]).assert().code(2);
     aitaem().args(["frobnicate"]).assert().code(2);
@@ -346,7 +370,7 @@ fn partial_results_need_allow_partial() {
         "--specs",
     ])
     .arg(example());
-    let out = cmd.assert().code(1).get_output().clone();
+    let out = cmd.assert().code(3).get_output().clone();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("warning: QueryExecutionError: computing `known_users` on duckdb://data/dim_users.csv failed"), "{stderr}");
     assert!(
