@@ -4,7 +4,9 @@
 //! usage; 3 a partial result (some sources failed) without `--allow-partial`.
 
 mod output;
+mod plot;
 mod report;
+mod terminal;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aitaem::result::OutputFormat;
+use aitaem::result::readable::Readable;
 use aitaem::source::BackendKind;
 use aitaem::{
     ComputeRequest, ConnectionManager, Error, Existing, LoadOptions, MetricCompute, PeriodType,
@@ -44,7 +47,14 @@ enum Command {
     #[command(
         after_help = "Examples:\n  aitaem compute revenue ctr --specs examples/ads --slice device --segment platform_group\n  aitaem compute revenue --specs examples/ads --time-window 2024-01-01,2025-01-01 --period monthly --compare previous_year\n  aitaem compute revenue --specs examples/ads --by-entity user_id --output per_user.parquet"
     )]
-    Compute(ComputeArgs),
+    Compute {
+        #[command(flatten)]
+        args: ComputeArgs,
+        /// Also draw a chart per metric into FILE.svg or FILE.png: lines over periods, or bars
+        /// for all time.
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
+    },
     /// Print the SQL a compute would run, per source, without running it.
     #[command(
         after_help = "Examples:\n  aitaem sql revenue ctr --specs examples/ads --slice country\n  aitaem sql revenue --specs examples/ads --slice country --explain"
@@ -99,6 +109,19 @@ enum Command {
         /// Wait up to this long while another process uses the database.
         #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
         wait: f64,
+    },
+    /// Create a ready-to-run project from CSV files: a DuckDB database with their data,
+    /// connections.yaml, and starter metrics and slices inferred from the columns.
+    #[command(
+        after_help = "Examples:\n  aitaem init shop --from-csv sales.csv\n  aitaem init . --from-csv data/orders.csv data/customers.csv"
+    )]
+    Init {
+        /// The project directory (created if missing); it must not hold a project yet.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The CSV files to load, each into a table named after it.
+        #[arg(long = "from-csv", value_name = "CSV", required = true, num_args = 1..)]
+        from_csv: Vec<PathBuf>,
     },
     /// Print a shell completion script.
     #[command(
@@ -226,7 +249,8 @@ struct ComputeArgs {
     /// Break every metric down by this entity column.
     #[arg(long, value_name = "COL")]
     by_entity: Option<String>,
-    /// table, csv, json, jsonl or parquet (default: table on a terminal, otherwise from the
+    /// table (for reading: a column per metric), long-table (the standard columns), csv, json,
+    /// jsonl or parquet (default: table on a terminal, otherwise from the
     /// --output extension, otherwise csv).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
@@ -237,7 +261,7 @@ struct ComputeArgs {
     #[arg(long)]
     allow_partial: bool,
     /// Order the rows (metric, slice and segment in request order, period, entity, values);
-    /// always on for --format table.
+    /// always on for --format table and long-table.
     #[arg(long)]
     sort: bool,
 }
@@ -246,7 +270,12 @@ impl ComputeArgs {
     /// The request. `sort_for_table`: whether a table on a terminal orders the rows (for
     /// `compute`; `sql` prints the same statement wherever its output goes).
     fn request(&self, sort_for_table: bool) -> Result<ComputeRequest, Error> {
-        let sort = self.sort || (sort_for_table && self.format()? == OutputFormat::Table);
+        let sort = self.sort
+            || (sort_for_table
+                && matches!(
+                    self.format()?,
+                    OutputFormat::Table | OutputFormat::LongTable
+                ));
         let mut request = ComputeRequest::new(self.metric_names.iter().cloned())
             .slices(self.slices.iter().cloned())
             .period(self.period.parse::<PeriodType>()?)
@@ -320,7 +349,11 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             output::summary(&cache);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Compute(args) => compute(&args),
+        Command::Compute { args, plot } => compute(&args, plot.as_deref()),
+        Command::Init { dir, from_csv } => {
+            output::init(&dir, &from_csv)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "aitaem", &mut script);
@@ -430,7 +463,7 @@ fn load(
     Ok((specs?, connections?))
 }
 
-fn compute(args: &ComputeArgs) -> Result<ExitCode, Error> {
+fn compute(args: &ComputeArgs, plot: Option<&std::path::Path>) -> Result<ExitCode, Error> {
     let format = args.format()?;
     if format == OutputFormat::Parquet && args.output.is_none() && std::io::stdout().is_terminal() {
         return Err(Error::QueryBuild {
@@ -441,24 +474,39 @@ fn compute(args: &ComputeArgs) -> Result<ExitCode, Error> {
     let (specs, connections) = load(&args.specs, &args.connections)?;
     let computer = MetricCompute::new(&specs, &connections);
     let plan = computer.plan(&request)?;
+    let databases = connections.files();
+    let reads: Vec<&std::path::Path> = plan
+        .files()
+        .into_iter()
+        .chain(databases.iter().map(PathBuf::as_path))
+        .collect();
     let target = match &args.output {
-        Some(path) => Some(output::Target::new(
-            path,
-            plan.files()
-                .into_iter()
-                .chain(connections.files().iter().map(PathBuf::as_path)),
-        )?),
+        Some(path) => Some(output::Target::new(path, reads.iter().copied())?),
+        None => None,
+    };
+    let chart = match plot {
+        Some(path) => Some(output::Target::new(path, reads.iter().copied())?),
         None => None,
     };
     for notice in &plan.notices {
         report::notice(notice);
     }
-    let result = computer.run(&plan)?;
+    let result = {
+        let _spinner = terminal::Spinner::start(running(&plan));
+        computer.run(&plan)?
+    };
     for warning in &result.warnings {
         report::warning(warning);
     }
+    if let Some(chart) = &chart {
+        chart.draw(|file| plot::plot(&result.batches, file))?;
+    }
     match target {
         Some(target) => target.write(|out| aitaem::result::write(&result.batches, format, out))?,
+        None if format == OutputFormat::Table && std::io::stdout().is_terminal() => {
+            let table = Readable::of(&result.batches).render(terminal::colour());
+            terminal::page(&table)?;
+        }
         None => {
             let mut buffer = Vec::new();
             aitaem::result::write(&result.batches, format, &mut buffer)?;
@@ -473,6 +521,16 @@ fn compute(args: &ComputeArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::from(PARTIAL));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a plan runs, for the spinner: `computing revenue, ctr on duckdb://data/events.csv`.
+fn running(plan: &aitaem::plan::Plan) -> String {
+    let parts: Vec<String> = plan
+        .statements
+        .iter()
+        .map(|s| format!("{} on {}", s.metrics.join(", "), s.source))
+        .collect();
+    format!("computing {}", parts.join("; "))
 }
 
 /// Writes to standard output; a reader that stops early (`| head`) is not an error.

@@ -129,57 +129,79 @@ pub fn columns(columns: &[Column]) {
     table(&["column".into(), "type".into()], &rows);
 }
 
-/// Loads CSVs with a progress bar per file on a terminal, and a line per table.
-pub fn load_csv(path: &Path, db: &Path, options: LoadOptions) -> Result<(), Error> {
-    let interactive = std::io::stderr().is_terminal();
-    let mut current: Option<(ProgressBar, Arc<AtomicBool>)> = None;
-    let finish = |current: &mut Option<(ProgressBar, Arc<AtomicBool>)>| {
-        if let Some((bar, done)) = current.take() {
+/// A progress bar per file while CSV files load (on a terminal only), and a line per table
+/// loaded.
+pub struct LoadProgress {
+    interactive: bool,
+    current: Option<(ProgressBar, Arc<AtomicBool>)>,
+}
+
+impl LoadProgress {
+    pub fn new() -> LoadProgress {
+        LoadProgress {
+            interactive: std::io::stderr().is_terminal(),
+            current: None,
+        }
+    }
+
+    /// Shows a load's event.
+    pub fn event(&mut self, event: LoadEvent) {
+        match event {
+            LoadEvent::Started {
+                file,
+                table,
+                bytes,
+                progress,
+            } => {
+                self.finish();
+                if !self.interactive {
+                    return;
+                }
+                let bar = ProgressBar::new(100);
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}% ({elapsed})")
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                );
+                bar.set_message(format!(
+                    "{} ({:.1} MB) -> {table}",
+                    file.display(),
+                    bytes as f64 / 1e6
+                ));
+                bar.enable_steady_tick(Duration::from_millis(100));
+                let done = Arc::new(AtomicBool::new(false));
+                let (poll_bar, poll_done) = (bar.clone(), done.clone());
+                std::thread::spawn(move || {
+                    while !poll_done.load(Ordering::Relaxed) {
+                        if let Some(pct) = progress.query_progress().percentage() {
+                            poll_bar.set_position(pct.clamp(0.0, 100.0) as u64);
+                        }
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                });
+                self.current = Some((bar, done));
+            }
+            LoadEvent::Finished { table, rows } => {
+                self.finish();
+                eprintln!("loaded {rows} rows into {table}");
+            }
+        }
+    }
+
+    /// Removes the current bar.
+    pub fn finish(&mut self) {
+        if let Some((bar, done)) = self.current.take() {
             done.store(true, Ordering::Relaxed);
             bar.finish_and_clear();
         }
-    };
-    let result = aitaem::load_csvs(path, db, options, |event| match event {
-        LoadEvent::Started {
-            file,
-            table,
-            bytes,
-            progress,
-        } => {
-            finish(&mut current);
-            if !interactive {
-                return;
-            }
-            let bar = ProgressBar::new(100);
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}% ({elapsed})")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            );
-            bar.set_message(format!(
-                "{} ({:.1} MB) -> {table}",
-                file.display(),
-                bytes as f64 / 1e6
-            ));
-            bar.enable_steady_tick(Duration::from_millis(100));
-            let done = Arc::new(AtomicBool::new(false));
-            let (poll_bar, poll_done) = (bar.clone(), done.clone());
-            std::thread::spawn(move || {
-                while !poll_done.load(Ordering::Relaxed) {
-                    if let Some(pct) = progress.query_progress().percentage() {
-                        poll_bar.set_position(pct.clamp(0.0, 100.0) as u64);
-                    }
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-            });
-            current = Some((bar, done));
-        }
-        LoadEvent::Finished { table, rows } => {
-            finish(&mut current);
-            eprintln!("loaded {rows} rows into {table}");
-        }
-    });
-    finish(&mut current);
+    }
+}
+
+/// Loads CSVs with a progress bar per file on a terminal, and a line per table.
+pub fn load_csv(path: &Path, db: &Path, options: LoadOptions) -> Result<(), Error> {
+    let mut progress = LoadProgress::new();
+    let result = aitaem::load_csvs(path, db, options, |event| progress.event(event));
+    progress.finish();
     let (_, tables) = result?;
     println!(
         "{} table(s) in {}: {}",
@@ -191,6 +213,56 @@ pub fn load_csv(path: &Path, db: &Path, options: LoadOptions) -> Result<(), Erro
             .collect::<Vec<_>>()
             .join(", ")
     );
+    Ok(())
+}
+
+/// Creates a project from CSV files, and says what is in it and what to run next.
+pub fn init(dir: &Path, csvs: &[PathBuf]) -> Result<(), Error> {
+    let mut progress = LoadProgress::new();
+    let made = aitaem::init_project(dir, csvs, |event| progress.event(event));
+    progress.finish();
+    let made = made?;
+    let shown = dir.display();
+    println!("created a project in {shown}:");
+    println!(
+        "  connections.yaml  DuckDB database {}",
+        aitaem::INIT_DATABASE
+    );
+    for table in &made.tables {
+        println!(
+            "  {:<16}  table {} ({} rows)",
+            aitaem::INIT_DATABASE,
+            table.table,
+            table.rows
+        );
+    }
+    println!("  metrics/          {}", made.metrics.join(", "));
+    if made.slices.is_empty() {
+        println!("  slices/           none (no text column with 2 to 50 values)");
+    } else {
+        println!("  slices/           {}", made.slices.join(", "));
+    }
+    let metric = made
+        .metrics
+        .iter()
+        .find(|m| !m.ends_with("_rows"))
+        .unwrap_or(&made.metrics[0]);
+    let slice = made
+        .slices
+        .first()
+        .map(|s| format!(" --slice {s}"))
+        .unwrap_or_default();
+    println!("\nnext:");
+    match &made.time {
+        Some((_, column, from, to)) => {
+            println!(
+                "  aitaem compute {metric} --specs {shown}{slice} --time-window {from},{to} --period monthly --plot {}",
+                dir.join("chart.png").display()
+            );
+            println!("  (periods use `{column}`; edit the specs in {shown} to change them)");
+        }
+        None => println!("  aitaem compute {metric} --specs {shown}{slice}"),
+    }
     Ok(())
 }
 
@@ -219,15 +291,52 @@ impl Target {
         Ok(Target { path: resolved })
     }
 
-    /// Writes the file by `write`; an existing file is replaced only when `write` succeeded.
-    pub fn write(
+    /// Whether the target exists and is not a regular file (`/dev/null`, a named pipe): written
+    /// in place, never replaced.
+    fn is_special(&self) -> bool {
+        std::fs::metadata(&self.path).is_ok_and(|m| !m.is_file())
+    }
+
+    /// Writes in place to a target that is not a regular file.
+    fn write_in_place(
         &self,
         write: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let io = |source| Error::Io {
-            path: self.path.clone(),
-            source,
-        };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .map_err(|e| self.io(e))?;
+        let mut out = std::io::BufWriter::new(&mut file);
+        write(&mut out)?;
+        std::io::Write::flush(&mut out).map_err(|e| self.io(e))
+    }
+
+    /// Draws the file by `draw`, which writes a file of the same extension; an existing file is
+    /// replaced only when `draw` succeeded.
+    pub fn draw(&self, draw: impl FnOnce(&Path) -> Result<(), Error>) -> Result<(), Error> {
+        let (dir, name) = self.parts();
+        let extension = self
+            .path
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default();
+        let temporary = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(&format!(".partial{extension}"))
+            .tempfile_in(dir)
+            .map_err(|source| self.io(source))?;
+        draw(temporary.path())?;
+        if self.is_special() {
+            let drawn = std::fs::read(temporary.path()).map_err(|e| self.io(e))?;
+            return self.write_in_place(|out| {
+                std::io::Write::write_all(out, &drawn).map_err(|e| self.io(e))
+            });
+        }
+        self.persist(temporary)
+    }
+
+    /// The directory and file name of the target.
+    fn parts(&self) -> (&Path, String) {
         let dir = match self.path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -237,26 +346,52 @@ impl Target {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut temporary = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(io)?;
-        {
-            let mut out = std::io::BufWriter::new(temporary.as_file_mut());
-            write(&mut out)?;
-            std::io::Write::flush(&mut out).map_err(io)?;
+        (dir, name)
+    }
+
+    fn io(&self, source: std::io::Error) -> Error {
+        Error::Io {
+            path: self.path.clone(),
+            source,
         }
-        // The new file gets the old one's permissions, or the usual ones for a new file.
+    }
+
+    /// Moves a finished temporary file over the target, with the old file's permissions (or
+    /// the usual ones for a new file).
+    fn persist(&self, temporary: tempfile::NamedTempFile) -> Result<(), Error> {
         let permissions = std::fs::metadata(&self.path)
             .map(|m| m.permissions())
             .unwrap_or_else(|_| {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::Permissions::from_mode(0o644)
             });
-        std::fs::set_permissions(temporary.path(), permissions).map_err(io)?;
-        temporary.persist(&self.path).map_err(|e| io(e.error))?;
+        std::fs::set_permissions(temporary.path(), permissions).map_err(|e| self.io(e))?;
+        temporary
+            .persist(&self.path)
+            .map_err(|e| self.io(e.error))?;
         Ok(())
+    }
+
+    /// Writes the file by `write`; an existing file is replaced only when `write` succeeded.
+    pub fn write(
+        &self,
+        write: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if self.is_special() {
+            return self.write_in_place(write);
+        }
+        let (dir, name) = self.parts();
+        let mut temporary = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(|source| self.io(source))?;
+        {
+            let mut out = std::io::BufWriter::new(temporary.as_file_mut());
+            write(&mut out)?;
+            std::io::Write::flush(&mut out).map_err(|source| self.io(source))?;
+        }
+        self.persist(temporary)
     }
 }
 

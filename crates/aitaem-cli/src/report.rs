@@ -31,6 +31,21 @@ pub fn error(err: &Error) {
             }
             eprint!("{}", snippet(location, None));
         }
+        Error::QueryExecution {
+            location: Some(location),
+            ..
+        } => {
+            eprintln!("{}: {err}", err.kind());
+            eprint!(
+                "{}",
+                snippet(
+                    location,
+                    Some(
+                        "the backend rejected the statement at this name; check it against the table's columns (`aitaem describe SOURCE`)"
+                    )
+                )
+            );
+        }
         other => eprintln!("{}: {other}", other.kind()),
     }
 }

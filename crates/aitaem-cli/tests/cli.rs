@@ -1,33 +1,11 @@
 //! The `aitaem` command, run as a process on real files.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use assert_cmd::Command;
+use std::path::Path;
+
+use common::{aitaem, example, oracle, stdout};
 use predicates::prelude::*;
-
-fn aitaem() -> Command {
-    Command::cargo_bin("aitaem").unwrap()
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ads")
-}
-
-/// One number from a hand-written query over the example's CSV files.
-fn oracle(sql: &str) -> f64 {
-    let conn = duckdb::Connection::open_in_memory().unwrap();
-    let data = example().join("data");
-    let sql = sql.replace(
-        "EVENTS",
-        &format!("read_csv_auto('{}/events.csv')", data.display()),
-    );
-    conn.query_row(&sql, [], |r| r.get(0)).unwrap()
-}
-
-fn stdout(cmd: &mut Command) -> String {
-    let out = cmd.assert().success().get_output().stdout.clone();
-    String::from_utf8(out).unwrap()
-}
 
 /// The CSV rows whose first fields match, as (slice_value, segment_value, metric_value).
 fn csv_rows(text: &str) -> Vec<Vec<String>> {
@@ -268,7 +246,7 @@ fn output_formats() {
     assert!(json.contains("\"slice_value\":\"tablet\""), "{json}");
     let jsonl = stdout(base().args(["--format", "jsonl"]));
     assert_eq!(jsonl.lines().count(), 4, "3 devices + all");
-    let table = stdout(base().args(["--format", "table"]));
+    let table = stdout(base().args(["--format", "long-table"]));
     let header: Vec<&str> = table
         .lines()
         .nth(1)
@@ -818,6 +796,34 @@ fn data_project() -> tempfile::TempDir {
     dir
 }
 
+/// A column the backend does not know is shown in the spec that names it.
+#[test]
+fn a_rejected_name_is_shown_in_its_spec() {
+    let dir = data_project();
+    let out = aitaem()
+        .current_dir(dir.path())
+        .args(["compute", "broken"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8(out).unwrap();
+    assert!(
+        stderr.starts_with(
+            "QueryExecutionError: computing `broken` on duckdb://main.duckdb/events failed: "
+        ),
+        "{stderr}"
+    );
+    // `  numerator: SUM(nope)`: line 4, column 18, with the line and a caret.
+    assert!(stderr.contains("metrics/broken.yaml:4:18]"), "{stderr}");
+    assert!(stderr.contains("4 │   numerator: SUM(nope)"), "{stderr}");
+    assert!(
+        stderr.contains("check it against the table's columns"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn compute_refuses_to_write_over_what_it_reads() {
     let dir = data_project();
@@ -907,6 +913,34 @@ fn output_files_are_written_whole_or_not_at_all() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// An output that is not a regular file (a named pipe, `/dev/null`) is written in place, never
+/// replaced by a file.
+#[test]
+fn special_outputs_are_written_in_place() {
+    let dir = data_project();
+    let p = dir.path();
+    let fifo = p.join("pipe.csv");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    aitaem()
+        .current_dir(p)
+        .args(["compute", "from_db", "--output", "pipe.csv"])
+        .assert()
+        .success();
+    assert!(reader.join().unwrap().ends_with(",7.0\n"));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
 }
 
 #[test]

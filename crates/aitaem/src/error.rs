@@ -96,6 +96,9 @@ pub enum Error {
         source_uri: String,
         /// What the backend said.
         source: BackendError,
+        /// Where in the specs the backend's complaint points, when it names a column that a
+        /// metric, slice or segment of the statement uses.
+        location: Option<Location>,
     },
     /// A bad `connections.yaml`, an unset `${VAR}`, or bad connection arguments.
     #[error("{}{message}", .location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default())]
@@ -338,6 +341,7 @@ impl BackendError {
     }
 
     /// The same error with another message (the code, kind and source are kept).
+    #[cfg_attr(not(any(feature = "postgres", feature = "bigquery")), allow(dead_code))]
     pub(crate) fn reworded(mut self, message: String) -> Self {
         self.0.message = message;
         self

@@ -64,6 +64,8 @@ pub use duckdb;
 
 pub use backend::Column;
 #[cfg(feature = "duckdb")]
+pub use backend::duckdb::init::{DATABASE as INIT_DATABASE, InitSummary, init_project};
+#[cfg(feature = "duckdb")]
 pub use backend::duckdb::load::{
     Existing, LoadEvent, LoadOptions, LoadedTable, load_csv_files, load_csvs, load_csvs_to_duckdb,
     table_name,

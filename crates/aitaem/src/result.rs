@@ -28,6 +28,8 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
 
+pub mod readable;
+
 /// The standard result's column names, in order.
 pub const COLUMNS: [&str; 11] = [
     "period_type",
@@ -151,8 +153,11 @@ pub fn empty() -> RecordBatch {
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
-    /// An aligned text table, for terminals.
+    /// A table for people: a row per period × slice value × segment value (× entity), a column
+    /// per metric, values formatted by their `metric_format` ([`readable`]).
     Table,
+    /// The standard columns as an aligned text table.
+    LongTable,
     /// CSV with a header; NULL is an empty field.
     Csv,
     /// One JSON array of objects (NULLs included).
@@ -169,12 +174,13 @@ impl FromStr for OutputFormat {
     fn from_str(text: &str) -> std::result::Result<Self, String> {
         match text {
             "table" => Ok(OutputFormat::Table),
+            "long-table" => Ok(OutputFormat::LongTable),
             "csv" => Ok(OutputFormat::Csv),
             "json" => Ok(OutputFormat::Json),
             "jsonl" => Ok(OutputFormat::Jsonl),
             "parquet" => Ok(OutputFormat::Parquet),
             _ => Err(format!(
-                "unknown format `{text}`; use table, csv, json, jsonl or parquet"
+                "unknown format `{text}`; use table, long-table, csv, json, jsonl or parquet"
             )),
         }
     }
@@ -215,6 +221,10 @@ pub fn write<W: Write + Send>(
 ) -> Result<()> {
     match format {
         OutputFormat::Table => {
+            let table = readable::Readable::of(batches).render(false);
+            out.write_all(table.as_bytes()).map_err(output_error)?;
+        }
+        OutputFormat::LongTable => {
             let table =
                 arrow::util::pretty::pretty_format_batches(batches).map_err(output_error)?;
             writeln!(out, "{table}").map_err(output_error)?;

@@ -248,6 +248,13 @@ fn missing_tables_and_rejected_expressions_are_clear_errors() {
         text.contains("`bad_column`") && text.contains("clikcs"),
         "{text}"
     );
+    // The error points at the unknown column in the spec (line 4, `  numerator: SUM(clikcs)`).
+    match &err {
+        aitaem::Error::QueryExecution {
+            location: Some(at), ..
+        } => assert_eq!((at.line, at.column), (4, 18)),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(
         err.backend_error().unwrap().kind(),
         BackendErrorKind::Rejected,

@@ -252,6 +252,13 @@ fn missing_tables_and_columns_and_rejected_expressions_are_clear_errors() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TableNotFound, "{err}");
 
+    // The error points at the unknown column in the spec (line 4, `  numerator: SUM(clikcs)`).
+    match compute.compute(&ComputeRequest::new(["bad_column"])) {
+        Err(aitaem::Error::QueryExecution {
+            location: Some(at), ..
+        }) => assert_eq!((at.line, at.column), (4, 18)),
+        other => panic!("{other:?}"),
+    }
     for (metric, code) in [("bad_column", "42703"), ("text_sum", "42883")] {
         let err = compute.compute(&ComputeRequest::new([metric])).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::QueryExecution, "{err}");

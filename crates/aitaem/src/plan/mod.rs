@@ -19,6 +19,7 @@
 //!    `assemble` unpivots into the standard 11 columns without copying labels.
 
 mod layout;
+mod origin;
 mod sets;
 mod statement;
 
@@ -136,6 +137,16 @@ pub struct PlannedStatement {
     /// The local files it reads (see [`Table::file`]).
     pub files: Vec<PathBuf>,
     pub(crate) layout: Layout,
+    /// Where its SQL comes from in the specs.
+    pub(crate) origins: Vec<origin::Origin>,
+}
+
+impl PlannedStatement {
+    /// Where in the specs a backend's message about this statement points, if it names a
+    /// column that the statement's metrics, slices or segment use.
+    pub(crate) fn locate(&self, message: &str) -> Option<crate::yaml::Location> {
+        origin::locate(&self.origins, message)
+    }
 }
 
 /// The statements that compute a request.
@@ -292,6 +303,7 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
             sql: built.sql,
             files,
             layout: built.layout,
+            origins: origin::origins(&group.metrics, request),
         });
     }
     Ok(Plan {

@@ -6,6 +6,7 @@
 //! database, even one opened read-write. Databases other than the configured one that a source
 //! URI names are attached read-only.
 
+pub(crate) mod init;
 pub(crate) mod load;
 
 use std::collections::HashMap;
