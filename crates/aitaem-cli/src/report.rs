@@ -41,7 +41,7 @@ pub fn error(err: &Error) {
                 snippet(
                     location,
                     Some(
-                        "the backend rejected the statement at this name; check it against the table's columns (`aitaem describe SOURCE`)"
+                        "the backend rejected the statement here; check the names and types against the table's columns (`aitaem describe SOURCE`)"
                     )
                 )
             );

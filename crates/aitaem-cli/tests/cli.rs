@@ -819,9 +819,26 @@ fn a_rejected_name_is_shown_in_its_spec() {
     assert!(stderr.contains("metrics/broken.yaml:4:18]"), "{stderr}");
     assert!(stderr.contains("4 │   numerator: SUM(nope)"), "{stderr}");
     assert!(
-        stderr.contains("check it against the table's columns"),
+        stderr.contains("check the names and types against the table's columns"),
         "{stderr}"
     );
+
+    // A type error points where DuckDB's caret does: at the second `SUM`.
+    std::fs::write(
+        dir.path().join("metrics/broken.yaml"),
+        "metric:\n  name: broken\n  source: duckdb://events.csv\n  numerator: SUM(clicks) + SUM(CAST(clicks AS VARCHAR))\n",
+    )
+    .unwrap();
+    let out = aitaem()
+        .current_dir(dir.path())
+        .args(["compute", "broken"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8(out).unwrap();
+    assert!(stderr.contains("metrics/broken.yaml:4:28]"), "{stderr}");
 }
 
 #[test]

@@ -259,6 +259,13 @@ fn missing_tables_and_columns_and_rejected_expressions_are_clear_errors() {
         }) => assert_eq!((at.line, at.column), (4, 18)),
         other => panic!("{other:?}"),
     }
+    // A type error points where the server says: at `SUM(country)`, from its position.
+    match compute.compute(&ComputeRequest::new(["text_sum"])) {
+        Err(aitaem::Error::QueryExecution {
+            location: Some(at), ..
+        }) => assert_eq!((at.line, at.column), (4, 14)),
+        other => panic!("{other:?}"),
+    }
     for (metric, code) in [("bad_column", "42703"), ("text_sum", "42883")] {
         let err = compute.compute(&ComputeRequest::new([metric])).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::QueryExecution, "{err}");

@@ -181,7 +181,7 @@ fn execution_error(statement: &PlannedStatement, source: BackendError) -> Error 
     Error::QueryExecution {
         metrics: statement.metrics.clone(),
         source_uri: statement.source.uri.clone(),
-        location: statement.locate(source.message()),
+        location: statement.locate(&source),
         source,
     }
 }

@@ -142,10 +142,13 @@ pub struct PlannedStatement {
 }
 
 impl PlannedStatement {
-    /// Where in the specs a backend's message about this statement points, if it names a
-    /// column that the statement's metrics, slices or segment use.
-    pub(crate) fn locate(&self, message: &str) -> Option<crate::yaml::Location> {
-        origin::locate(&self.origins, message)
+    /// Where in the specs a backend's error about this statement points: a column or call that
+    /// the statement's metrics, slices or segment wrote.
+    pub(crate) fn locate(
+        &self,
+        error: &crate::error::BackendError,
+    ) -> Option<crate::yaml::Location> {
+        origin::locate(&self.origins, &self.sql, error)
     }
 }
 

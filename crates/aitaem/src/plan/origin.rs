@@ -1,10 +1,13 @@
-//! Where a statement's SQL comes from in the specs: when a backend rejects a statement because
-//! of a name (a column it does not know), the name is looked up in the fragments and columns of
-//! the statement's metrics, slices and segment, and the error points at it in the spec file.
+//! Where a statement's SQL comes from in the specs: when a backend rejects a statement, what it
+//! points at (a column it does not know, or the place in the statement it gives: PostgreSQL's
+//! position, DuckDB's `LINE n:` and caret, BigQuery's `[at line:column]`) is looked up in the
+//! fragments and columns of the statement's metrics, slices and segment, and the error points at
+//! it in the spec file.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::error::BackendError;
 use crate::request::CheckedRequest;
 use crate::spec::{MetricSpec, SegmentKind, SliceKind};
 use crate::yaml::Location;
@@ -95,7 +98,7 @@ fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
-/// Where `word` is (case-insensitively, as a whole word) in `text`, as a char index.
+/// Where `word` is (case-insensitively, not inside a longer word) in `text`, as a char index.
 fn find_word(text: &str, word: &str) -> Option<usize> {
     let chars: Vec<char> = text.chars().collect();
     let target: Vec<char> = word.chars().flat_map(char::to_lowercase).collect();
@@ -103,10 +106,13 @@ fn find_word(text: &str, word: &str) -> Option<usize> {
         .iter()
         .map(|c| c.to_lowercase().next().unwrap_or(*c))
         .collect();
+    let (first, last) = (target.first()?, target.last()?);
     (0..chars.len()).find(|&i| {
         lower[i..].starts_with(&target)
-            && (i == 0 || !is_word(chars[i - 1]))
-            && chars.get(i + target.len()).is_none_or(|c| !is_word(*c))
+            && (i == 0 || !is_word(chars[i - 1]) || !is_word(*first))
+            && chars
+                .get(i + target.len())
+                .is_none_or(|c| !is_word(*c) || !is_word(*last))
     })
 }
 
@@ -144,14 +150,136 @@ fn in_text(origin: &Origin, word: &str) -> Location {
     }
 }
 
-/// Where in `origins` a backend's message points, if it names something they use.
-pub(crate) fn locate(origins: &[Origin], message: &str) -> Option<Location> {
-    unknown_names(message).iter().find_map(|name| {
+/// Where in `origins` a backend's error about `sql` points: a name it says it does not know,
+/// or the name or call at the place in the statement it gives.
+pub(crate) fn locate(origins: &[Origin], sql: &str, error: &BackendError) -> Option<Location> {
+    let by_name = |name: &str| {
         let origin = origins
             .iter()
             .find(|o| find_word(&o.text, name).is_some())?;
         Some(in_file(&origin.location, name).unwrap_or_else(|| in_text(origin, name)))
-    })
+    };
+    if let Some(found) = unknown_names(error.message())
+        .iter()
+        .find_map(|name| by_name(name))
+    {
+        return Some(found);
+    }
+    match token_at(sql, statement_offset(sql, error)?)? {
+        Token::Name(name) => by_name(&name),
+        Token::Call { name, text } => {
+            let call = normalized(&text);
+            let origin = origins
+                .iter()
+                .find(|o| normalized(&o.text).contains(&call))?;
+            // The call as written, else its function's name.
+            in_file(&origin.location, &text)
+                .or_else(|| in_file(&origin.location, &name))
+                .or_else(|| Some(in_text(origin, &name)))
+        }
+    }
+}
+
+/// Lower case, without white space or quotes: to find a rendered call in a spec's text.
+fn normalized(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '"' | '`'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The byte offset in `sql` an error points at, from the backend's position (PostgreSQL, in
+/// characters from 1), a `LINE n:` line with a caret under it (DuckDB), or `[at line:column]`
+/// (BigQuery).
+fn statement_offset(sql: &str, error: &BackendError) -> Option<usize> {
+    let char_offset = |n: usize| sql.char_indices().nth(n).map(|(i, _)| i);
+    let line_start = |line: usize| -> Option<usize> {
+        if line == 1 {
+            return Some(0);
+        }
+        sql.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)
+    };
+    if let Some(position) = error.position() {
+        return char_offset((position as usize).checked_sub(1)?);
+    }
+    let message = error.message();
+    if let Some(at) = message.find("LINE ") {
+        let rest = &message[at..];
+        let (prefix, after) = rest.split_at(rest.find(": ")? + 2);
+        let line: usize = prefix["LINE ".len()..prefix.len() - 2]
+            .trim()
+            .parse()
+            .ok()?;
+        let mut lines = after.lines();
+        let shown = lines.next()?;
+        let caret = lines.next()?.find('^')?.checked_sub(prefix.len())?;
+        // DuckDB may shorten a long line to `...part...`: find the part in the statement's line.
+        let start = line_start(line)?;
+        let text = sql[start..].lines().next()?;
+        let column = match shown.strip_prefix("...") {
+            Some(part) => {
+                let part = part.strip_suffix("...").unwrap_or(part);
+                text.find(part)? + caret.checked_sub(3)?
+            }
+            None => caret,
+        };
+        return Some(start + column.min(text.len()));
+    }
+    if let Some(at) = message.rfind("[at ") {
+        let inside = &message[at + 4..];
+        let (line, column) = inside[..inside.find(']')?].split_once(':')?;
+        let (line, column): (usize, usize) = (line.parse().ok()?, column.parse().ok()?);
+        let start = line_start(line)?;
+        return Some(start + column.checked_sub(1)?);
+    }
+    None
+}
+
+/// What an error position shows in a statement.
+enum Token {
+    /// A name: a column or alias.
+    Name(String),
+    /// A function call: its name and its text up to the closing parenthesis.
+    Call { name: String, text: String },
+}
+
+/// The name or call at a byte offset of `sql`.
+fn token_at(sql: &str, offset: usize) -> Option<Token> {
+    let rest = sql.get(offset..)?;
+    let first = rest.chars().next()?;
+    if first == '"' || first == '`' {
+        let name: String = rest[1..].chars().take_while(|c| *c != first).collect();
+        return Some(Token::Name(name));
+    }
+    let name: String = rest
+        .chars()
+        .take_while(|c| is_word(*c) || *c == '.')
+        .collect();
+    if name.is_empty() {
+        return None;
+    }
+    let after = rest[name.len()..].trim_start();
+    if !after.starts_with('(') {
+        return Some(Token::Name(name.rsplit('.').next()?.to_string()));
+    }
+    let mut depth = 0usize;
+    let start = rest.len() - after.len();
+    for (i, c) in after.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(Token::Call {
+                        name,
+                        text: rest[..start + i + 1].to_string(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -178,5 +306,38 @@ mod tests {
         );
         assert_eq!(find_word("SUM(revenue) / SUM(rev)", "REV"), Some(19));
         assert_eq!(find_word("SUM(revenue)", "rev"), None);
+    }
+
+    #[test]
+    fn positions_in_the_statement_name_a_call_or_a_column() {
+        let sql =
+            "WITH x AS (\n    SELECT SUM(a) + SUM(b) AS __m0,\n        \"country\" AS __s0\n)";
+        let call = |error: BackendError| match token_at(sql, statement_offset(sql, &error).unwrap())
+        {
+            Some(Token::Call { name, text }) => format!("{name} {text}"),
+            Some(Token::Name(name)) => name,
+            None => String::new(),
+        };
+        use crate::error::BackendErrorKind::Rejected;
+        // PostgreSQL: a character position from 1.
+        assert_eq!(
+            call(BackendError::new(Rejected, "x").with_position(33)),
+            "SUM SUM(b)"
+        );
+        // DuckDB: the line and a caret under it, also when the line is shortened.
+        let line = "    SELECT SUM(a) + SUM(b) AS __m0,";
+        let duck = format!(
+            "Binder Error: no\n\nLINE 2: {line}\n{}^^^^",
+            " ".repeat(8 + 20)
+        );
+        assert_eq!(call(BackendError::new(Rejected, duck)), "SUM SUM(b)");
+        let duck = format!(
+            "Binder Error: no\n\nLINE 2: ...+ SUM(b) AS...\n{}^^^^",
+            " ".repeat(8 + 5)
+        );
+        assert_eq!(call(BackendError::new(Rejected, duck)), "SUM SUM(b)");
+        // BigQuery: [at line:column].
+        let google = "No matching signature for aggregate function SUM [at 3:9]";
+        assert_eq!(call(BackendError::new(Rejected, google)), "country");
     }
 }
