@@ -129,8 +129,8 @@ pub fn columns(columns: &[Column]) {
     table(&["column".into(), "type".into()], &rows);
 }
 
-/// A progress bar per file while CSV files load (on a terminal only), and a line per table
-/// loaded.
+/// A progress bar per file while CSV files load (on a terminal only: the share of the file
+/// read and the rows so far), and a line per table loaded.
 pub struct LoadProgress {
     interactive: bool,
     current: Option<(ProgressBar, Arc<AtomicBool>)>,
@@ -159,9 +159,11 @@ impl LoadProgress {
                 }
                 let bar = ProgressBar::new(100);
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}% ({elapsed})")
-                        .expect("valid template")
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{spinner} {msg} [{bar:30}] {pos}% {prefix} ({elapsed})",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
                 );
                 bar.set_message(format!(
                     "{} ({:.1} MB) -> {table}",
@@ -173,8 +175,12 @@ impl LoadProgress {
                 let (poll_bar, poll_done) = (bar.clone(), done.clone());
                 std::thread::spawn(move || {
                     while !poll_done.load(Ordering::Relaxed) {
-                        if let Some(pct) = progress.query_progress().percentage() {
+                        let now = progress.query_progress();
+                        if let Some(pct) = now.percentage() {
                             poll_bar.set_position(pct.clamp(0.0, 100.0) as u64);
+                        }
+                        if now.rows_processed() > 0 {
+                            poll_bar.set_prefix(format!("{} rows", now.rows_processed()));
                         }
                         std::thread::sleep(Duration::from_millis(200));
                     }
