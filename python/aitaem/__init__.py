@@ -24,6 +24,7 @@ from aitaem.specs.loader import SpecCache
 from aitaem.specs.metric import MetricSpec
 from aitaem.specs.segment import SegmentSpec, SegmentValue
 from aitaem.specs.slice import SliceSpec, SliceValue
+from aitaem.utils import exceptions as _exceptions
 from aitaem.utils.exceptions import (
     AitaemConnectionError,
     AitaemError,
@@ -60,15 +61,5 @@ __all__ = [
     "CompatibilityResult",
     "ScanResult",
     # exceptions
-    "AitaemError",
-    "AitaemConnectionError",
-    "ConnectionNotFoundError",
-    "TableNotFoundError",
-    "ConfigurationError",
-    "InvalidURIError",
-    "UnsupportedBackendError",
-    "QueryBuildError",
-    "QueryExecutionError",
-    "SpecValidationError",
-    "SpecNotFoundError",
+    *_exceptions.__all__,
 ]

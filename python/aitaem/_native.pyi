@@ -5,6 +5,7 @@ from os import PathLike
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 __version__: str
+STANDARD_COLUMNS: List[str]
 
 _Path = Union[str, "PathLike[str]"]
 

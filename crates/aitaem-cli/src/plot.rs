@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use aitaem::Error;
-use aitaem::arrow::array::{Array, AsArray, Float64Array};
 use aitaem::arrow::record_batch::RecordBatch;
-use aitaem::result::readable::format_value;
+use aitaem::result::readable::{ALL, Pivot, RowLabels, format_value};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -30,65 +29,53 @@ struct MetricData {
     series: Vec<(String, BTreeMap<Option<String>, f64>)>,
 }
 
-/// The charts' data, from the standard columns.
+/// The charts' data: for every metric with values, its series (a slice and segment value, and
+/// entity) with their values by period; and whether the result has periods.
 fn collect(batches: &[RecordBatch]) -> (Vec<MetricData>, bool) {
-    let mut metrics: Vec<MetricData> = Vec::new();
-    let mut periodic = false;
-    for batch in batches {
-        let text = |i: usize| batch.column(i).as_string::<i32>();
-        let values: &Float64Array = batch.column(10).as_primitive();
-        for row in 0..batch.num_rows() {
-            if values.is_null(row) {
-                continue;
+    let pivot = Pivot::of(batches);
+    let metrics = pivot
+        .metrics
+        .iter()
+        .enumerate()
+        .map(|(m, (name, format))| {
+            let mut series: Vec<(String, BTreeMap<Option<String>, f64>)> = Vec::new();
+            for (row, labels) in pivot.rows.iter().enumerate() {
+                let Some(value) = pivot.value(row, m, 0) else {
+                    continue;
+                };
+                let label = series_label(labels);
+                let index = match series.iter().position(|(l, _)| *l == label) {
+                    Some(i) => i,
+                    None => {
+                        series.push((label, BTreeMap::new()));
+                        series.len() - 1
+                    }
+                };
+                series[index].1.insert(labels.period.clone(), value);
             }
-            periodic |= text(0).value(row) != "all_time";
-            let name = text(4).value(row);
-            let at = match metrics.iter().position(|m| m.name == name) {
-                Some(i) => i,
-                None => {
-                    let format = text(5);
-                    metrics.push(MetricData {
-                        name: name.to_string(),
-                        format: (!format.is_null(row)).then(|| format.value(row).to_string()),
-                        series: Vec::new(),
-                    });
-                    metrics.len() - 1
-                }
-            };
-            let mut label = Vec::new();
-            for (kind, value) in [(6, 7), (8, 9)] {
-                if text(kind).value(row) != "none" {
-                    label.push(format!(
-                        "{}: {}",
-                        text(kind).value(row),
-                        text(value).value(row)
-                    ));
-                }
+            MetricData {
+                name: name.clone(),
+                format: format.clone(),
+                series,
             }
-            if !text(3).is_null(row) {
-                label.push(text(3).value(row).to_string());
-            }
-            let label = if label.is_empty() {
-                "all".to_string()
-            } else {
-                label.join(", ")
-            };
-            let period = (!text(1).is_null(row)).then(|| {
-                let start = text(1).value(row);
-                start.strip_suffix(" 00:00:00").unwrap_or(start).to_string()
-            });
-            let series = &mut metrics[at].series;
-            let index = match series.iter().position(|(l, _)| *l == label) {
-                Some(i) => i,
-                None => {
-                    series.push((label, BTreeMap::new()));
-                    series.len() - 1
-                }
-            };
-            series[index].1.insert(period, values.value(row));
-        }
+        })
+        .filter(|m| !m.series.is_empty())
+        .collect();
+    (metrics, pivot.period_type != "all_time")
+}
+
+/// A series' name in the legend: its slice and segment values and entity, or `all`.
+fn series_label(labels: &RowLabels) -> String {
+    let parts: Vec<&str> = [labels.slice.as_str(), labels.segment.as_str()]
+        .into_iter()
+        .filter(|l| *l != ALL)
+        .chain(labels.entity.as_deref())
+        .collect();
+    if parts.is_empty() {
+        "all".to_string()
+    } else {
+        parts.join(", ")
     }
-    (metrics, periodic)
 }
 
 fn plot_error(e: impl std::fmt::Display) -> Error {

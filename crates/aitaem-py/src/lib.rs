@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("STANDARD_COLUMNS", aitaem::result::COLUMNS.to_vec())?;
     m.add_class::<specs::SpecStore>()?;
     m.add_class::<connections::Connections>()?;
     m.add_class::<table::Table>()?;

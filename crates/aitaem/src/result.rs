@@ -268,6 +268,18 @@ pub fn write<W: Write + Send>(
     out.flush().map_err(output_error)
 }
 
+/// The derived columns after the standard ones; `None` when a column there is not one.
+fn derived_columns(schema: &Schema) -> Option<Vec<DerivedColumn>> {
+    schema.fields()[COLUMNS.len().min(schema.fields().len())..]
+        .iter()
+        .map(|f| {
+            DerivedColumn::ALL
+                .into_iter()
+                .find(|c| c.name() == f.name())
+        })
+        .collect()
+}
+
 /// Whether a batch has the standard schema's column types, followed by any number of float64
 /// columns (derived columns).
 fn is_standard(batch: &RecordBatch) -> bool {
@@ -510,15 +522,7 @@ pub fn rows(batches: &[RecordBatch]) -> Result<Vec<ResultRow>> {
             .iter()
             .zip(COLUMNS)
             .all(|(field, name)| field.name() == name);
-        let derived: Option<Vec<DerivedColumn>> = schema.fields()
-            [COLUMNS.len().min(schema.fields().len())..]
-            .iter()
-            .map(|f| {
-                DerivedColumn::ALL
-                    .into_iter()
-                    .find(|c| c.name() == f.name())
-            })
-            .collect();
+        let derived = derived_columns(&schema);
         let (true, true, Some(derived)) = (is_standard(batch), named, derived) else {
             return Err(output_error(format!(
                 "a batch with the columns {:?} is not a standard result ({})",

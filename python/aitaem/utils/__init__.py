@@ -14,16 +14,6 @@ from aitaem.utils.exceptions import (
     UnsupportedBackendError,
 )
 
-__all__ = [
-    "AitaemError",
-    "AitaemConnectionError",
-    "ConnectionNotFoundError",
-    "TableNotFoundError",
-    "ConfigurationError",
-    "InvalidURIError",
-    "UnsupportedBackendError",
-    "QueryBuildError",
-    "QueryExecutionError",
-    "SpecValidationError",
-    "SpecNotFoundError",
-]
+from aitaem.utils import exceptions as _exceptions
+
+__all__ = list(_exceptions.__all__)

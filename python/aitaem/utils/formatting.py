@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from typing import List
 
-STANDARD_COLUMNS: List[str] = [
-    "period_type",
-    "period_start_date",
-    "period_end_date",
-    "entity_id",
-    "metric_name",
-    "metric_format",
-    "slice_type",
-    "slice_value",
-    "segment_name",
-    "segment_value",
-    "metric_value",
-]
+from aitaem import _native
+
+STANDARD_COLUMNS: List[str] = list(_native.STANDARD_COLUMNS)
 """The 11 columns of every compute result, in order: ten text columns and ``metric_value``
 (a float)."""
 

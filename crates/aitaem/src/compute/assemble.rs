@@ -204,7 +204,7 @@ impl Constants {
 }
 
 /// A column as the standard type (backends may return other string or number types).
-fn as_type(column: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
+pub(super) fn as_type(column: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
     if column.data_type() == to {
         Ok(column.clone())
     } else {

@@ -12,11 +12,12 @@ use std::sync::Arc;
 use arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, StringArray, TimestampMicrosecondArray, UInt32Array,
 };
-use arrow::compute::{cast, concat_batches, take};
+use arrow::compute::{concat_batches, take};
 use arrow::datatypes::{DataType, Int64Type, TimeUnit as ArrowTimeUnit, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 use chrono::NaiveDateTime;
 
+use super::assemble::as_type;
 use crate::period::{self, from_micros, ordinal};
 use crate::plan::{Combine, Derivation, Layout, WideColumn};
 use crate::result::DerivedColumn;
@@ -70,14 +71,6 @@ fn divide(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) if b != 0.0 => Some(a / b),
         _ => None,
-    }
-}
-
-fn as_type(column: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
-    if column.data_type() == to {
-        Ok(column.clone())
-    } else {
-        cast(column, to).map_err(|e| e.to_string())
     }
 }
 

@@ -121,19 +121,102 @@ fn grouped(v: f64, decimals: usize) -> String {
     out
 }
 
-/// What the row labels of a result are.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Labels {
-    period: Option<String>,
-    entity: Option<String>,
-    slice: String,
-    segment: String,
+/// The labels of a row of the table: one label combination of the result.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RowLabels {
+    /// The period's start (no time part for periods of a day or longer), or the window's start
+    /// for `all_time`.
+    pub period: Option<String>,
+    /// The entity.
+    pub entity: Option<String>,
+    /// `device: mobile`, or `(all)` for the baseline.
+    pub slice: String,
+    /// `platform_group: search`, or `(all)` for the baseline.
+    pub segment: String,
+}
+
+/// A standard result pivoted: a row per label combination, in the order they first appear,
+/// with each metric's value and derived values.
+pub struct Pivot {
+    /// `all_time`, `monthly`, ...
+    pub period_type: String,
+    /// The rows' labels.
+    pub rows: Vec<RowLabels>,
+    /// The metrics, in the order they first appear, with their formats.
+    pub metrics: Vec<(String, Option<String>)>,
+    /// The derived columns of the result.
+    pub derived: Vec<DerivedColumn>,
+    /// (row, metric) -> the value, then the derived values.
+    cells: HashMap<(usize, usize), Vec<Option<f64>>>,
+    /// The end of the first row's period (the window's end for `all_time`).
+    first_end: Option<String>,
+}
+
+impl Pivot {
+    /// Pivots standard-result batches (with derived columns, if any).
+    pub fn of(batches: &[RecordBatch]) -> Pivot {
+        let mut pivot = Pivot {
+            period_type: String::new(),
+            rows: Vec::new(),
+            metrics: Vec::new(),
+            derived: Vec::new(),
+            cells: HashMap::new(),
+            first_end: None,
+        };
+        let mut index: HashMap<RowLabels, usize> = HashMap::new();
+        for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+            pivot.derived = super::derived_columns(&batch.schema()).unwrap_or_default();
+            let text = |i: usize| batch.column(i).as_string::<i32>();
+            let opt = |column: &StringArray, row: usize| {
+                (!column.is_null(row)).then(|| column.value(row).to_string())
+            };
+            let float = |i: usize, row: usize| {
+                let column: &Float64Array = batch.column(i).as_primitive();
+                (!column.is_null(row)).then(|| column.value(row))
+            };
+            if pivot.first_end.is_none() {
+                pivot.first_end = opt(text(2), 0);
+            }
+            for row in 0..batch.num_rows() {
+                pivot.period_type = text(0).value(row).to_string();
+                let labels = RowLabels {
+                    period: opt(text(1), row).map(|p| period_label(&p, &pivot.period_type)),
+                    entity: opt(text(3), row),
+                    slice: label(text(6).value(row), text(7).value(row)),
+                    segment: label(text(8).value(row), text(9).value(row)),
+                };
+                let at = *index.entry(labels.clone()).or_insert_with(|| {
+                    pivot.rows.push(labels);
+                    pivot.rows.len() - 1
+                });
+                let name = text(4).value(row);
+                let metric = match pivot.metrics.iter().position(|(m, _)| m == name) {
+                    Some(i) => i,
+                    None => {
+                        pivot.metrics.push((name.to_string(), opt(text(5), row)));
+                        pivot.metrics.len() - 1
+                    }
+                };
+                let mut values = vec![float(10, row)];
+                values.extend((0..pivot.derived.len()).map(|i| float(COLUMNS.len() + i, row)));
+                pivot.cells.insert((at, metric), values);
+            }
+        }
+        pivot
+    }
+
+    /// A row's value of a metric (`column` 0), or of its derived column `column - 1`.
+    pub fn value(&self, row: usize, metric: usize, column: usize) -> Option<f64> {
+        self.cells
+            .get(&(row, metric))
+            .and_then(|v| v.get(column).copied().flatten())
+    }
 }
 
 /// A label column of the rendered table.
 struct LabelColumn {
     header: &'static str,
-    pick: fn(&Labels) -> String,
+    pick: fn(&RowLabels) -> String,
 }
 
 /// A rendered table: its caption, header and rows of cells (numbers right-aligned).
@@ -149,66 +232,20 @@ pub struct Readable {
 }
 
 impl Readable {
-    /// Pivots standard-result batches (with derived columns, if any): one row per label
+    /// The table of standard-result batches (with derived columns, if any): one row per label
     /// combination, in the order the rows first appear, one column per metric and derived
     /// column.
     pub fn of(batches: &[RecordBatch]) -> Readable {
-        let mut keys: Vec<Labels> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
-        // Metric names in order, with their format.
-        let mut metrics: Vec<(String, Option<String>)> = Vec::new();
-        let mut derived: Vec<DerivedColumn> = Vec::new();
-        // (row, metric) -> values (metric value, then derived values).
-        let mut cells: HashMap<(usize, usize), Vec<Option<f64>>> = HashMap::new();
-        let mut period_type = String::new();
-        for batch in batches {
-            let schema = batch.schema();
-            derived = schema.fields()[COLUMNS.len().min(schema.fields().len())..]
-                .iter()
-                .filter_map(|f| {
-                    DerivedColumn::ALL
-                        .into_iter()
-                        .find(|c| c.name() == f.name())
-                })
-                .collect();
-            let text = |i: usize| batch.column(i).as_string::<i32>();
-            let opt = |column: &StringArray, row: usize| {
-                (!column.is_null(row)).then(|| column.value(row).to_string())
-            };
-            let float = |i: usize, row: usize| {
-                let column: &Float64Array = batch.column(i).as_primitive();
-                (!column.is_null(row)).then(|| column.value(row))
-            };
-            for row in 0..batch.num_rows() {
-                period_type = text(0).value(row).to_string();
-                let labels = Labels {
-                    period: opt(text(1), row).map(|p| period_label(&p, &period_type)),
-                    entity: opt(text(3), row),
-                    slice: label(text(6).value(row), text(7).value(row)),
-                    segment: label(text(8).value(row), text(9).value(row)),
-                };
-                let at = *index.entry(labels.clone()).or_insert_with(|| {
-                    keys.push(labels);
-                    keys.len() - 1
-                });
-                let name = text(4).value(row);
-                let metric = match metrics.iter().position(|(m, _)| m == name) {
-                    Some(i) => i,
-                    None => {
-                        metrics.push((name.to_string(), opt(text(5), row)));
-                        metrics.len() - 1
-                    }
-                };
-                let mut values = vec![float(10, row)];
-                values.extend((0..derived.len()).map(|i| float(COLUMNS.len() + i, row)));
-                cells.insert((at, metric), values);
-            }
-        }
+        Readable::from_pivot(&Pivot::of(batches))
+    }
 
-        let all = |f: fn(&Labels) -> bool| keys.iter().all(f);
+    /// The table of a pivoted result.
+    pub fn from_pivot(pivot: &Pivot) -> Readable {
+        let keys = &pivot.rows;
+        let all = |f: fn(&RowLabels) -> bool| keys.iter().all(f);
         let mut labels: Vec<LabelColumn> = Vec::new();
         let one_period = keys.first().map(|k| k.period.clone()).filter(|p| {
-            p.is_some() && keys.iter().all(|k| &k.period == p) && period_type == "all_time"
+            p.is_some() && keys.iter().all(|k| &k.period == p) && pivot.period_type == "all_time"
         });
         let caption = one_period.flatten();
         if caption.is_none() && !all(|k| k.period.is_none()) {
@@ -238,38 +275,36 @@ impl Readable {
 
         let mut header: Vec<String> = labels.iter().map(|l| l.header.to_string()).collect();
         let mut numeric = vec![false; labels.len()];
-        for (name, _) in &metrics {
+        for (name, _) in &pivot.metrics {
             header.push(name.clone());
-            header.extend(derived.iter().map(|c| format!("{name} {}", short(*c))));
-            numeric.extend(std::iter::repeat_n(true, 1 + derived.len()));
+            header.extend(
+                pivot
+                    .derived
+                    .iter()
+                    .map(|c| format!("{name} {}", short(*c))),
+            );
+            numeric.extend(std::iter::repeat_n(true, 1 + pivot.derived.len()));
         }
         let rows = keys
             .iter()
             .enumerate()
             .map(|(at, key)| {
                 let mut row: Vec<String> = labels.iter().map(|l| (l.pick)(key)).collect();
-                for (m, (_, format)) in metrics.iter().enumerate() {
-                    let values = cells.get(&(at, m));
-                    let value = |i: usize| values.and_then(|v| v.get(i).copied().flatten());
-                    row.push(format_value(value(0), format.as_deref()));
-                    for (i, column) in derived.iter().enumerate() {
-                        row.push(format_derived(*column, value(i + 1), format.as_deref()));
+                for (m, (_, format)) in pivot.metrics.iter().enumerate() {
+                    row.push(format_value(pivot.value(at, m, 0), format.as_deref()));
+                    for (i, column) in pivot.derived.iter().enumerate() {
+                        let value = pivot.value(at, m, i + 1);
+                        row.push(format_derived(*column, value, format.as_deref()));
                     }
                 }
                 row
             })
             .collect();
         Readable {
-            caption: caption.map(|start| {
-                // The window's end is the same for every row too.
-                let end = batches.iter().find(|b| b.num_rows() > 0).and_then(|b| {
-                    let ends = b.column(2).as_string::<i32>();
-                    (!ends.is_null(0)).then(|| ends.value(0).to_string())
-                });
-                match end {
-                    Some(end) => format!("{start} to {end} (end exclusive)"),
-                    None => start,
-                }
+            // The window's end is the same for every row too.
+            caption: caption.map(|start| match &pivot.first_end {
+                Some(end) => format!("{start} to {end} (end exclusive)"),
+                None => start,
             }),
             header,
             numeric,
@@ -330,8 +365,8 @@ impl Readable {
     }
 }
 
-/// The label of the baseline.
-const ALL: &str = "(all)";
+/// The label of a slice or segment baseline.
+pub const ALL: &str = "(all)";
 
 /// `device: mobile`, or `(all)` for the baseline.
 fn label(kind: &str, value: &str) -> String {

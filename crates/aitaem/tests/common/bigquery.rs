@@ -3,7 +3,6 @@
 //! independently of aitaem.
 
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::{Value, json};
 
@@ -22,8 +21,6 @@ pub struct Bq {
     pub project: String,
     pub dataset: String,
 }
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
 
 fn request(method: &str, url: &str, body: Option<&Value>) -> Value {
     let mut command = Command::new("curl");
@@ -74,15 +71,7 @@ impl Bq {
     }
 
     fn create(test: &str, endpoint: String, project: String) -> Bq {
-        let dataset = format!(
-            "t_{}_{}_{}",
-            test.chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .take(30)
-                .collect::<String>(),
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let dataset = super::unique_name(test);
         let bq = Bq {
             endpoint,
             project,

@@ -8,6 +8,7 @@ pub mod postgres;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use aitaem::ComputeRequest;
 use aitaem::result::ResultRow;
@@ -203,6 +204,21 @@ pub fn server(variable: &str, test: &str, what: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// A name no other test of this run uses: `t_<test>_<process>_<n>` (a schema, a dataset, a
+/// database).
+pub fn unique_name(test: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t_{}_{}_{}",
+        test.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(30)
+            .collect::<String>(),
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The example project shipped with the repository.

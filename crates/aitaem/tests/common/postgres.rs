@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The server's URL, or `None` after saying that the test is skipped (a failure under
 /// `CI=true`).
@@ -17,21 +16,11 @@ pub struct Pg {
     pub schema: String,
 }
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
 impl Pg {
     /// A fresh schema on the test server, or `None` (skipped) without one.
     pub fn new(test: &str) -> Option<Pg> {
         let url = url(test)?;
-        let schema = format!(
-            "t_{}_{}_{}",
-            test.chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .take(30)
-                .collect::<String>(),
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let schema = super::unique_name(test);
         let pg = Pg { url, schema };
         pg.psql(&format!(
             "DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0};",
@@ -103,11 +92,7 @@ impl Database {
     /// A fresh database, or `None` (skipped) without a server.
     pub fn new(test: &str) -> Option<Database> {
         let server = url(test)?;
-        let name = format!(
-            "db_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = super::unique_name("db");
         run(&server, &format!("CREATE DATABASE {name}"));
         let (base, _) = server.rsplit_once('/').expect("the URL names a database");
         Some(Database {
