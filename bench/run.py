@@ -63,7 +63,7 @@ def run(cmd, cwd=None, capture=False):
 
 
 def build(profile):
-    target_dir = os.environ.setdefault("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/aitaem/target"))
+    target_dir = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
     args = ["cargo", "build", "--locked", "--bin", "aitaem", "--example", "generate_events", "--example", "run_sql",
             "--example", "compute_warm"]
     if profile == "release":

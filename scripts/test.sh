@@ -9,10 +9,11 @@
 # AITAEM_TEST_BIGQUERY*), and stops them afterwards, also when tests fail. Then builds the Python
 # package into a virtualenv (with its test requirements from PyPI) and runs its tests against the
 # same servers. Extra arguments go to `cargo test`.
+#
+# Every suite runs even when an earlier one fails; the failures are listed at the end and the
+# script exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aitaem/target}"
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -122,16 +123,28 @@ if [ ! -x "$PY_VENV/bin/python" ] || ! cmp -s python/requirements-test.txt "$PY_
 fi
 
 # --- the tests --------------------------------------------------------------------------------
-# Rust: the library, the command line tool and every backend.
-cargo test --workspace --locked "$@"
+failed=()
+# Rust: the library, the command line tool and every backend; every test binary runs even when
+# another fails.
+cargo test --workspace --locked --no-fail-fast "$@" || failed+=("Rust tests (cargo test)")
 # Python: the package built from this checkout (the same target directory and profile as the
 # tests above, so DuckDB is not compiled again) and installed into the virtualenv, then its tests
 # and the examples in its docstrings.
-(
+if (
     # shellcheck disable=SC1091
     source "$PY_VENV/bin/activate"
     maturin develop --locked --quiet
-)
-host="$(rustc -vV | sed -n 's/^host: //p')"
-export AITAEM_CLI="$CARGO_TARGET_DIR/$host/debug/aitaem"
-"$PY_VENV/bin/python" -m pytest -q python/tests --doctest-modules python/aitaem
+); then
+    host="$(rustc -vV | sed -n 's/^host: //p')"
+    export AITAEM_CLI="${CARGO_TARGET_DIR:-$PWD/target}/$host/debug/aitaem"
+    "$PY_VENV/bin/python" -m pytest -q python/tests --doctest-modules python/aitaem ||
+        failed+=("Python tests (pytest)")
+else
+    failed+=("the Python package's build (maturin develop)")
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "test.sh: FAILED: ${failed[*]}" >&2
+    exit 1
+fi
+echo "test.sh: every suite passed" >&2

@@ -15,11 +15,8 @@ use std::time::Duration;
 
 use aitaem::result::OutputFormat;
 use aitaem::result::readable::Readable;
-use aitaem::source::BackendKind;
-use aitaem::{
-    ComputeRequest, ConnectionManager, Error, Existing, LoadOptions, MetricCompute, PeriodType,
-    Project, SpecCache,
-};
+use aitaem::duckdb::{Existing, LoadOptions};
+use aitaem::{ComputeRequest, ConnectionManager, Error, MetricCompute, PeriodType, Project, SpecCache};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -449,8 +446,8 @@ fn load(
     let (specs, connections) = std::thread::scope(|scope| {
         let connections = scope.spawn(|| {
             let connections = connections.connect(&project)?;
-            if connections.has_connection(BackendKind::DuckDb) {
-                let _ = connections.open(BackendKind::DuckDb);
+            for backend in connections.backends().filter(|b| b.is_embedded()) {
+                let _ = connections.open(backend);
             }
             Ok::<_, Error>(connections)
         });

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aitaem::scan::ScanResult;
-use aitaem::{Column, Error, LoadEvent, LoadOptions, SpecCache, SpecKind};
+use aitaem::duckdb::{LoadEvent, LoadOptions};
+use aitaem::{Column, Error, SpecCache, SpecKind};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// One line per spec kind: how many, and their names.
@@ -206,7 +207,7 @@ impl LoadProgress {
 /// Loads CSVs with a progress bar per file on a terminal, and a line per table.
 pub fn load_csv(path: &Path, db: &Path, options: LoadOptions) -> Result<(), Error> {
     let mut progress = LoadProgress::new();
-    let result = aitaem::load_csvs(path, db, options, |event| progress.event(event));
+    let result = aitaem::duckdb::load_csvs(path, db, options, |event| progress.event(event));
     progress.finish();
     let (_, tables) = result?;
     println!(
@@ -225,19 +226,19 @@ pub fn load_csv(path: &Path, db: &Path, options: LoadOptions) -> Result<(), Erro
 /// Creates a project from CSV files, and says what is in it and what to run next.
 pub fn init(dir: &Path, csvs: &[PathBuf]) -> Result<(), Error> {
     let mut progress = LoadProgress::new();
-    let made = aitaem::init_project(dir, csvs, |event| progress.event(event));
+    let made = aitaem::duckdb::init_project(dir, csvs, |event| progress.event(event));
     progress.finish();
     let made = made?;
     let shown = dir.display();
     println!("created a project in {shown}:");
     println!(
         "  connections.yaml  DuckDB database {}",
-        aitaem::INIT_DATABASE
+        aitaem::duckdb::INIT_DATABASE
     );
     for table in &made.tables {
         println!(
             "  {:<16}  table {} ({} rows)",
-            aitaem::INIT_DATABASE,
+            aitaem::duckdb::INIT_DATABASE,
             table.table,
             table.rows
         );

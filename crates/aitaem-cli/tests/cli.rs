@@ -994,20 +994,23 @@ fn computes_run_side_by_side_and_wait_for_a_writer() {
         .stderr(predicate::str::contains(
             "main.duckdb` is being written by another process",
         ));
-    // ...and a compute that waits long enough gets its result once the writer is done.
-    let waiting = {
-        let p = p.clone();
-        std::thread::spawn(move || {
-            aitaem()
-                .current_dir(&p)
-                .args(["compute", "from_db", "--wait", "20", "--format", "csv"])
-                .output()
-                .unwrap()
-        })
-    };
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // ...and a compute that waits long enough gets its result once the writer is done. (Passes
+    // in either order of events: when the compute starts after the writer is gone, it has
+    // nothing to wait for.)
+    let mut waiting = std::process::Command::new(assert_cmd::cargo::cargo_bin("aitaem"))
+        .current_dir(&p)
+        .args(["compute", "from_db", "--wait", "120", "--format", "csv"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "the compute ended while the writer held the database"
+    );
     drop(writer);
-    let out = waiting.join().unwrap();
+    let out = waiting.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}",

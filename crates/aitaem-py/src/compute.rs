@@ -5,9 +5,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use aitaem::{
-    Comparison, ComputeRequest, ConnectionManager, Existing, LoadOptions, MetricCompute,
+    Comparison, ComputeRequest, ConnectionManager, MetricCompute,
     PeriodType, SpecCache, WeekStart,
 };
+use aitaem::duckdb::{Existing, LoadOptions};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
@@ -142,7 +143,7 @@ pub fn load_csvs(
         ..LoadOptions::default()
     };
     let (_, loaded) = py
-        .detach(|| aitaem::load_csv_files(&files, &db_path, options, |_| {}))
+        .detach(|| aitaem::duckdb::load_csv_files(&files, &db_path, options, |_| {}))
         .map_err(errors::to_py)?;
     Ok(loaded
         .into_iter()

@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::sync::RwLock;
 
-use aitaem::config::ConnectionsConfig;
-use aitaem::source::{BackendKind, Source, SourceUri};
-use aitaem::{ConnectionManager, Error};
+use aitaem::config::{BackendConfig, SettingValue};
+use aitaem::source::SourceUri;
+use aitaem::{BackendKind, ConnectionManager, Error};
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 
 use crate::errors;
 use crate::locked;
@@ -33,24 +34,21 @@ impl Connections {
             .map_err(errors::to_py)
     }
 
-    /// Adds the connection of `backend`, configured by `config` (a JSON object with the keys of
-    /// its `connections.yaml` block). It is opened when first needed.
-    fn add(&self, py: Python<'_>, backend: &str, config: &str) -> PyResult<()> {
+    /// Adds the connection of `backend`, configured by `settings` (a dict with the keys of its
+    /// `connections.yaml` block; values are text, numbers, booleans or None). It is opened when
+    /// first needed.
+    fn add(&self, py: Python<'_>, backend: &str, settings: &Bound<'_, PyDict>) -> PyResult<()> {
         let kind = backend_kind(backend)?;
-        let document = format!("{{\"{kind}\": {config}}}");
-        let parsed =
-            ConnectionsConfig::from_str_with(&document, None, |name| std::env::var(name).ok())
-                .map_err(|err| match err {
-                    // The position would point into text the user never wrote.
-                    Error::Configuration { message, .. } => errors::to_py(Error::Configuration {
-                        location: None,
-                        message: format!("{backend} connection: {message}"),
-                    }),
-                    other => errors::to_py(other),
-                })?;
-        let Some(config) = parsed.backends.into_iter().next() else {
-            return Err(errors::value_error("no connection settings given"));
-        };
+        let mut values = Vec::new();
+        for (key, value) in settings.iter() {
+            let key: String = key.extract()?;
+            values.push((key, setting(&value)?));
+        }
+        let config = py
+            .detach(|| {
+                BackendConfig::from_settings(kind.name(), values, |name| std::env::var(name).ok())
+            })
+            .map_err(errors::to_py)?;
         py.detach(|| locked::write(&self.manager).add_connection(config));
         Ok(())
     }
@@ -84,7 +82,7 @@ impl Connections {
         py.detach(|| {
             locked::read(&self.manager)
                 .backends()
-                .map(BackendKind::as_str)
+                .map(BackendKind::name)
                 .collect()
         })
     }
@@ -134,41 +132,35 @@ impl From<ConnectionManager> for Connections {
 }
 
 /// Splits a source URI into `(backend, database, table)`, as the original library's
-/// `ConnectionManager.parse_source_uri` does: the DuckDB database path (empty for the configured
-/// database), the PostgreSQL schema (empty for the search path) or the BigQuery project (empty
-/// for the connection's), and the table (`dataset.table` on BigQuery; a file's path for DuckDB
-/// file sources, with an empty database).
+/// `ConnectionManager.parse_source_uri` does (see `SourceUri::database_and_table`).
 #[pyfunction]
 pub fn parse_source_uri(uri: &str) -> PyResult<(&'static str, String, String)> {
     let parsed = SourceUri::parse(uri).map_err(errors::to_py)?;
-    let backend = parsed.backend().as_str();
-    Ok(match parsed.source {
-        Source::DuckDbTable {
-            database,
-            schema,
-            table,
-        } => {
-            let database = match database {
-                aitaem::source::DuckDbDatabase::Configured => String::new(),
-                aitaem::source::DuckDbDatabase::Path(path) => path,
-            };
-            let table = match schema {
-                Some(schema) => format!("{schema}.{table}"),
-                None => table,
-            };
-            (backend, database, table)
-        }
-        Source::DuckDbFile { path, .. } => (backend, String::new(), path),
-        Source::Postgres { schema, table } => (backend, schema.unwrap_or_default(), table),
-        Source::BigQuery {
-            project,
-            dataset,
-            table,
-        } => (
-            backend,
-            project.unwrap_or_default(),
-            format!("{dataset}.{table}"),
-        ),
+    let (database, table) = parsed.database_and_table();
+    Ok((parsed.backend().name(), database, table))
+}
+
+/// The names of every backend the engine has, in `connections.yaml` order.
+#[pyfunction]
+pub fn backends() -> Vec<&'static str> {
+    aitaem::backend::backends().map(BackendKind::name).collect()
+}
+
+/// A setting's value from Python.
+fn setting(value: &Bound<'_, PyAny>) -> PyResult<SettingValue> {
+    Ok(if value.is_none() {
+        SettingValue::Null
+    } else if value.is_instance_of::<PyBool>() {
+        SettingValue::Bool(value.extract()?)
+    } else if value.is_instance_of::<PyInt>() {
+        SettingValue::Int(value.extract()?)
+    } else if value.is_instance_of::<PyFloat>() {
+        SettingValue::Float(value.extract()?)
+    } else if value.is_instance_of::<PyString>() {
+        SettingValue::Text(value.extract()?)
+    } else {
+        // Paths and other objects: their text.
+        SettingValue::Text(value.str()?.extract()?)
     })
 }
 
@@ -177,7 +169,8 @@ pub(crate) fn backend_kind(name: &str) -> PyResult<BackendKind> {
         errors::to_py(Error::UnsupportedBackend {
             backend: name.to_string(),
             message: format!(
-                "Backend type '{name}' not supported; supported backends are bigquery, duckdb and postgres"
+                "Backend type '{name}' not supported; supported backends are {}",
+                backends().join(", ")
             ),
         })
     })

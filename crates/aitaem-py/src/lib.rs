@@ -24,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(specs::parse_spec, m)?)?;
     m.add_function(wrap_pyfunction!(specs::validate_spec, m)?)?;
     m.add_function(wrap_pyfunction!(connections::parse_source_uri, m)?)?;
+    m.add_function(wrap_pyfunction!(connections::backends, m)?)?;
     m.add_function(wrap_pyfunction!(compute::compute, m)?)?;
     m.add_function(wrap_pyfunction!(compute::scan, m)?)?;
     m.add_function(wrap_pyfunction!(compute::load_csvs, m)?)?;

@@ -233,7 +233,7 @@ fn to_dict<'py>(py: Python<'py>, spec: &Spec) -> PyResult<Bound<'py, PyDict>> {
     match spec {
         Spec::Metric(m) => {
             d.set_item("name", &m.name)?;
-            d.set_item("source", &m.source.uri)?;
+            d.set_item("source", m.source.as_str())?;
             d.set_item("numerator", &m.numerator.text)?;
             d.set_item(
                 "timestamp_col",
@@ -258,7 +258,7 @@ fn to_dict<'py>(py: Python<'py>, spec: &Spec) -> PyResult<Bound<'py, PyDict>> {
         }
         Spec::Segment(s) => {
             d.set_item("name", &s.name)?;
-            d.set_item("source", &s.source.uri)?;
+            d.set_item("source", s.source.as_str())?;
             d.set_item("entity_id", s.entity_id.to_string())?;
             let (vals, columns) = match &s.kind {
                 SegmentKind::Values(v) => (values(v), Vec::new()),

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 
-use crate::backend::{self, Backend, Column, Opening};
+use crate::backend::{self, Backend, BackendKind, Opening};
+use crate::catalog::{Catalog, Column, Table};
 use crate::config::paths::PathResolver;
 use crate::config::{self, AccessMode, BackendConfig, ConnectionsConfig};
 use crate::error::{BackendError, Error, Result};
-use crate::plan::{Catalog, Table};
-use crate::source::{BackendKind, SourceUri};
+use crate::source::SourceUri;
 
 /// The connections to the backends, one per backend type.
 ///
@@ -38,9 +38,9 @@ use crate::source::{BackendKind, SourceUri};
 ///
 /// ```
 /// use aitaem::ConnectionManager;
-/// use aitaem::config::{BackendConfig, DuckDbConfig};
+/// use aitaem::backend::duckdb::DuckDbConfig;
 /// let mut connections = ConnectionManager::new();
-/// connections.add_connection(BackendConfig::DuckDb(DuckDbConfig::new(":memory:")));
+/// connections.add_connection(DuckDbConfig::new(":memory:"));
 /// assert!(connections.list_tables().unwrap().is_empty());
 /// ```
 pub struct ConnectionManager {
@@ -122,8 +122,8 @@ impl ConnectionManager {
 
     /// The connections of a parsed configuration. Relative paths resolve next to its file.
     pub fn from_config(config: ConnectionsConfig) -> ConnectionManager {
-        let base = config
-            .file
+        let (backends, file) = config.into_parts();
+        let base = file
             .as_ref()
             .and_then(|f| f.parent())
             .map(|dir| {
@@ -136,10 +136,10 @@ impl ConnectionManager {
             .map(config::paths::absolute);
         let mut manager = ConnectionManager {
             paths: PathResolver::new(base),
-            file: config.file.clone(),
+            file,
             ..ConnectionManager::default()
         };
-        for backend in config.backends {
+        for backend in backends {
             manager.add_connection(backend);
         }
         manager
@@ -151,7 +151,8 @@ impl ConnectionManager {
     }
 
     /// Adds (or replaces) the connection of one backend. It is opened when first needed.
-    pub fn add_connection(&mut self, config: BackendConfig) {
+    pub fn add_connection(&mut self, config: impl Into<BackendConfig>) {
+        let config = config.into();
         self.slots.insert(config.backend(), Slot::new(config));
     }
 
@@ -182,7 +183,7 @@ impl ConnectionManager {
     pub fn open(&self, backend: BackendKind) -> Result<()> {
         match self.slots.get(&backend) {
             Some(slot) => slot.get(&self.paths, self.opening).map(|_| ()),
-            None => Err(self.not_configured(backend, "")),
+            None => Err(self.not_configured(backend)),
         }
     }
 
@@ -190,10 +191,10 @@ impl ConnectionManager {
     /// [`load_csvs_to_duckdb`](crate::load_csvs_to_duckdb)) as the DuckDB connection.
     #[cfg(feature = "duckdb")]
     pub fn add_duckdb_connection(&mut self, connection: ::duckdb::Connection) -> Result<()> {
-        let duck = backend::duckdb::DuckDb::from_connection(connection, self.paths.clone())?;
-        let config = BackendConfig::DuckDb(config::DuckDbConfig::new(duck.uri_path()));
+        let duck = backend::duckdb::client::DuckDb::from_connection(connection, self.paths.clone())?;
+        let config = backend::duckdb::DuckDbConfig::new(duck.uri_path()).into();
         self.slots
-            .insert(BackendKind::DuckDb, Slot::opened(config, Arc::new(duck)));
+            .insert(BackendKind::DUCKDB, Slot::opened(config, Arc::new(duck)));
         Ok(())
     }
 
@@ -226,15 +227,14 @@ impl ConnectionManager {
         self.implicit = Mutex::default();
     }
 
-    /// The backend that reads `source`. `user` names who needs it (e.g. "metric `ctr`") for
-    /// the error when no connection is configured.
-    fn backend(&self, source: &SourceUri, user: &str) -> Result<Arc<dyn Backend>> {
+    /// The backend that reads `source`.
+    fn backend(&self, source: &SourceUri) -> Result<Arc<dyn Backend>> {
         let kind = source.backend();
         if let Some(slot) = self.slots.get(&kind) {
             return slot.get(&self.paths, self.opening);
         }
-        let Some(config) = source.default_connection() else {
-            return Err(self.not_configured(kind, &format!("{user} reads `{source}`, but ")));
+        let Some(config) = source.implicit_connection() else {
+            return Err(self.not_configured(kind));
         };
         let mut implicit = self.implicit.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(open) = implicit.get(&kind) {
@@ -255,17 +255,16 @@ impl ConnectionManager {
         implicit
             .get(&kind)
             .cloned()
-            .ok_or_else(|| self.not_configured(kind, ""))
+            .ok_or_else(|| self.not_configured(kind))
     }
 
-    /// The error for a backend without a connection; `context` (e.g. "metric `ctr` reads
-    /// `postgres://public/events`, but ") starts the message.
-    fn not_configured(&self, kind: BackendKind, context: &str) -> Error {
+    /// The error for a backend without a connection.
+    fn not_configured(&self, kind: BackendKind) -> Error {
         Error::ConnectionNotFound {
             backend: kind,
             message: format!(
-                "{context}no {kind} connection is configured; {}",
-                config::how_to_configure(kind)
+                "no {kind} connection is configured; {}",
+                kind.driver().how_to_configure()
             ),
         }
     }
@@ -335,7 +334,7 @@ impl ConnectionManager {
     pub fn list_tables_of(&self, backend: BackendKind) -> Result<Vec<String>> {
         match self.slots.get(&backend) {
             Some(slot) => slot.get(&self.paths, self.opening)?.list_tables(),
-            None => Err(self.not_configured(backend, "")),
+            None => Err(self.not_configured(backend)),
         }
     }
 
@@ -357,12 +356,11 @@ impl ConnectionManager {
 }
 
 impl Catalog for ConnectionManager {
-    fn table(&self, source: &SourceUri, user: &str) -> Result<Table> {
-        self.backend(source, user)?.table(source)
+    fn table(&self, source: &SourceUri) -> Result<Table> {
+        self.backend(source)?.table(source)
     }
 
     fn columns(&self, source: &SourceUri) -> Result<Vec<Column>> {
-        self.backend(source, &format!("`{source}`"))?
-            .describe(source)
+        self.backend(source)?.describe(source)
     }
 }

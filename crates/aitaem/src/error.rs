@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::source::BackendKind;
+use crate::backend::BackendKind;
 use crate::spec::SpecKind;
 use crate::yaml::Location;
 
@@ -170,6 +170,12 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// A fault of aitaem itself, not of the request, the specs or a backend: please report it.
+    #[error("internal error (a fault of aitaem; please report it): {message}")]
+    Internal {
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// The class of an [`Error`], named like the original library's exception classes.
@@ -202,6 +208,8 @@ pub enum ErrorKind {
     Load,
     /// Writing a result failed.
     Output,
+    /// A fault of aitaem itself.
+    Internal,
 }
 
 impl ErrorKind {
@@ -225,6 +233,7 @@ impl ErrorKind {
             ErrorKind::Io => "IOError",
             ErrorKind::Load => "LoadError",
             ErrorKind::Output => "OutputError",
+            ErrorKind::Internal => "InternalError",
         }
     }
 }
@@ -255,6 +264,7 @@ struct BackendErrorInner {
     /// The code, and whether it is a SQLSTATE (or a service's reason).
     code: Option<(String, bool)>,
     position: Option<u32>,
+    unknown_name: Option<String>,
     retryable: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -290,6 +300,7 @@ impl BackendError {
             message: message.into(),
             code: None,
             position: None,
+            unknown_name: None,
             retryable: false,
             source: None,
         }))
@@ -310,6 +321,12 @@ impl BackendError {
     /// The 1-based character position in the statement that the backend points at.
     pub fn with_position(mut self, position: u32) -> Self {
         self.0.position = Some(position);
+        self
+    }
+
+    /// The name (a column, a function) the backend says it does not know.
+    pub fn with_unknown_name(mut self, name: impl Into<String>) -> Self {
+        self.0.unknown_name = Some(name.into());
         self
     }
 
@@ -350,6 +367,11 @@ impl BackendError {
     /// The position in the statement the backend points at, when it gave one.
     pub fn position(&self) -> Option<u32> {
         self.0.position
+    }
+
+    /// The name the backend says it does not know, when it said one.
+    pub fn unknown_name(&self) -> Option<&str> {
+        self.0.unknown_name.as_deref()
     }
 
     /// Whether running the same statement again may succeed (a rate limit, a lost connection).
@@ -419,6 +441,7 @@ impl Error {
             Error::Io { .. } => ErrorKind::Io,
             Error::Load { .. } => ErrorKind::Load,
             Error::Output { .. } => ErrorKind::Output,
+            Error::Internal { .. } => ErrorKind::Internal,
         }
     }
 
@@ -437,6 +460,13 @@ impl Error {
 
     pub(crate) fn query_build(message: impl Into<String>) -> Self {
         Error::QueryBuild {
+            message: message.into(),
+        }
+    }
+
+    /// A fault of the library itself.
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Error::Internal {
             message: message.into(),
         }
     }

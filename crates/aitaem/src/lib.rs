@@ -28,8 +28,10 @@
 //!
 //! - `duckdb` (default): the embedded DuckDB backend, which also reads CSV, Parquet and JSON
 //!   files, and loading CSV files into DuckDB.
-//! - `postgres`: the PostgreSQL backend (native client, TLS by rustls). The `aitaem` command
-//!   line tool has it.
+//! - `postgres`: the PostgreSQL backend (native client, TLS by rustls).
+//! - `bigquery`: the BigQuery backend (Google's client; also talks to emulators).
+//!
+//! The `aitaem` command line tool and the Python package have every backend.
 //!
 //! A build without a backend's feature still reads its settings in `connections.yaml`, and
 //! says in words that it cannot run them.
@@ -41,11 +43,14 @@
     allow(dead_code)
 )]
 
-mod backend;
+pub mod backend;
+pub mod catalog;
 mod compute;
 pub mod config;
 mod connect;
 pub mod error;
+#[cfg(feature = "duckdb")]
+mod init;
 pub mod period;
 pub mod plan;
 mod project;
@@ -58,18 +63,23 @@ mod yaml;
 
 /// The Arrow crate the results are made of, so that users need not pin its version.
 pub use arrow;
-/// The DuckDB crate, whose `Connection` [`ConnectionManager::add_duckdb_connection`] takes.
-#[cfg(feature = "duckdb")]
-pub use duckdb;
 
-pub use backend::Column;
+/// DuckDB workflows: loading CSV files into a database, and a ready-to-run project from CSV
+/// files (the `duckdb` feature).
 #[cfg(feature = "duckdb")]
-pub use backend::duckdb::init::{DATABASE as INIT_DATABASE, InitSummary, init_project};
-#[cfg(feature = "duckdb")]
-pub use backend::duckdb::load::{
-    Existing, LoadEvent, LoadOptions, LoadedTable, load_csv_files, load_csvs, load_csvs_to_duckdb,
-    table_name,
-};
+pub mod duckdb {
+    pub use crate::backend::duckdb::load::{
+        Existing, LoadEvent, LoadOptions, LoadedTable, load_csv_files, load_csvs,
+        load_csvs_to_duckdb, table_name,
+    };
+    pub use crate::init::{DATABASE as INIT_DATABASE, InitSummary, init_project};
+    /// A DuckDB connection, as [`ConnectionManager::add_duckdb_connection`](crate::ConnectionManager::add_duckdb_connection)
+    /// takes it (DuckDB's own Rust crate's).
+    pub use ::duckdb::Connection;
+}
+
+pub use backend::BackendKind;
+pub use catalog::Column;
 pub use compute::scan::{self, ScanEntry, ScanResult};
 pub use compute::{ComputeResult, MetricCompute};
 pub use connect::ConnectionManager;

@@ -1,5 +1,7 @@
 //! Source URIs: where a metric's fact table or a segment's dimension table lives.
 //!
+//! A URI starts with a backend's name and `://`; the backend reads the rest:
+//!
 //! | form | meaning |
 //! |---|---|
 //! | `duckdb://analytics.db/events` | table `events` in the DuckDB database `analytics.db` |
@@ -16,75 +18,95 @@
 
 use std::fmt;
 
+use crate::backend::{self, BackendKind};
 use crate::error::{Error, Result};
 
-/// The backends a source can live on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BackendKind {
-    /// Embedded DuckDB (also for CSV, Parquet and JSON files).
-    DuckDb,
-    /// PostgreSQL.
-    Postgres,
-    /// Google BigQuery.
-    BigQuery,
-}
-
-impl BackendKind {
-    /// All backends, in configuration-file order.
-    pub const ALL: [BackendKind; 3] = [
-        BackendKind::DuckDb,
-        BackendKind::Postgres,
-        BackendKind::BigQuery,
-    ];
-
-    /// The name used in URIs and in `connections.yaml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackendKind::DuckDb => "duckdb",
-            BackendKind::Postgres => "postgres",
-            BackendKind::BigQuery => "bigquery",
-        }
-    }
-
-    /// The SQL dialect of the backend.
-    pub fn dialect(self) -> crate::sql::Dialect {
-        match self {
-            BackendKind::DuckDb => crate::sql::Dialect::DuckDb,
-            BackendKind::Postgres => crate::sql::Dialect::Postgres,
-            BackendKind::BigQuery => crate::sql::Dialect::BigQuery,
-        }
-    }
-
-    /// Parses a backend name as used in `connections.yaml` and URIs.
-    pub fn from_name(name: &str) -> Option<BackendKind> {
-        match name.to_ascii_lowercase().as_str() {
-            "duckdb" => Some(BackendKind::DuckDb),
-            "postgres" | "postgresql" => Some(BackendKind::Postgres),
-            "bigquery" => Some(BackendKind::BigQuery),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Which DuckDB database a `duckdb://` table URI names.
+/// What a source URI names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum DuckDbDatabase {
-    /// No path, or `:memory:`: the configured DuckDB connection's own database.
-    Configured,
-    /// A database file path as written (relative or absolute).
-    Path(String),
+#[non_exhaustive]
+pub enum Source {
+    /// A table or view.
+    Table(TableName),
+    /// A file (or a glob of files) read directly.
+    File(FileSource),
 }
 
-/// File formats DuckDB reads directly.
+/// A table's name, from the outside in: `catalog.schema.name`. What the catalog and the schema
+/// are is the backend's: a DuckDB database file and schema, a BigQuery project and dataset, a
+/// PostgreSQL schema (PostgreSQL URIs name no catalog). A part left out is the connection's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TableName {
+    catalog: Option<String>,
+    schema: Option<String>,
+    name: String,
+}
+
+impl TableName {
+    /// A table name of up to three parts.
+    pub fn new(catalog: Option<String>, schema: Option<String>, name: impl Into<String>) -> Self {
+        TableName {
+            catalog,
+            schema,
+            name: name.into(),
+        }
+    }
+
+    /// The catalog: a DuckDB database file, a BigQuery project.
+    pub fn catalog(&self) -> Option<&str> {
+        self.catalog.as_deref()
+    }
+
+    /// The schema: a DuckDB or PostgreSQL schema, a BigQuery dataset.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// The table's own name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `schema.name`, or `name` without a schema.
+    pub fn qualified(&self) -> String {
+        match &self.schema {
+            Some(schema) => format!("{schema}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// A file (or a glob of files) read directly.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileSource {
+    path: String,
+    format: FileFormat,
+}
+
+impl FileSource {
+    /// A file at `path` (as written) in a format.
+    pub fn new(path: impl Into<String>, format: FileFormat) -> Self {
+        FileSource {
+            path: path.into(),
+            format,
+        }
+    }
+
+    /// The path as written (relative paths resolve as `ConnectionManager` describes).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The file format.
+    pub fn format(&self) -> FileFormat {
+        self.format
+    }
+}
+
+/// File formats read directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FileFormat {
-    /// CSV or TSV (types inferred like `read_csv_auto`).
+    /// CSV or TSV (types inferred like DuckDB's `read_csv_auto`).
     Csv,
     /// Parquet.
     Parquet,
@@ -92,62 +114,51 @@ pub enum FileFormat {
     Json,
 }
 
-/// A parsed source URI.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Source {
-    /// A table in a DuckDB database.
-    DuckDbTable {
-        /// The database.
-        database: DuckDbDatabase,
-        /// The schema, when qualified.
-        schema: Option<String>,
-        /// The table.
-        table: String,
-    },
-    /// A file (or glob) read by DuckDB.
-    DuckDbFile {
-        /// The path as written.
-        path: String,
-        /// Its format.
-        format: FileFormat,
-    },
-    /// A PostgreSQL table.
-    Postgres {
-        /// The schema; `None` uses the server's search path.
-        schema: Option<String>,
-        /// The table.
-        table: String,
-    },
-    /// A BigQuery table.
-    BigQuery {
-        /// The project; `None` for the connection's.
-        project: Option<String>,
-        /// The dataset.
-        dataset: String,
-        /// The table.
-        table: String,
-    },
+impl FileFormat {
+    /// The format of a path, by the extension of its last segment (`.csv`, `.tsv`, `.parquet`,
+    /// `.json`, `.jsonl`, `.ndjson`, each optionally followed by `.gz` or `.zst`).
+    ///
+    /// ```
+    /// use aitaem::source::FileFormat;
+    /// assert_eq!(FileFormat::of_path("logs/2024.jsonl.gz"), Some(FileFormat::Json));
+    /// assert_eq!(FileFormat::of_path("analytics.db/events"), None);
+    /// ```
+    pub fn of_path(path: &str) -> Option<FileFormat> {
+        let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+        let name = name
+            .strip_suffix(".gz")
+            .or_else(|| name.strip_suffix(".zst"))
+            .unwrap_or(&name);
+        let ext = name.rsplit_once('.').map(|(_, ext)| ext)?;
+        match ext {
+            "csv" | "tsv" => Some(FileFormat::Csv),
+            "parquet" => Some(FileFormat::Parquet),
+            "json" | "jsonl" | "ndjson" => Some(FileFormat::Json),
+            _ => None,
+        }
+    }
 }
 
-/// A source URI: the text as written and what it names.
+/// A source URI: the text as written, the backend it names, and what it names there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SourceUri {
-    /// The URI as written.
-    pub uri: String,
-    /// What it names.
-    pub source: Source,
+    uri: String,
+    backend: BackendKind,
+    source: Source,
 }
 
 impl SourceUri {
     /// Parses and validates a source URI.
     ///
     /// ```
-    /// use aitaem::source::{SourceUri, Source, BackendKind};
+    /// use aitaem::backend::BackendKind;
+    /// use aitaem::source::{Source, SourceUri};
     /// let uri = SourceUri::parse("bigquery://my-project/analytics.events").unwrap();
-    /// assert_eq!(uri.backend(), BackendKind::BigQuery);
-    /// assert!(matches!(uri.source, Source::BigQuery { ref table, .. } if table == "events"));
-    /// assert!(matches!(SourceUri::parse("bigquery://analytics.events").unwrap().source, Source::BigQuery { project: None, .. }));
+    /// assert_eq!(uri.backend(), BackendKind::BIGQUERY);
+    /// let Source::Table(table) = uri.source() else { panic!() };
+    /// assert_eq!((table.catalog(), table.schema(), table.name()), (Some("my-project"), Some("analytics"), "events"));
     /// assert!(SourceUri::parse("bigquery://events").is_err());
+    /// assert_eq!(SourceUri::parse("mysql://db/t").unwrap_err().kind(), aitaem::ErrorKind::UnsupportedBackend);
     /// ```
     pub fn parse(uri: &str) -> Result<SourceUri> {
         let invalid = |message: String| Error::InvalidUri {
@@ -159,47 +170,66 @@ impl SourceUri {
             return Err(invalid(format!("contains the control character {c:?}")));
         }
         let Some((scheme, rest)) = trimmed.split_once("://") else {
-            return Err(invalid(
-                "a source URI starts with `duckdb://`, `postgres://` or `bigquery://`".into(),
-            ));
+            let schemes: Vec<String> = backend::backends()
+                .map(|b| format!("`{}://`", b.name()))
+                .collect();
+            return Err(invalid(format!(
+                "a source URI starts with {}",
+                or_list(&schemes)
+            )));
         };
-        let source = match BackendKind::from_name(scheme) {
-            Some(BackendKind::DuckDb) => parse_duckdb(rest).map_err(invalid)?,
-            Some(BackendKind::Postgres) => parse_postgres(rest).map_err(invalid)?,
-            Some(BackendKind::BigQuery) => parse_bigquery(rest).map_err(invalid)?,
-            None => {
-                return Err(Error::UnsupportedBackend {
-                    backend: scheme.to_string(),
-                    message: format!(
-                        "source `{uri}`: unsupported backend `{scheme}`; supported backends are duckdb, postgres and bigquery"
-                    ),
-                });
-            }
+        let Some(backend) = BackendKind::from_name(scheme) else {
+            return Err(Error::UnsupportedBackend {
+                backend: scheme.to_string(),
+                message: format!(
+                    "source `{uri}`: unsupported backend `{scheme}`; supported backends are {}",
+                    backend::names()
+                ),
+            });
         };
+        let source = backend.driver().parse_source(rest).map_err(invalid)?;
         Ok(SourceUri {
             uri: trimmed.to_string(),
+            backend,
             source,
         })
     }
 
-    /// The connection that reads the source when none is configured for its backend: an
-    /// in-memory DuckDB for files; `None` for tables, which need a configured connection.
-    pub fn default_connection(&self) -> Option<crate::config::BackendConfig> {
-        match self.source {
-            Source::DuckDbFile { .. } => Some(crate::config::BackendConfig::DuckDb(
-                crate::config::DuckDbConfig::new(":memory:"),
-            )),
-            _ => None,
-        }
+    /// The URI as written (without surrounding white space).
+    pub fn as_str(&self) -> &str {
+        &self.uri
     }
 
     /// The backend the source lives on.
     pub fn backend(&self) -> BackendKind {
-        match self.source {
-            Source::DuckDbTable { .. } | Source::DuckDbFile { .. } => BackendKind::DuckDb,
-            Source::Postgres { .. } => BackendKind::Postgres,
-            Source::BigQuery { .. } => BackendKind::BigQuery,
-        }
+        self.backend
+    }
+
+    /// What the URI names.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The URI's database part and table part, as the original library's
+    /// `ConnectionManager.parse_source_uri` splits it: the DuckDB database path, the PostgreSQL
+    /// schema or the BigQuery project (empty when the connection decides), and the table
+    /// (`dataset.table` on BigQuery, `schema.table` in a DuckDB schema, a file's path).
+    ///
+    /// ```
+    /// use aitaem::source::SourceUri;
+    /// let split = |uri: &str| SourceUri::parse(uri).unwrap().database_and_table();
+    /// assert_eq!(split("postgres://public/events"), ("public".into(), "events".into()));
+    /// assert_eq!(split("bigquery://p.analytics.events"), ("p".into(), "analytics.events".into()));
+    /// assert_eq!(split("duckdb://data/events.csv"), ("".into(), "data/events.csv".into()));
+    /// ```
+    pub fn database_and_table(&self) -> (String, String) {
+        self.backend.driver().database_and_table(&self.source)
+    }
+
+    /// The connection that reads the source when none is configured for its backend (an
+    /// in-memory DuckDB for files), or `None`: the source needs a configured connection.
+    pub(crate) fn implicit_connection(&self) -> Option<crate::config::BackendConfig> {
+        self.backend.driver().implicit(&self.source)
     }
 }
 
@@ -209,56 +239,19 @@ impl fmt::Display for SourceUri {
     }
 }
 
-fn file_format(path: &str) -> Option<FileFormat> {
-    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-    let name = name
-        .strip_suffix(".gz")
-        .or_else(|| name.strip_suffix(".zst"))
-        .unwrap_or(&name);
-    let ext = name.rsplit_once('.').map(|(_, ext)| ext)?;
-    match ext {
-        "csv" | "tsv" => Some(FileFormat::Csv),
-        "parquet" => Some(FileFormat::Parquet),
-        "json" | "jsonl" | "ndjson" => Some(FileFormat::Json),
-        _ => None,
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(items: &[String]) -> String {
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => items.join(""),
     }
 }
 
-fn parse_duckdb(rest: &str) -> Result<Source, String> {
-    if rest.is_empty() {
-        return Err("the table is missing: use `duckdb://database.db/table`".into());
-    }
-    let file_path = rest.strip_prefix(":memory:/").unwrap_or(rest);
-    if let Some(format) = file_format(file_path) {
-        return Ok(Source::DuckDbFile {
-            path: file_path.to_string(),
-            format,
-        });
-    }
-    if file_path.contains('*') {
-        return Err(
-            "a glob must end in a file extension DuckDB reads: .csv, .tsv, .parquet, .json, .jsonl or .ndjson"
-                .into(),
-        );
-    }
-    let (database, table) = match rest.rsplit_once('/') {
-        Some((db, table)) => (db, table),
-        None => ("", rest),
-    };
-    let database = match database {
-        "" | ":memory:" => DuckDbDatabase::Configured,
-        path => DuckDbDatabase::Path(path.to_string()),
-    };
-    let (schema, table) = split_table(table, "duckdb://database.db/schema.table")?;
-    Ok(Source::DuckDbTable {
-        database,
-        schema,
-        table,
-    })
-}
-
-/// Splits `table` or `schema.table`.
-fn split_table(text: &str, example: &str) -> Result<(Option<String>, String), String> {
+/// Splits `table` or `schema.table`; `example` shows the form in the error.
+pub(crate) fn split_table(
+    text: &str,
+    example: &str,
+) -> std::result::Result<(Option<String>, String), String> {
     let parts: Vec<&str> = text.split('.').collect();
     if parts.iter().any(|p| p.trim().is_empty()) || parts.len() > 2 {
         return Err(format!(
@@ -272,198 +265,14 @@ fn split_table(text: &str, example: &str) -> Result<(Option<String>, String), St
     })
 }
 
-fn parse_postgres(rest: &str) -> Result<Source, String> {
-    let Some((schema, table)) = rest.split_once('/') else {
-        return Err(
-            "write `postgres://schema/table`, or `postgres:///table` for the server's default schema"
-                .into(),
-        );
-    };
-    if schema.contains('@') || schema.contains(':') {
-        return Err(
-            "this looks like a connection URL; a source names a table (`postgres://schema/table`), and the server is configured in connections.yaml"
-                .into(),
-        );
-    }
-    if table.is_empty() || table.contains('/') || table.contains('.') {
-        return Err(format!(
-            "`{table}` is not a table name: write `postgres://schema/table` or `postgres:///table`"
-        ));
-    }
-    Ok(Source::Postgres {
-        schema: (!schema.is_empty()).then(|| schema.to_string()),
-        table: table.to_string(),
-    })
-}
-
-fn parse_bigquery(rest: &str) -> Result<Source, String> {
-    let form = "write `bigquery://project.dataset.table`, `bigquery://project/dataset.table`, or `bigquery://dataset.table` for the connection's project";
-    let (project, dataset, table) = match rest.split_once('/') {
-        Some((project, path)) => match path.split('.').collect::<Vec<_>>().as_slice() {
-            [dataset, table] => (Some(project.to_string()), *dataset, *table),
-            _ => return Err(format!("`{path}` must be `dataset.table`; {form}")),
-        },
-        None => {
-            let parts: Vec<&str> = rest.split('.').collect();
-            let n = parts.len();
-            if n < 2 {
-                return Err(format!(
-                    "a BigQuery source names a dataset and a table, and optionally a project first; {form}"
-                ));
-            }
-            let project = (n > 2).then(|| parts[..n - 2].join("."));
-            (project, parts[n - 2], parts[n - 1])
-        }
-    };
-    if project.as_deref() == Some("") || dataset.is_empty() || table.is_empty() {
-        return Err(format!("empty project, dataset or table; {form}"));
-    }
-    if let Some(project) = &project
-        && !project
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '_'))
-    {
-        return Err(format!(
-            "`{project}` is not a project ID (letters, digits, `-`, and `.`/`:` for domain-scoped projects)"
-        ));
-    }
-    if !dataset
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return Err(format!(
-            "`{dataset}` is not a dataset name (letters, digits and `_`)"
-        ));
-    }
-    if table.contains('`') || table.contains('/') {
-        return Err(format!("`{table}` is not a table name"));
-    }
-    Ok(Source::BigQuery {
-        project,
-        dataset: dataset.to_string(),
-        table: table.to_string(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(uri: &str) -> Source {
-        SourceUri::parse(uri)
-            .unwrap_or_else(|e| panic!("{uri}: {e}"))
-            .source
-    }
-
-    fn table(db: DuckDbDatabase, schema: Option<&str>, table: &str) -> Source {
-        Source::DuckDbTable {
-            database: db,
-            schema: schema.map(str::to_string),
-            table: table.to_string(),
-        }
-    }
-
-    #[test]
-    fn duckdb_forms() {
-        use DuckDbDatabase::*;
-        assert_eq!(
-            parse("duckdb://analytics.db/events"),
-            table(Path("analytics.db".into()), None, "events")
-        );
-        assert_eq!(
-            parse("duckdb://:memory:/events"),
-            table(Configured, None, "events")
-        );
-        assert_eq!(parse("duckdb://events"), table(Configured, None, "events"));
-        assert_eq!(
-            parse("duckdb:///abs/path/to/db/events"),
-            table(Path("/abs/path/to/db".into()), None, "events")
-        );
-        assert_eq!(
-            parse("duckdb://data/a.duckdb/sales.orders"),
-            table(Path("data/a.duckdb".into()), Some("sales"), "orders")
-        );
-        assert_eq!(
-            parse("duckdb://db.duckdb/My Table"),
-            table(Path("db.duckdb".into()), None, "My Table")
-        );
-        assert_eq!(
-            parse("duckdb://:memory:/data/ev.CSV"),
-            Source::DuckDbFile {
-                path: "data/ev.CSV".into(),
-                format: FileFormat::Csv
-            }
-        );
-        assert_eq!(
-            parse("duckdb:///abs/ev.parquet"),
-            Source::DuckDbFile {
-                path: "/abs/ev.parquet".into(),
-                format: FileFormat::Parquet
-            }
-        );
-        assert_eq!(
-            parse("duckdb://logs/*.jsonl.gz"),
-            Source::DuckDbFile {
-                path: "logs/*.jsonl.gz".into(),
-                format: FileFormat::Json
-            }
-        );
-    }
-
-    #[test]
-    fn postgres_and_bigquery_forms() {
-        assert_eq!(
-            parse("postgres://public/events"),
-            Source::Postgres {
-                schema: Some("public".into()),
-                table: "events".into()
-            }
-        );
-        assert_eq!(
-            parse("postgres:///events"),
-            Source::Postgres {
-                schema: None,
-                table: "events".into()
-            }
-        );
-        let bq = |p: &str, d: &str, t: &str| Source::BigQuery {
-            project: (!p.is_empty()).then(|| p.to_string()),
-            dataset: d.into(),
-            table: t.into(),
-        };
-        assert_eq!(
-            parse("bigquery://my-project.analytics.events"),
-            bq("my-project", "analytics", "events")
-        );
-        assert_eq!(
-            parse("bigquery://my-project/analytics.events"),
-            bq("my-project", "analytics", "events")
-        );
-        assert_eq!(
-            parse("bigquery://example.com:proj.analytics.events"),
-            bq("example.com:proj", "analytics", "events")
-        );
-        assert_eq!(
-            parse("bigquery://analytics.events"),
-            bq("", "analytics", "events")
-        );
-    }
-
     #[test]
     fn malformed_uris_say_what_is_wrong() {
         for (uri, fragment) in [
-            ("events", "starts with"),
-            ("duckdb://", "missing"),
-            ("duckdb://db/a.b.c", "not a table name"),
-            ("duckdb://db/", "not a table name"),
-            ("duckdb://logs/*", "glob"),
-            ("postgres://events", "postgres://schema/table"),
-            ("postgres://u:pw@host:5432/db", "connection URL"),
-            ("postgres://public/a.b", "not a table name"),
-            ("bigquery://table", "names a dataset and a table"),
-            ("bigquery://p/d.t.x", "dataset.table"),
-            ("bigquery://p..t", "empty"),
-            ("bigquery://p/d-x.t", "not a dataset"),
+            ("events", "starts with `duckdb://`, `postgres://` or `bigquery://`"),
             ("duckdb://db/ev\nx", "control"),
         ] {
             let err = SourceUri::parse(uri).unwrap_err().to_string();
@@ -471,5 +280,10 @@ mod tests {
         }
         let err = SourceUri::parse("mysql://db/t").unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::UnsupportedBackend);
+        assert!(
+            err.to_string()
+                .contains("supported backends are duckdb, postgres and bigquery"),
+            "{err}"
+        );
     }
 }

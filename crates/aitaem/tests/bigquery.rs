@@ -323,12 +323,8 @@ fn an_unreachable_endpoint_is_a_connection_error() {
     )
     .unwrap();
     let connections = ConnectionManager::from_yaml(&file).unwrap();
-    let started = std::time::Instant::now();
-    let err = connections.list_tables().unwrap_err();
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(60),
-        "{err}"
-    );
+    // Retries end within their time limit; a hang fails here.
+    let err = common::within(move || connections.list_tables()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
     assert!(
         err.to_string().contains(&format!("127.0.0.1:{port}")),

@@ -16,7 +16,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use aitaem::config::{BackendConfig, DuckDbConfig};
+use aitaem::backend::duckdb::DuckDbConfig;
 use aitaem::result::ResultRow;
 use aitaem::{
     Comparison, ComputeRequest, ConnectionManager, MetricCompute, PeriodType, SpecCache, WeekStart,
@@ -550,9 +550,9 @@ impl Reference {
         }
         drop(duck);
         let mut connections = ConnectionManager::new();
-        connections.add_connection(BackendConfig::DuckDb(DuckDbConfig::new(
+        connections.add_connection(DuckDbConfig::new(
             db.display().to_string(),
-        )));
+        ));
         Reference {
             specs: specs(&format!("duckdb://{}/", db.display())),
             dir,
@@ -690,9 +690,8 @@ fn the_example_project_gives_the_same_answers_on_postgres() {
         .specs()
         .unwrap();
     let mut pg_connections = ConnectionManager::new();
-    pg_connections.add_connection(BackendConfig::Postgres(
-        aitaem::config::PostgresConfig::from_url(&db.url).unwrap(),
-    ));
+    pg_connections
+        .add_connection(aitaem::backend::postgres::PostgresConfig::from_url(&db.url).unwrap());
     // Every metric of the events table (`known_users` reads the user dimension).
     let all: Vec<&str> = duck_specs
         .metrics()

@@ -6,8 +6,10 @@
 //! many more, for about a minute (see docs/development.md to run them longer).
 
 use aitaem::config::ConnectionsConfig;
-use aitaem::plan::{Catalog, Table, plan};
-use aitaem::source::{BackendKind, SourceUri};
+use aitaem::BackendKind;
+use aitaem::catalog::{Catalog, Table};
+use aitaem::plan::plan;
+use aitaem::source::SourceUri;
 use aitaem::spec::Spec;
 use aitaem::{Column, ComputeRequest, PeriodType, SpecCache};
 use proptest::prelude::*;
@@ -73,20 +75,12 @@ const VALID: &str = "metric:\n  name: ctr\n  source: duckdb://ads.db/events\n  n
 struct OneBackend(BackendKind);
 
 impl Catalog for OneBackend {
-    fn table(&self, _source: &SourceUri, _user: &str) -> aitaem::Result<Table> {
-        Ok(Table {
-            backend: self.0,
-            relation: "events".into(),
-            file: None,
-            notice: None,
-        })
+    fn table(&self, _source: &SourceUri) -> aitaem::Result<Table> {
+        Ok(Table::new(self.0, "events"))
     }
 
     fn columns(&self, _source: &SourceUri) -> aitaem::Result<Vec<Column>> {
-        Ok(vec![Column {
-            name: "ts".into(),
-            data_type: "TIMESTAMP".into(),
-        }])
+        Ok(vec![Column::new("ts", "TIMESTAMP")])
     }
 }
 
@@ -104,11 +98,7 @@ fn plan_fragments(numerator: &str, predicate: &str) {
         .slices(["s"])
         .time_window("2024-01-01", "2024-02-01")
         .period(PeriodType::Weekly);
-    for backend in [
-        BackendKind::DuckDb,
-        BackendKind::Postgres,
-        BackendKind::BigQuery,
-    ] {
+    for backend in aitaem::backend::backends() {
         let _ = plan(&request, &specs, &OneBackend(backend));
     }
 }

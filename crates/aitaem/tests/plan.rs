@@ -1,41 +1,32 @@
 //! The statements the planner writes, in every dialect, for representative requests: every slice
 //! kind, segments (value lists and wildcards, with a join key), every period, by-entity, one-pass
-//! and grouping-set plans. No database is involved: the catalog below places every source on the
-//! backend of the dialect under test. Each statement must parse back with sqlparser in its
+//! and grouping-set plans. No database is involved: the fixture's sources are written in each
+//! backend's URI form, and the catalog below names each source's table. Each statement must parse back with sqlparser in its
 //! dialect, and is compared with a reviewed snapshot (`tests/snapshots/`; after a deliberate
 //! change, run with `INSTA_UPDATE=always` and review the diff).
 
 use std::path::Path;
 
-use aitaem::plan::{Catalog, Plan, Table, plan};
-use aitaem::source::{BackendKind, Source, SourceUri};
-use aitaem::{Column, Comparison, ComputeRequest, PeriodType, Project, WeekStart};
+use aitaem::BackendKind;
+use aitaem::catalog::{Catalog, Column, Table};
+use aitaem::plan::{Plan, plan};
+use aitaem::source::{Source, SourceUri};
+use aitaem::{Comparison, ComputeRequest, PeriodType, SpecCache, WeekStart};
 use sqlparser::dialect::{
     BigQueryDialect, Dialect as ParserDialect, DuckDbDialect, PostgreSqlDialect,
 };
 use sqlparser::parser::Parser;
 
-/// Every source is a table of its name on one backend.
-struct OneBackend(BackendKind);
+/// Every source is a table of its name on its backend (BigQuery's in dataset `analytics`).
+struct Tables;
 
-impl Catalog for OneBackend {
-    fn table(&self, source: &SourceUri, _user: &str) -> aitaem::Result<Table> {
-        let name = match &source.source {
-            Source::DuckDbTable { table, .. }
-            | Source::Postgres { table, .. }
-            | Source::BigQuery { table, .. } => table.clone(),
-            Source::DuckDbFile { path, .. } => path.clone(),
+impl Catalog for Tables {
+    fn table(&self, source: &SourceUri) -> aitaem::Result<Table> {
+        let Source::Table(name) = source.source() else {
+            panic!("the fixtures read tables");
         };
-        let relation = match self.0 {
-            BackendKind::BigQuery => self.0.dialect().quote(&format!("analytics.{name}")),
-            _ => self.0.dialect().quote(&name),
-        };
-        Ok(Table {
-            backend: self.0,
-            relation,
-            file: None,
-            notice: None,
-        })
+        let backend = source.backend();
+        Ok(Table::new(backend, backend.quote(&name.qualified())))
     }
 
     fn columns(&self, _source: &SourceUri) -> aitaem::Result<Vec<Column>> {
@@ -43,27 +34,52 @@ impl Catalog for OneBackend {
     }
 }
 
-const BACKENDS: [BackendKind; 3] = [
-    BackendKind::DuckDb,
-    BackendKind::Postgres,
-    BackendKind::BigQuery,
-];
-
 fn parser(backend: BackendKind) -> Box<dyn ParserDialect> {
-    match backend {
-        BackendKind::DuckDb => Box::new(DuckDbDialect {}),
-        BackendKind::Postgres => Box::new(PostgreSqlDialect {}),
-        BackendKind::BigQuery => Box::new(BigQueryDialect {}),
+    match backend.name() {
+        "duckdb" => Box::new(DuckDbDialect {}),
+        "postgres" => Box::new(PostgreSqlDialect {}),
+        "bigquery" => Box::new(BigQueryDialect {}),
+        other => panic!("no parser for {other}"),
     }
+}
+
+/// The specs of `tests/fixtures/plan/`, their sources (`duckdb://TABLE`) written in the URI
+/// form of `backend`.
+fn fixture(backend: BackendKind) -> SpecCache {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plan");
+    let read = |kind: &str| -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(dir.join(kind))
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(f).unwrap();
+                let prefix = match backend.name() {
+                    "duckdb" => "duckdb://",
+                    "postgres" => "postgres:///",
+                    "bigquery" => "bigquery://analytics.",
+                    other => panic!("no URI form for {other}"),
+                };
+                text.replace("source: duckdb://", &format!("source: {prefix}"))
+            })
+            .collect()
+    };
+    let (metrics, slices, segments) = (read("metrics"), read("slices"), read("segments"));
+    fn refs(texts: &[String]) -> Vec<&str> {
+        texts.iter().map(String::as_str).collect()
+    }
+    SpecCache::from_strings(&refs(&metrics), &refs(&slices), &refs(&segments))
+        .expect("fixture specs")
 }
 
 /// Plans a request on every backend; checks that each statement parses in its dialect and
 /// matches its snapshot `<name>@<backend>`.
 fn check(name: &str, request: ComputeRequest) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plan");
-    let specs = Project::open(&dir).specs().expect("fixture specs");
-    for backend in BACKENDS {
-        let planned: Plan = plan(&request, &specs, &OneBackend(backend))
+    for backend in aitaem::backend::backends() {
+        let planned: Plan = plan(&request, &fixture(backend), &Tables)
             .unwrap_or_else(|e| panic!("{name} on {backend}: {e}"));
         for statement in &planned.statements {
             let parsed = Parser::parse_sql(parser(backend).as_ref(), &statement.sql)

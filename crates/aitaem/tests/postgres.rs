@@ -7,10 +7,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+
 
 use aitaem::error::BackendErrorKind;
-use aitaem::source::BackendKind;
+use aitaem::BackendKind;
 use aitaem::{ComputeRequest, ConnectionManager, ErrorKind, MetricCompute, PeriodType, SpecCache};
 use common::metric;
 use common::postgres::Pg;
@@ -315,9 +315,8 @@ fn statements_cannot_write_and_time_out() {
     assert_eq!(pg.scalar("SELECT last_value FROM seq"), "1");
     assert_eq!(pg.scalar("SELECT is_called FROM seq"), "f");
 
-    let started = Instant::now();
+    // The server ends the statement at its timeout (SQLSTATE 57014, not cancelled by us).
     let err = compute.compute(&ComputeRequest::new(["slow"])).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(3));
     let backend = err.backend_error().unwrap();
     assert_eq!(backend.kind(), BackendErrorKind::Timeout, "{err}");
     assert_eq!(backend.code(), Some("57014"));
@@ -333,7 +332,7 @@ fn open(url: &str, extra: &str) -> Result<(), aitaem::Error> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("connections.yaml");
     std::fs::write(&file, format!("postgres:\n  url: {url}\n{extra}")).unwrap();
-    ConnectionManager::from_yaml(&file)?.open(BackendKind::Postgres)
+    ConnectionManager::from_yaml(&file)?.open(BackendKind::POSTGRES)
 }
 
 #[test]
@@ -386,9 +385,8 @@ fn every_connection_failure_is_its_own_clear_error_and_never_shows_the_password(
         ),
     ];
     for (url, extra, kind, code) in cases {
-        let started = Instant::now();
-        let err = open(&url, extra).unwrap_err();
-        assert!(started.elapsed() < Duration::from_secs(8), "{err}");
+        // A hang would end here, far beyond every connect timeout above.
+        let err = common::within(move || open(&url, extra)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
         let backend = err.backend_error().unwrap();
         // Unreachable networks may fail at once instead of timing out.
@@ -542,7 +540,7 @@ fn scan_checks_slices_and_segments_against_the_catalog() {
 }
 
 /// `ConnectionManager::interrupt`, from another thread, cancels the running statement on the
-/// server: the compute fails as cancelled at once, and the connection keeps working.
+/// server: the compute fails as cancelled, and the connection keeps working.
 #[test]
 fn an_interrupt_cancels_the_running_statement() {
     let Some(pg) = Pg::new("interrupt") else {
@@ -570,22 +568,10 @@ fn an_interrupt_cancels_the_running_statement() {
     .unwrap();
     let connections = connections(&pg, "");
     let compute = MetricCompute::new(&specs, &connections);
-    let started = Instant::now();
-    let err = std::thread::scope(|scope| {
-        let running = scope.spawn(|| compute.compute(&ComputeRequest::new(["endless"])));
-        std::thread::sleep(Duration::from_millis(700));
-        // Until it stops: an interrupt before the statement starts has nothing to stop.
-        while !running.is_finished() {
-            connections.interrupt();
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        running.join().unwrap().unwrap_err()
-    });
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    let err = common::interrupted(&connections, &compute, &ComputeRequest::new(["endless"]));
+    // Cancelled by the server on our request (SQLSTATE 57014, "canceling statement due to user
+    // request"), not by a timeout.
+    assert_eq!(err.backend_error().and_then(|b| b.code()), Some("57014"), "{err}");
     assert_eq!(
         err.backend_error().map(|b| b.kind()),
         Some(BackendErrorKind::Cancelled),

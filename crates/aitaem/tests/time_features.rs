@@ -5,7 +5,7 @@
 
 mod common;
 
-use aitaem::config::{BackendConfig, DuckDbConfig};
+use aitaem::backend::duckdb::DuckDbConfig;
 use aitaem::result::{DerivedColumn, ResultRow};
 use aitaem::{
     Comparison, ComputeRequest, ConnectionManager, MetricCompute, PeriodType, SpecCache, WeekStart,
@@ -109,9 +109,9 @@ fn backends() -> Vec<Backend> {
     }
     drop(duck);
     let mut connections = ConnectionManager::new();
-    connections.add_connection(BackendConfig::DuckDb(DuckDbConfig::new(
+    connections.add_connection(DuckDbConfig::new(
         db.display().to_string(),
-    )));
+    ));
     out.push(Backend {
         name: "DuckDB",
         specs: specs(&format!("duckdb://{}/", db.display())),

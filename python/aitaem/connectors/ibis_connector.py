@@ -6,7 +6,6 @@ connection itself is the native engine's (no ibis involved).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -14,11 +13,9 @@ from aitaem import _native
 from aitaem.utils.exceptions import AitaemConnectionError, UnsupportedBackendError
 
 
-def _settings(config: Dict[str, Any]) -> str:
-    """Connection settings as JSON, for the native engine (paths as text, unset values left
-    out)."""
-    plain = {k: (str(v) if isinstance(v, Path) else v) for k, v in config.items() if v is not None}
-    return json.dumps(plain)
+def _settings(config: Dict[str, Any]) -> Dict[str, Any]:
+    """Connection settings for the native engine: paths as text, unset values left out."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in config.items() if v is not None}
 
 
 class IbisConnector:
@@ -36,7 +33,8 @@ class IbisConnector:
         []
     """
 
-    SUPPORTED_BACKENDS = {"duckdb", "bigquery", "postgres"}
+    #: The engine's backends.
+    SUPPORTED_BACKENDS = set(_native.backends())
 
     def __init__(self, backend_type: str) -> None:
         """A connector for ``backend_type``, not yet connected.

@@ -180,7 +180,7 @@ impl<'a> MetricCompute<'a> {
 fn execution_error(statement: &PlannedStatement, source: BackendError) -> Error {
     Error::QueryExecution {
         metrics: statement.metrics.clone(),
-        source_uri: statement.source.uri.clone(),
+        source_uri: statement.source.to_string(),
         location: statement.locate(&source),
         source,
     }

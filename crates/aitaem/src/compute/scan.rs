@@ -7,9 +7,8 @@
 
 use std::collections::HashMap;
 
-use crate::backend::Column;
+use crate::catalog::{Catalog, Column};
 use crate::error::Result;
-use crate::plan::Catalog;
 use crate::spec::{MetricSpec, SliceKind, SliceSpec, Spec, SpecCache, SpecKind};
 
 /// Whether one metric and one slice or segment fit together.
@@ -105,7 +104,7 @@ pub(crate) fn scan(specs: &SpecCache, catalog: &dyn Catalog) -> Result<ScanResul
     let mut entries = Vec::new();
     for metric in specs.metrics() {
         let columns = tables
-            .entry(metric.source.uri.clone())
+            .entry(metric.source.to_string())
             .or_insert_with(|| describe(metric, catalog))
             .clone();
         for slice in specs.slices() {

@@ -1,4 +1,5 @@
-//! `connections.yaml`: one block per backend, with exactly the documented fields.
+//! `connections.yaml`: one block per backend, each with exactly the fields its backend
+//! documents.
 //!
 //! ```yaml
 //! duckdb:
@@ -28,20 +29,26 @@
 //!   credentials_file: key.json   # instead of Application Default Credentials
 //! ```
 //!
-//! `${VAR}` in any string value is replaced by the environment variable `VAR` (and
-//! `${VAR:-default}` by `default` when `VAR` is unset or empty). Substitution happens after the
-//! YAML is parsed, so a variable's value can never change the file's structure. An unset
-//! variable without a default is an error naming the variable and where it is used.
+//! Each backend reads its own block (its settings types are in its module of
+//! [`crate::backend`]). `${VAR}` in any string value is replaced by the environment variable
+//! `VAR` (and `${VAR:-default}` by `default` when `VAR` is unset or empty). Substitution happens
+//! after the YAML is parsed, so a variable's value can never change the file's structure. An
+//! unset variable without a default is an error naming the variable and where it is used.
 
+use std::any::Any;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 pub(crate) mod paths;
+mod reader;
+pub(crate) mod values;
 
+pub(crate) use reader::SettingsReader;
+
+use crate::backend::{self, BackendKind};
 use crate::error::{Error, Result, SpecIssue};
-use crate::source::BackendKind;
-use crate::yaml::{self, Decoder, Fields, Location, Node, Value};
+use crate::yaml::{self, Decoder, Location, Node, Value};
 
 /// Whether a database may be changed through a connection.
 ///
@@ -56,416 +63,192 @@ pub enum AccessMode {
     ReadWrite,
 }
 
-/// DuckDB connection settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DuckDbConfig {
-    /// A database file, or `:memory:`. Relative paths resolve as described in
-    /// [`ConnectionManager`](crate::ConnectionManager).
-    pub path: String,
-    /// How the database is opened (`read_only: true` in `connections.yaml` is
-    /// [`AccessMode::ReadOnly`]).
-    pub access: AccessMode,
-}
+/// What every backend's settings type is to the rest of the library.
+pub(crate) trait Settings: fmt::Debug + Send + Sync + 'static {
+    /// The backend the settings are for.
+    fn backend(&self) -> BackendKind;
 
-impl DuckDbConfig {
-    /// Settings for a database file (or `:memory:`), opened read-write.
-    pub fn new(path: impl Into<String>) -> Self {
-        DuckDbConfig {
-            path: path.into(),
-            access: AccessMode::ReadWrite,
-        }
+    /// The local database file the settings name, as written (`None` for servers and
+    /// in-memory databases).
+    fn local_file(&self) -> Option<&str> {
+        None
     }
+
+    fn as_any(&self) -> &dyn Any;
+
+    /// Whether `other` is the same backend with the same settings.
+    fn same(&self, other: &dyn Settings) -> bool;
 }
 
-/// PostgreSQL connection settings.
+/// The settings of one backend's connection: a [`DuckDbConfig`](crate::backend::duckdb::DuckDbConfig),
+/// [`PostgresConfig`](crate::backend::postgres::PostgresConfig) or
+/// [`BigQueryConfig`](crate::backend::bigquery::BigQueryConfig), which convert into it.
 ///
-/// The password never appears in `Debug` output or in error messages.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PostgresConfig {
-    /// Server host (default `localhost`); a path starting with `/` is the directory of the
-    /// server's Unix socket.
-    pub host: String,
-    /// Server port (default 5432).
-    pub port: u16,
-    /// Database name.
-    pub database: String,
-    /// User name.
-    pub user: String,
-    /// Password (empty when the server needs none).
-    pub password: String,
-    /// Whether and how the connection is encrypted (default `prefer`).
-    pub sslmode: SslMode,
-    /// A file of trusted root certificates (PEM) for `verify-ca` and `verify-full`, instead
-    /// of the system's.
-    pub sslrootcert: Option<PathBuf>,
-    /// How long connecting may take (default 10 s).
-    pub connect_timeout: Duration,
-    /// How long one statement may run on the server (default: no limit).
-    pub statement_timeout: Option<Duration>,
-    /// The name the server shows for the connection (default `aitaem`).
-    pub application_name: String,
-    /// The session's time zone, in which `timestamptz` columns are truncated to periods
-    /// (default `UTC`).
-    pub timezone: String,
-}
-
-impl PostgresConfig {
-    /// Settings with the defaults for everything but the database, user and password.
-    pub fn new(
-        database: impl Into<String>,
-        user: impl Into<String>,
-        password: impl Into<String>,
-    ) -> Self {
-        PostgresConfig {
-            host: "localhost".into(),
-            port: 5432,
-            database: database.into(),
-            user: user.into(),
-            password: password.into(),
-            sslmode: SslMode::Prefer,
-            sslrootcert: None,
-            connect_timeout: Duration::from_secs(10),
-            statement_timeout: None,
-            application_name: "aitaem".into(),
-            timezone: "UTC".into(),
-        }
-    }
-
-    /// Settings from a connection URL,
-    /// `postgres://user:password@host:port/database?sslmode=require&connect_timeout=5`.
-    /// User, password and database may be percent-encoded; query parameters are `sslmode`,
-    /// `sslrootcert`, `connect_timeout`, `statement_timeout`, `application_name` and `timezone`.
-    ///
-    /// ```
-    /// use aitaem::config::{PostgresConfig, SslMode};
-    /// let config = PostgresConfig::from_url("postgres://ana:p%40ss@db.example.com:6543/sales?sslmode=verify-full").unwrap();
-    /// assert_eq!((config.host.as_str(), config.port, config.database.as_str()), ("db.example.com", 6543, "sales"));
-    /// assert_eq!((config.user.as_str(), config.password.as_str()), ("ana", "p@ss"));
-    /// assert_eq!(config.sslmode, SslMode::VerifyFull);
-    /// ```
-    pub fn from_url(url: &str) -> std::result::Result<PostgresConfig, String> {
-        let rest = url
-            .strip_prefix("postgres://")
-            .or_else(|| url.strip_prefix("postgresql://"))
-            .ok_or("a PostgreSQL URL starts with `postgres://` or `postgresql://`")?;
-        let (rest, query) = match rest.split_once('?') {
-            Some((rest, query)) => (rest, Some(query)),
-            None => (rest, None),
-        };
-        let (authority, database) = match rest.split_once('/') {
-            Some((authority, database)) => (authority, database),
-            None => (rest, ""),
-        };
-        let (credentials, address) = match authority.rsplit_once('@') {
-            Some((credentials, address)) => (Some(credentials), address),
-            None => (None, authority),
-        };
-        let (user, password) = match credentials {
-            Some(c) => match c.split_once(':') {
-                Some((user, password)) => (decode(user)?, decode(password)?),
-                None => (decode(c)?, String::new()),
-            },
-            None => (String::new(), String::new()),
-        };
-        let database = decode(database)?;
-        if database.is_empty() || user.is_empty() {
-            return Err(
-                "the URL must name a user and a database: `postgres://user:password@host:port/database`"
-                    .into(),
-            );
-        }
-        let mut config = PostgresConfig::new(database, user, password);
-        let (host, port) = match address.strip_prefix('[') {
-            // An IPv6 address: `[::1]:5432`.
-            Some(bracketed) => {
-                let (host, rest) = bracketed
-                    .split_once(']')
-                    .ok_or("an IPv6 host must be written `[address]`")?;
-                (host, rest.strip_prefix(':'))
-            }
-            None => match address.rsplit_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (address, None),
-            },
-        };
-        let port = match port {
-            Some(port) => Some(
-                port.parse::<u16>()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| format!("`{port}` is not a port number (1-65535)"))?,
-            ),
-            None => None,
-        };
-        if !host.is_empty() {
-            config.host = decode(host)?;
-        }
-        if let Some(port) = port {
-            config.port = port;
-        }
-        for pair in query
-            .unwrap_or_default()
-            .split('&')
-            .filter(|p| !p.is_empty())
-        {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = decode(value)?;
-            config.set(key, &value)?;
-        }
-        Ok(config)
-    }
-
-    /// Sets one of the tuning settings by its name in `connections.yaml` and URLs.
-    fn set(&mut self, key: &str, value: &str) -> std::result::Result<(), String> {
-        match key {
-            "sslmode" => self.sslmode = value.parse()?,
-            "sslrootcert" => self.sslrootcert = Some(PathBuf::from(value)),
-            "connect_timeout" => self.connect_timeout = parse_duration(value)?,
-            "statement_timeout" => self.statement_timeout = Some(parse_duration(value)?),
-            "application_name" => self.application_name = value.to_string(),
-            "timezone" => self.timezone = value.to_string(),
-            other => {
-                return Err(format!(
-                    "unknown URL parameter `{other}`; use sslmode, sslrootcert, connect_timeout, statement_timeout, application_name or timezone"
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::fmt::Debug for PostgresConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("database", &self.database)
-            .field("user", &self.user)
-            .field("password", &"<hidden>")
-            .field("sslmode", &self.sslmode)
-            .field("sslrootcert", &self.sslrootcert)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("statement_timeout", &self.statement_timeout)
-            .field("application_name", &self.application_name)
-            .field("timezone", &self.timezone)
-            .finish()
-    }
-}
-
-/// Whether and how a PostgreSQL connection is encrypted, as libpq's `sslmode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SslMode {
-    /// Never encrypt.
-    Disable,
-    /// Encrypt when the server supports it, without checking its certificate.
-    Prefer,
-    /// Always encrypt, without checking the certificate (unless `sslrootcert` is given, then
-    /// as `VerifyCa`).
-    Require,
-    /// Always encrypt, and check that a trusted authority signed the certificate.
-    VerifyCa,
-    /// As `VerifyCa`, and check that the certificate names the host.
-    VerifyFull,
-}
-
-impl SslMode {
-    /// The name used in `connections.yaml` and URLs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
-}
-
-impl std::str::FromStr for SslMode {
-    type Err = String;
-
-    fn from_str(text: &str) -> std::result::Result<SslMode, String> {
-        [
-            SslMode::Disable,
-            SslMode::Prefer,
-            SslMode::Require,
-            SslMode::VerifyCa,
-            SslMode::VerifyFull,
-        ]
-        .into_iter()
-        .find(|mode| mode.as_str() == text)
-        .ok_or_else(|| {
-            format!(
-                "`{text}` is not an sslmode; use disable, prefer, require, verify-ca or verify-full"
-            )
-        })
-    }
-}
-
-/// Percent-decoding of URL parts.
-fn decode(text: &str) -> std::result::Result<String, String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or("a `%` in the URL must be followed by two hex digits")?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| "the URL decodes to invalid UTF-8".to_string())
-}
-
-/// A number of bytes: `1000000000`, or with a unit (`10GB`, `500MB`, `1TB`, `2GiB`).
-fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let factor: u64 = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "TB" => 1_000_000_000_000,
-        "KIB" => 1 << 10,
-        "MIB" => 1 << 20,
-        "GIB" => 1 << 30,
-        "TIB" => 1 << 40,
-        _ => 0,
-    };
-    number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(factor))
-        .filter(|n| *n > 0)
-        .ok_or_else(|| {
-            format!("`{text}` is not a number of bytes; write `1000000000`, `10GB` or `1TiB`")
-        })
-}
-
-/// A duration: a number of seconds (`10`, `2.5`), or a number with a unit (`500ms`, `30s`,
-/// `5min`, `1h`).
-fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let seconds = match unit.trim() {
-        "" | "s" => 1.0,
-        "ms" => 0.001,
-        "min" => 60.0,
-        "h" => 3600.0,
-        _ => f64::NAN,
-    };
-    match number.parse::<f64>() {
-        Ok(n) if seconds.is_finite() && n > 0.0 && (n * seconds) < 1e9 => {
-            Ok(Duration::from_secs_f64(n * seconds))
-        }
-        _ => Err(format!(
-            "`{text}` is not a duration; write seconds (`10`) or a number with ms, s, min or h (`500ms`, `5min`)"
-        )),
-    }
-}
-
-/// BigQuery connection settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BigQueryConfig {
-    /// The project that runs (and is billed for) the queries, and the default project of
-    /// sources that name none.
-    pub project_id: String,
-    /// The default dataset.
-    pub dataset_id: Option<String>,
-    /// Where jobs run (`US`, `EU`, `europe-west1`, ...); by default where the data is.
-    pub location: Option<String>,
-    /// A query that would bill more bytes fails instead of running (default: no limit).
-    pub maximum_bytes_billed: Option<u64>,
-    /// How long one query job may run (default 10 min).
-    pub job_timeout: Duration,
-    /// A base URL (`http://127.0.0.1:9050`) or `host:port` to send requests to instead of
-    /// Google's, for emulators and private endpoints; credentials are then anonymous unless
-    /// `credentials_file` is given. `BIGQUERY_EMULATOR_HOST` sets it too.
-    pub endpoint: Option<String>,
-    /// A service-account or authorized-user JSON key file, instead of Application Default
-    /// Credentials.
-    pub credentials_file: Option<PathBuf>,
-}
-
-impl BigQueryConfig {
-    /// Settings for a project, with the defaults for everything else.
-    pub fn new(project_id: impl Into<String>) -> Self {
-        BigQueryConfig {
-            project_id: project_id.into(),
-            dataset_id: None,
-            location: None,
-            maximum_bytes_billed: None,
-            job_timeout: Duration::from_secs(600),
-            endpoint: None,
-            credentials_file: None,
-        }
-    }
-}
-
-/// The settings of one backend.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BackendConfig {
-    /// DuckDB.
-    DuckDb(DuckDbConfig),
-    /// PostgreSQL.
-    Postgres(PostgresConfig),
-    /// BigQuery.
-    BigQuery(BigQueryConfig),
-}
+/// ```
+/// use aitaem::backend::{BackendKind, duckdb::DuckDbConfig};
+/// use aitaem::config::BackendConfig;
+/// let config = BackendConfig::from(DuckDbConfig::new("analytics.db"));
+/// assert_eq!(config.backend(), BackendKind::DUCKDB);
+/// assert_eq!(config.get::<DuckDbConfig>().unwrap().path(), "analytics.db");
+/// ```
+#[derive(Clone)]
+pub struct BackendConfig(Arc<dyn Settings>);
 
 impl BackendConfig {
+    pub(crate) fn new(settings: impl Settings) -> Self {
+        BackendConfig(Arc::new(settings))
+    }
+
     /// The backend these settings are for.
     pub fn backend(&self) -> BackendKind {
-        match self {
-            BackendConfig::DuckDb(_) => BackendKind::DuckDb,
-            BackendConfig::Postgres(_) => BackendKind::Postgres,
-            BackendConfig::BigQuery(_) => BackendKind::BigQuery,
-        }
+        self.0.backend()
     }
-}
 
-impl BackendConfig {
+    /// The settings as their backend's own type, when they are of type `T`.
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref()
+    }
+
     /// The local database file the settings name, as written (`None` for servers and
     /// in-memory databases).
     pub fn local_file(&self) -> Option<&str> {
-        match self {
-            BackendConfig::DuckDb(duck) if duck.path != ":memory:" => Some(&duck.path),
-            _ => None,
+        self.0.local_file()
+    }
+
+    /// The settings of a backend from name–value pairs: the fields of its block of
+    /// `connections.yaml`, with `${VAR}` substituted by `env`. For programs that take settings
+    /// from elsewhere (the Python package's `add_connection(**settings)`).
+    ///
+    /// ```
+    /// use aitaem::backend::postgres::PostgresConfig;
+    /// use aitaem::config::{BackendConfig, SettingValue};
+    /// let config = BackendConfig::from_settings(
+    ///     "postgres",
+    ///     [("database", SettingValue::from("sales")), ("user", "ana".into()), ("password", "${PW}".into()), ("port", 6543.into())],
+    ///     |name| (name == "PW").then(|| "secret".to_string()),
+    /// )
+    /// .unwrap();
+    /// let postgres = config.get::<PostgresConfig>().unwrap();
+    /// assert_eq!((postgres.database(), postgres.port(), postgres.password()), ("sales", 6543, "secret"));
+    /// let settings = [("database", SettingValue::from("sales")), ("user", "ana".into()), ("password", "pw".into()), ("port", 0.into())];
+    /// let err = BackendConfig::from_settings("postgres", settings, |_| None).unwrap_err();
+    /// assert!(err.to_string().starts_with("postgres connection: postgres.port: `0` is not a port number"), "{err}");
+    /// ```
+    pub fn from_settings<K: Into<String>>(
+        backend: &str,
+        settings: impl IntoIterator<Item = (K, SettingValue)>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<BackendConfig> {
+        let Some(kind) = BackendKind::from_name(backend) else {
+            return Err(unsupported(backend));
+        };
+        let block = unplaced(Value::Map(
+            settings
+                .into_iter()
+                .map(|(name, value)| (unplaced(Value::Str(name.into())), unplaced(value.into())))
+                .collect(),
+        ));
+        let mut d = Decoder::new(None, "");
+        let config = SettingsReader::new(&mut d, &env, &block, kind.name()).read(kind);
+        if !d.issues.is_empty() {
+            // The positions would point into text nobody wrote.
+            let message = issue_text(&d.issues, false);
+            return Err(Error::config(
+                None,
+                format!("{backend} connection: {message}"),
+            ));
+        }
+        config.ok_or_else(|| Error::config(None, format!("{backend} connection: invalid settings")))
+    }
+}
+
+impl fmt::Debug for BackendConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl PartialEq for BackendConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.same(other.0.as_ref())
+    }
+}
+
+/// A setting's value given by a program (see [`BackendConfig::from_settings`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SettingValue {
+    /// No value (as `~` in YAML).
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A number.
+    Float(f64),
+    /// Text.
+    Text(String),
+}
+
+impl From<&str> for SettingValue {
+    fn from(text: &str) -> Self {
+        SettingValue::Text(text.to_string())
+    }
+}
+
+impl From<String> for SettingValue {
+    fn from(text: String) -> Self {
+        SettingValue::Text(text)
+    }
+}
+
+impl From<bool> for SettingValue {
+    fn from(value: bool) -> Self {
+        SettingValue::Bool(value)
+    }
+}
+
+impl From<i64> for SettingValue {
+    fn from(value: i64) -> Self {
+        SettingValue::Int(value)
+    }
+}
+
+impl From<i32> for SettingValue {
+    fn from(value: i32) -> Self {
+        SettingValue::Int(value.into())
+    }
+}
+
+impl From<f64> for SettingValue {
+    fn from(value: f64) -> Self {
+        SettingValue::Float(value)
+    }
+}
+
+impl From<SettingValue> for Value {
+    fn from(value: SettingValue) -> Value {
+        match value {
+            SettingValue::Null => Value::Null,
+            SettingValue::Bool(b) => Value::Bool(b),
+            SettingValue::Int(i) => Value::Int(i.into()),
+            SettingValue::Float(f) => Value::Float(f),
+            SettingValue::Text(t) => Value::Str(t),
         }
     }
 }
 
-/// What to add to `connections.yaml` for a backend, for errors about a missing connection.
-pub(crate) fn how_to_configure(backend: BackendKind) -> &'static str {
-    match backend {
-        BackendKind::DuckDb => "add `duckdb:` with a `path:` to connections.yaml",
-        BackendKind::Postgres => {
-            "add `postgres:` with `database`, `user` and `password` to connections.yaml"
-        }
-        BackendKind::BigQuery => "add `bigquery:` with a `project_id` to connections.yaml",
-    }
+/// A value written nowhere.
+fn unplaced(value: Value) -> Node {
+    let nowhere = serde_saphyr::Location::UNKNOWN;
+    Node::new(value, nowhere, nowhere)
 }
 
 /// A parsed `connections.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConnectionsConfig {
-    /// The backends configured, in file order.
-    pub backends: Vec<BackendConfig>,
-    /// The file it was read from.
-    pub file: Option<PathBuf>,
+    backends: Vec<BackendConfig>,
+    file: Option<PathBuf>,
 }
 
 impl ConnectionsConfig {
@@ -478,54 +261,110 @@ impl ConnectionsConfig {
                 format!("cannot read the connections file: {err}"),
             )
         })?;
-        let mut config = ConnectionsConfig::from_str_with(&text, Some(path.into()), |name| {
-            std::env::var(name).ok()
-        })?;
-        config.file = Some(path.to_path_buf());
-        Ok(config)
+        ConnectionsConfig::from_str_with(&text, Some(path.into()), |name| std::env::var(name).ok())
     }
 
     /// Parses connections YAML, looking variables up with `env` (for tests and embedding).
+    /// `file` is where the text was read from: messages name it, and relative paths resolve
+    /// next to it.
     ///
     /// ```
-    /// use aitaem::config::{ConnectionsConfig, BackendConfig};
+    /// use aitaem::backend::duckdb::DuckDbConfig;
+    /// use aitaem::config::ConnectionsConfig;
     /// let config = ConnectionsConfig::from_str_with(
     ///     "duckdb:\n  path: db_${ENV}.duckdb\n",
     ///     None,
     ///     |name| (name == "ENV").then(|| "prod".to_string()),
     /// )
     /// .unwrap();
-    /// assert!(matches!(&config.backends[0], BackendConfig::DuckDb(d) if d.path == "db_prod.duckdb"));
+    /// assert_eq!(config.backends()[0].get::<DuckDbConfig>().unwrap().path(), "db_prod.duckdb");
     /// ```
     pub fn from_str_with(
         text: &str,
         file: Option<Arc<Path>>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<ConnectionsConfig> {
-        let root = yaml::parse(text, &file).map_err(|issue| issue_error(vec![issue]))?;
-        let mut d = ConfigDecoder {
-            d: Decoder::new(file, text),
-            env: &env,
-        };
-        let backends = d.document(&root);
-        if !d.d.issues.is_empty() {
-            return Err(issue_error(d.d.issues));
+        let root = yaml::parse(text, &file).map_err(|issue| issue_error(vec![issue], None))?;
+        let path = file.as_deref().map(Path::to_path_buf);
+        let mut d = Decoder::new(file, text);
+        let mut unknown = None;
+        let backends = document(&mut d, &env, &root, &mut unknown);
+        if !d.issues.is_empty() {
+            return Err(issue_error(d.issues, unknown));
         }
         Ok(ConnectionsConfig {
             backends,
-            file: None,
+            file: path,
         })
+    }
+
+    /// The backends configured, in file order.
+    pub fn backends(&self) -> &[BackendConfig] {
+        &self.backends
+    }
+
+    /// The file it was read from.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    pub(crate) fn into_parts(self) -> (Vec<BackendConfig>, Option<PathBuf>) {
+        (self.backends, self.file)
     }
 }
 
-fn issue_error(issues: Vec<SpecIssue>) -> Error {
-    let location = issues.first().map(|i| i.location.clone());
-    let message = issues
+/// Reads the document: a block per backend. The first unknown backend's name goes to `unknown`.
+fn document(
+    d: &mut Decoder,
+    env: &dyn Fn(&str) -> Option<String>,
+    root: &Node,
+    unknown: &mut Option<String>,
+) -> Vec<BackendConfig> {
+    let names: Vec<&str> = backend::backends().map(BackendKind::name).collect();
+    let entries = match &root.value {
+        Value::Null => return Vec::new(),
+        Value::Map(entries) => entries,
+        other => {
+            let at = d.location(root);
+            let blocks: Vec<String> = names.iter().map(|n| format!("`{n}:`")).collect();
+            d.issue(
+                at,
+                "",
+                format!("expected a mapping of backends, found {}", other.type_name()),
+                Some(format!("write {} blocks", blocks.join(", "))),
+            );
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (key, body) in entries {
+        let name = key.value.scalar_text().unwrap_or_default();
+        match backend::backends().find(|b| b.name() == name) {
+            Some(kind) => out.extend(SettingsReader::new(d, env, body, kind.name()).read(kind)),
+            None => {
+                let at = d.location(key);
+                let close = crate::error::close_names(&name, names.iter().copied());
+                let help = match close.first() {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("the backends are {}", backend::names()),
+                };
+                d.issue(at, "", format!("unknown backend `{name}`"), Some(help));
+                unknown.get_or_insert(name);
+            }
+        }
+    }
+    out
+}
+
+/// The issues as one message: the first without its location (the error carries it), the
+/// others with theirs (when `placed`).
+fn issue_text(issues: &[SpecIssue], placed: bool) -> String {
+    issues
         .iter()
         .enumerate()
         .map(|(i, issue)| {
             let mut line = String::new();
-            if i > 0 {
+            if i > 0 && placed {
                 line.push_str(&format!("{}: ", issue.location));
             }
             if !issue.field.is_empty() {
@@ -538,303 +377,42 @@ fn issue_error(issues: Vec<SpecIssue>) -> Error {
             line
         })
         .collect::<Vec<_>>()
-        .join("\n");
-    Error::Configuration { location, message }
+        .join("\n")
 }
 
-struct ConfigDecoder<'e> {
-    d: Decoder,
-    env: &'e dyn Fn(&str) -> Option<String>,
-}
-
-impl ConfigDecoder<'_> {
-    fn document(&mut self, root: &Node) -> Vec<BackendConfig> {
-        let entries = match &root.value {
-            Value::Null => return Vec::new(),
-            Value::Map(entries) => entries,
-            other => {
-                let at = self.d.location(root);
-                self.d.issue(
-                    at,
-                    "",
-                    format!(
-                        "expected a mapping of backends, found {}",
-                        other.type_name()
-                    ),
-                    Some("write `duckdb:`, `postgres:` or `bigquery:` blocks".into()),
-                );
-                return Vec::new();
-            }
-        };
-        let mut out = Vec::new();
-        for (key, body) in entries {
-            let name = key.value.scalar_text().unwrap_or_default();
-            let backend = match name.as_str() {
-                "duckdb" => self.duckdb(body).map(BackendConfig::DuckDb),
-                "postgres" => self.postgres(body).map(BackendConfig::Postgres),
-                "bigquery" => self.bigquery(body).map(BackendConfig::BigQuery),
-                _ => {
-                    let at = self.d.location(key);
-                    let close =
-                        crate::error::close_names(&name, ["duckdb", "postgres", "bigquery"]);
-                    let help = match close.first() {
-                        Some(best) => format!("did you mean `{best}`?"),
-                        None => "the backends are duckdb, postgres and bigquery".into(),
-                    };
-                    self.d
-                        .issue(at, "", format!("unknown backend `{name}`"), Some(help));
-                    None
-                }
-            };
-            out.extend(backend);
-        }
-        out
-    }
-
-    fn duckdb(&mut self, node: &Node) -> Option<DuckDbConfig> {
-        let fields = self
-            .d
-            .fields(node, "duckdb", &["path", "read_only"], &["path"])?;
-        let path = self.string(&fields, "duckdb", "path");
-        let read_only = match fields.get("read_only") {
-            Some(n) => self.boolean(n, "duckdb.read_only"),
-            None => Some(false),
-        };
-        Some(DuckDbConfig {
-            path: path?,
-            access: if read_only? {
-                AccessMode::ReadOnly
-            } else {
-                AccessMode::ReadWrite
+/// The error for a connections file's issues: an `UnsupportedBackend` error when a block names
+/// an unknown backend, a `Configuration` error otherwise.
+fn issue_error(issues: Vec<SpecIssue>, unknown: Option<String>) -> Error {
+    let location = issues.first().map(|i| i.location.clone());
+    let message = issue_text(&issues, true);
+    match unknown {
+        Some(backend) => Error::UnsupportedBackend {
+            backend,
+            message: match &location {
+                Some(at) => format!("{at}: {message}"),
+                None => message,
             },
-        })
+        },
+        None => Error::Configuration { location, message },
     }
+}
 
-    fn postgres(&mut self, node: &Node) -> Option<PostgresConfig> {
-        const CONNECTION: [&str; 5] = ["host", "port", "database", "user", "password"];
-        const TUNING: [&str; 6] = [
-            "sslmode",
-            "sslrootcert",
-            "connect_timeout",
-            "statement_timeout",
-            "application_name",
-            "timezone",
-        ];
-        let allowed: Vec<&str> = CONNECTION
-            .iter()
-            .chain(&TUNING)
-            .chain(&["url"])
-            .copied()
-            .collect();
-        let fields = self.d.fields(node, "postgres", &allowed, &[])?;
-        let mut config = match fields.get("url") {
-            Some(url_node) => {
-                let given: Vec<&str> = CONNECTION
-                    .iter()
-                    .copied()
-                    .filter(|f| fields.get(f).is_some())
-                    .collect();
-                let at = self.d.location(url_node);
-                if !given.is_empty() {
-                    self.d.issue(
-                        at.clone(),
-                        "postgres.url",
-                        format!(
-                            "`url` and {} both say where to connect",
-                            given
-                                .iter()
-                                .map(|f| format!("`{f}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        Some("give either `url`, or `host`, `port`, `database`, `user` and `password`".into()),
-                    );
-                }
-                let url = self.text(url_node, "postgres.url")?;
-                match PostgresConfig::from_url(&url) {
-                    // The URL itself is not repeated: it may hold a password.
-                    Ok(config) => config,
-                    Err(message) => {
-                        self.d.issue(at, "postgres.url", message, None);
-                        return None;
-                    }
-                }
-            }
-            None => {
-                for name in ["database", "user", "password"] {
-                    if fields.get(name).is_none() {
-                        self.d.issue(
-                            fields.at.clone(),
-                            &format!("postgres.{name}"),
-                            format!("missing required field `{name}`"),
-                            Some("or give the whole connection as `url: postgres://user:password@host:port/database`".into()),
-                        );
-                    }
-                }
-                let host = match fields.get("host") {
-                    Some(_) => self.string(&fields, "postgres", "host"),
-                    None => Some("localhost".to_string()),
-                };
-                let port = match fields.get("port") {
-                    Some(n) => self.port(n),
-                    None => Some(5432),
-                };
-                let database = self.string(&fields, "postgres", "database");
-                let user = self.string(&fields, "postgres", "user");
-                let password = self.string(&fields, "postgres", "password");
-                let mut config = PostgresConfig::new(database?, user?, password?);
-                config.host = host?;
-                config.port = port?;
-                config
-            }
-        };
-        let mut ok = true;
-        for name in TUNING {
-            let Some(node) = fields.get(name) else {
-                continue;
-            };
-            let field = format!("postgres.{name}");
-            let at = self.d.location(node);
-            let Some(value) = self.text(node, &field) else {
-                ok = false;
-                continue;
-            };
-            if let Err(message) = config.set(name, &value) {
-                self.d.issue(at, &field, message, None);
-                ok = false;
-            }
-        }
-        ok.then_some(config)
-    }
-
-    fn bigquery(&mut self, node: &Node) -> Option<BigQueryConfig> {
-        let fields = self.d.fields(
-            node,
-            "bigquery",
-            &[
-                "project_id",
-                "dataset_id",
-                "location",
-                "maximum_bytes_billed",
-                "job_timeout",
-                "endpoint",
-                "credentials_file",
-            ],
-            &["project_id"],
-        )?;
-        let mut config = BigQueryConfig::new(self.string(&fields, "bigquery", "project_id")?);
-        let mut ok = true;
-        let mut optional = |name: &str| -> Option<(String, Location)> {
-            let node = fields.get(name)?;
-            if matches!(node.value, Value::Null) {
-                return None;
-            }
-            let at = self.d.location(node);
-            match self.text(node, &format!("bigquery.{name}")) {
-                Some(text) => Some((text, at)),
-                None => {
-                    ok = false;
-                    None
-                }
-            }
-        };
-        config.dataset_id = optional("dataset_id").map(|(t, _)| t);
-        config.location = optional("location").map(|(t, _)| t);
-        config.endpoint = optional("endpoint").map(|(t, _)| t);
-        config.credentials_file = optional("credentials_file").map(|(t, _)| PathBuf::from(t));
-        let limit = optional("maximum_bytes_billed");
-        let timeout = optional("job_timeout");
-        if let Some((text, at)) = limit {
-            match parse_bytes(&text) {
-                Ok(bytes) => config.maximum_bytes_billed = Some(bytes),
-                Err(message) => {
-                    self.d
-                        .issue(at, "bigquery.maximum_bytes_billed", message, None);
-                    ok = false;
-                }
-            }
-        }
-        if let Some((text, at)) = timeout {
-            match parse_duration(&text) {
-                Ok(duration) => config.job_timeout = duration,
-                Err(message) => {
-                    self.d.issue(at, "bigquery.job_timeout", message, None);
-                    ok = false;
-                }
-            }
-        }
-        ok.then_some(config)
-    }
-
-    /// A required or present string field, with `${VAR}` substituted.
-    fn string(&mut self, fields: &Fields, block: &str, name: &str) -> Option<String> {
-        let node = fields.get(name)?;
-        self.text(node, &format!("{block}.{name}"))
-    }
-
-    /// A scalar's text with variables substituted; must not be empty.
-    fn text(&mut self, node: &Node, field: &str) -> Option<String> {
-        let (raw, at) = self.d.string(node, field, true)?;
-        let value = match substitute(&raw, self.env) {
-            Ok(value) => value,
-            Err(message) => {
-                self.d.issue(at, field, message, None);
-                return None;
-            }
-        };
-        if value.is_empty() {
-            self.d.issue(
-                at,
-                field,
-                format!("`{raw}` is empty after substituting variables"),
-                None,
-            );
-            return None;
-        }
-        Some(value)
-    }
-
-    fn boolean(&mut self, node: &Node, field: &str) -> Option<bool> {
-        if let Value::Bool(b) = node.value {
-            return Some(b);
-        }
-        let at = self.d.location(node);
-        let text = self.text(node, field)?;
-        match text.to_ascii_lowercase().as_str() {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => {
-                self.d.issue(
-                    at,
-                    field,
-                    format!("expected true or false, found `{text}`"),
-                    None,
-                );
-                None
-            }
-        }
-    }
-
-    fn port(&mut self, node: &Node) -> Option<u16> {
-        let at = self.d.location(node);
-        let text = self.text(node, "postgres.port")?;
-        match text.parse::<u16>() {
-            Ok(port) if port > 0 => Some(port),
-            _ => {
-                self.d.issue(
-                    at,
-                    "postgres.port",
-                    format!("`{text}` is not a port number (1-65535)"),
-                    None,
-                );
-                None
-            }
-        }
+/// The error for a backend name no backend has.
+fn unsupported(backend: &str) -> Error {
+    Error::UnsupportedBackend {
+        backend: backend.to_string(),
+        message: format!(
+            "unsupported backend `{backend}`; supported backends are {}",
+            backend::names()
+        ),
     }
 }
 
 /// Replaces `${VAR}` and `${VAR:-default}` in `text`. `$$` stands for a literal `$`.
-fn substitute(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub(crate) fn substitute(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<String, String> {
     let mut out = String::new();
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -886,6 +464,9 @@ fn substitute(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::bigquery::BigQueryConfig;
+    use crate::backend::duckdb::DuckDbConfig;
+    use crate::backend::postgres::PostgresConfig;
 
     fn env(name: &str) -> Option<String> {
         match name {
@@ -907,14 +488,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            config.backends,
-            vec![
-                BackendConfig::DuckDb(DuckDbConfig::new("data/db_prod.duckdb")),
-                BackendConfig::Postgres(PostgresConfig::new("analytics", "me", "s3cr:et\nx: y")),
-                BackendConfig::BigQuery(BigQueryConfig::new("p-prod")),
+            config.backends(),
+            [
+                BackendConfig::from(DuckDbConfig::new("data/db_prod.duckdb")),
+                BackendConfig::from(PostgresConfig::new("analytics", "me", "s3cr:et\nx: y")),
+                BackendConfig::from(BigQueryConfig::new("p-prod")),
             ]
         );
-        assert!(!format!("{:?}", config.backends[1]).contains("s3cr"));
+        assert!(!format!("{:?}", config.backends()[1]).contains("s3cr"));
     }
 
     #[test]
@@ -938,13 +519,13 @@ mod tests {
     }
 
     #[test]
-    fn unknown_backends_fields_and_bad_values_are_errors() {
-        let err = parse("duckdb:\n  path: x.db\n  readonly: true\nduckd:\n  path: y\npostgres:\n  port: 99999\n  user: u\n")
-            .unwrap_err()
-            .to_string();
+    fn unknown_fields_and_bad_values_are_errors() {
+        let err = parse("duckdb:\n  path: x.db\n  readonly: true\npostgres:\n  port: 99999\n  user: u\n")
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Configuration);
+        let err = err.to_string();
         for fragment in [
             "unknown field `readonly` (did you mean `read_only`?)",
-            "unknown backend `duckd` (did you mean `duckdb`?)",
             "not a port number",
             "missing required field `database`",
             "missing required field `password`",
@@ -952,6 +533,20 @@ mod tests {
             assert!(err.contains(fragment), "{fragment} not in:\n{err}");
         }
         assert!(parse("duckdb:\n  read_only: maybe\n  path: a\n").is_err());
-        assert!(parse("").unwrap().backends.is_empty());
+        assert!(parse("").unwrap().backends().is_empty());
+    }
+
+    /// As the original library, which raises `UnsupportedBackendError` for such a file.
+    #[test]
+    fn an_unknown_backend_is_an_unsupported_backend_error() {
+        let err = parse("duckdb:\n  path: x.db\nduckd:\n  path: y\n").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::UnsupportedBackend);
+        assert_eq!(
+            err.to_string(),
+            "connections.yaml:3:1: unknown backend `duckd` (did you mean `duckdb`?)"
+        );
+        let err = BackendConfig::from_settings("mysql", [("a", SettingValue::Null)], |_| None)
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::UnsupportedBackend);
     }
 }

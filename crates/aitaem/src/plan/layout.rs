@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 
 use crate::period::{Comparison, TimeUnit};
 use crate::result::DerivedColumn;
-use crate::sql::expr::Total;
+use crate::sql::rollup::Total;
 
 /// What a statement's wide rows mean.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ pub(crate) struct Layout {
     pub derive: Option<Derivation>,
 }
 
-/// How a metric's values over periods combine (see [`crate::sql::expr::single_total`]).
+/// How a metric's values over periods combine (see `single_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Combine {
     /// A single `SUM` or `COUNT`: values add up.

@@ -30,75 +30,13 @@ use arrow::datatypes::SchemaRef;
 
 pub(crate) use layout::{Combine, Derivation, Layout, WideColumn};
 
-use crate::backend::Column;
+use crate::backend::BackendKind;
+use crate::catalog::{Catalog, Table};
 use crate::error::{Error, Result};
 use crate::request::{CheckedRequest, ComputeRequest};
-use crate::source::{BackendKind, SourceUri};
+use crate::source::SourceUri;
 use crate::spec::{MetricSpec, SpecCache};
-use crate::sql::{Dialect, Ident};
-
-/// Where planning learns about sources: which backend reads a source, how it is named there,
-/// and which columns it has. [`ConnectionManager`](crate::ConnectionManager) answers from the
-/// live backends; a plan can also be built against any other catalog, with no database at all.
-///
-/// ```
-/// use aitaem::plan::{Catalog, Table, plan};
-/// use aitaem::source::{BackendKind, SourceUri};
-/// use aitaem::{Column, ComputeRequest, SpecCache};
-///
-/// /// Every source is a PostgreSQL table of the same name.
-/// struct Tables;
-/// impl Catalog for Tables {
-///     fn table(&self, source: &SourceUri, _user: &str) -> aitaem::Result<Table> {
-///         let name = source.uri.rsplit('/').next().unwrap();
-///         let relation = format!("\"{name}\"");
-///         Ok(Table { backend: BackendKind::Postgres, relation, file: None, notice: None })
-///     }
-///     fn columns(&self, _source: &SourceUri) -> aitaem::Result<Vec<Column>> {
-///         Ok(Vec::new())
-///     }
-/// }
-///
-/// let specs = SpecCache::from_strings(
-///     &["metric:\n  name: clicks\n  source: postgres://public/events\n  numerator: SUM(clicks)\n"],
-///     &[],
-///     &[],
-/// )
-/// .unwrap();
-/// let plan = plan(&ComputeRequest::new(["clicks"]), &specs, &Tables).unwrap();
-/// assert_eq!(plan.statements[0].backend, BackendKind::Postgres);
-/// assert!(plan.statements[0].sql.contains("SUM(clicks)"));
-/// ```
-pub trait Catalog {
-    /// The backend that reads `source` and the SQL that names it there; an error when the
-    /// source does not exist or no backend can read it. `user` names who asks (e.g. "metric
-    /// `ctr`"), for the error.
-    fn table(&self, source: &SourceUri, user: &str) -> Result<Table>;
-
-    /// The columns of a source, with the backend's type names.
-    fn columns(&self, source: &SourceUri) -> Result<Vec<Column>>;
-}
-
-/// A source as a statement reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Table {
-    /// The backend it lives on (the statement is written in its dialect).
-    pub backend: BackendKind,
-    /// The SQL that reads it in a `FROM` clause: a quoted table name, or a file reader.
-    pub relation: String,
-    /// The local file it is read from, as an absolute path: a CSV, Parquet or JSON file (or a
-    /// glob of them), or the database file that holds the table; `None` on a server.
-    pub file: Option<PathBuf>,
-    /// Something the user should know about how the source was found (printed as a warning).
-    pub notice: Option<String>,
-}
-
-impl Table {
-    /// The dialect of the backend the table lives on.
-    pub fn dialect(&self) -> Dialect {
-        self.backend.dialect()
-    }
-}
+use crate::sql::Ident;
 
 /// How a statement aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +135,18 @@ impl fmt::Display for Plan {
     }
 }
 
+/// The table of a source, from the catalog; `user` (e.g. "metric `ctr`") says who reads it when
+/// no connection can.
+fn table_for(catalog: &dyn Catalog, source: &SourceUri, user: &str) -> Result<Table> {
+    catalog.table(source).map_err(|err| match err {
+        Error::ConnectionNotFound { backend, message } => Error::ConnectionNotFound {
+            backend,
+            message: format!("{user} reads `{source}`, but {message}"),
+        },
+        other => other,
+    })
+}
+
 /// Metrics that one statement computes.
 struct Group<'s> {
     fact: Table,
@@ -210,6 +160,36 @@ struct Group<'s> {
 
 /// Plans a request: checks it against the specs, looks every source up in the catalog, and
 /// builds one statement per source table (and timestamp column). Nothing runs.
+///
+/// ```
+/// use aitaem::backend::BackendKind;
+/// use aitaem::catalog::{Catalog, Column, Table};
+/// use aitaem::plan::plan;
+/// use aitaem::source::SourceUri;
+/// use aitaem::{ComputeRequest, SpecCache};
+///
+/// /// Every source is a PostgreSQL table of the same name.
+/// struct Tables;
+/// impl Catalog for Tables {
+///     fn table(&self, source: &SourceUri) -> aitaem::Result<Table> {
+///         let name = source.as_str().rsplit('/').next().unwrap();
+///         Ok(Table::new(BackendKind::POSTGRES, BackendKind::POSTGRES.quote(name)))
+///     }
+///     fn columns(&self, _source: &SourceUri) -> aitaem::Result<Vec<Column>> {
+///         Ok(Vec::new())
+///     }
+/// }
+///
+/// let specs = SpecCache::from_strings(
+///     &["metric:\n  name: clicks\n  source: postgres://public/events\n  numerator: SUM(clicks)\n"],
+///     &[],
+///     &[],
+/// )
+/// .unwrap();
+/// let plan = plan(&ComputeRequest::new(["clicks"]), &specs, &Tables).unwrap();
+/// assert_eq!(plan.statements[0].backend, BackendKind::POSTGRES);
+/// assert!(plan.statements[0].sql.contains("SUM(clicks)"));
+/// ```
 pub fn plan(request: &ComputeRequest, specs: &SpecCache, catalog: &dyn Catalog) -> Result<Plan> {
     let mut plan = plan_checked(&request.check(specs)?, catalog)?;
     plan.schema = crate::result::schema_with(&request.derived_columns());
@@ -225,7 +205,7 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
         let fact = match tables.iter().find(|(uri, _)| **uri == metric.source) {
             Some((_, table)) => table.clone(),
             None => {
-                let table = catalog.table(&metric.source, &format!("metric `{}`", metric.name))?;
+                let table = table_for(catalog, &metric.source, &format!("metric `{}`", metric.name))?;
                 tables.push((&metric.source, table.clone()));
                 table
             }
@@ -253,7 +233,7 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
     }
     for group in &mut groups {
         if let Some(ts) = &group.timestamp
-            && group.fact.dialect().needs_time_column_types()
+            && group.fact.backend().dialect().needs_time_column_types()
         {
             group.timestamp_type = catalog
                 .columns(group.source)?
@@ -264,7 +244,8 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
     }
 
     let dimension = match &request.segment {
-        Some(segment) => Some(catalog.table(
+        Some(segment) => Some(table_for(
+            catalog,
             &segment.spec.source,
             &format!("segment `{}`", segment.spec.name),
         )?),
@@ -274,35 +255,35 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
         .iter()
         .map(|(_, t)| t)
         .chain(&dimension)
-        .filter_map(|t| t.notice.clone())
+        .filter_map(|t| t.notice().map(str::to_string))
         .collect();
 
     let mut statements = Vec::new();
     for group in groups {
         if let (Some(dim), Some(segment)) = (&dimension, &request.segment)
-            && dim.backend != group.fact.backend
+            && dim.backend() != group.fact.backend()
         {
             return Err(Error::query_build(format!(
                 "segment `{}` reads `{}` ({}), but metric `{}` reads `{}` ({}); a segment's dimension table must be on the same backend as the metric's table",
                 segment.spec.name,
                 segment.spec.source,
-                dim.backend,
+                dim.backend(),
                 group.metrics[0].name,
                 group.source,
-                group.fact.backend,
+                group.fact.backend(),
             )));
         }
         let built = statement::build(&group, request, dimension.as_ref())?;
         let files = [&Some(group.fact.clone()), &dimension]
             .into_iter()
             .flatten()
-            .filter_map(|t| t.file.clone())
+            .filter_map(|t| t.file().map(Path::to_path_buf))
             .collect();
         statements.push(PlannedStatement {
             source: group.source.clone(),
             metrics: group.metrics.iter().map(|m| m.name.clone()).collect(),
             strategy: built.strategy,
-            backend: group.fact.backend,
+            backend: group.fact.backend(),
             sql: built.sql,
             files,
             layout: built.layout,

@@ -1,8 +1,7 @@
 //! Where a statement's SQL comes from in the specs: when a backend rejects a statement, what it
-//! points at (a column it does not know, or the place in the statement it gives: PostgreSQL's
-//! position, DuckDB's `LINE n:` and caret, BigQuery's `[at line:column]`) is looked up in the
-//! fragments and columns of the statement's metrics, slices and segment, and the error points at
-//! it in the spec file.
+//! points at (a name it does not know, or the place in the statement: every backend fills both
+//! in its error, in its own folder) is looked up in the fragments and columns of the statement's
+//! metrics, slices and segment, and the error points at it in the spec file.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -67,31 +66,6 @@ pub(crate) fn origins(metrics: &[&MetricSpec], request: &CheckedRequest) -> Vec<
         });
     }
     out
-}
-
-/// The names a backend's message says it does not know (DuckDB: `Referenced column "x" not
-/// found`, PostgreSQL: `column "x" does not exist`, BigQuery: `Unrecognized name: x`), without
-/// qualifiers.
-fn unknown_names(message: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    for (start, end) in [
-        ("column \"", '"'),
-        ("column named \"", '"'),
-        ("Unrecognized name: ", ' '),
-    ] {
-        for (at, _) in message.match_indices(start) {
-            let rest = &message[at + start.len()..];
-            let name: String = rest
-                .chars()
-                .take_while(|c| *c != end && (end == '"' || is_word(*c) || *c == '.'))
-                .collect();
-            let name = name.rsplit('.').next().unwrap_or_default().to_string();
-            if !name.is_empty() && !names.contains(&name) {
-                names.push(name);
-            }
-        }
-    }
-    names
 }
 
 fn is_word(c: char) -> bool {
@@ -159,13 +133,12 @@ pub(crate) fn locate(origins: &[Origin], sql: &str, error: &BackendError) -> Opt
             .find(|o| find_word(&o.text, name).is_some())?;
         Some(in_file(&origin.location, name).unwrap_or_else(|| in_text(origin, name)))
     };
-    if let Some(found) = unknown_names(error.message())
-        .iter()
-        .find_map(|name| by_name(name))
-    {
+    if let Some(found) = error.unknown_name().and_then(by_name) {
         return Some(found);
     }
-    match token_at(sql, statement_offset(sql, error)?)? {
+    let position = error.position()?.checked_sub(1)? as usize;
+    let offset = sql.char_indices().nth(position).map(|(i, _)| i)?;
+    match token_at(sql, offset)? {
         Token::Name(name) => by_name(&name),
         Token::Call { name, text } => {
             let call = normalized(&text);
@@ -186,53 +159,6 @@ fn normalized(text: &str) -> String {
         .filter(|c| !c.is_whitespace() && !matches!(c, '"' | '`'))
         .flat_map(char::to_lowercase)
         .collect()
-}
-
-/// The byte offset in `sql` an error points at, from the backend's position (PostgreSQL, in
-/// characters from 1), a `LINE n:` line with a caret under it (DuckDB), or `[at line:column]`
-/// (BigQuery).
-fn statement_offset(sql: &str, error: &BackendError) -> Option<usize> {
-    let char_offset = |n: usize| sql.char_indices().nth(n).map(|(i, _)| i);
-    let line_start = |line: usize| -> Option<usize> {
-        if line == 1 {
-            return Some(0);
-        }
-        sql.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)
-    };
-    if let Some(position) = error.position() {
-        return char_offset((position as usize).checked_sub(1)?);
-    }
-    let message = error.message();
-    if let Some(at) = message.find("LINE ") {
-        let rest = &message[at..];
-        let (prefix, after) = rest.split_at(rest.find(": ")? + 2);
-        let line: usize = prefix["LINE ".len()..prefix.len() - 2]
-            .trim()
-            .parse()
-            .ok()?;
-        let mut lines = after.lines();
-        let shown = lines.next()?;
-        let caret = lines.next()?.find('^')?.checked_sub(prefix.len())?;
-        // DuckDB may shorten a long line to `...part...`: find the part in the statement's line.
-        let start = line_start(line)?;
-        let text = sql[start..].lines().next()?;
-        let column = match shown.strip_prefix("...") {
-            Some(part) => {
-                let part = part.strip_suffix("...").unwrap_or(part);
-                text.find(part)? + caret.checked_sub(3)?
-            }
-            None => caret,
-        };
-        return Some(start + column.min(text.len()));
-    }
-    if let Some(at) = message.rfind("[at ") {
-        let inside = &message[at + 4..];
-        let (line, column) = inside[..inside.find(']')?].split_once(':')?;
-        let (line, column): (usize, usize) = (line.parse().ok()?, column.parse().ok()?);
-        let start = line_start(line)?;
-        return Some(start + column.checked_sub(1)?);
-    }
-    None
 }
 
 /// What an error position shows in a statement.
@@ -285,59 +211,43 @@ fn token_at(sql: &str, offset: usize) -> Option<Token> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::BackendErrorKind::Rejected;
 
     #[test]
-    fn backends_name_what_they_do_not_know() {
-        assert_eq!(
-            unknown_names("Binder Error: Referenced column \"nope_col\" not found in FROM clause!"),
-            ["nope_col"]
-        );
-        assert_eq!(
-            unknown_names("db error: ERROR: column __fact.\"Revenue\" does not exist"),
-            Vec::<String>::new()
-        );
-        assert_eq!(
-            unknown_names("ERROR: column \"revenu\" does not exist"),
-            ["revenu"]
-        );
-        assert_eq!(
-            unknown_names("Unrecognized name: revenu; Did you mean revenue? at [5:13]"),
-            ["revenu"]
-        );
+    fn words_are_found_whole() {
         assert_eq!(find_word("SUM(revenue) / SUM(rev)", "REV"), Some(19));
         assert_eq!(find_word("SUM(revenue)", "rev"), None);
     }
 
     #[test]
-    fn positions_in_the_statement_name_a_call_or_a_column() {
+    fn a_position_names_a_call_or_a_column_of_an_origin() {
         let sql =
             "WITH x AS (\n    SELECT SUM(a) + SUM(b) AS __m0,\n        \"country\" AS __s0\n)";
-        let call = |error: BackendError| match token_at(sql, statement_offset(sql, &error).unwrap())
-        {
-            Some(Token::Call { name, text }) => format!("{name} {text}"),
-            Some(Token::Name(name)) => name,
-            None => String::new(),
-        };
-        use crate::error::BackendErrorKind::Rejected;
-        // PostgreSQL: a character position from 1.
+        let origins = [
+            Origin {
+                location: Location {
+                    file: None,
+                    line: 4,
+                    column: 14,
+                },
+                text: "SUM(a) + SUM(b)".into(),
+            },
+            Origin {
+                location: Location {
+                    file: None,
+                    line: 9,
+                    column: 3,
+                },
+                text: "country".into(),
+            },
+        ];
+        let at = |error: BackendError| locate(&origins, sql, &error).map(|l| (l.line, l.column));
+        assert_eq!(at(BackendError::new(Rejected, "x").with_position(33)), Some((4, 14)));
+        assert_eq!(at(BackendError::new(Rejected, "x").with_position(57)), Some((9, 3)));
         assert_eq!(
-            call(BackendError::new(Rejected, "x").with_position(33)),
-            "SUM SUM(b)"
+            at(BackendError::new(Rejected, "x").with_unknown_name("COUNTRY")),
+            Some((9, 3))
         );
-        // DuckDB: the line and a caret under it, also when the line is shortened.
-        let line = "    SELECT SUM(a) + SUM(b) AS __m0,";
-        let duck = format!(
-            "Binder Error: no\n\nLINE 2: {line}\n{}^^^^",
-            " ".repeat(8 + 20)
-        );
-        assert_eq!(call(BackendError::new(Rejected, duck)), "SUM SUM(b)");
-        let duck = format!(
-            "Binder Error: no\n\nLINE 2: ...+ SUM(b) AS...\n{}^^^^",
-            " ".repeat(8 + 5)
-        );
-        assert_eq!(call(BackendError::new(Rejected, duck)), "SUM SUM(b)");
-        // BigQuery: [at line:column].
-        let google = "No matching signature for aggregate function SUM [at 3:9]";
-        assert_eq!(call(BackendError::new(Rejected, google)), "country");
+        assert_eq!(at(BackendError::new(Rejected, "x")), None);
     }
 }

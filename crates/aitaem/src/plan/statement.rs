@@ -8,11 +8,16 @@
 use sqlparser::ast::Expr;
 
 use super::layout::{Combine, Derivation};
-use super::{Group, Layout, Strategy, Table, WideColumn, sets};
+use super::{Group, Layout, Strategy, WideColumn, sets};
+use crate::backend::BackendKind;
+use crate::catalog::Table;
 use crate::error::{Error, Result};
 use crate::request::CheckedRequest;
 use crate::spec::{NamedPredicate, SegmentKind, SliceKind, SliceSpec, SqlFragment};
-use crate::sql::expr::{self, Partials};
+use crate::sql::fragment::{self as expr};
+use crate::sql::inspect::column_idents;
+use crate::sql::rollup::{self, Partials};
+use crate::sql::tree::Alias;
 use crate::sql::{Dialect, SqlType};
 
 /// Value-list masks hold this many values per column (bits 0..29 of an INTEGER).
@@ -82,7 +87,7 @@ struct Labels {
 
 impl Labels {
     /// Adds one component's labels; `alias` names its value list when it has one.
-    fn add(&mut self, d: Dialect, labeler: &Labeler, alias: &str) {
+    fn add(&mut self, d: &dyn Dialect, labeler: &Labeler, alias: &str) {
         self.keys
             .extend(labeler.keys().into_iter().map(str::to_string));
         match labeler {
@@ -120,7 +125,7 @@ impl Labels {
     }
 
     /// The label text: the components' values joined by `|`, or `none` when there are none.
-    fn value(&self, d: Dialect, none: &str) -> String {
+    fn value(&self, d: &dyn Dialect, none: &str) -> String {
         if self.values.is_empty() {
             return d.string(none);
         }
@@ -167,9 +172,10 @@ struct SegmentJoin {
 
 /// A fragment parsed and translated for the statement's dialect (see [`expr::translate`]);
 /// `owner` names its spec in the error when it cannot be.
-fn translate(fragment: &SqlFragment, d: Dialect, owner: &str) -> Result<Expr> {
+fn translate(fragment: &SqlFragment, backend: BackendKind, owner: &str) -> Result<Expr> {
+    let d = backend.dialect();
     fragment
-        .expr_for(d)
+        .expr_for(backend)
         .and_then(|e| expr::translate(&e, d))
         .map_err(|err| {
             Error::query_build(format!(
@@ -182,8 +188,8 @@ fn translate(fragment: &SqlFragment, d: Dialect, owner: &str) -> Result<Expr> {
 }
 
 /// [`translate`] as SQL text.
-fn render(fragment: &SqlFragment, d: Dialect, owner: &str) -> Result<String> {
-    translate(fragment, d, owner).map(|e| expr::render(&e))
+fn render(fragment: &SqlFragment, backend: BackendKind, owner: &str) -> Result<String> {
+    translate(fragment, backend, owner).map(|e| expr::render(&e))
 }
 
 /// The labeler of a slice component (every component the request uses has one).
@@ -198,7 +204,7 @@ fn labeler<'l>(leaves: &'l [(&SliceSpec, Labeler)], component: &SliceSpec) -> &'
 /// First-stage mask keys for named predicates, and the labeler that reads them. `wrap` wraps
 /// each mask expression (an aggregate for dimension tables).
 fn mask_keys(
-    d: Dialect,
+    backend: BackendKind,
     prefix: &str,
     values: &[NamedPredicate],
     owner: &str,
@@ -211,7 +217,7 @@ fn mask_keys(
         for (bit, value) in chunk.iter().enumerate() {
             let predicate = render(
                 &value.predicate,
-                d,
+                backend,
                 &format!("{owner}, value `{}`", value.name),
             )?;
             terms.push(format!(
@@ -236,7 +242,7 @@ fn mask_keys(
 }
 
 /// `numerator` (or `numerator / denominator`) as a double, NULL for a zero denominator.
-fn value_expr(d: Dialect, numerator: &str, denominator: Option<&str>) -> String {
+fn value_expr(d: &dyn Dialect, numerator: &str, denominator: Option<&str>) -> String {
     let num = d.cast(numerator, SqlType::Double);
     match denominator {
         Some(den) => format!("{num} / NULLIF({}, 0)", d.cast(den, SqlType::Double)),
@@ -246,7 +252,8 @@ fn value_expr(d: Dialect, numerator: &str, denominator: Option<&str>) -> String 
 
 /// Accumulates the keys and common table expressions of one statement.
 struct Builder {
-    d: Dialect,
+    backend: BackendKind,
+    d: &'static dyn Dialect,
     keys: Vec<Key>,
     ctes: Vec<String>,
     /// The first stage's grouping sets (slice keys only), when there is more than one.
@@ -270,7 +277,7 @@ impl Builder {
                 let labeler = match &leaf.kind {
                     SliceKind::Values(values) => {
                         let owner = format!("slice `{}`", leaf.name);
-                        let (keys, labeler) = mask_keys(d, &prefix, values, &owner, |e| e)?;
+                        let (keys, labeler) = mask_keys(self.backend, &prefix, values, &owner, |e| e)?;
                         self.keys.extend(keys);
                         labeler
                     }
@@ -306,7 +313,7 @@ impl Builder {
             SegmentKind::Values(values) => {
                 let owner = format!("segment `{}`", spec.name);
                 let (keys, labeler) =
-                    mask_keys(d, "__g", values, &owner, |e| format!("BIT_OR({e})"))?;
+                    mask_keys(self.backend, "__g", values, &owner, |e| format!("BIT_OR({e})"))?;
                 let columns: Vec<String> = keys
                     .iter()
                     .map(|k| format!("{} AS {}", k.expr, k.alias))
@@ -314,7 +321,7 @@ impl Builder {
                 let query = format!(
                     "SELECT {entity} AS __key, {}\n    FROM {} AS _dim\n    GROUP BY {entity}",
                     columns.join(", "),
-                    dim.relation
+                    dim.relation()
                 );
                 (query, labeler)
             }
@@ -326,7 +333,7 @@ impl Builder {
                 let label = parts.join(&format!(" || {} || ", d.string("|")));
                 let query = format!(
                     "SELECT __key, CASE WHEN COUNT(DISTINCT __label) = 1 THEN MIN(__label) END AS __g\n    FROM (SELECT {entity} AS __key, {label} AS __label FROM {} AS _dim) AS __labelled\n    GROUP BY __key",
-                    dim.relation
+                    dim.relation()
                 );
                 (
                     query,
@@ -487,7 +494,7 @@ impl Builder {
                         .exprs
                         .iter()
                         .enumerate()
-                        .map(|(i, p)| format!("{p} AS {}", Partials::name(i))),
+                        .map(|(i, p)| format!("{p} AS {}", Alias::Partial(i))),
                 );
                 let group_by = if self.sets.is_empty() {
                     let keys: Vec<&str> = self.keys.iter().map(|k| k.alias.as_str()).collect();
@@ -530,7 +537,7 @@ impl Builder {
                 let mut seen = std::collections::HashSet::new();
                 for m in metrics {
                     for e in std::iter::once(&m.numerator).chain(&m.denominator) {
-                        for column in expr::column_idents(e) {
+                        for column in column_idents(e) {
                             if seen.insert(column.name.to_lowercase()) {
                                 select.push(d.column(&column));
                             }
@@ -694,8 +701,8 @@ fn layout(
         .iter()
         .map(|m| {
             Combine::of(
-                expr::single_total(&m.numerator),
-                m.denominator.as_ref().map(expr::single_total),
+                rollup::single_total(&m.numerator),
+                m.denominator.as_ref().map(rollup::single_total),
             )
         })
         .collect();
@@ -762,7 +769,7 @@ fn layout(
 /// How the metrics are aggregated: the strategy, each metric's numerator and denominator as
 /// aggregate expressions, and the partial aggregates the first stage computes (two-stage only).
 fn aggregation(
-    d: Dialect,
+    d: &dyn Dialect,
     metrics: &[MetricExprs],
     single_state: bool,
 ) -> (Strategy, Vec<(String, Option<String>)>, Partials) {
@@ -771,9 +778,9 @@ fn aggregation(
         let decomposed: Option<Vec<(String, Option<String>)>> = metrics
             .iter()
             .map(|m| {
-                let num = expr::decompose(&m.numerator, d, &mut partials)?;
+                let num = expr::render(&rollup::decompose(&m.numerator, d, &mut partials)?);
                 let den = match &m.denominator {
-                    Some(den) => Some(expr::decompose(den, d, &mut partials)?),
+                    Some(den) => Some(expr::render(&rollup::decompose(den, d, &mut partials)?)),
                     None => None,
                 };
                 Some((num, den))
@@ -830,8 +837,10 @@ pub(super) fn build(
     request: &CheckedRequest,
     dimension: Option<&Table>,
 ) -> Result<Built> {
-    let d = group.fact.dialect();
+    let backend = group.fact.backend();
+    let d = backend.dialect();
     let mut builder = Builder {
+        backend,
         d,
         keys: Vec::new(),
         ctes: Vec::new(),
@@ -846,7 +855,7 @@ pub(super) fn build(
         .iter()
         .map(|metric| {
             let owner = format!("metric `{}`", metric.name);
-            let parse = |f: &SqlFragment| translate(f, d, &owner);
+            let parse = |f: &SqlFragment| translate(f, backend, &owner);
             Ok(MetricExprs {
                 numerator: parse(&metric.numerator)?,
                 denominator: metric.denominator.as_ref().map(parse).transpose()?,
@@ -892,7 +901,7 @@ pub(super) fn build(
         values.push((WideColumn::Denominator(i), d.cast(den, SqlType::Double)));
     }
 
-    let mut fact = format!("{} AS __fact", group.fact.relation);
+    let mut fact = format!("{} AS __fact", group.fact.relation());
     if let Some(segment) = &segment {
         builder.ctes.push(segment.cte.clone());
         fact.push_str(&segment.join);
@@ -915,7 +924,7 @@ pub(super) fn build(
             .rollups
             .iter()
             .enumerate()
-            .map(|(i, rollup)| format!("{rollup}({0}) AS {0}", Partials::name(i)))
+            .map(|(i, rollup)| format!("{rollup}({0}) AS {0}", Alias::Partial(i)))
             .collect(),
         Strategy::OnePass | Strategy::SingleAggregate => {
             let aggregates = values

@@ -14,9 +14,10 @@ use super::model::{
     SqlFragment,
 };
 use crate::error::SpecIssue;
+use crate::backend::BackendKind;
 use crate::source::SourceUri;
-use crate::sql::expr::{self, ExprError};
-use crate::sql::{Dialect, ExprRole, Ident, is_valid_name};
+use crate::sql::fragment::{self as expr, ExprError, ExprRole};
+use crate::sql::{Ident, is_valid_name};
 use crate::yaml::{self, Decoder, Fields, Location, Node, Value};
 
 const METRIC_FIELDS: &[&str] = &[
@@ -147,11 +148,7 @@ impl SpecDecoder {
             .fields(node, "", METRIC_FIELDS, &["name", "source", "numerator"])?;
         let name = self.name(&fields);
         let source = self.source(&fields);
-        let dialect = Some(
-            source
-                .as_ref()
-                .map_or(Dialect::DuckDb, |s| s.backend().dialect()),
-        );
+        let dialect = Some(source.as_ref().map_or(BackendKind::DUCKDB, SourceUri::backend));
         let numerator = fields
             .get("numerator")
             .and_then(|n| self.fragment(n, "numerator", dialect, ExprRole::Aggregate));
@@ -250,7 +247,7 @@ impl SpecDecoder {
             .fields(node, "", SEGMENT_FIELDS, &["name", "source", "entity_id"])?;
         let name = self.name(&fields);
         let source = self.source(&fields);
-        let dialect = source.as_ref().map(|s| s.backend().dialect());
+        let dialect = source.as_ref().map(SourceUri::backend);
         let entity_id = fields
             .get("entity_id")
             .and_then(|n| self.ident(n, "entity_id"));
@@ -264,7 +261,7 @@ impl SpecDecoder {
         let description = self.description(&fields);
         let kind = match (fields.get("values"), fields.get("where")) {
             (Some(values), None) => SegmentKind::Values(
-                self.named_predicates(values, Some(dialect.unwrap_or(Dialect::DuckDb)))?,
+                self.named_predicates(values, Some(dialect.unwrap_or(BackendKind::DUCKDB)))?,
             ),
             (None, Some(columns)) => SegmentKind::Columns(self.segment_columns(columns)?),
             (None, None) => {
@@ -477,7 +474,7 @@ impl SpecDecoder {
     fn named_predicates(
         &mut self,
         node: &Node,
-        dialect: Option<Dialect>,
+        dialect: Option<BackendKind>,
     ) -> Option<Vec<NamedPredicate>> {
         let items = self.d.list(node, "values")?;
         let mut out: Vec<NamedPredicate> = Vec::new();
@@ -517,16 +514,17 @@ impl SpecDecoder {
         &mut self,
         node: &Node,
         field: &str,
-        dialect: Option<Dialect>,
+        dialect: Option<BackendKind>,
         role: ExprRole,
     ) -> Option<SqlFragment> {
         let (text, at) = self.d.string(node, field, true)?;
-        let checked = expr::parse(&text, dialect).and_then(|e| expr::check(&e, role).map(|()| e));
+        let checked = expr::parse(&text, dialect.map(BackendKind::dialect))
+            .and_then(|e| expr::check(&e, role).map(|()| e));
         match checked {
             Ok(expr) => Some(SqlFragment {
                 text,
                 location: at,
-                dialect,
+                backend: dialect,
                 expr: Box::new(expr),
             }),
             Err(err) => {

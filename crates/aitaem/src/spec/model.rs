@@ -10,8 +10,10 @@ use std::fmt;
 
 use sqlparser::ast::Expr;
 
+use crate::backend::BackendKind;
 use crate::source::SourceUri;
-use crate::sql::{Dialect, ExprError, Ident, expr};
+use crate::sql::fragment::{self, ExprError};
+use crate::sql::{Ident, inspect};
 use crate::yaml::Location;
 
 /// The three kinds of spec.
@@ -49,24 +51,24 @@ pub struct SqlFragment {
     pub text: String,
     /// Where it was written.
     pub location: Location,
-    /// The dialect it was checked in (`None`: any backend, for slices).
-    pub(crate) dialect: Option<Dialect>,
+    /// The backend whose dialect it was checked in (`None`: any backend, for slices).
+    pub(crate) backend: Option<BackendKind>,
     pub(crate) expr: Box<Expr>,
 }
 
 impl SqlFragment {
     /// The columns the fragment reads, unqualified.
     pub fn columns(&self) -> Vec<String> {
-        expr::columns(&self.expr)
+        inspect::columns(&self.expr)
     }
 
     /// The parsed expression for a backend: reused when it was checked in that dialect,
     /// parsed again otherwise.
-    pub(crate) fn expr_for(&self, dialect: Dialect) -> Result<Expr, ExprError> {
-        if self.dialect == Some(dialect) {
+    pub(crate) fn expr_for(&self, backend: BackendKind) -> Result<Expr, ExprError> {
+        if self.backend == Some(backend) {
             Ok((*self.expr).clone())
         } else {
-            expr::parse(&self.text, Some(dialect))
+            fragment::parse(&self.text, Some(backend.dialect()))
         }
     }
 }

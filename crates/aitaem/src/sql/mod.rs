@@ -1,10 +1,14 @@
-//! SQL fragments and dialects: parsing the expressions written in specs, checking them,
-//! finding the columns they read, and rendering SQL for each backend.
+//! SQL: the fragments written in specs (parsed, checked, inspected, rewritten per backend,
+//! decomposed into partial aggregates), column names, the dialect trait every backend
+//! implements, and the statement model the planner builds.
 
+pub(crate) mod ast;
 mod dialect;
-pub(crate) mod expr;
+pub(crate) mod fragment;
 mod ident;
+pub(crate) mod inspect;
+pub(crate) mod rollup;
+pub(crate) mod tree;
 
-pub use dialect::{Dialect, SqlType};
-pub use expr::{ExprError, ExprRole};
+pub(crate) use dialect::{Dialect, SqlType};
 pub use ident::{Ident, is_valid_name};

@@ -225,3 +225,46 @@ pub fn unique_name(test: &str) -> String {
 pub fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ads")
 }
+
+/// How long a test waits before it calls something a hang: far beyond what any step of the
+/// tests takes on a slow, loaded machine, so that only a real hang fails.
+pub const HANG: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs `work` on its own thread and returns what it returns; panics when it has not finished
+/// after [`HANG`] (the thread is left behind).
+pub fn within<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(work());
+    });
+    outcome
+        .recv_timeout(HANG)
+        .unwrap_or_else(|_| panic!("no answer after {} s: a hang", HANG.as_secs()))
+}
+
+/// Runs a compute that would take minutes and interrupts it through `connections` until it
+/// stops (an interrupt before its statement starts has nothing to stop); returns its error.
+/// Panics when interrupting does not stop it within [`HANG`].
+pub fn interrupted(
+    connections: &ConnectionManager,
+    compute: &MetricCompute,
+    request: &ComputeRequest,
+) -> aitaem::Error {
+    let deadline = std::time::Instant::now() + HANG;
+    std::thread::scope(|scope| {
+        let running = scope.spawn(|| compute.compute(request));
+        while !running.is_finished() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the compute did not stop within {} s of interrupting it",
+                HANG.as_secs()
+            );
+            connections.interrupt();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        match running.join().unwrap() {
+            Ok(_) => panic!("the compute finished although it was interrupted"),
+            Err(err) => err,
+        }
+    })
+}

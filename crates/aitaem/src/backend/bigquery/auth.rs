@@ -4,7 +4,7 @@
 
 use google_cloud_auth::credentials::{Credentials, anonymous, service_account, user_account};
 
-use crate::config::BigQueryConfig;
+use super::BigQueryConfig;
 use crate::config::paths::{self, PathResolver, Resolved};
 use crate::error::{Error, Result};
 

@@ -14,12 +14,12 @@ use ::duckdb::progress::ProgressHandle;
 
 use std::time::Duration;
 
-use super::{open_file, settings};
+use super::client::{open_file, settings};
 use crate::config::AccessMode;
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
 
-const D: Dialect = Dialect::DuckDb;
+const D: &super::dialect::DuckDbDialect = super::DIALECT;
 
 /// How to load.
 #[derive(Debug, Clone, Copy)]
@@ -92,7 +92,7 @@ pub struct LoadedTable {
 /// # let dir = tempfile::tempdir().unwrap();
 /// std::fs::write(dir.path().join("events.csv"), "day,clicks\n2024-01-01,3\n2024-01-02,4\n").unwrap();
 /// let db = dir.path().join("ads.duckdb");
-/// let connection = aitaem::load_csvs_to_duckdb(dir.path(), &db).unwrap();
+/// let connection = aitaem::duckdb::load_csvs_to_duckdb(dir.path(), &db).unwrap();
 /// let total: i64 = connection.query_row("SELECT SUM(clicks) FROM events", [], |r| r.get(0)).unwrap();
 /// assert_eq!(total, 7);
 /// ```

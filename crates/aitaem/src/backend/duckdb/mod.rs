@@ -1,498 +1,273 @@
-//! The embedded DuckDB backend (also reads CSV, Parquet and JSON files), and loading CSV files
-//! into DuckDB databases (`load`).
+//! DuckDB, embedded: database files, in-memory databases, and CSV, Parquet and JSON files read
+//! directly. Its client (`client`) and loading CSV files into a database (`load`) need the
+//! `duckdb` feature.
 //!
-//! Connections never reach for the network: extension auto-install and auto-load are off.
-//! Every statement runs in a transaction that is rolled back, so computing never changes a
-//! database, even one opened read-write. Databases other than the configured one that a source
-//! URI names are attached read-only.
+//! Source URIs: `duckdb://DATABASE/[SCHEMA.]TABLE` (`duckdb:///abs/path.db/t` for an absolute
+//! path; `duckdb://t` or `duckdb://:memory:/t` for the configured database), and files by their
+//! extension: `duckdb://data/events.csv`, `duckdb://logs/*.parquet`.
+//!
+//! ```yaml
+//! duckdb:
+//!   path: data/analytics.db      # required: a file, or ":memory:"
+//!   read_only: false             # default false
+//! ```
 
-pub(crate) mod init;
+#[cfg(feature = "duckdb")]
+pub(crate) mod client;
+mod dialect;
+#[cfg(feature = "duckdb")]
 pub(crate) mod load;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::any::Any;
+use std::sync::Arc;
 
-use ::duckdb::{Config, Connection, InterruptHandle};
-use arrow::record_batch::RecordBatch;
-
-use super::{Backend, Column};
-use crate::config::AccessMode;
-use crate::config::paths::{self, PathResolver, Resolved};
-use crate::error::{BackendError, BackendErrorKind, Error, Result, close_names};
-use crate::plan::Table;
-use crate::source::{BackendKind, DuckDbDatabase, FileFormat, Source, SourceUri};
+use super::{Backend, BackendKind, Driver, Opening};
+use crate::config::paths::PathResolver;
+use crate::config::{AccessMode, BackendConfig, Settings, SettingsReader};
+use crate::error::Result;
+use crate::source::{FileFormat, FileSource, Source, TableName, split_table};
 use crate::sql::Dialect;
 
-const D: Dialect = Dialect::DuckDb;
-
-/// A DuckDB database and the connection to it.
-pub(crate) struct DuckDb {
-    conn: Mutex<Connection>,
-    /// The main database file (canonical), `None` when in memory.
-    file: Option<PathBuf>,
-    /// The database as written in the configuration, for the URIs `list_tables` returns.
-    uri_path: String,
-    paths: PathResolver,
-    /// Databases attached for sources that name another file: canonical path → alias.
-    attached: Mutex<HashMap<PathBuf, String>>,
-    /// How to stop each statement running now.
-    running: Mutex<Vec<Arc<InterruptHandle>>>,
+impl BackendKind {
+    /// Embedded DuckDB (also for CSV, Parquet and JSON files).
+    pub const DUCKDB: BackendKind = BackendKind(&DuckDbDriver);
 }
 
-fn connection_error(kind: BackendErrorKind, message: impl Into<String>) -> Error {
-    Error::connection(BackendKind::DuckDb, BackendError::new(kind, message))
-}
+/// The dialect's one instance.
+pub(crate) const DIALECT: &dialect::DuckDbDialect = &dialect::DuckDbDialect;
 
-/// A DuckDB error, classified by the kind DuckDB gives it in its message.
-fn backend_error(err: ::duckdb::Error) -> BackendError {
-    let message = err.to_string();
-    let kind = if message.starts_with("Catalog Error") {
-        BackendErrorKind::NotFound
-    } else if message.starts_with("IO Error") {
-        BackendErrorKind::Connection
-    } else if message.starts_with("INTERRUPT Error") {
-        BackendErrorKind::Cancelled
-    } else {
-        BackendErrorKind::Rejected
-    };
-    BackendError::new(kind, message).with_source(err)
-}
-
-/// Settings for every connection we open: no network, and read-only when asked.
-pub(crate) fn settings(access: AccessMode) -> std::result::Result<Config, ::duckdb::Error> {
-    let mode = match access {
-        AccessMode::ReadOnly => ::duckdb::AccessMode::ReadOnly,
-        AccessMode::ReadWrite => ::duckdb::AccessMode::ReadWrite,
-    };
-    Config::default()
-        .access_mode(mode)?
-        .with("autoinstall_known_extensions", "false")?
-        .with("autoload_known_extensions", "false")
-}
-
-/// Opens a database file. While another process writes it (DuckDB locks the file), tries
-/// again for up to `wait`, then says so in words.
-pub(crate) fn open_file(
-    file: &Path,
+/// DuckDB connection settings.
+///
+/// ```
+/// use aitaem::backend::duckdb::DuckDbConfig;
+/// use aitaem::config::AccessMode;
+/// let config = DuckDbConfig::new("analytics.db").read_only(true);
+/// assert_eq!((config.path(), config.access()), ("analytics.db", AccessMode::ReadOnly));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuckDbConfig {
+    path: String,
     access: AccessMode,
-    wait: Duration,
-) -> std::result::Result<Connection, BackendError> {
-    let deadline = Instant::now() + wait;
-    loop {
-        let config = settings(access).map_err(backend_error)?;
-        match Connection::open_with_flags(file, config) {
-            Ok(conn) => return Ok(conn),
-            // This process has the file open read-write already (e.g. a load's connection):
-            // DuckDB shares one instance per file and process, with one configuration.
-            Err(err)
-                if access == AccessMode::ReadOnly
-                    && err.to_string().contains("different configuration") =>
-            {
-                return open_file(file, AccessMode::ReadWrite, wait);
-            }
-            Err(err) if err.to_string().contains("Could not set lock") => {
-                if Instant::now() >= deadline {
-                    let holder = err
-                        .to_string()
-                        .split("Conflicting lock is held in ")
-                        .nth(1)
-                        .and_then(|rest| rest.split(". See").next())
-                        .map(|who| format!(" ({who})"))
-                        .unwrap_or_default();
-                    return Err(BackendError::new(
-                        BackendErrorKind::Connection,
-                        format!(
-                            "`{}` is being written by another process{holder}; waited {:.0} s for it (wait longer with `--wait SECONDS`)",
-                            file.display(),
-                            wait.as_secs_f64()
-                        ),
-                    )
-                    .retryable(true)
-                    .with_source(err));
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(err) => {
-                return Err(BackendError::new(
-                    BackendErrorKind::Connection,
-                    format!("cannot open `{}`: {err}", file.display()),
-                )
-                .with_source(err));
-            }
+}
+
+impl DuckDbConfig {
+    /// Settings for a database file (or `:memory:`), opened read-write.
+    pub fn new(path: impl Into<String>) -> Self {
+        DuckDbConfig {
+            path: path.into(),
+            access: AccessMode::ReadWrite,
         }
+    }
+
+    /// The same settings, opened read-only (`read_only: true` in `connections.yaml`) or not.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.access = if read_only {
+            AccessMode::ReadOnly
+        } else {
+            AccessMode::ReadWrite
+        };
+        self
+    }
+
+    /// A database file, or `:memory:`. Relative paths resolve as described in
+    /// [`ConnectionManager`](crate::ConnectionManager).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// How the database is opened.
+    pub fn access(&self) -> AccessMode {
+        self.access
     }
 }
 
-impl DuckDb {
-    /// Opens the database at `path` (`:memory:` for an in-memory one, which is always
-    /// writable). A file must exist: computing never creates databases.
-    pub(crate) fn open(
-        path: &str,
-        access: AccessMode,
-        wait: Duration,
-        paths: PathResolver,
-    ) -> Result<DuckDb> {
-        let failed = |e: ::duckdb::Error| Error::connection(BackendKind::DuckDb, backend_error(e));
-        if path == ":memory:" {
-            let config = settings(AccessMode::ReadWrite).map_err(failed)?;
-            let conn = Connection::open_in_memory_with_flags(config).map_err(failed)?;
-            return Ok(DuckDb::wrap(conn, None, ":memory:".into(), paths));
-        }
-        let file = match paths.resolve(path) {
-            Resolved::Found(file) => file,
-            Resolved::Missing(tried) => {
-                return Err(connection_error(
-                    BackendErrorKind::NotFound,
-                    format!(
-                        "database `{path}` not found (looked for {}); check `duckdb.path`, or create it with `aitaem load-csv`",
-                        paths::list(&tried)
-                    ),
-                ));
-            }
-        };
-        let conn = open_file(&file, access, wait)
-            .map_err(|e| Error::connection(BackendKind::DuckDb, e))?;
-        Ok(DuckDb::wrap(conn, Some(file), path.to_string(), paths))
+impl Settings for DuckDbConfig {
+    fn backend(&self) -> BackendKind {
+        BackendKind::DUCKDB
     }
 
-    /// Adopts a connection opened by the caller.
-    pub(crate) fn from_connection(conn: Connection, paths: PathResolver) -> Result<DuckDb> {
-        // Best effort: the connection's owner may have loaded extensions on purpose.
-        let _ = conn.execute_batch(
-            "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;",
-        );
-        let path: Option<String> = conn
-            .query_row(
-                "SELECT path FROM duckdb_databases() WHERE database_name = current_database()",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(|e| Error::connection(BackendKind::DuckDb, backend_error(e)))?;
-        let file = path
-            .filter(|p| !p.is_empty())
-            .map(|p| paths::absolute(Path::new(&p)));
-        let uri_path = file
-            .as_ref()
-            .map(|f| f.display().to_string())
-            .unwrap_or_else(|| ":memory:".into());
-        Ok(DuckDb::wrap(conn, file, uri_path, paths))
+    fn local_file(&self) -> Option<&str> {
+        (self.path != ":memory:").then_some(self.path.as_str())
     }
 
-    fn wrap(
-        conn: Connection,
-        file: Option<PathBuf>,
-        uri_path: String,
-        paths: PathResolver,
-    ) -> DuckDb {
-        DuckDb {
-            conn: Mutex::new(conn),
-            file,
-            uri_path,
-            paths,
-            attached: Mutex::new(HashMap::new()),
-            running: Mutex::new(Vec::new()),
-        }
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 
-    /// The database as written in the configuration (`:memory:` for an in-memory one).
-    pub(crate) fn uri_path(&self) -> &str {
-        &self.uri_path
-    }
-
-    /// A new connection to the same database, for one statement or one thread.
-    fn connection(&self) -> std::result::Result<Connection, BackendError> {
-        let conn = self.conn.lock().map_err(|_| {
-            BackendError::new(BackendErrorKind::Other, "the connection is poisoned")
-        })?;
-        conn.try_clone().map_err(backend_error)
-    }
-
-    /// [`DuckDb::connection`], for callers that report a connection error.
-    fn connect(&self) -> Result<Connection> {
-        self.connection()
-            .map_err(|e| Error::connection(BackendKind::DuckDb, e))
-    }
-
-    /// The catalog holding a table: `None` for the main database (also when the URI names a
-    /// database file that does not exist: see [`DuckDb::label`]), or the alias and file of an
-    /// attached one.
-    fn catalog(&self, database: &DuckDbDatabase) -> Result<Option<(String, PathBuf)>> {
-        let DuckDbDatabase::Path(path) = database else {
-            return Ok(None);
-        };
-        let file = match self.paths.resolve(path) {
-            Resolved::Found(file) => file,
-            Resolved::Missing(_) => return Ok(None),
-        };
-        if self.file.as_ref() == Some(&file) {
-            return Ok(None);
-        }
-        let mut attached = self
-            .attached
-            .lock()
-            .map_err(|_| connection_error(BackendErrorKind::Other, "poisoned"))?;
-        if let Some(alias) = attached.get(&file) {
-            return Ok(Some((alias.clone(), file)));
-        }
-        let alias = format!("aitaem_db{}", attached.len() + 1);
-        let conn = self.connect()?;
-        conn.execute_batch(&format!(
-            "ATTACH {} AS {} (READ_ONLY)",
-            D.string(&file.display().to_string()),
-            D.quote(&alias)
-        ))
-        .map_err(|e| {
-            connection_error(
-                BackendErrorKind::Connection,
-                format!("cannot attach `{}`: {e}", file.display()),
-            )
-        })?;
-        attached.insert(file.clone(), alias.clone());
-        Ok(Some((alias, file)))
-    }
-
-    /// `(schema, name)` of every table and view in a catalog.
-    fn tables_in(&self, catalog: Option<&str>) -> Result<Vec<(String, String)>> {
-        let conn = self.connect()?;
-        let failed = |e| Error::connection(BackendKind::DuckDb, backend_error(e));
-        let database = match catalog {
-            Some(alias) => D.string(alias),
-            None => "current_database()".into(),
-        };
-        let sql = format!(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = {database} \
-             UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = {database} AND NOT internal \
-             ORDER BY 1, 2"
-        );
-        let mut stmt = conn.prepare(&sql).map_err(failed)?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })
-            .map_err(failed)?;
-        rows.collect::<std::result::Result<_, _>>().map_err(failed)
+    fn same(&self, other: &dyn Settings) -> bool {
+        other.as_any().downcast_ref() == Some(self)
     }
 }
 
-impl DuckDb {
-    /// The error for a table that cannot be read, with the closest existing names.
-    fn missing_table(
+impl From<DuckDbConfig> for BackendConfig {
+    fn from(config: DuckDbConfig) -> Self {
+        BackendConfig::new(config)
+    }
+}
+
+struct DuckDbDriver;
+
+impl Driver for DuckDbDriver {
+    fn name(&self) -> &'static str {
+        "duckdb"
+    }
+
+    fn title(&self) -> &'static str {
+        "DuckDB"
+    }
+
+    fn parse_source(&self, rest: &str) -> std::result::Result<Source, String> {
+        if rest.is_empty() {
+            return Err("the table is missing: use `duckdb://database.db/table`".into());
+        }
+        let file_path = rest.strip_prefix(":memory:/").unwrap_or(rest);
+        if let Some(format) = FileFormat::of_path(file_path) {
+            return Ok(Source::File(FileSource::new(file_path, format)));
+        }
+        if file_path.contains('*') {
+            return Err(
+                "a glob must end in a file extension DuckDB reads: .csv, .tsv, .parquet, .json, .jsonl or .ndjson"
+                    .into(),
+            );
+        }
+        let (database, table) = match rest.rsplit_once('/') {
+            Some((db, table)) => (db, table),
+            None => ("", rest),
+        };
+        let catalog = match database {
+            "" | ":memory:" => None,
+            path => Some(path.to_string()),
+        };
+        let (schema, table) = split_table(table, "duckdb://database.db/schema.table")?;
+        Ok(Source::Table(TableName::new(catalog, schema, table)))
+    }
+
+    fn database_and_table(&self, source: &Source) -> (String, String) {
+        match source {
+            Source::Table(table) => (
+                table.catalog().unwrap_or_default().to_string(),
+                table.qualified(),
+            ),
+            Source::File(file) => (String::new(), file.path().to_string()),
+        }
+    }
+
+    fn settings(&self, block: &mut SettingsReader) -> Option<BackendConfig> {
+        if !block.fields(&["path", "read_only"], &["path"]) {
+            return None;
+        }
+        let path = block.text("path");
+        let read_only = block.boolean("read_only").unwrap_or(false);
+        Some(DuckDbConfig::new(path?).read_only(read_only).into())
+    }
+
+    fn how_to_configure(&self) -> &'static str {
+        "add `duckdb:` with a `path:` to connections.yaml"
+    }
+
+    fn dialect(&self) -> &'static dyn Dialect {
+        DIALECT
+    }
+
+    fn is_embedded(&self) -> bool {
+        true
+    }
+
+    /// Files are read by an in-memory DuckDB when no DuckDB connection is configured.
+    fn implicit(&self, source: &Source) -> Option<BackendConfig> {
+        matches!(source, Source::File(_)).then(|| DuckDbConfig::new(":memory:").into())
+    }
+
+    fn open(
         &self,
-        source: &SourceUri,
-        catalog: Option<&str>,
-        schema: &Option<String>,
-        table: &str,
-        err: ::duckdb::Error,
-    ) -> Error {
-        let wanted = match schema {
-            Some(s) => format!("{s}.{table}"),
-            None => table.to_string(),
-        };
-        let known: Vec<String> = match self.tables_in(catalog) {
-            Ok(tables) => tables
-                .into_iter()
-                .map(|(s, t)| if s == "main" { t } else { format!("{s}.{t}") })
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        if known.iter().any(|k| k.eq_ignore_ascii_case(&wanted)) {
-            return Error::TableNotFound {
-                source_uri: source.uri.clone(),
-                message: format!("cannot read `{wanted}`: {err}"),
-            };
-        }
-        let hint = match close_names(&wanted, known.iter().map(String::as_str)).first() {
-            Some(best) => format!("; did you mean `{best}`?"),
-            None if known.is_empty() => "; the database has no tables".into(),
-            None => String::new(),
-        };
-        Error::TableNotFound {
-            source_uri: source.uri.clone(),
-            message: format!("no table or view `{wanted}`{hint}"),
-        }
-    }
-}
-
-impl Backend for DuckDb {
-    fn table(&self, source: &SourceUri) -> Result<Table> {
-        let (relation, file) = self.relation(source)?;
-        let notice = match &source.source {
-            Source::DuckDbTable { database, .. } => self.label(source, database),
-            _ => None,
-        };
-        Ok(Table {
-            backend: BackendKind::DuckDb,
-            relation,
-            file,
-            notice,
-        })
-    }
-
-    fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, BackendError> {
-        let conn = self.connection()?;
-        let handle = conn.interrupt_handle();
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(handle.clone());
-        let result = conn.execute_batch("BEGIN TRANSACTION").and_then(|()| {
-            conn.prepare(sql)
-                .and_then(|mut stmt| Ok(stmt.query_arrow([])?.collect::<Vec<RecordBatch>>()))
-        });
-        // Nothing a statement did is kept.
-        let _ = conn.execute_batch("ROLLBACK");
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|h| !Arc::ptr_eq(h, &handle));
-        result.map_err(backend_error)
-    }
-
-    fn interrupt(&self) {
-        for handle in self
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
+        config: &BackendConfig,
+        paths: &PathResolver,
+        opening: Opening,
+    ) -> Result<Arc<dyn Backend>> {
+        let settings: &DuckDbConfig = config.get().expect("DuckDB settings");
+        #[cfg(feature = "duckdb")]
+        return Ok(Arc::new(client::DuckDb::open(
+            &settings.path,
+            opening.access.min(settings.access),
+            opening.lock_wait,
+            paths.clone(),
+        )?));
+        #[cfg(not(feature = "duckdb"))]
         {
-            handle.interrupt();
+            let _ = (settings, paths, opening);
+            Err(super::not_built(BackendKind::DUCKDB))
         }
-    }
-
-    fn explain(&self, sql: &str) -> std::result::Result<String, BackendError> {
-        let conn = self.connection()?;
-        let mut stmt = conn
-            .prepare(&format!("EXPLAIN {sql}"))
-            .map_err(backend_error)?;
-        let rows = stmt
-            .query_map([], |row| row.get::<_, String>(1))
-            .map_err(backend_error)?;
-        let lines: std::result::Result<Vec<String>, _> = rows.collect();
-        lines.map(|l| l.join("\n")).map_err(backend_error)
-    }
-
-    fn list_tables(&self) -> Result<Vec<String>> {
-        Ok(self
-            .tables_in(None)?
-            .into_iter()
-            .map(|(schema, table)| {
-                let name = if schema == "main" {
-                    table
-                } else {
-                    format!("{schema}.{table}")
-                };
-                format!("duckdb://{}/{name}", self.uri_path)
-            })
-            .collect())
-    }
-
-    fn describe(&self, source: &SourceUri) -> Result<Vec<Column>> {
-        let (relation, _) = self.relation(source)?;
-        let conn = self.connect()?;
-        let failed = |e: ::duckdb::Error| Error::TableNotFound {
-            source_uri: source.uri.clone(),
-            message: format!("cannot read its columns: {e}"),
-        };
-        let mut stmt = conn
-            .prepare(&format!("DESCRIBE SELECT * FROM {relation}"))
-            .map_err(failed)?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok(Column {
-                    name: row.get(0)?,
-                    data_type: row.get(1)?,
-                })
-            })
-            .map_err(failed)?;
-        rows.collect::<std::result::Result<_, _>>().map_err(failed)
     }
 }
 
-impl DuckDb {
-    /// For a table URI naming a database that is not a file here (`duckdb://NAME/table`): the
-    /// configured database is meant, as the original library reads such URIs; silently when it
-    /// has that file name, with a note otherwise.
-    fn label(&self, source: &SourceUri, database: &DuckDbDatabase) -> Option<String> {
-        let DuckDbDatabase::Path(path) = database else {
-            return None;
-        };
-        if matches!(self.paths.resolve(path), Resolved::Found(_)) {
-            return None;
-        }
-        let named = Path::new(path).file_name();
-        if self.file.as_ref().and_then(|f| f.file_name()) == named {
-            return None;
-        }
-        Some(format!(
-            "`{source}`: there is no database file `{path}`; reading the configured DuckDB database `{}` instead",
-            self.uri_path
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceUri;
+
+    fn parse(uri: &str) -> Source {
+        SourceUri::parse(uri)
+            .unwrap_or_else(|e| panic!("{uri}: {e}"))
+            .source()
+            .clone()
+    }
+
+    fn table(db: Option<&str>, schema: Option<&str>, table: &str) -> Source {
+        Source::Table(TableName::new(
+            db.map(str::to_string),
+            schema.map(str::to_string),
+            table,
         ))
     }
 
-    /// The SQL that reads a source, after checking that it exists, and the file it is in.
-    fn relation(&self, source: &SourceUri) -> Result<(String, Option<PathBuf>)> {
-        match &source.source {
-            Source::DuckDbFile { path, format } => {
-                let file = match self.paths.resolve(path) {
-                    Resolved::Found(file) => file,
-                    Resolved::Missing(tried) => {
-                        return Err(Error::TableNotFound {
-                            source_uri: source.uri.clone(),
-                            message: format!("file not found (looked for {})", paths::list(&tried)),
-                        });
-                    }
-                };
-                let reader = match format {
-                    FileFormat::Csv => "read_csv_auto",
-                    FileFormat::Parquet => "read_parquet",
-                    FileFormat::Json => "read_json_auto",
-                };
-                let relation = format!("{reader}({})", D.string(&file.display().to_string()));
-                Ok((relation, Some(file)))
-            }
-            Source::DuckDbTable {
-                database,
-                schema,
-                table,
-            } => {
-                let attached = self.catalog(database)?;
-                let catalog = attached.as_ref().map(|(alias, _)| alias.clone());
-                let file = match &attached {
-                    Some((_, file)) => Some(file.clone()),
-                    None => self.file.clone(),
-                };
-                let mut parts = Vec::new();
-                if let Some(alias) = &catalog {
-                    parts.push(D.quote(alias));
-                    parts.push(D.quote(schema.as_deref().unwrap_or("main")));
-                } else if let Some(schema) = schema {
-                    parts.push(D.quote(schema));
-                }
-                parts.push(D.quote(table));
-                let relation = parts.join(".");
-                // Binding a query is the cheap existence check: DuckDB's catalog listings pay a
-                // one-time initialisation of about 20 ms.
-                let conn = self.connect()?;
-                match conn.prepare(&format!("SELECT * FROM {relation} LIMIT 0")) {
-                    Ok(_) => Ok((relation, file)),
-                    Err(err) => {
-                        let mut error =
-                            self.missing_table(source, catalog.as_deref(), schema, table, err);
-                        if let (Some(note), Error::TableNotFound { message, .. }) =
-                            (self.label(source, database), &mut error)
-                        {
-                            message.push_str(&format!(" ({note})"));
-                        }
-                        Err(error)
-                    }
-                }
-            }
-            _ => Err(Error::query_build(format!(
-                "`{}` is not a DuckDB source",
-                source.uri
-            ))),
+    fn file(path: &str, format: FileFormat) -> Source {
+        Source::File(FileSource::new(path, format))
+    }
+
+    #[test]
+    fn uri_forms() {
+        assert_eq!(
+            parse("duckdb://analytics.db/events"),
+            table(Some("analytics.db"), None, "events")
+        );
+        assert_eq!(parse("duckdb://:memory:/events"), table(None, None, "events"));
+        assert_eq!(parse("duckdb://events"), table(None, None, "events"));
+        assert_eq!(
+            parse("duckdb:///abs/path/to/db/events"),
+            table(Some("/abs/path/to/db"), None, "events")
+        );
+        assert_eq!(
+            parse("duckdb://data/a.duckdb/sales.orders"),
+            table(Some("data/a.duckdb"), Some("sales"), "orders")
+        );
+        assert_eq!(
+            parse("duckdb://db.duckdb/My Table"),
+            table(Some("db.duckdb"), None, "My Table")
+        );
+        assert_eq!(
+            parse("duckdb://:memory:/data/ev.CSV"),
+            file("data/ev.CSV", FileFormat::Csv)
+        );
+        assert_eq!(
+            parse("duckdb:///abs/ev.parquet"),
+            file("/abs/ev.parquet", FileFormat::Parquet)
+        );
+        assert_eq!(
+            parse("duckdb://logs/*.jsonl.gz"),
+            file("logs/*.jsonl.gz", FileFormat::Json)
+        );
+    }
+
+    #[test]
+    fn malformed_uris_say_what_is_wrong() {
+        for (uri, fragment) in [
+            ("duckdb://", "missing"),
+            ("duckdb://db/a.b.c", "not a table name"),
+            ("duckdb://db/", "not a table name"),
+            ("duckdb://logs/*", "glob"),
+        ] {
+            let err = SourceUri::parse(uri).unwrap_err().to_string();
+            assert!(err.contains(fragment), "{uri}: {err}");
         }
     }
 }

@@ -23,7 +23,7 @@ use rustls::{
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::paths::{self, PathResolver, Resolved};
-use crate::config::{PostgresConfig, SslMode};
+use super::{PostgresConfig, SslMode};
 use crate::error::{Error, Result};
 
 /// The TLS connector for the settings, or `None` for `disable`.

@@ -4,9 +4,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use duckdb::Connection;
+use ::duckdb::Connection;
 
-use super::load::{LoadEvent, LoadOptions, LoadedTable, load_csv_files};
+use crate::backend::duckdb::DIALECT as D;
+use crate::backend::duckdb::load::{LoadEvent, LoadOptions, LoadedTable, load_csv_files};
 use crate::error::{Error, Result};
 use crate::project::Project;
 use crate::sql::{Dialect, is_valid_name};
@@ -90,10 +91,10 @@ impl ColumnInfo {
 /// let csv = dir.path().join("sales.csv");
 /// std::fs::write(&csv, "day,region,amount,order_id\n2024-01-01,north,3.5,1\n2024-01-02,south,4,2\n").unwrap();
 /// let project = dir.path().join("shop");
-/// let made = aitaem::init_project(&project, &[csv], |_| {}).unwrap();
+/// let made = aitaem::duckdb::init_project(&project, &[csv], |_| {}).unwrap();
 /// assert_eq!(made.metrics, ["sales_rows", "amount_total", "amount_avg", "unique_order_id"]);
 /// assert_eq!(made.slices, ["region"]);
-/// assert!(aitaem::init_project(&project, &[], |_| {}).is_err(), "a project is not overwritten");
+/// assert!(aitaem::duckdb::init_project(&project, &[], |_| {}).is_err(), "a project is not overwritten");
 /// ```
 pub fn init_project(
     dir: &Path,
@@ -240,7 +241,7 @@ pub fn init_project(
     })
 }
 
-fn query_error(db: &Path, e: duckdb::Error) -> Error {
+fn query_error(db: &Path, e: ::duckdb::Error) -> Error {
     Error::Load {
         path: db.to_path_buf(),
         message: e.to_string(),
@@ -251,7 +252,7 @@ fn query_error(db: &Path, e: duckdb::Error) -> Error {
 fn summarize(conn: &Connection, table: &str, db: &Path) -> Result<Vec<ColumnInfo>> {
     let sql = format!(
         "SELECT column_name, column_type, approx_unique FROM (SUMMARIZE {})",
-        Dialect::DuckDb.quote(table)
+        D.quote(table)
     );
     let mut statement = conn.prepare(&sql).map_err(|e| query_error(db, e))?;
     let rows = statement
@@ -274,7 +275,7 @@ fn time_range(
     column: &str,
     db: &Path,
 ) -> Result<Option<(String, String)>> {
-    let d = Dialect::DuckDb;
+    let d = D;
     let sql = format!(
         "SELECT strftime(MIN(CAST({c} AS DATE)), '%Y-%m-%d'), strftime(MAX(CAST({c} AS DATE)) + 1, '%Y-%m-%d') FROM {t}",
         c = d.quote(column),
@@ -319,7 +320,7 @@ fn sql_name(column: &str) -> String {
     if bare {
         column.to_string()
     } else {
-        Dialect::DuckDb.quote(column)
+        D.quote(column)
     }
 }
 
