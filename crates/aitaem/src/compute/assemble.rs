@@ -15,84 +15,48 @@ use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, TimeUnit as ArrowTimeUnit, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 
-use crate::period::period_bounds;
-use crate::plan::{Layout, WideColumn};
+use crate::period::{TimeUnit, period_bounds};
+use crate::error::{Error, Result};
+use crate::plan::{Columns, Layout};
 use crate::result::schema_with;
 
-/// The label columns' positions in the wide rows.
-struct Columns {
-    state: usize,
-    period: Option<usize>,
-    entity: Option<usize>,
-    slice_value: usize,
-    segment_value: usize,
-}
-
-impl Columns {
-    fn of(columns: &[WideColumn]) -> Columns {
-        let position = |column| columns.iter().position(|c| *c == column);
-        let required = |column| position(column).expect("every layout has the label columns");
-        Columns {
-            state: required(WideColumn::State),
-            period: position(WideColumn::Period),
-            entity: position(WideColumn::Entity),
-            slice_value: required(WideColumn::SliceValue),
-            segment_value: required(WideColumn::SegmentValue),
-        }
-    }
-}
-
 impl Layout {
-    /// The standard batches (with the derived columns, if any) for wide batches whose columns
-    /// are `wide_columns` (a statement's, or those derived from them): every batch of the first
-    /// metric, then of the second, and so on.
+    /// The standard batches (with the derived columns, if any) for wide batches with these
+    /// columns (a statement's, or those derived from them): every batch of the first metric,
+    /// then of the second, and so on.
     pub(crate) fn unpivot(
         &self,
         wide: &[RecordBatch],
-        wide_columns: &[WideColumn],
-    ) -> Result<Vec<RecordBatch>, String> {
-        let columns = Columns::of(wide_columns);
-        let position = |column| {
-            wide_columns
-                .iter()
-                .position(|c| *c == column)
-                .expect("every metric has its columns")
-        };
-        let expected = wide_columns.len();
+        columns: &Columns,
+    ) -> Result<Vec<RecordBatch>> {
+        let expected = columns.names.len();
         let schema = schema_with(self.derived());
         let mut constants = Constants::default();
         let mut labels = Vec::new();
         for batch in wide.iter().filter(|b| b.num_rows() > 0) {
             if batch.num_columns() != expected {
-                return Err(format!(
+                return Err(Error::internal(format!(
                     "the statement returned {} columns instead of {expected}",
                     batch.num_columns()
-                ));
+                )));
             }
-            labels.push((batch, self.labels(batch, &columns, &mut constants)?));
+            labels.push((batch, self.labels(batch, columns, &mut constants)?));
         }
         let mut out = Vec::new();
         for (i, (name, format)) in self.metrics.iter().enumerate() {
             for (batch, shared) in &labels {
                 let n = batch.num_rows();
-                let value = as_type(
-                    batch.column(position(WideColumn::Metric(i))),
-                    &DataType::Float64,
-                )?;
+                let value = as_type(batch.column(columns.metrics[i]), &DataType::Float64)?;
                 let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
                 arrays.extend(shared[..4].iter().cloned());
                 arrays.push(constants.get(Some(name), n));
                 arrays.push(constants.get(format.as_deref(), n));
                 arrays.extend(shared[4..].iter().cloned());
                 arrays.push(value);
-                for &derived in self.derived() {
-                    arrays.push(
-                        batch
-                            .column(position(WideColumn::Derived(i, derived)))
-                            .clone(),
-                    );
+                for &(_, at) in &columns.derived[i] {
+                    arrays.push(batch.column(at).clone());
                 }
-                out.push(RecordBatch::try_new(schema.clone(), arrays).map_err(|e| e.to_string())?);
+                out.push(RecordBatch::try_new(schema.clone(), arrays).map_err(internal)?);
             }
         }
         Ok(out)
@@ -106,10 +70,10 @@ impl Layout {
         batch: &RecordBatch,
         columns: &Columns,
         constants: &mut Constants,
-    ) -> Result<Vec<ArrayRef>, String> {
+    ) -> Result<Vec<ArrayRef>> {
         let n = batch.num_rows();
-        let (start, end) = match (columns.period, &self.window) {
-            (Some(index), _) => self.periods(batch.column(index))?,
+        let (start, end) = match (columns.period.zip(self.unit), &self.window) {
+            (Some((index, unit)), _) => periods(batch.column(index), unit)?,
             (None, Some((start, end))) => {
                 (constants.get(Some(start), n), constants.get(Some(end), n))
             }
@@ -119,19 +83,18 @@ impl Layout {
             Some(index) => as_type(batch.column(index), &DataType::Utf8)?,
             None => constants.get(None, n),
         };
-        let states =
-            cast(batch.column(columns.state), &DataType::UInt32).map_err(|e| e.to_string())?;
+        let states = cast(batch.column(columns.state), &DataType::UInt32).map_err(internal)?;
         let states: &UInt32Array = states.as_primitive();
         if let Some(s) = states
             .iter()
             .flatten()
             .find(|&s| s as usize >= self.states.len())
         {
-            return Err(format!("unknown state {s}"));
+            return Err(Error::internal(format!("unknown state {s}")));
         }
-        let state_label = |pick: fn(&(String, String)) -> &str| -> Result<ArrayRef, String> {
+        let state_label = |pick: fn(&(String, String)) -> &str| -> Result<ArrayRef> {
             let names = StringArray::from_iter_values(self.states.iter().map(pick));
-            take(&names, states, None).map_err(|e| e.to_string())
+            take(&names, states, None).map_err(internal)
         };
         Ok(vec![
             constants.get(Some(&self.period_type), n),
@@ -145,43 +108,40 @@ impl Layout {
         ])
     }
 
-    /// Period starts and ends as `YYYY-MM-DD HH:MM:SS`, formatted once per distinct period.
-    fn periods(&self, column: &ArrayRef) -> Result<(ArrayRef, ArrayRef), String> {
-        let unit = self.unit.expect("a period column implies a unit");
-        let micros = cast(
-            column,
-            &DataType::Timestamp(ArrowTimeUnit::Microsecond, None),
-        )
-        .map_err(|e| e.to_string())?;
-        let micros = micros.as_primitive::<TimestampMicrosecondType>();
-        let mut distinct: HashMap<i64, u32> = HashMap::new();
-        let (mut starts, mut ends) = (Vec::new(), Vec::new());
-        let mut indices = Vec::with_capacity(micros.len());
-        for value in micros.iter() {
-            let Some(value) = value else {
-                indices.push(None);
-                continue;
-            };
-            let index = match distinct.get(&value) {
-                Some(&index) => index,
-                None => {
-                    let (start, end) = period_bounds(value, unit)?;
-                    starts.push(start);
-                    ends.push(end);
-                    let index = (starts.len() - 1) as u32;
-                    distinct.insert(value, index);
-                    index
-                }
-            };
-            indices.push(Some(index));
-        }
-        let indices = UInt32Array::from(indices);
-        let pick = |labels: Vec<String>| take(&StringArray::from(labels), &indices, None);
-        Ok((
-            pick(starts).map_err(|e| e.to_string())?,
-            pick(ends).map_err(|e| e.to_string())?,
-        ))
+}
+
+/// Period starts and ends as `YYYY-MM-DD HH:MM:SS`, formatted once per distinct period.
+fn periods(column: &ArrayRef, unit: TimeUnit) -> Result<(ArrayRef, ArrayRef)> {
+    let micros = cast(
+        column,
+        &DataType::Timestamp(ArrowTimeUnit::Microsecond, None),
+    )
+    .map_err(internal)?;
+    let micros = micros.as_primitive::<TimestampMicrosecondType>();
+    let mut distinct: HashMap<i64, u32> = HashMap::new();
+    let (mut starts, mut ends) = (Vec::new(), Vec::new());
+    let mut indices = Vec::with_capacity(micros.len());
+    for value in micros.iter() {
+        let Some(value) = value else {
+            indices.push(None);
+            continue;
+        };
+        let index = match distinct.get(&value) {
+            Some(&index) => index,
+            None => {
+                let (start, end) = period_bounds(value, unit).map_err(Error::internal)?;
+                starts.push(start);
+                ends.push(end);
+                let index = (starts.len() - 1) as u32;
+                distinct.insert(value, index);
+                index
+            }
+        };
+        indices.push(Some(index));
     }
+    let indices = UInt32Array::from(indices);
+    let pick = |labels: Vec<String>| take(&StringArray::from(labels), &indices, None);
+    Ok((pick(starts).map_err(internal)?, pick(ends).map_err(internal)?))
 }
 
 /// Text columns with the same value (or NULL) in every row, built once per value and length:
@@ -204,18 +164,22 @@ impl Constants {
 }
 
 /// A column as the standard type (backends may return other string or number types).
-pub(super) fn as_type(column: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
+pub(super) fn as_type(column: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     if column.data_type() == to {
         Ok(column.clone())
     } else {
-        cast(column, to).map_err(|e| e.to_string())
+        cast(column, to).map_err(internal)
     }
+}
+
+/// An engine fault (an Arrow operation that should not fail) as an error.
+pub(super) fn internal(err: impl std::fmt::Display) -> Error {
+    Error::internal(err.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::period::TimeUnit;
     use arrow::array::{Float64Array, Int32Array, TimestampMicrosecondArray};
 
     fn text(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
@@ -360,7 +324,8 @@ mod tests {
                 &layout.columns(),
             )
             .unwrap_err();
-        assert_eq!(err, "unknown state 3");
+        assert_eq!(err.kind(), crate::ErrorKind::Internal);
+        assert!(err.to_string().ends_with("unknown state 3"), "{err}");
     }
 
     #[test]
@@ -372,6 +337,6 @@ mod tests {
                 &layout.columns(),
             )
             .unwrap_err();
-        assert!(err.contains("out of range"), "{err}");
+        assert!(err.to_string().contains("out of range"), "{err}");
     }
 }

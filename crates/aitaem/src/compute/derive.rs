@@ -17,9 +17,10 @@ use arrow::datatypes::{DataType, Int64Type, TimeUnit as ArrowTimeUnit, Timestamp
 use arrow::record_batch::RecordBatch;
 use chrono::NaiveDateTime;
 
-use super::assemble::as_type;
+use super::assemble::{as_type, internal};
+use crate::error::{Error, Result};
 use crate::period::{self, from_micros, ordinal};
-use crate::plan::{Combine, Derivation, Layout, WideColumn};
+use crate::plan::{Columns, Combine, Derivation, Layout};
 use crate::result::DerivedColumn;
 
 /// At most this many rows may be added by filling gaps.
@@ -75,54 +76,48 @@ fn divide(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 }
 
 /// The derived wide rows (columns: [`Layout::derived_columns`]) of a statement's wide rows.
-pub(crate) fn derive(layout: &Layout, wide: &[RecordBatch]) -> Result<RecordBatch, String> {
-    let derivation = layout
-        .derive
-        .as_ref()
-        .expect("derive is called for layouts that derive");
+pub(crate) fn derive(
+    layout: &Layout,
+    derivation: &Derivation,
+    wide: &[RecordBatch],
+) -> Result<RecordBatch> {
     let columns = layout.columns();
-    let position = |column| columns.iter().position(|c| *c == column);
     let Some(first) = wide.first() else {
-        return empty(layout);
+        return empty(&layout.derived_columns());
     };
-    let batch = concat_batches(&first.schema(), wide).map_err(|e| e.to_string())?;
-    if batch.num_columns() != columns.len() {
-        return Err(format!(
+    let batch = concat_batches(&first.schema(), wide).map_err(internal)?;
+    if batch.num_columns() != columns.names.len() {
+        return Err(Error::internal(format!(
             "the statement returned {} columns instead of {}",
             batch.num_columns(),
-            columns.len()
-        ));
+            columns.names.len()
+        )));
     }
-    let column = |c: WideColumn, ty: &DataType| {
-        let index = position(c).expect("the layout lists the column");
-        as_type(batch.column(index), ty)
-    };
+    let column = |at: usize, ty: &DataType| as_type(batch.column(at), ty);
 
     let n = batch.num_rows();
-    let states = column(WideColumn::State, &DataType::UInt32)?;
+    let states = column(columns.state, &DataType::UInt32)?;
     let states: Vec<u32> = states
         .as_primitive::<arrow::datatypes::UInt32Type>()
         .values()
         .to_vec();
     if let Some(s) = states.iter().find(|&&s| s as usize >= layout.states.len()) {
-        return Err(format!("unknown state {s}"));
+        return Err(Error::internal(format!("unknown state {s}")));
     }
-    let ordinals: Vec<i64> = if let Some(unit) = layout.unit {
-        let periods = column(
-            WideColumn::Period,
-            &DataType::Timestamp(ArrowTimeUnit::Microsecond, None),
-        )?;
+    let ordinals: Vec<i64> = if let Some((at, unit)) = columns.period.zip(layout.unit) {
+        let periods = column(at, &DataType::Timestamp(ArrowTimeUnit::Microsecond, None))?;
         let periods = periods.as_primitive::<TimestampMicrosecondType>();
         (0..n)
             .map(|row| {
                 if periods.is_null(row) {
-                    return Err("a row without a period".to_string());
+                    return Err(Error::internal("a row without a period"));
                 }
-                Ok(ordinal(from_micros(periods.value(row))?, unit))
+                let start = from_micros(periods.value(row)).map_err(Error::internal)?;
+                Ok(ordinal(start, unit))
             })
-            .collect::<Result<_, String>>()?
-    } else if layout.window_key {
-        let windows = column(WideColumn::Window, &DataType::Int64)?;
+            .collect::<Result<_>>()?
+    } else if let Some(at) = columns.window {
+        let windows = column(at, &DataType::Int64)?;
         windows
             .as_primitive::<Int64Type>()
             .values()
@@ -132,24 +127,21 @@ pub(crate) fn derive(layout: &Layout, wide: &[RecordBatch]) -> Result<RecordBatc
     } else {
         vec![0; n]
     };
-    let text = |c| column(c, &DataType::Utf8);
-    let entity = match layout.by_entity {
-        true => Some(text(WideColumn::Entity)?),
-        false => None,
-    };
-    let slice_value = text(WideColumn::SliceValue)?;
-    let segment_value = text(WideColumn::SegmentValue)?;
-    let floats = |c| column(c, &DataType::Float64);
-    let values: Vec<ArrayRef> = (0..layout.metrics.len())
-        .map(|i| floats(WideColumn::Metric(i)))
-        .collect::<Result<_, _>>()?;
-    let mut parts: Vec<Option<(ArrayRef, ArrayRef)>> = vec![None; layout.metrics.len()];
-    for &i in &layout.parts {
-        parts[i] = Some((
-            floats(WideColumn::Numerator(i))?,
-            floats(WideColumn::Denominator(i))?,
-        ));
-    }
+    let text = |at| column(at, &DataType::Utf8);
+    let entity = columns.entity.map(text).transpose()?;
+    let slice_value = text(columns.slice_value)?;
+    let segment_value = text(columns.segment_value)?;
+    let floats = |at| column(at, &DataType::Float64);
+    let values: Vec<ArrayRef> = columns
+        .metrics
+        .iter()
+        .map(|&at| floats(at))
+        .collect::<Result<_>>()?;
+    let parts: Vec<Option<(ArrayRef, ArrayRef)>> = columns
+        .parts
+        .iter()
+        .map(|p| p.map(|(n, d)| Ok::<_, Error>((floats(n)?, floats(d)?))).transpose())
+        .collect::<Result<_>>()?;
     let input = Input {
         states,
         ordinals,
@@ -175,7 +167,7 @@ struct Periods {
 }
 
 impl Periods {
-    fn of(layout: &Layout, derivation: &Derivation) -> Result<Periods, String> {
+    fn of(layout: &Layout, derivation: &Derivation) -> Result<Periods> {
         let (Some(unit), Some((first, end))) = (layout.unit, derivation.periods) else {
             return Ok(Periods {
                 first: 0,
@@ -187,7 +179,9 @@ impl Periods {
         while start < end {
             starts.push(Some(start));
             if starts.len() > MAX_FILLED_ROWS {
-                return Err("the window has too many periods".into());
+                return Err(Error::query_build(format!(
+                    "the window has more than {MAX_FILLED_ROWS} periods; use a longer period or a shorter window"
+                )));
             }
             match period::step(start, unit) {
                 Some(next) => start = next,
@@ -205,7 +199,8 @@ impl Periods {
     }
 
     fn start(&self, ordinal: i64) -> Option<NaiveDateTime> {
-        self.starts[(ordinal - self.first) as usize]
+        let index = usize::try_from(ordinal - self.first).ok()?;
+        self.starts.get(index).copied().flatten()
     }
 }
 
@@ -230,7 +225,7 @@ impl<'a> Derived<'a> {
         layout: &Layout,
         derivation: &'a Derivation,
         input: &'a Input<'a>,
-    ) -> Result<Derived<'a>, String> {
+    ) -> Result<Derived<'a>> {
         let periods = Periods::of(layout, derivation)?;
         let mut series: Vec<(SeriesKey, usize)> = Vec::new();
         let mut series_ids: HashMap<SeriesKey, u32> = HashMap::new();
@@ -246,7 +241,9 @@ impl<'a> Derived<'a> {
             });
             let ordinal = input.ordinals[row];
             if real.insert((id, ordinal), row).is_some() {
-                return Err(format!("two rows for the same group ({key:?})"));
+                return Err(Error::internal(format!(
+                    "two rows for the same group ({key:?})"
+                )));
             }
             by_series[id as usize].push(row);
             if periods.contains(ordinal) {
@@ -268,9 +265,9 @@ impl<'a> Derived<'a> {
             let count = periods.starts.len();
             let added: usize = present.iter().filter(|&&p| p > 0).map(|p| count - p).sum();
             if added > MAX_FILLED_ROWS {
-                return Err(format!(
+                return Err(Error::query_build(format!(
                     "filling gaps would add {added} rows (more than {MAX_FILLED_ROWS}); use a longer period or a shorter window"
-                ));
+                )));
             }
             for (id, _) in present.iter().enumerate().filter(|(_, p)| **p > 0) {
                 for k in 0..count as i64 {
@@ -395,16 +392,12 @@ impl<'a> Derived<'a> {
     }
 
     /// The derived rows as a batch with the columns of [`Layout::derived_columns`].
-    fn batch(&self, layout: &Layout, input: &Input) -> Result<RecordBatch, String> {
-        let mut derived: HashMap<WideColumn, ArrayRef> = HashMap::new();
+    fn batch(&self, layout: &Layout, input: &Input) -> Result<RecordBatch> {
+        let columns = layout.derived_columns();
+        let mut arrays: Vec<Option<ArrayRef>> = vec![None; columns.names.len()];
         for i in 0..layout.metrics.len() {
             let values = self.values(input, i);
-            let mut put = |column: DerivedColumn, values: Vec<Option<f64>>| {
-                derived.insert(
-                    WideColumn::Derived(i, column),
-                    Arc::new(Float64Array::from(values)),
-                );
-            };
+            let mut derived: HashMap<DerivedColumn, Vec<Option<f64>>> = HashMap::new();
             for &column in &self.derivation.columns {
                 match column {
                     DerivedColumn::ComparisonValue => {
@@ -423,9 +416,9 @@ impl<'a> Derived<'a> {
                             .map(|(v, c)| Some((*v)? - (*c)?))
                             .collect();
                         let pct = delta.iter().zip(&compared).map(|(d, c)| divide(*d, *c));
-                        put(DerivedColumn::DeltaPct, pct.collect());
-                        put(DerivedColumn::Delta, delta);
-                        put(DerivedColumn::ComparisonValue, compared);
+                        derived.insert(DerivedColumn::DeltaPct, pct.collect());
+                        derived.insert(DerivedColumn::Delta, delta);
+                        derived.insert(DerivedColumn::ComparisonValue, compared);
                     }
                     DerivedColumn::Delta | DerivedColumn::DeltaPct => {}
                     DerivedColumn::ShareOfTotal => {
@@ -438,19 +431,23 @@ impl<'a> Derived<'a> {
                                 .collect(),
                             _ => vec![None; self.rows.len()],
                         };
-                        put(column, share);
+                        derived.insert(column, share);
                     }
                     DerivedColumn::CumulativeValue => {
                         let first = self.periods.first;
-                        put(column, self.totals(input, i, |_| first));
+                        derived.insert(column, self.totals(input, i, |_| first));
                     }
                     DerivedColumn::RollingValue => {
                         let n = i64::from(self.derivation.rolling.unwrap_or(1));
-                        put(column, self.totals(input, i, |o| o - n + 1));
+                        derived.insert(column, self.totals(input, i, |o| o - n + 1));
                     }
                 }
             }
-            derived.insert(WideColumn::Metric(i), Arc::new(Float64Array::from(values)));
+            for &(column, at) in &columns.derived[i] {
+                let values = derived.remove(&column).unwrap_or_default();
+                arrays[at] = Some(Arc::new(Float64Array::from(values)));
+            }
+            arrays[columns.metrics[i]] = Some(Arc::new(Float64Array::from(values)));
         }
 
         // Labels come from the statement's row, or the series' first row for filled rows.
@@ -459,50 +456,59 @@ impl<'a> Derived<'a> {
                 .iter()
                 .map(|r| r.source.unwrap_or(self.series[r.series as usize].1) as u32),
         );
-        let labels = |array: &StringArray| -> Result<ArrayRef, String> {
-            take(array, &sources, None).map_err(|e| e.to_string())
-        };
-        let columns = layout.derived_columns();
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
-        for column in &columns {
-            arrays.push(match column {
-                WideColumn::State => Arc::new(UInt32Array::from_iter_values(
-                    self.rows.iter().map(|r| self.series[r.series as usize].0.0),
-                )),
-                WideColumn::Period => Arc::new(TimestampMicrosecondArray::from_iter_values(
-                    self.rows.iter().map(|r| {
-                        self.periods
-                            .start(r.ordinal)
-                            .expect("result rows are in the window")
-                            .and_utc()
-                            .timestamp_micros()
-                    }),
-                )),
-                WideColumn::Entity => labels(input.entity.expect("an entity column"))?,
-                WideColumn::SliceValue => labels(input.slice_value)?,
-                WideColumn::SegmentValue => labels(input.segment_value)?,
-                other => derived
-                    .remove(other)
-                    .expect("every value column is derived"),
-            });
+        let labels = |array: &StringArray| take(array, &sources, None).map_err(internal);
+        arrays[columns.state] = Some(Arc::new(UInt32Array::from_iter_values(
+            self.rows.iter().map(|r| self.series[r.series as usize].0.0),
+        )));
+        if let Some(at) = columns.period {
+            let starts = self
+                .rows
+                .iter()
+                .map(|r| {
+                    let start = self.periods.start(r.ordinal).ok_or_else(|| {
+                        Error::internal("a result row outside the window's periods")
+                    })?;
+                    Ok(start.and_utc().timestamp_micros())
+                })
+                .collect::<Result<Vec<i64>>>()?;
+            arrays[at] = Some(Arc::new(TimestampMicrosecondArray::from(starts)));
         }
-        let names = columns.iter().map(|c| c.name());
-        RecordBatch::try_from_iter(names.zip(arrays)).map_err(|e| e.to_string())
+        if let (Some(at), Some(entity)) = (columns.entity, input.entity) {
+            arrays[at] = Some(labels(entity)?);
+        }
+        arrays[columns.slice_value] = Some(labels(input.slice_value)?);
+        arrays[columns.segment_value] = Some(labels(input.segment_value)?);
+        let named = columns
+            .names
+            .iter()
+            .zip(arrays)
+            .map(|(name, array)| {
+                let array = array.ok_or_else(|| Error::internal(format!("no column {name}")))?;
+                Ok((name.to_string(), array))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        RecordBatch::try_from_iter(named).map_err(internal)
     }
 }
 
 /// No rows, with the derived columns.
-fn empty(layout: &Layout) -> Result<RecordBatch, String> {
-    let arrays = layout.derived_columns().into_iter().map(|c| {
-        let ty = match c {
-            WideColumn::State => DataType::UInt32,
-            WideColumn::Period => DataType::Timestamp(ArrowTimeUnit::Microsecond, None),
-            WideColumn::Entity | WideColumn::SliceValue | WideColumn::SegmentValue => {
-                DataType::Utf8
-            }
-            _ => DataType::Float64,
-        };
-        (c.name(), arrow::array::new_empty_array(&ty))
-    });
-    RecordBatch::try_from_iter(arrays).map_err(|e| e.to_string())
+fn empty(columns: &Columns) -> Result<RecordBatch> {
+    let mut types = vec![DataType::Float64; columns.names.len()];
+    types[columns.state] = DataType::UInt32;
+    if let Some(at) = columns.period {
+        types[at] = DataType::Timestamp(ArrowTimeUnit::Microsecond, None);
+    }
+    for at in columns
+        .entity
+        .into_iter()
+        .chain([columns.slice_value, columns.segment_value])
+    {
+        types[at] = DataType::Utf8;
+    }
+    let arrays = columns
+        .names
+        .iter()
+        .zip(types)
+        .map(|(name, ty)| (name.to_string(), arrow::array::new_empty_array(&ty)));
+    RecordBatch::try_from_iter(arrays).map_err(internal)
 }

@@ -9,7 +9,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::connect::ConnectionManager;
-use crate::error::{BackendError, BackendErrorKind, Error, Result};
+use crate::error::{BackendError, Error, Result};
 use crate::plan::{self, Plan, PlannedStatement};
 use crate::request::ComputeRequest;
 use crate::result;
@@ -117,13 +117,11 @@ impl<'a> MetricCompute<'a> {
                 .zip(&plan.statements)
                 .map(|(handle, statement)| {
                     handle.join().unwrap_or_else(|_| {
-                        Err(execution_error(
-                            statement,
-                            BackendError::new(
-                                BackendErrorKind::Other,
-                                "the statement's thread panicked",
-                            ),
-                        ))
+                        Err(Error::internal(format!(
+                            "computing {} on {} panicked",
+                            statement.metrics.join(", "),
+                            statement.source
+                        )))
                     })
                 })
                 .collect()
@@ -165,15 +163,11 @@ impl<'a> MetricCompute<'a> {
         let layout = &statement.layout;
         match &layout.derive {
             None => layout.unpivot(&batches, &layout.columns()),
-            Some(_) => derive::derive(layout, &batches)
-                .and_then(|rows| layout.unpivot(&[rows], &layout.derived_columns())),
+            Some(derivation) => {
+                let rows = derive::derive(layout, derivation, &batches)?;
+                layout.unpivot(&[rows], &layout.derived_columns())
+            }
         }
-        .map_err(|message| {
-            execution_error(
-                statement,
-                BackendError::new(BackendErrorKind::Other, message),
-            )
-        })
     }
 }
 

@@ -10,6 +10,7 @@ use chrono::NaiveDateTime;
 use crate::period::{Comparison, TimeUnit};
 use crate::result::DerivedColumn;
 use crate::sql::rollup::Total;
+use crate::sql::tree::Alias;
 
 /// What a statement's wide rows mean.
 #[derive(Debug, Clone)]
@@ -82,86 +83,109 @@ pub(crate) struct Derivation {
     pub sort: bool,
 }
 
-/// A column of the wide rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum WideColumn {
+/// The columns of wide rows (a statement's, or those derived from them), and where each is:
+/// made in one place, so the statement's select list and the readers of its rows agree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Columns {
+    /// The columns' names, in order.
+    pub names: Vec<Alias>,
     /// The state index (an integer): which slice × segment state the row belongs to.
-    State,
+    pub state: usize,
     /// The period's start, as a timestamp.
-    Period,
+    pub period: Option<usize>,
     /// The window a row belongs to (0: the request's, 1: the one compared with).
-    Window,
+    pub window: Option<usize>,
     /// The entity, as text.
-    Entity,
+    pub entity: Option<usize>,
     /// The slice value, as text.
-    SliceValue,
+    pub slice_value: usize,
     /// The segment value, as text.
-    SegmentValue,
-    /// The value of metric *i*.
-    Metric(usize),
-    /// The numerator of metric *i*, as a double.
-    Numerator(usize),
-    /// The denominator of metric *i*, as a double.
-    Denominator(usize),
-    /// A derived column of metric *i* (after `compute::derive`).
-    Derived(usize, DerivedColumn),
+    pub segment_value: usize,
+    /// The value of each metric.
+    pub metrics: Vec<usize>,
+    /// The numerator and denominator of each metric, as doubles, for those that have them.
+    pub parts: Vec<Option<(usize, usize)>>,
+    /// The derived columns of each metric.
+    pub derived: Vec<Vec<(DerivedColumn, usize)>>,
 }
 
-impl WideColumn {
-    /// The column's name in the statement.
-    pub(crate) fn name(self) -> String {
-        match self {
-            WideColumn::State => "__state".into(),
-            WideColumn::Period => "__period".into(),
-            WideColumn::Window => "__window".into(),
-            WideColumn::Entity => "entity_id".into(),
-            WideColumn::SliceValue => "slice_value".into(),
-            WideColumn::SegmentValue => "segment_value".into(),
-            WideColumn::Metric(i) => format!("__m{i}"),
-            WideColumn::Numerator(i) => format!("__n{i}"),
-            WideColumn::Denominator(i) => format!("__d{i}"),
-            WideColumn::Derived(i, column) => format!("__m{i}_{}", column.name()),
+/// What [`Columns`] are made of.
+struct ColumnsOf<'a> {
+    period: bool,
+    window: bool,
+    entity: bool,
+    metrics: usize,
+    parts: &'a [usize],
+    derived: &'a [DerivedColumn],
+}
+
+impl Columns {
+    fn of(of: ColumnsOf) -> Columns {
+        let mut names = Vec::new();
+        let mut push = |alias: Alias| {
+            names.push(alias);
+            names.len() - 1
+        };
+        let state = push(Alias::State);
+        let period = of.period.then(|| push(Alias::Period));
+        let window = of.window.then(|| push(Alias::Window));
+        let entity = of.entity.then(|| push(Alias::Entity));
+        let slice_value = push(Alias::SliceValue);
+        let segment_value = push(Alias::SegmentValue);
+        let metrics = (0..of.metrics).map(|i| push(Alias::Metric(i))).collect();
+        let mut parts = vec![None; of.metrics];
+        for &i in of.parts {
+            parts[i] = Some((push(Alias::Numerator(i)), push(Alias::Denominator(i))));
+        }
+        let derived = (0..of.metrics)
+            .map(|i| {
+                of.derived
+                    .iter()
+                    .map(|&c| (c, push(Alias::Derived(i, c))))
+                    .collect()
+            })
+            .collect();
+        Columns {
+            names,
+            state,
+            period,
+            window,
+            entity,
+            slice_value,
+            segment_value,
+            metrics,
+            parts,
+            derived,
         }
     }
 }
 
 impl Layout {
-    /// The wide columns, in the order the statement selects them.
-    pub(crate) fn columns(&self) -> Vec<WideColumn> {
-        let mut columns = vec![WideColumn::State];
-        if self.unit.is_some() {
-            columns.push(WideColumn::Period);
-        }
-        if self.window_key {
-            columns.push(WideColumn::Window);
-        }
-        if self.by_entity {
-            columns.push(WideColumn::Entity);
-        }
-        columns.extend([WideColumn::SliceValue, WideColumn::SegmentValue]);
-        columns.extend((0..self.metrics.len()).map(WideColumn::Metric));
-        for &i in &self.parts {
-            columns.extend([WideColumn::Numerator(i), WideColumn::Denominator(i)]);
-        }
-        columns
+    /// The statement's columns: the state, the period, window and entity when the rows have
+    /// them, the labels, each metric's value, then the numerators and denominators of the
+    /// metrics that carry them.
+    pub(crate) fn columns(&self) -> Columns {
+        Columns::of(ColumnsOf {
+            period: self.unit.is_some(),
+            window: self.window_key,
+            entity: self.by_entity,
+            metrics: self.metrics.len(),
+            parts: &self.parts,
+            derived: &[],
+        })
     }
 
     /// The columns of the rows `compute::derive` makes from the statement's: the state, period,
     /// entity and labels, each metric's value, then each metric's derived columns.
-    pub(crate) fn derived_columns(&self) -> Vec<WideColumn> {
-        let mut columns = vec![WideColumn::State];
-        if self.unit.is_some() {
-            columns.push(WideColumn::Period);
-        }
-        if self.by_entity {
-            columns.push(WideColumn::Entity);
-        }
-        columns.extend([WideColumn::SliceValue, WideColumn::SegmentValue]);
-        columns.extend((0..self.metrics.len()).map(WideColumn::Metric));
-        for i in 0..self.metrics.len() {
-            columns.extend(self.derived().iter().map(|&c| WideColumn::Derived(i, c)));
-        }
-        columns
+    pub(crate) fn derived_columns(&self) -> Columns {
+        Columns::of(ColumnsOf {
+            period: self.unit.is_some(),
+            window: false,
+            entity: self.by_entity,
+            metrics: self.metrics.len(),
+            parts: &[],
+            derived: self.derived(),
+        })
     }
 
     /// The derived columns added after the standard 11.
@@ -187,13 +211,11 @@ mod tests {
             parts: Vec::new(),
             derive: None,
         };
-        let position = |layout: &Layout, column| layout.columns().iter().position(|c| *c == column);
-        assert_eq!(position(&layout, WideColumn::SliceValue), Some(1));
-        assert_eq!(position(&layout, WideColumn::Metric(1)), Some(4));
-        assert_eq!(position(&layout, WideColumn::Period), None);
+        let columns = layout.columns();
+        assert_eq!((columns.slice_value, columns.metrics[1], columns.period), (1, 4, None));
         layout.unit = Some(TimeUnit::Month);
         layout.by_entity = true;
-        let names: Vec<String> = layout.columns().into_iter().map(WideColumn::name).collect();
+        let names: Vec<String> = layout.columns().names.iter().map(Alias::to_string).collect();
         assert_eq!(
             names,
             [
@@ -207,7 +229,9 @@ mod tests {
             ]
         );
         layout.parts = vec![1];
-        let names: Vec<String> = layout.columns().into_iter().map(WideColumn::name).collect();
+        let columns = layout.columns();
+        let names: Vec<String> = columns.names.iter().map(Alias::to_string).collect();
         assert_eq!(names[names.len() - 2..], ["__n1", "__d1"]);
+        assert_eq!(columns.parts, [None, Some((7, 8))]);
     }
 }

@@ -17,13 +17,13 @@ pub(super) const COLUMN_ESTIMATE: u64 = 16;
 pub(super) const BUDGET: u64 = 1 << 15;
 
 /// One grouping set under construction: its keys and their estimated combinations.
-struct Set {
-    keys: Vec<String>,
+struct Set<K> {
+    keys: Vec<K>,
     combinations: u64,
 }
 
-impl Set {
-    fn new() -> Set {
+impl<K: Clone + PartialEq> Set<K> {
+    fn new() -> Set<K> {
         Set {
             keys: Vec::new(),
             combinations: 1,
@@ -31,13 +31,13 @@ impl Set {
     }
 
     /// The factor by which adding `keys` multiplies the set's combinations.
-    fn growth(&self, keys: &[(String, u64)]) -> u64 {
+    fn growth(&self, keys: &[(K, u64)]) -> u64 {
         keys.iter()
             .filter(|(key, _)| !self.keys.contains(key))
             .fold(1, |n, (_, estimate)| n.saturating_mul(*estimate))
     }
 
-    fn add(&mut self, keys: &[(String, u64)]) {
+    fn add(&mut self, keys: &[(K, u64)]) {
         for (key, estimate) in keys {
             if !self.keys.contains(key) {
                 self.keys.push(key.clone());
@@ -53,8 +53,8 @@ impl Set {
 /// Slices are placed in order; each joins the set it grows least (a set that already holds all
 /// its keys does not grow), as long as that set stays within [`BUDGET`], and otherwise starts a
 /// new set. Every slice's keys end up together in at least one set.
-pub(super) fn pack(slices: &[Vec<(String, u64)>]) -> Vec<Vec<String>> {
-    let mut sets: Vec<Set> = Vec::new();
+pub(super) fn pack<K: Clone + PartialEq>(slices: &[Vec<(K, u64)>]) -> Vec<Vec<K>> {
+    let mut sets: Vec<Set<K>> = Vec::new();
     for keys in slices {
         let best = sets
             .iter()

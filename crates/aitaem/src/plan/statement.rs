@@ -1,23 +1,27 @@
-//! Building one statement (see the module documentation of `plan` for its shape).
+//! Building one statement (see the module documentation of `plan` for its shape), as a typed
+//! tree ([`crate::sql::tree`]) rendered once through the backend's dialect.
 //!
 //! The statement is a chain of common table expressions:
 //! `__segment` (the labelled dimension table, with a segment) → `__pre` (two-stage) or `__base`
 //! (one pass) → `__states` (one aggregation per slice × segment state), and returns one wide row
-//! per group; `assemble` unpivots the metric columns into the standard table.
+//! per group, with the columns of [`Layout::columns`]; `assemble` unpivots the metric columns into
+//! the standard table.
 
 use sqlparser::ast::Expr;
 
 use super::layout::{Combine, Derivation};
-use super::{Group, Layout, Strategy, WideColumn, sets};
+use super::{Group, Layout, Strategy, sets};
 use crate::backend::BackendKind;
 use crate::catalog::Table;
 use crate::error::{Error, Result};
 use crate::request::CheckedRequest;
 use crate::spec::{NamedPredicate, SegmentKind, SliceKind, SliceSpec, SqlFragment};
-use crate::sql::fragment::{self as expr};
+use crate::sql::fragment;
 use crate::sql::inspect::column_idents;
 use crate::sql::rollup::{self, Partials};
-use crate::sql::tree::Alias;
+use crate::sql::tree::{
+    Alias, Cte, GroupBy, Item, Join, Op, Relation, Select, Sql, Statement, Style,
+};
 use crate::sql::{Dialect, SqlType};
 
 /// Value-list masks hold this many values per column (bits 0..29 of an INTEGER).
@@ -31,44 +35,50 @@ pub(super) struct Built {
 
 /// A column computed once per row in the first stage.
 struct Key {
-    alias: String,
-    expr: String,
+    alias: Alias,
+    expr: Sql,
+}
+
+impl Key {
+    fn item(&self) -> Item {
+        Item::new(self.expr.clone(), self.alias)
+    }
 }
 
 /// How the second stage turns a label key into result labels.
 enum Labeler {
     /// Named values, each one bit of one of the mask columns.
     Values {
-        masks: Vec<String>,
+        masks: Vec<Alias>,
         /// (name, mask index, bit)
         values: Vec<(String, usize, u32)>,
     },
     /// The key column's non-NULL values, as text.
-    Column { alias: String },
+    Column { alias: Alias },
 }
 
 impl Labeler {
     /// The first-stage keys it reads.
-    fn keys(&self) -> Vec<&str> {
+    fn keys(&self) -> Vec<Alias> {
         match self {
-            Labeler::Values { masks, .. } => masks.iter().map(String::as_str).collect(),
-            Labeler::Column { alias } => vec![alias.as_str()],
+            Labeler::Values { masks, .. } => masks.clone(),
+            Labeler::Column { alias } => vec![*alias],
         }
     }
 
     /// Its keys with their estimated numbers of distinct values: a mask takes one value per
     /// named value it holds and one for rows that match none.
-    fn estimates(&self) -> Vec<(String, u64)> {
+    fn estimates(&self) -> Vec<(Alias, u64)> {
         match self {
             Labeler::Values { masks, values } => masks
                 .iter()
                 .enumerate()
                 .map(|(i, mask)| {
                     let named = values.iter().filter(|(_, m, _)| *m == i).count() as u64;
-                    (mask.clone(), named + 1)
+                    (*mask, named + 1)
                 })
                 .collect(),
-            Labeler::Column { alias } => vec![(alias.clone(), sets::COLUMN_ESTIMATE)],
+            Labeler::Column { alias } => vec![(*alias, sets::COLUMN_ESTIMATE)],
         }
     }
 }
@@ -77,59 +87,72 @@ impl Labeler {
 #[derive(Default)]
 struct Labels {
     /// The first-stage keys the labels read.
-    keys: Vec<String>,
-    joins: Vec<String>,
-    filters: Vec<String>,
-    group_by: Vec<String>,
+    keys: Vec<Alias>,
+    joins: Vec<Join>,
+    filters: Vec<Sql>,
+    group_by: Vec<Sql>,
     /// Text expressions, one per component, joined by `|`.
-    values: Vec<String>,
+    values: Vec<Sql>,
 }
 
 impl Labels {
     /// Adds one component's labels; `alias` names its value list when it has one.
-    fn add(&mut self, d: &dyn Dialect, labeler: &Labeler, alias: &str) {
-        self.keys
-            .extend(labeler.keys().into_iter().map(str::to_string));
+    fn add(&mut self, labeler: &Labeler, alias: Alias) {
+        self.keys.extend(labeler.keys());
         match labeler {
             Labeler::Values { masks, values } => {
-                let rows: Vec<Vec<String>> = values
+                let rows = values
                     .iter()
                     .map(|(name, mask, bit)| {
-                        vec![mask.to_string(), (1u32 << bit).to_string(), d.string(name)]
+                        vec![
+                            Sql::Int(*mask as i64),
+                            Sql::Int(1i64 << bit),
+                            Sql::Text(name.clone()),
+                        ]
                     })
                     .collect();
-                let mask = if masks.len() == 1 {
-                    format!("__r.{}", masks[0])
-                } else {
-                    let arms: Vec<String> = masks
-                        .iter()
-                        .enumerate()
-                        .map(|(i, m)| format!("WHEN {i} THEN __r.{m}"))
-                        .collect();
-                    format!("(CASE {alias}.__mask {} END)", arms.join(" "))
+                let mask = match masks.as_slice() {
+                    [only] => Sql::Of(Alias::Row, *only),
+                    _ => Sql::Switch(
+                        Box::new(Sql::Of(alias, Alias::Mask)),
+                        masks
+                            .iter()
+                            .enumerate()
+                            .map(|(i, m)| (Sql::Int(i as i64), Sql::Of(Alias::Row, *m)))
+                            .collect(),
+                    )
+                    .parens(),
                 };
-                self.joins.push(format!(
-                    "JOIN {} ON ({mask} & {alias}.__bit) <> 0",
-                    d.values(&rows, alias, &["__mask", "__bit", "__name"])
-                ));
-                self.group_by.push(format!("{alias}.__name"));
-                self.values.push(format!("{alias}.__name"));
+                let values = Relation::Values {
+                    rows,
+                    alias,
+                    columns: vec![Alias::Mask, Alias::Bit, Alias::Name],
+                };
+                let on = Sql::binary(
+                    Sql::binary(mask, Op::BitAnd, Sql::Of(alias, Alias::Bit)).parens(),
+                    Op::NotEq,
+                    Sql::Int(0),
+                );
+                self.joins.push(Join::Inner(values, on));
+                self.group_by.push(Sql::Of(alias, Alias::Name));
+                self.values.push(Sql::Of(alias, Alias::Name));
             }
             Labeler::Column { alias } => {
-                self.filters.push(format!("__r.{alias} IS NOT NULL"));
-                self.group_by.push(format!("__r.{alias}"));
-                self.values
-                    .push(d.cast(&format!("__r.{alias}"), SqlType::Text));
+                let key = Sql::Of(Alias::Row, *alias);
+                self.filters.push(Sql::NotNull(Box::new(key.clone())));
+                self.group_by.push(key.clone());
+                self.values.push(key.cast(SqlType::Text));
             }
         }
     }
 
     /// The label text: the components' values joined by `|`, or `none` when there are none.
-    fn value(&self, d: &dyn Dialect, none: &str) -> String {
-        if self.values.is_empty() {
-            return d.string(none);
-        }
-        self.values.join(&format!(" || {} || ", d.string("|")))
+    fn value(&self, none: &str) -> Sql {
+        let parts = self.values.iter().enumerate().flat_map(|(i, v)| {
+            let separator = (i > 0).then(|| Sql::Text("|".into()));
+            separator.into_iter().chain([v.clone()])
+        });
+        Sql::chain(parts, Op::Concat).unwrap_or_else(|| Sql::Text(none.into()))
     }
 }
 
@@ -166,17 +189,34 @@ struct MetricExprs {
 struct SegmentJoin {
     name: String,
     labeler: Labeler,
-    cte: String,
-    join: String,
+    cte: Cte,
+    join: Join,
 }
 
-/// A fragment parsed and translated for the statement's dialect (see [`expr::translate`]);
-/// `owner` names its spec in the error when it cannot be.
+/// The facts as the first stage (or a single aggregate) reads them: the fact table, its joins
+/// (to the segment, to the windows) and the time filter.
+struct Facts {
+    relation: Relation,
+    joins: Vec<Join>,
+    filter: Vec<Sql>,
+}
+
+impl Facts {
+    fn select(&self, items: Vec<Item>) -> Select {
+        let mut select = Select::new(items, self.relation.clone(), Style::Block);
+        select.joins = self.joins.clone();
+        select.filter = self.filter.clone();
+        select
+    }
+}
+
+/// A fragment parsed and translated for the statement's backend (see
+/// [`fragment::translate`]); `owner` names its spec in the error when it cannot be.
 fn translate(fragment: &SqlFragment, backend: BackendKind, owner: &str) -> Result<Expr> {
     let d = backend.dialect();
     fragment
         .expr_for(backend)
-        .and_then(|e| expr::translate(&e, d))
+        .and_then(|e| fragment::translate(&e, d))
         .map_err(|err| {
             Error::query_build(format!(
                 "{owner}: `{}` cannot be written for {}: {}",
@@ -187,51 +227,46 @@ fn translate(fragment: &SqlFragment, backend: BackendKind, owner: &str) -> Resul
         })
 }
 
-/// [`translate`] as SQL text.
-fn render(fragment: &SqlFragment, backend: BackendKind, owner: &str) -> Result<String> {
-    translate(fragment, backend, owner).map(|e| expr::render(&e))
-}
-
 /// The labeler of a slice component (every component the request uses has one).
-fn labeler<'l>(leaves: &'l [(&SliceSpec, Labeler)], component: &SliceSpec) -> &'l Labeler {
-    &leaves
+fn labeler<'l>(leaves: &'l [(&SliceSpec, Labeler)], component: &SliceSpec) -> Result<&'l Labeler> {
+    leaves
         .iter()
         .find(|(l, _)| l.name == component.name)
-        .expect("every component has a labeler")
-        .1
+        .map(|(_, labeler)| labeler)
+        .ok_or_else(|| Error::internal(format!("slice `{}` has no labels", component.name)))
 }
 
-/// First-stage mask keys for named predicates, and the labeler that reads them. `wrap` wraps
-/// each mask expression (an aggregate for dimension tables).
+/// First-stage mask keys for named predicates (key `k` named `key(k)`), and the labeler that
+/// reads them. `wrap` wraps each mask expression (an aggregate for dimension tables).
 fn mask_keys(
     backend: BackendKind,
-    prefix: &str,
+    key: impl Fn(usize) -> Alias,
     values: &[NamedPredicate],
     owner: &str,
-    wrap: impl Fn(String) -> String,
+    wrap: impl Fn(Sql) -> Sql,
 ) -> Result<(Vec<Key>, Labeler)> {
     let mut keys = Vec::new();
     let mut labels = Vec::new();
     for (chunk_index, chunk) in values.chunks(VALUES_PER_MASK).enumerate() {
         let mut terms = Vec::new();
         for (bit, value) in chunk.iter().enumerate() {
-            let predicate = render(
-                &value.predicate,
-                backend,
-                &format!("{owner}, value `{}`", value.name),
-            )?;
-            terms.push(format!(
-                "CASE WHEN ({predicate}) THEN {} ELSE 0 END",
-                1u32 << bit
+            let owner = format!("{owner}, value `{}`", value.name);
+            let predicate = translate(&value.predicate, backend, &owner)?;
+            terms.push(Sql::When(
+                Box::new(Sql::Fragment(Box::new(predicate)).parens()),
+                Box::new(Sql::Int(1i64 << bit)),
+                Some(Box::new(Sql::Int(0))),
             ));
             labels.push((value.name.clone(), chunk_index, bit as u32));
         }
-        keys.push(Key {
-            alias: format!("{prefix}_{chunk_index}"),
-            expr: wrap(terms.join(" + ")),
-        });
+        if let Some(sum) = Sql::chain(terms, Op::Add) {
+            keys.push(Key {
+                alias: key(chunk_index),
+                expr: wrap(sum),
+            });
+        }
     }
-    let masks = keys.iter().map(|k| k.alias.clone()).collect();
+    let masks = keys.iter().map(|k| k.alias).collect();
     Ok((
         keys,
         Labeler::Values {
@@ -242,11 +277,15 @@ fn mask_keys(
 }
 
 /// `numerator` (or `numerator / denominator`) as a double, NULL for a zero denominator.
-fn value_expr(d: &dyn Dialect, numerator: &str, denominator: Option<&str>) -> String {
-    let num = d.cast(numerator, SqlType::Double);
+fn value_expr(numerator: &Expr, denominator: Option<&Expr>) -> Sql {
+    let double = |e: &Expr| Sql::Fragment(Box::new(e.clone())).cast(SqlType::Double);
     match denominator {
-        Some(den) => format!("{num} / NULLIF({}, 0)", d.cast(den, SqlType::Double)),
-        None => num,
+        Some(den) => Sql::binary(
+            double(numerator),
+            Op::Divide,
+            Sql::call("NULLIF", vec![double(den), Sql::Int(0)]),
+        ),
+        None => double(numerator),
     }
 }
 
@@ -255,9 +294,9 @@ struct Builder {
     backend: BackendKind,
     d: &'static dyn Dialect,
     keys: Vec<Key>,
-    ctes: Vec<String>,
+    ctes: Vec<Cte>,
     /// The first stage's grouping sets (slice keys only), when there is more than one.
-    sets: Vec<Vec<String>>,
+    sets: Vec<Vec<Alias>>,
 }
 
 impl Builder {
@@ -266,29 +305,38 @@ impl Builder {
         &mut self,
         request: &CheckedRequest<'s>,
     ) -> Result<Vec<(&'s SliceSpec, Labeler)>> {
-        let d = self.d;
         let mut leaves: Vec<(&SliceSpec, Labeler)> = Vec::new();
         for (_, components) in &request.slices {
             for leaf in components {
                 if leaves.iter().any(|(l, _)| l.name == leaf.name) {
                     continue;
                 }
-                let prefix = format!("__s{}", leaves.len());
+                let slice = leaves.len();
                 let labeler = match &leaf.kind {
                     SliceKind::Values(values) => {
                         let owner = format!("slice `{}`", leaf.name);
-                        let (keys, labeler) = mask_keys(self.backend, &prefix, values, &owner, |e| e)?;
+                        let key = |mask| Alias::SliceKey {
+                            slice,
+                            mask: Some(mask),
+                        };
+                        let (keys, labeler) = mask_keys(self.backend, key, values, &owner, |e| e)?;
                         self.keys.extend(keys);
                         labeler
                     }
                     SliceKind::Column { column, .. } => {
+                        let alias = Alias::SliceKey { slice, mask: None };
                         self.keys.push(Key {
-                            alias: prefix.clone(),
-                            expr: d.column(column),
+                            alias,
+                            expr: Sql::Column(column.clone()),
                         });
-                        Labeler::Column { alias: prefix }
+                        Labeler::Column { alias }
                     }
-                    SliceKind::CrossProduct(_) => unreachable!("requests list leaf components"),
+                    SliceKind::CrossProduct(_) => {
+                        return Err(Error::internal(format!(
+                            "cross product `{}` as a component",
+                            leaf.name
+                        )));
+                    }
                 };
                 leaves.push((leaf, labeler));
             }
@@ -306,56 +354,84 @@ impl Builder {
         let (Some(segment), Some(dim)) = (&request.segment, dimension) else {
             return Ok(None);
         };
-        let d = self.d;
         let spec = segment.spec;
-        let entity = d.column(&spec.entity_id);
-        let (query, labeler) = match &spec.kind {
+        let entity = Sql::Column(spec.entity_id.clone());
+        let table = Relation::Table(dim.relation().to_string(), Alias::DimensionTable);
+        let (select, labeler) = match &spec.kind {
             SegmentKind::Values(values) => {
                 let owner = format!("segment `{}`", spec.name);
-                let (keys, labeler) =
-                    mask_keys(self.backend, "__g", values, &owner, |e| format!("BIT_OR({e})"))?;
-                let columns: Vec<String> = keys
-                    .iter()
-                    .map(|k| format!("{} AS {}", k.expr, k.alias))
-                    .collect();
-                let query = format!(
-                    "SELECT {entity} AS __key, {}\n    FROM {} AS _dim\n    GROUP BY {entity}",
-                    columns.join(", "),
-                    dim.relation()
-                );
-                (query, labeler)
+                let key = |mask| Alias::SegmentKey { mask: Some(mask) };
+                let (keys, labeler) = mask_keys(self.backend, key, values, &owner, |e| {
+                    Sql::call("BIT_OR", vec![e])
+                })?;
+                let mut items = vec![Item::new(entity.clone(), Alias::Key)];
+                items.extend(keys.iter().map(Key::item));
+                let mut select = Select::new(items, table, Style::Lines);
+                select.group_by = GroupBy::By(vec![entity]);
+                (select, labeler)
             }
             SegmentKind::Columns(columns) => {
-                let parts: Vec<String> = columns
-                    .iter()
-                    .map(|c| d.cast(&d.column(c), SqlType::Text))
-                    .collect();
-                let label = parts.join(&format!(" || {} || ", d.string("|")));
-                let query = format!(
-                    "SELECT __key, CASE WHEN COUNT(DISTINCT __label) = 1 THEN MIN(__label) END AS __g\n    FROM (SELECT {entity} AS __key, {label} AS __label FROM {} AS _dim) AS __labelled\n    GROUP BY __key",
-                    dim.relation()
+                let parts = columns.iter().enumerate().flat_map(|(i, c)| {
+                    let separator = (i > 0).then(|| Sql::Text("|".into()));
+                    separator
+                        .into_iter()
+                        .chain([Sql::Column(c.clone()).cast(SqlType::Text)])
+                });
+                let label = Sql::chain(parts, Op::Concat).ok_or_else(|| {
+                    Error::internal(format!("segment `{}` has no columns", spec.name))
+                })?;
+                let labelled = Select::new(
+                    vec![Item::new(entity, Alias::Key), Item::new(label, Alias::Label)],
+                    table,
+                    Style::Inline,
                 );
-                (
-                    query,
-                    Labeler::Column {
-                        alias: "__g".into(),
-                    },
-                )
+                let alias = Alias::SegmentKey { mask: None };
+                let one = Sql::binary(
+                    Sql::call("COUNT", vec![Sql::Distinct(Box::new(Sql::Name(Alias::Label)))]),
+                    Op::Eq,
+                    Sql::Int(1),
+                );
+                let items = vec![
+                    Item::new(Sql::Name(Alias::Key), Alias::Key),
+                    Item::new(
+                        Sql::When(
+                            Box::new(one),
+                            Box::new(Sql::call("MIN", vec![Sql::Name(Alias::Label)])),
+                            None,
+                        ),
+                        alias,
+                    ),
+                ];
+                let mut select = Select::new(
+                    items,
+                    Relation::Query(Box::new(labelled), Alias::Labelled),
+                    Style::Lines,
+                );
+                select.group_by = GroupBy::By(vec![Sql::Name(Alias::Key)]);
+                (select, Labeler::Column { alias })
             }
         };
         for alias in labeler.keys() {
             self.keys.push(Key {
-                expr: format!("__dim.{alias}"),
-                alias: alias.to_string(),
+                alias,
+                expr: Sql::Of(Alias::Dimension, alias),
             });
         }
         Ok(Some(SegmentJoin {
             name: spec.name.clone(),
             labeler,
-            cte: format!("__segment AS (\n    {query}\n)"),
-            join: format!(
-                "\n    LEFT JOIN __segment AS __dim ON __fact.{} = __dim.__key",
-                d.column(&segment.join_key)
+            cte: Cte {
+                name: Alias::Segment,
+                materialized: false,
+                branches: vec![select],
+            },
+            join: Join::Left(
+                Relation::CteAs(Alias::Segment, Alias::Dimension),
+                Sql::binary(
+                    Sql::ColumnOf(Alias::Fact, segment.join_key.clone()),
+                    Op::Eq,
+                    Sql::Of(Alias::Dimension, Alias::Key),
+                ),
             ),
         }))
     }
@@ -363,112 +439,104 @@ impl Builder {
     /// The time filter (the window, with what comparisons and rolling values reach back to),
     /// the period or window key, and the entity key. Returns the filters, and the join of the
     /// windows when rows are grouped by window (`all_time` with a comparison).
-    fn time(&mut self, request: &CheckedRequest, group: &Group) -> (Vec<String>, Option<String>) {
-        let d = self.d;
+    fn time(&mut self, request: &CheckedRequest, group: &Group) -> (Vec<Sql>, Option<Join>) {
         let mut filters = Vec::new();
         let mut join = None;
         if let (Some(window), Some(reach), Some(ts)) =
             (&request.window, &request.reach, &group.timestamp)
         {
-            let ts_sql = d.column(ts);
-            let kind = group.timestamp_type.as_deref();
-            let within = |(from, to): (chrono::NaiveDateTime, chrono::NaiveDateTime)| {
-                format!(
-                    "{ts_sql} >= {} AND {ts_sql} < {}",
-                    d.time_bound(from, kind),
-                    d.time_bound(to, kind)
+            let ts = Sql::Column(ts.clone());
+            let bound = |at| Sql::TimeBound(at, group.timestamp_type.clone());
+            let between = |from: Sql, to: Sql| {
+                Sql::binary(
+                    Sql::binary(ts.clone(), Op::AtLeast, from),
+                    Op::And,
+                    Sql::binary(ts.clone(), Op::Below, to),
                 )
             };
-            let ranges: Vec<String> = reach.ranges.iter().map(|&r| within(r)).collect();
+            let mut ranges: Vec<Sql> = reach
+                .ranges
+                .iter()
+                .map(|&(from, to)| between(bound(from), bound(to)))
+                .collect();
             filters.push(match ranges.len() {
-                1 => ranges[0].clone(),
-                _ => format!("(({}))", ranges.join(") OR (")),
+                1 => ranges.remove(0),
+                _ => Sql::Any(ranges),
             });
             if let Some(unit) = request.unit {
                 self.keys.push(Key {
-                    alias: "__period".into(),
-                    expr: d.period_key(&ts_sql, unit),
+                    alias: Alias::Period,
+                    expr: Sql::PeriodKey(Box::new(ts.clone()), unit),
                 });
             }
             if let Some(previous) = reach.comparison_window {
                 // The windows may overlap: a row of both counts in both.
-                let rows: Vec<Vec<String>> = [(window.start, window.end), previous]
+                let rows = [(window.start, window.end), previous]
                     .iter()
                     .enumerate()
-                    .map(|(i, &(from, to))| {
-                        vec![
-                            i.to_string(),
-                            d.time_bound(from, kind),
-                            d.time_bound(to, kind),
-                        ]
-                    })
+                    .map(|(i, &(from, to))| vec![Sql::Int(i as i64), bound(from), bound(to)])
                     .collect();
-                join = Some(format!(
-                    "\n    CROSS JOIN {}",
-                    d.values(&rows, "__w", &["__i", "__lo", "__hi"])
+                join = Some(Join::Cross(Relation::Values {
+                    rows,
+                    alias: Alias::Windows,
+                    columns: vec![Alias::WindowIndex, Alias::WindowStart, Alias::WindowEnd],
+                }));
+                filters.push(between(
+                    Sql::Of(Alias::Windows, Alias::WindowStart),
+                    Sql::Of(Alias::Windows, Alias::WindowEnd),
                 ));
-                filters.push(format!("{ts_sql} >= __w.__lo AND {ts_sql} < __w.__hi"));
                 self.keys.push(Key {
-                    alias: "__window".into(),
-                    expr: "__w.__i".into(),
+                    alias: Alias::Window,
+                    expr: Sql::Of(Alias::Windows, Alias::WindowIndex),
                 });
             }
         }
         if let Some(entity) = &request.by_entity {
             self.keys.push(Key {
-                alias: "__entity".into(),
-                expr: d.column(entity),
+                alias: Alias::EntityKey,
+                expr: Sql::Column(entity.clone()),
             });
         }
         (filters, join)
     }
 
     /// The period, window and entity keys, which every state groups by.
-    fn grouping_keys(&self) -> Vec<&Key> {
-        self.keys
-            .iter()
-            .filter(|k| matches!(k.alias.as_str(), "__period" | "__window" | "__entity"))
-            .collect()
-    }
-
-    /// The first-stage key with this alias.
-    fn key(&self, alias: &str) -> &Key {
-        self.keys
-            .iter()
-            .find(|k| k.alias == alias)
-            .expect("aliases name first-stage keys")
+    fn grouping_keys(&self) -> impl Iterator<Item = &Key> {
+        self.keys.iter().filter(|k| {
+            matches!(k.alias, Alias::Period | Alias::Window | Alias::EntityKey)
+        })
     }
 
     /// Whether `alias` is a slice's key (held by some grouping sets only).
-    fn is_slice_key(&self, alias: &str) -> bool {
-        self.sets.iter().flatten().any(|k| k == alias)
+    fn is_slice_key(&self, alias: Alias) -> bool {
+        self.sets.iter().flatten().any(|k| *k == alias)
     }
 
     /// The slices' keys, in first-stage order: the arguments of `GROUPING` that tell the sets
     /// apart.
-    fn slice_keys(&self) -> Vec<&str> {
-        self.keys
-            .iter()
-            .map(|k| k.alias.as_str())
-            .filter(|k| self.is_slice_key(k))
-            .collect()
+    fn slice_keys(&self) -> impl Iterator<Item = &Key> {
+        self.keys.iter().filter(|k| self.is_slice_key(k.alias))
     }
 
     /// With grouping sets, the filter that keeps the first set holding all of `keys`: its
     /// `GROUPING` value has a bit set for each slice key the set leaves out.
-    fn set_filter(&self, keys: &[String]) -> Option<String> {
+    fn set_filter(&self, keys: &[Alias]) -> Result<Option<Sql>> {
         if self.sets.is_empty() {
-            return None;
+            return Ok(None);
         }
         let set = self
             .sets
             .iter()
             .find(|set| keys.iter().all(|k| set.contains(k)))
-            .expect("`sets::pack` puts each slice's keys together in a set");
-        let id = self.slice_keys().iter().fold(0u64, |id, k| {
-            id << 1 | u64::from(!set.iter().any(|s| s == k))
+            .ok_or_else(|| Error::internal("no grouping set holds a state's keys"))?;
+        let id = self.slice_keys().fold(0i64, |id, k| {
+            id << 1 | i64::from(!set.contains(&k.alias))
         });
-        Some(format!("__r.__set = {id}"))
+        Ok(Some(Sql::binary(
+            Sql::Of(Alias::Row, Alias::Set),
+            Op::Eq,
+            Sql::Int(id),
+        )))
     }
 
     /// The first stage, as a common table expression: the partial aggregates per finest label
@@ -476,61 +544,45 @@ impl Builder {
     fn first_stage(
         &mut self,
         strategy: Strategy,
-        fact: &str,
+        facts: &Facts,
         partials: &Partials,
         metrics: &[MetricExprs],
-    ) -> Option<&'static str> {
-        let d = self.d;
-        let mut select: Vec<String> = self
-            .keys
-            .iter()
-            .map(|k| format!("{} AS {}", k.expr, k.alias))
-            .collect();
-        match strategy {
-            Strategy::SingleAggregate => None,
+    ) -> Option<Alias> {
+        let mut items: Vec<Item> = self.keys.iter().map(Key::item).collect();
+        let (name, select) = match strategy {
+            Strategy::SingleAggregate => return None,
             Strategy::TwoStage => {
-                select.extend(
-                    partials
-                        .exprs
-                        .iter()
-                        .enumerate()
-                        .map(|(i, p)| format!("{p} AS {}", Alias::Partial(i))),
-                );
+                items.extend(partials.exprs.iter().enumerate().map(|(i, p)| {
+                    Item::new(Sql::Fragment(Box::new(p.clone())), Alias::Partial(i))
+                }));
                 let group_by = if self.sets.is_empty() {
-                    let keys: Vec<&str> = self.keys.iter().map(|k| k.alias.as_str()).collect();
-                    keys.join(", ")
+                    GroupBy::By(self.keys.iter().map(|k| Sql::Name(k.alias)).collect())
                 } else {
                     // PostgreSQL's GROUPING takes expressions, not the select list's aliases.
-                    let arguments: Vec<&str> = self
+                    let arguments = self
                         .slice_keys()
-                        .into_iter()
-                        .map(|alias| match d.grouping_reads_aliases() {
-                            true => alias,
-                            false => self.key(alias).expr.as_str(),
+                        .map(|k| match self.d.grouping_reads_aliases() {
+                            true => Sql::Name(k.alias),
+                            false => k.expr.clone(),
                         })
                         .collect();
-                    select.push(format!("GROUPING({}) AS __set", arguments.join(", ")));
-                    let sets: Vec<String> = self
-                        .sets
-                        .iter()
-                        .map(|set| {
-                            let keys: Vec<&str> = self
-                                .keys
-                                .iter()
-                                .map(|k| k.alias.as_str())
-                                .filter(|k| !self.is_slice_key(k) || set.iter().any(|s| s == k))
-                                .collect();
-                            format!("({})", keys.join(", "))
-                        })
-                        .collect();
-                    format!("GROUPING SETS ({})", sets.join(", "))
+                    items.push(Item::new(Sql::call("GROUPING", arguments), Alias::Set));
+                    GroupBy::Sets(
+                        self.sets
+                            .iter()
+                            .map(|set| {
+                                self.keys
+                                    .iter()
+                                    .filter(|k| !self.is_slice_key(k.alias) || set.contains(&k.alias))
+                                    .map(|k| Sql::Name(k.alias))
+                                    .collect()
+                            })
+                            .collect(),
+                    )
                 };
-                self.ctes.push(format!(
-                    "__pre {} (\n    SELECT {}\n    FROM {fact}\n    GROUP BY {group_by}\n)",
-                    d.materialized(),
-                    select.join(",\n        "),
-                ));
-                Some("__pre")
+                let mut select = facts.select(items);
+                select.group_by = group_by;
+                (Alias::Pre, select)
             }
             Strategy::OnePass => {
                 // Only the columns the metrics read.
@@ -539,66 +591,57 @@ impl Builder {
                     for e in std::iter::once(&m.numerator).chain(&m.denominator) {
                         for column in column_idents(e) {
                             if seen.insert(column.name.to_lowercase()) {
-                                select.push(d.column(&column));
+                                items.push(Item::bare(Sql::Column(column)));
                             }
                         }
                     }
                 }
-                self.ctes.push(format!(
-                    "__base {} (\n    SELECT {}\n    FROM {fact}\n)",
-                    d.materialized(),
-                    select.join(",\n        ")
-                ));
-                Some("__base")
+                (Alias::Base, facts.select(items))
             }
-        }
+        };
+        self.ctes.push(Cte {
+            name,
+            materialized: true,
+            branches: vec![select],
+        });
+        Some(name)
     }
 
     /// One state's aggregation, from the first stage (or from the facts, for a single state).
-    #[allow(clippy::too_many_arguments)]
     fn state(
         &self,
         index: usize,
         state: &State,
         leaves: &[(&SliceSpec, Labeler)],
         segment: Option<&SegmentJoin>,
-        aggregates: &[String],
-        source: Option<&str>,
-        fact: &str,
-    ) -> String {
-        let d = self.d;
+        aggregates: &[Item],
+        source: Option<Alias>,
+        facts: &Facts,
+    ) -> Result<Select> {
         let mut slice_labels = Labels::default();
         if let Some((_, components)) = state.slice {
             for (n, component) in components.iter().enumerate() {
-                slice_labels.add(d, labeler(leaves, component), &format!("__v{n}"));
+                slice_labels.add(labeler(leaves, component)?, Alias::SliceValues(n));
             }
         }
         let mut segment_labels = Labels::default();
         if let (Some(segment), true) = (segment, state.with_segment) {
-            segment_labels.add(d, &segment.labeler, "__vg");
+            segment_labels.add(&segment.labeler, Alias::SegmentValues);
         }
 
-        let mut select = vec![format!("{index} AS {}", WideColumn::State.name())];
+        let mut items = vec![Item::new(Sql::Int(index as i64), Alias::State)];
         let mut group_by = Vec::new();
         for key in self.grouping_keys() {
             let column = match source {
-                Some(_) => format!("__r.{}", key.alias),
+                Some(_) => Sql::Of(Alias::Row, key.alias),
                 None => key.expr.clone(),
             };
-            select.push(format!("{column} AS {}", key.alias));
+            items.push(Item::new(column.clone(), key.alias));
             group_by.push(column);
         }
-        select.push(format!(
-            "{} AS {}",
-            slice_labels.value(d, "all"),
-            WideColumn::SliceValue.name()
-        ));
-        select.push(format!(
-            "{} AS {}",
-            segment_labels.value(d, "all"),
-            WideColumn::SegmentValue.name()
-        ));
-        select.extend(aggregates.iter().cloned());
+        items.push(Item::new(slice_labels.value("all"), Alias::SliceValue));
+        items.push(Item::new(segment_labels.value("all"), Alias::SegmentValue));
+        items.extend(aggregates.iter().cloned());
         group_by.extend(
             slice_labels
                 .group_by
@@ -607,86 +650,77 @@ impl Builder {
                 .cloned(),
         );
 
-        let mut sql = format!("SELECT {}", select.join(",\n        "));
-        match source {
+        let mut select = match source {
             Some(source) => {
-                sql.push_str(&format!("\n    FROM {source} AS __r"));
-                for join in slice_labels.joins.iter().chain(&segment_labels.joins) {
-                    sql.push_str(&format!("\n    {join}"));
-                }
-                let set = self.set_filter(&slice_labels.keys);
-                let filters: Vec<&str> = set
-                    .iter()
-                    .chain(&slice_labels.filters)
-                    .chain(&segment_labels.filters)
-                    .map(String::as_str)
+                let mut select =
+                    Select::new(items, Relation::CteAs(source, Alias::Row), Style::Block);
+                select.joins = slice_labels
+                    .joins
+                    .into_iter()
+                    .chain(segment_labels.joins)
                     .collect();
-                if !filters.is_empty() {
-                    sql.push_str(&format!("\n    WHERE {}", filters.join(" AND ")));
-                }
+                select.filter = self
+                    .set_filter(&slice_labels.keys)?
+                    .into_iter()
+                    .chain(slice_labels.filters)
+                    .chain(segment_labels.filters)
+                    .collect();
+                select
             }
-            None => sql.push_str(&format!("\n    FROM {fact}")),
-        }
+            None => facts.select(items),
+        };
         if !group_by.is_empty() {
-            sql.push_str(&format!("\n    GROUP BY {}", group_by.join(", ")));
+            select.group_by = GroupBy::By(group_by);
         }
-        sql
+        Ok(select)
     }
 
-    /// The final query: one wide row per group, with the columns the layout lists, ordered
-    /// when asked. `values` gives what to select for each value column (metric values,
-    /// numerators and denominators) over `__states`.
-    fn finish(self, layout: &Layout, sort: bool, values: &[(WideColumn, String)]) -> String {
-        let d = self.d;
+    /// The final query: one wide row per group, with the columns of [`Layout::columns`],
+    /// ordered when asked. `values` gives each metric's value over `__states`, and `parts` the
+    /// numerator and denominator of those that carry them.
+    fn finish(
+        self,
+        layout: &Layout,
+        sort: bool,
+        values: &[Sql],
+        parts: &[Option<(Sql, Sql)>],
+    ) -> Statement {
         let columns = layout.columns();
-        let select: Vec<String> = columns
-            .iter()
-            .map(|&column| {
-                let name = column.name();
-                let value = match column {
-                    WideColumn::Period => d.period_start(
-                        "__period",
-                        layout.unit.expect("a period column implies a unit"),
-                    ),
-                    WideColumn::Entity => d.cast("__entity", SqlType::Text),
-                    WideColumn::Metric(_)
-                    | WideColumn::Numerator(_)
-                    | WideColumn::Denominator(_) => values
-                        .iter()
-                        .find(|(c, _)| *c == column)
-                        .expect("every value column has a value")
-                        .1
-                        .clone(),
-                    _ => return name,
-                };
-                if value == name {
-                    name
-                } else {
-                    format!("{value} AS {name}")
+        let mut items = Vec::new();
+        let mut order_by = Vec::new();
+        for &column in &columns.names {
+            let expr = match (column, layout.unit) {
+                (Alias::Period, Some(unit)) => {
+                    Sql::PeriodStart(Box::new(Sql::Name(Alias::Period)), unit)
                 }
-            })
-            .collect();
-        let mut sql = format!(
-            "WITH {}\nSELECT {}\nFROM __states",
-            self.ctes.join(",\n"),
-            select.join(", ")
-        );
-        if sort {
-            let order: Vec<String> = columns
-                .iter()
-                .filter(|c| {
-                    !matches!(
-                        c,
-                        WideColumn::Metric(_)
-                            | WideColumn::Numerator(_)
-                            | WideColumn::Denominator(_)
-                    )
-                })
-                .map(|c| c.name())
-                .collect();
-            sql.push_str(&format!("\nORDER BY {}", order.join(", ")));
+                (Alias::Entity, _) => Sql::Name(Alias::EntityKey).cast(SqlType::Text),
+                (Alias::Metric(i), _) => values[i].clone(),
+                (Alias::Numerator(i), _) => match &parts[i] {
+                    Some((numerator, _)) => numerator.clone(),
+                    None => Sql::Name(column),
+                },
+                (Alias::Denominator(i), _) => match &parts[i] {
+                    Some((_, denominator)) => denominator.clone(),
+                    None => Sql::Name(column),
+                },
+                _ => Sql::Name(column),
+            };
+            if !matches!(
+                column,
+                Alias::Metric(_) | Alias::Numerator(_) | Alias::Denominator(_)
+            ) {
+                order_by.push(Sql::Name(column));
+            }
+            items.push(Item::new(expr, column));
         }
-        sql
+        let mut body = Select::new(items, Relation::Cte(Alias::States), Style::Top);
+        if sort {
+            body.order_by = order_by;
+        }
+        Statement {
+            ctes: self.ctes,
+            body,
+        }
     }
 }
 
@@ -772,15 +806,15 @@ fn aggregation(
     d: &dyn Dialect,
     metrics: &[MetricExprs],
     single_state: bool,
-) -> (Strategy, Vec<(String, Option<String>)>, Partials) {
+) -> (Strategy, Vec<(Expr, Option<Expr>)>, Partials) {
     let mut partials = Partials::default();
     if !single_state {
-        let decomposed: Option<Vec<(String, Option<String>)>> = metrics
+        let decomposed: Option<Vec<(Expr, Option<Expr>)>> = metrics
             .iter()
             .map(|m| {
-                let num = expr::render(&rollup::decompose(&m.numerator, d, &mut partials)?);
+                let num = rollup::decompose(&m.numerator, d, &mut partials)?;
                 let den = match &m.denominator {
-                    Some(den) => Some(expr::render(&rollup::decompose(den, d, &mut partials)?)),
+                    Some(den) => Some(rollup::decompose(den, d, &mut partials)?),
                     None => None,
                 };
                 Some((num, den))
@@ -792,12 +826,7 @@ fn aggregation(
     }
     let fractions = metrics
         .iter()
-        .map(|m| {
-            (
-                expr::render(&m.numerator),
-                m.denominator.as_ref().map(expr::render),
-            )
-        })
+        .map(|m| (m.numerator.clone(), m.denominator.clone()))
         .collect();
     let strategy = if single_state {
         Strategy::SingleAggregate
@@ -812,24 +841,25 @@ const MAX_GROUPING_ARGUMENTS: usize = 31;
 
 /// The grouping sets of the slices' keys for the first stage (see [`sets`]), or none when one
 /// set holds them all.
-fn grouping_sets(request: &CheckedRequest, leaves: &[(&SliceSpec, Labeler)]) -> Vec<Vec<String>> {
-    let slices: Vec<Vec<(String, u64)>> = request
-        .slices
-        .iter()
-        .map(|(_, components)| {
-            components
-                .iter()
-                .flat_map(|c| labeler(leaves, c).estimates())
-                .collect()
-        })
-        .collect();
+fn grouping_sets(
+    request: &CheckedRequest,
+    leaves: &[(&SliceSpec, Labeler)],
+) -> Result<Vec<Vec<Alias>>> {
+    let mut slices: Vec<Vec<(Alias, u64)>> = Vec::new();
+    for (_, components) in &request.slices {
+        let mut keys = Vec::new();
+        for component in components {
+            keys.extend(labeler(leaves, component)?.estimates());
+        }
+        slices.push(keys);
+    }
     let key_count: usize = leaves.iter().map(|(_, l)| l.keys().len()).sum();
     let sets = sets::pack(&slices);
-    if sets.len() > 1 && key_count <= MAX_GROUPING_ARGUMENTS {
+    Ok(if sets.len() > 1 && key_count <= MAX_GROUPING_ARGUMENTS {
         sets
     } else {
         Vec::new()
-    }
+    })
 }
 
 pub(super) fn build(
@@ -848,7 +878,7 @@ pub(super) fn build(
     };
     let leaves = builder.slices(request)?;
     let segment = builder.segment(request, dimension)?;
-    let (filters, windows) = builder.time(request, group);
+    let (filter, windows) = builder.time(request, group);
 
     let metrics = group
         .metrics
@@ -888,56 +918,65 @@ pub(super) fn build(
         .collect();
     let (strategy, fractions, partials) = aggregation(d, &metrics, states.len() == 1);
     let layout = layout(request, group, &states, &metrics);
-    // Each value column with its expression.
-    let mut values: Vec<(WideColumn, String)> = fractions
+    // Each metric's value, and the numerator and denominator of those that carry them.
+    let mut values: Vec<Sql> = fractions
         .iter()
-        .enumerate()
-        .map(|(i, (num, den))| (WideColumn::Metric(i), value_expr(d, num, den.as_deref())))
+        .map(|(num, den)| value_expr(num, den.as_ref()))
         .collect();
+    let mut parts: Vec<Option<(Sql, Sql)>> = vec![None; fractions.len()];
     for &i in &layout.parts {
-        let (num, den) = &fractions[i];
-        let den = den.as_deref().expect("a ratio has a denominator");
-        values.push((WideColumn::Numerator(i), d.cast(num, SqlType::Double)));
-        values.push((WideColumn::Denominator(i), d.cast(den, SqlType::Double)));
+        if let (num, Some(den)) = &fractions[i] {
+            let double = |e: &Expr| Sql::Fragment(Box::new(e.clone())).cast(SqlType::Double);
+            parts[i] = Some((double(num), double(den)));
+        }
     }
 
-    let mut fact = format!("{} AS __fact", group.fact.relation());
+    let mut joins = Vec::new();
     if let Some(segment) = &segment {
         builder.ctes.push(segment.cte.clone());
-        fact.push_str(&segment.join);
+        joins.push(segment.join.clone());
     }
-    if let Some(windows) = &windows {
-        fact.push_str(windows);
-    }
-    if !filters.is_empty() {
-        fact.push_str(&format!("\n    WHERE {}", filters.join(" AND ")));
-    }
+    joins.extend(windows);
+    let facts = Facts {
+        relation: Relation::Table(group.fact.relation().to_string(), Alias::Fact),
+        joins,
+        filter,
+    };
     if strategy == Strategy::TwoStage {
-        builder.sets = grouping_sets(request, &leaves);
+        builder.sets = grouping_sets(request, &leaves)?;
     }
-    let source = builder.first_stage(strategy, &fact, &partials, &metrics);
+    let source = builder.first_stage(strategy, &facts, &partials, &metrics);
     // Two-stage branches roll the partial aggregates up, and the metrics are computed once over
     // their union (a shorter statement for the database to prepare); the other plans compute the
     // metrics in each branch.
-    let aggregates: Vec<String> = match strategy {
+    let aggregates: Vec<Item> = match strategy {
         Strategy::TwoStage => partials
             .rollups
             .iter()
             .enumerate()
-            .map(|(i, rollup)| format!("{rollup}({0}) AS {0}", Alias::Partial(i)))
+            .map(|(i, rollup)| {
+                let partial = Alias::Partial(i);
+                Item::new(Sql::call(rollup.clone(), vec![Sql::Name(partial)]), partial)
+            })
             .collect(),
         Strategy::OnePass | Strategy::SingleAggregate => {
-            let aggregates = values
-                .iter()
-                .map(|(column, value)| format!("{value} AS {}", column.name()))
-                .collect();
-            for (column, value) in &mut values {
-                *value = column.name();
+            let mut aggregates = Vec::new();
+            for (i, value) in values.iter_mut().enumerate() {
+                let alias = Alias::Metric(i);
+                aggregates.push(Item::new(std::mem::replace(value, Sql::Name(alias)), alias));
+            }
+            for (i, part) in parts.iter_mut().enumerate() {
+                if let Some((num, den)) = part.take() {
+                    let (n, d) = (Alias::Numerator(i), Alias::Denominator(i));
+                    aggregates.push(Item::new(num, n));
+                    aggregates.push(Item::new(den, d));
+                    *part = Some((Sql::Name(n), Sql::Name(d)));
+                }
             }
             aggregates
         }
     };
-    let branches: Vec<String> = states
+    let branches = states
         .iter()
         .enumerate()
         .map(|(i, state)| {
@@ -948,15 +987,18 @@ pub(super) fn build(
                 segment.as_ref(),
                 &aggregates,
                 source,
-                &fact,
+                &facts,
             )
         })
-        .collect();
-    builder.ctes.push(format!(
-        "__states AS (\n    {}\n)",
-        branches.join("\n    UNION ALL\n    ")
-    ));
-    let sql = builder.finish(&layout, request.sort, &values);
+        .collect::<Result<Vec<_>>>()?;
+    builder.ctes.push(Cte {
+        name: Alias::States,
+        materialized: false,
+        branches,
+    });
+    let sql = builder
+        .finish(&layout, request.sort, &values, &parts)
+        .render(d);
     Ok(Built {
         sql,
         strategy,

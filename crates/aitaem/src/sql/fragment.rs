@@ -198,11 +198,6 @@ pub(crate) fn translate(expr: &Expr, dialect: &dyn Dialect) -> Result<Expr, Expr
     Ok(expr)
 }
 
-/// A translated fragment as SQL text.
-pub(crate) fn render(expr: &Expr) -> String {
-    expr.to_string()
-}
-
 /// Drops column qualifiers outside subqueries.
 struct Unqualifier {
     depth: usize,

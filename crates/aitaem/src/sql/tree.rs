@@ -1,8 +1,15 @@
-//! Names the planner gives to what its statements define: common table expressions, relation
-//! aliases and columns. Every spelling is here, in [`Alias`]'s `Display`; nothing else writes one.
+//! The statements the planner builds, as a small typed model rendered once through the backend's
+//! dialect: expressions ([`Sql`]), `SELECT`s with their relations, joins and grouping, common
+//! table expressions, and the names a statement defines ([`Alias`], whose `Display` holds every
+//! spelling; nothing else writes one).
 
 use std::fmt;
 
+use chrono::NaiveDateTime;
+use sqlparser::ast::Expr;
+
+use super::{Dialect, Ident, SqlType};
+use crate::period::TimeUnit;
 use crate::result::DerivedColumn;
 
 /// A name a statement defines.
@@ -142,5 +149,384 @@ impl fmt::Display for Alias {
             Alias::WindowStart => f.write_str("__lo"),
             Alias::WindowEnd => f.write_str("__hi"),
         }
+    }
+}
+
+/// An expression the planner writes. Its leaves that depend on the backend (names from specs,
+/// literals, types, time arithmetic) are rendered by the dialect.
+#[derive(Debug, Clone)]
+pub(crate) enum Sql {
+    /// A name the statement defines: `__p0`.
+    Name(Alias),
+    /// A column of a relation the statement defines: `__r.__period`.
+    Of(Alias, Alias),
+    /// A column named in a spec: `"event_ts"`.
+    Column(Ident),
+    /// A column named in a spec, of a relation: `__fact."referrer_id"`.
+    ColumnOf(Alias, Ident),
+    /// A spec fragment, parsed and translated for the backend (or decomposed from one).
+    Fragment(Box<Expr>),
+    /// An integer.
+    Int(i64),
+    /// A string literal.
+    Text(String),
+    /// A bound of a time window for a time column of the given type.
+    TimeBound(NaiveDateTime, Option<String>),
+    /// `CAST(x AS type)`.
+    Cast(Box<Sql>, SqlType),
+    /// A function call: `SUM(x)`.
+    Call(String, Vec<Sql>),
+    /// `DISTINCT x`, as an aggregate's argument.
+    Distinct(Box<Sql>),
+    /// `a op b`.
+    Binary(Box<Sql>, Op, Box<Sql>),
+    /// `((a) OR (b) ...)`.
+    Any(Vec<Sql>),
+    /// `(x)`.
+    Parens(Box<Sql>),
+    /// `x IS NOT NULL`.
+    NotNull(Box<Sql>),
+    /// `CASE WHEN c THEN t [ELSE e] END`.
+    When(Box<Sql>, Box<Sql>, Option<Box<Sql>>),
+    /// `CASE x WHEN a THEN b ... END`.
+    Switch(Box<Sql>, Vec<(Sql, Sql)>),
+    /// A timestamp's period, as a value to group rows by (see [`Dialect::period_key`]).
+    PeriodKey(Box<Sql>, TimeUnit),
+    /// The start of the period of a [`Sql::PeriodKey`].
+    PeriodStart(Box<Sql>, TimeUnit),
+}
+
+/// A binary operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Add,
+    Divide,
+    BitAnd,
+    Concat,
+    And,
+    Eq,
+    NotEq,
+    AtLeast,
+    Below,
+}
+
+impl Op {
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Add => "+",
+            Op::Divide => "/",
+            Op::BitAnd => "&",
+            Op::Concat => "||",
+            Op::And => "AND",
+            Op::Eq => "=",
+            Op::NotEq => "<>",
+            Op::AtLeast => ">=",
+            Op::Below => "<",
+        }
+    }
+}
+
+impl Sql {
+    /// `a op b`.
+    pub(crate) fn binary(a: Sql, op: Op, b: Sql) -> Sql {
+        Sql::Binary(Box::new(a), op, Box::new(b))
+    }
+
+    /// A call of `name`.
+    pub(crate) fn call(name: impl Into<String>, args: Vec<Sql>) -> Sql {
+        Sql::Call(name.into(), args)
+    }
+
+    /// `CAST(self AS ty)`.
+    pub(crate) fn cast(self, ty: SqlType) -> Sql {
+        Sql::Cast(Box::new(self), ty)
+    }
+
+    /// `(self)`.
+    pub(crate) fn parens(self) -> Sql {
+        Sql::Parens(Box::new(self))
+    }
+
+    /// The items joined by `op` from the left (`a op b op c`); `None` for no items.
+    pub(crate) fn chain(items: impl IntoIterator<Item = Sql>, op: Op) -> Option<Sql> {
+        items.into_iter().reduce(|a, b| Sql::binary(a, op, b))
+    }
+
+    /// The expression as SQL of `d`.
+    pub(crate) fn render(&self, d: &dyn Dialect) -> String {
+        match self {
+            Sql::Name(alias) => alias.to_string(),
+            Sql::Of(relation, column) => format!("{relation}.{column}"),
+            Sql::Column(ident) => d.column(ident),
+            Sql::ColumnOf(relation, ident) => format!("{relation}.{}", d.column(ident)),
+            Sql::Fragment(expr) => expr.to_string(),
+            Sql::Int(i) => i.to_string(),
+            Sql::Text(text) => d.string(text),
+            Sql::TimeBound(ts, column_type) => d.time_bound(*ts, column_type.as_deref()),
+            Sql::Cast(x, ty) => d.cast(&x.render(d), *ty),
+            Sql::Call(name, args) => format!("{name}({})", list(args, d)),
+            Sql::Distinct(x) => format!("DISTINCT {}", x.render(d)),
+            Sql::Binary(a, op, b) => format!("{} {} {}", a.render(d), op.symbol(), b.render(d)),
+            Sql::Any(items) => {
+                let items: Vec<String> = items.iter().map(|i| i.render(d)).collect();
+                format!("(({}))", items.join(") OR ("))
+            }
+            Sql::Parens(x) => format!("({})", x.render(d)),
+            Sql::NotNull(x) => format!("{} IS NOT NULL", x.render(d)),
+            Sql::When(when, then, otherwise) => match otherwise {
+                Some(e) => format!(
+                    "CASE WHEN {} THEN {} ELSE {} END",
+                    when.render(d),
+                    then.render(d),
+                    e.render(d)
+                ),
+                None => format!("CASE WHEN {} THEN {} END", when.render(d), then.render(d)),
+            },
+            Sql::Switch(subject, arms) => {
+                let arms: Vec<String> = arms
+                    .iter()
+                    .map(|(a, b)| format!("WHEN {} THEN {}", a.render(d), b.render(d)))
+                    .collect();
+                format!("CASE {} {} END", subject.render(d), arms.join(" "))
+            }
+            Sql::PeriodKey(x, unit) => d.period_key(&x.render(d), *unit),
+            Sql::PeriodStart(x, unit) => d.period_start(&x.render(d), *unit),
+        }
+    }
+}
+
+fn list(items: &[Sql], d: &dyn Dialect) -> String {
+    items
+        .iter()
+        .map(|i| i.render(d))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What a `FROM` or `JOIN` reads.
+#[derive(Debug, Clone)]
+pub(crate) enum Relation {
+    /// A source's table (its SQL from the catalog): `"events" AS __fact`.
+    Table(String, Alias),
+    /// A common table expression: `__states`.
+    Cte(Alias),
+    /// A common table expression under another name: `__pre AS __r`.
+    CteAs(Alias, Alias),
+    /// A query: `(SELECT ...) AS __labelled`.
+    Query(Box<Select>, Alias),
+    /// Literal rows: `(VALUES ...) AS __v0(__mask, __bit, __name)`.
+    Values {
+        rows: Vec<Vec<Sql>>,
+        alias: Alias,
+        columns: Vec<Alias>,
+    },
+}
+
+impl Relation {
+    fn render(&self, d: &dyn Dialect) -> String {
+        match self {
+            Relation::Table(sql, alias) => format!("{sql} AS {alias}"),
+            Relation::Cte(name) => name.to_string(),
+            Relation::CteAs(name, alias) => format!("{name} AS {alias}"),
+            Relation::Query(select, alias) => format!("({}) AS {alias}", select.render(d)),
+            Relation::Values {
+                rows,
+                alias,
+                columns,
+            } => {
+                let rows: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| r.iter().map(|v| v.render(d)).collect())
+                    .collect();
+                let columns: Vec<String> = columns.iter().map(Alias::to_string).collect();
+                let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                d.values(&rows, &alias.to_string(), &columns)
+            }
+        }
+    }
+}
+
+/// A join.
+#[derive(Debug, Clone)]
+pub(crate) enum Join {
+    /// `LEFT JOIN relation ON condition`.
+    Left(Relation, Sql),
+    /// `JOIN relation ON condition`.
+    Inner(Relation, Sql),
+    /// `CROSS JOIN relation`.
+    Cross(Relation),
+}
+
+impl Join {
+    fn render(&self, d: &dyn Dialect) -> String {
+        match self {
+            Join::Left(r, on) => format!("LEFT JOIN {} ON {}", r.render(d), on.render(d)),
+            Join::Inner(r, on) => format!("JOIN {} ON {}", r.render(d), on.render(d)),
+            Join::Cross(r) => format!("CROSS JOIN {}", r.render(d)),
+        }
+    }
+}
+
+/// How rows are grouped.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum GroupBy {
+    /// Not at all (one group of every row, with aggregates).
+    #[default]
+    Nothing,
+    /// By these expressions.
+    By(Vec<Sql>),
+    /// By each of these sets of expressions.
+    Sets(Vec<Vec<Sql>>),
+}
+
+/// How a `SELECT` is laid out as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Style {
+    /// In a common table expression, an item per line.
+    #[default]
+    Block,
+    /// In a common table expression, the items on one line.
+    Lines,
+    /// The statement's last `SELECT`.
+    Top,
+    /// On one line (a query inside an expression or relation).
+    Inline,
+}
+
+/// An item of a select list.
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    pub expr: Sql,
+    pub alias: Option<Alias>,
+}
+
+impl Item {
+    /// `expr AS alias`.
+    pub(crate) fn new(expr: Sql, alias: Alias) -> Item {
+        Item {
+            expr,
+            alias: Some(alias),
+        }
+    }
+
+    /// `expr`, under its own name.
+    pub(crate) fn bare(expr: Sql) -> Item {
+        Item { expr, alias: None }
+    }
+
+    /// `expr AS alias`, or the alias alone when `expr` is written as it.
+    fn render(&self, d: &dyn Dialect) -> String {
+        let expr = self.expr.render(d);
+        match self.alias {
+            Some(alias) if expr == alias.to_string() => expr,
+            Some(alias) => format!("{expr} AS {alias}"),
+            None => expr,
+        }
+    }
+}
+
+/// A `SELECT`.
+#[derive(Debug, Clone)]
+pub(crate) struct Select {
+    pub items: Vec<Item>,
+    pub from: Relation,
+    pub joins: Vec<Join>,
+    /// Conditions that must all hold.
+    pub filter: Vec<Sql>,
+    pub group_by: GroupBy,
+    pub order_by: Vec<Sql>,
+    pub style: Style,
+}
+
+impl Select {
+    /// `SELECT items FROM from`, laid out as `style`.
+    pub(crate) fn new(items: Vec<Item>, from: Relation, style: Style) -> Select {
+        Select {
+            items,
+            from,
+            joins: Vec::new(),
+            filter: Vec::new(),
+            group_by: GroupBy::Nothing,
+            order_by: Vec::new(),
+            style,
+        }
+    }
+
+    pub(crate) fn render(&self, d: &dyn Dialect) -> String {
+        let (items, clause) = match self.style {
+            Style::Block => (",\n        ", "\n    "),
+            Style::Lines => (", ", "\n    "),
+            Style::Top => (", ", "\n"),
+            Style::Inline => (", ", " "),
+        };
+        let rendered: Vec<String> = self.items.iter().map(|i| i.render(d)).collect();
+        let mut sql = format!("SELECT {}", rendered.join(items));
+        sql.push_str(&format!("{clause}FROM {}", self.from.render(d)));
+        for join in &self.joins {
+            sql.push_str(&format!("{clause}{}", join.render(d)));
+        }
+        if !self.filter.is_empty() {
+            sql.push_str(&format!("{clause}WHERE {}", and(&self.filter, d)));
+        }
+        match &self.group_by {
+            GroupBy::Nothing => {}
+            GroupBy::By(keys) => sql.push_str(&format!("{clause}GROUP BY {}", list(keys, d))),
+            GroupBy::Sets(sets) => {
+                let sets: Vec<String> = sets.iter().map(|s| format!("({})", list(s, d))).collect();
+                sql.push_str(&format!("{clause}GROUP BY GROUPING SETS ({})", sets.join(", ")));
+            }
+        }
+        if !self.order_by.is_empty() {
+            sql.push_str(&format!("{clause}ORDER BY {}", list(&self.order_by, d)));
+        }
+        sql
+    }
+}
+
+fn and(items: &[Sql], d: &dyn Dialect) -> String {
+    items
+        .iter()
+        .map(|i| i.render(d))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// A common table expression: one `SELECT`, or several joined by `UNION ALL`.
+#[derive(Debug, Clone)]
+pub(crate) struct Cte {
+    pub name: Alias,
+    /// Computed once although read more than once (where the dialect can say so).
+    pub materialized: bool,
+    pub branches: Vec<Select>,
+}
+
+/// A statement: common table expressions, then the `SELECT` that returns its rows.
+#[derive(Debug, Clone)]
+pub(crate) struct Statement {
+    pub ctes: Vec<Cte>,
+    pub body: Select,
+}
+
+impl Statement {
+    /// The statement as SQL of `d`.
+    pub(crate) fn render(&self, d: &dyn Dialect) -> String {
+        let ctes: Vec<String> = self
+            .ctes
+            .iter()
+            .map(|cte| {
+                let branches: Vec<String> = cte.branches.iter().map(|b| b.render(d)).collect();
+                let declared = if cte.materialized {
+                    d.materialized()
+                } else {
+                    "AS"
+                };
+                format!(
+                    "{} {declared} (\n    {}\n)",
+                    cte.name,
+                    branches.join("\n    UNION ALL\n    ")
+                )
+            })
+            .collect();
+        format!("WITH {}\n{}", ctes.join(",\n"), self.body.render(d))
     }
 }
