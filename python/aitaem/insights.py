@@ -143,22 +143,21 @@ class MetricCompute:
                     f"time_window must be a (start, end) pair, got {time_window!r}"
                 )
             window = (_bound(time_window[0]), _bound(time_window[1]))
+        request = _native.Request(_names(metrics)).slices(_names(slices)).period(period_type)
+        if segment is not None:
+            request = request.segment(segment, join_key)
+        if window is not None:
+            request = request.time_window(*window)
+        if by_entity is not None:
+            request = request.by_entity(by_entity)
+        request = request.week_start(week_start).fill_gaps(fill_gaps).share(share)
+        request = request.cumulative(cumulative)
+        if compare is not None:
+            request = request.compare(compare)
+        if rolling is not None:
+            request = request.rolling(rolling)
         table = _native.compute(
-            self.spec_cache._store,
-            self.connection_manager._connections,
-            _names(metrics),
-            _names(slices),
-            segment,
-            join_key,
-            window,
-            period_type,
-            by_entity,
-            week_start,
-            fill_gaps,
-            compare,
-            share,
-            cumulative,
-            rolling,
+            self.spec_cache._store, self.connection_manager._connections, request
         )
         for notice in table.notices:
             logger.warning("%s", notice)
@@ -182,7 +181,7 @@ class MetricCompute:
                     compatible=compatible,
                     valid_join_keys=list(keys),
                     missing_columns=list(missing),
-                    reason=reason or None,
+                    reason=reason,
                 )
                 for metric, spec, kind, compatible, keys, missing, reason in rows
             )

@@ -348,3 +348,14 @@ def test_time_options(ads: pathlib.Path, ads_compute: MetricCompute, oracle: Ora
         week_start="monday",
     )
     assert len(filled) == 31 and filled.columns == tuple(aitaem.STANDARD_COLUMNS)
+
+
+def test_scan_gives_reasons_only_against(ads_compute: MetricCompute) -> None:
+    scan = ads_compute.scan()
+    assert "platform_group" in scan.compatible_segments("revenue")
+    fits = [r for r in scan.for_metric("revenue") if r.spec_name == "platform_group"]
+    assert fits[0].compatible and fits[0].reason is None, fits
+    # `known_users` reads the user dimension, which has no `device_type`.
+    misfit = [r for r in scan.for_metric("known_users") if r.spec_name == "device"][0]
+    assert not misfit.compatible and misfit.missing_columns == ["device_type"]
+    assert "lacks `device_type`" in (misfit.reason or ""), misfit

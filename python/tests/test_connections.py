@@ -29,6 +29,11 @@ def test_from_yaml_errors(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("AITAEM_TEST_UNSET_SECRET", raising=False)
     with pytest.raises(ConfigurationError, match="AITAEM_TEST_UNSET_SECRET"):
         ConnectionManager.from_yaml(env)
+    # As the original: an unknown backend is UnsupportedBackendError, with where it is.
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("duckdb:\n  path: a.db\nclickhouse:\n  host: x\n")
+    with pytest.raises(UnsupportedBackendError, match=r"unknown.yaml:3:1.*clickhouse"):
+        ConnectionManager.from_yaml(unknown)
     monkeypatch.setenv("AITAEM_TEST_UNSET_SECRET", "s3cret")
     manager = ConnectionManager.from_yaml(env)
     assert manager.backend_types == ["postgres"]
@@ -64,6 +69,9 @@ def test_parse_source_uri() -> None:
     assert parse("duckdb:///abs/path/db.duckdb/events") == ("duckdb", "/abs/path/db.duckdb", "events")
     assert parse("bigquery://project/dataset.table") == ("bigquery", "project", "dataset.table")
     assert parse("bigquery://my-project.dataset.table") == ("bigquery", "my-project", "dataset.table")
+    # The forms the original's documentation also gives.
+    assert parse("bigquery://project/dataset/table") == ("bigquery", "project", "dataset.table")
+    assert parse("bigquery://project.dataset/table") == ("bigquery", "project", "dataset.table")
     assert parse("postgres://public/events") == ("postgres", "public", "events")
     assert parse("postgres:///events") == ("postgres", "", "events")
     assert ConnectionManager.resolve_table_reference("bigquery://p/ds.t") == ("t", "p.ds")

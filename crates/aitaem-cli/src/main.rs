@@ -6,6 +6,7 @@
 mod output;
 mod plot;
 mod report;
+mod target;
 mod terminal;
 
 use std::io::{IsTerminal, Write};
@@ -13,11 +14,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use aitaem::duckdb::{Existing, LoadOptions};
 use aitaem::result::OutputFormat;
 use aitaem::result::readable::Readable;
-use aitaem::duckdb::{Existing, LoadOptions};
-use aitaem::{ComputeRequest, ConnectionManager, Error, MetricCompute, PeriodType, Project, SpecCache};
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use aitaem::{
+    Comparison, ComputeRequest, ConnectionManager, Error, MetricCompute, PeriodType, Project,
+    WeekStart,
+};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use target::Target;
 
 #[derive(Parser)]
 #[command(
@@ -46,11 +52,9 @@ enum Command {
     )]
     Compute {
         #[command(flatten)]
-        args: ComputeArgs,
-        /// Also draw a chart per metric into FILE.svg or FILE.png: lines over periods, or bars
-        /// for all time.
-        #[arg(long, value_name = "FILE")]
-        plot: Option<PathBuf>,
+        request: RequestArgs,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Print the SQL a compute would run, per source, without running it.
     #[command(
@@ -58,7 +62,7 @@ enum Command {
     )]
     Sql {
         #[command(flatten)]
-        compute: ComputeArgs,
+        request: RequestArgs,
         /// Also print the engine's query plan (EXPLAIN).
         #[arg(long)]
         explain: bool,
@@ -104,8 +108,8 @@ enum Command {
         #[arg(long)]
         replace: bool,
         /// Wait up to this long while another process uses the database.
-        #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
-        wait: f64,
+        #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
+        wait: Duration,
     },
     /// Create a ready-to-run project from CSV files: a DuckDB database with their data,
     /// connections.yaml, and starter metrics and slices inferred from the columns.
@@ -170,13 +174,14 @@ struct ConnectionArgs {
     #[arg(long, value_name = "FILE")]
     connections: Option<PathBuf>,
     /// Wait up to this long while another process writes a database this command reads.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
-    wait: f64,
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
+    wait: Duration,
 }
 
 impl ConnectionArgs {
-    /// The project with `--connections` when given.
+    /// The project with `--connections` and `--wait`.
     fn apply(&self, project: Project) -> Project {
+        let project = project.with_lock_wait(self.wait);
         match &self.connections {
             Some(file) => project.with_connections_file(file),
             None => project,
@@ -185,26 +190,117 @@ impl ConnectionArgs {
 
     /// The connections of a command that reads no specs.
     fn open(&self) -> Result<ConnectionManager, Error> {
-        self.connect(&self.apply(Project::default()))
-    }
-
-    /// A project's connections, waiting for busy databases as asked.
-    fn connect(&self, project: &Project) -> Result<ConnectionManager, Error> {
-        let mut connections = project.connections()?;
-        connections.set_lock_wait(wait(self.wait)?);
-        Ok(connections)
+        self.apply(Project::default()).connections()
     }
 }
 
 /// `--wait SECONDS` as a duration.
-fn wait(seconds: f64) -> Result<Duration, Error> {
-    Duration::try_from_secs_f64(seconds).map_err(|_| Error::QueryBuild {
-        message: format!("--wait {seconds}: give a number of seconds, 0 or more"),
-    })
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("`{text}` is not a number of seconds, 0 or more"))
 }
 
+/// `--time-window START,END`.
+fn window(text: &str) -> Result<(String, String), String> {
+    match text.split_once(',') {
+        Some((start, end)) => Ok((start.trim().to_string(), end.trim().to_string())),
+        None => Err(format!(
+            "`{text}` must be START,END (e.g. 2024-01-01,2025-01-01)"
+        )),
+    }
+}
+
+/// The choices of `--period`.
+#[derive(Clone, Copy, ValueEnum)]
+#[value(rename_all = "snake_case")]
+enum Period {
+    AllTime,
+    Hourly,
+    Daily,
+    Weekly,
+    Monthly,
+    Quarterly,
+    Yearly,
+}
+
+impl From<Period> for PeriodType {
+    fn from(period: Period) -> PeriodType {
+        match period {
+            Period::AllTime => PeriodType::AllTime,
+            Period::Hourly => PeriodType::Hourly,
+            Period::Daily => PeriodType::Daily,
+            Period::Weekly => PeriodType::Weekly,
+            Period::Monthly => PeriodType::Monthly,
+            Period::Quarterly => PeriodType::Quarterly,
+            Period::Yearly => PeriodType::Yearly,
+        }
+    }
+}
+
+/// The choices of `--week-start`.
+#[derive(Clone, Copy, ValueEnum)]
+enum Day {
+    Monday,
+    Sunday,
+    Saturday,
+}
+
+impl From<Day> for WeekStart {
+    fn from(day: Day) -> WeekStart {
+        match day {
+            Day::Monday => WeekStart::Monday,
+            Day::Sunday => WeekStart::Sunday,
+            Day::Saturday => WeekStart::Saturday,
+        }
+    }
+}
+
+/// The choices of `--compare`.
+#[derive(Clone, Copy, ValueEnum)]
+#[value(rename_all = "snake_case")]
+enum Compare {
+    PreviousPeriod,
+    PreviousYear,
+}
+
+impl From<Compare> for Comparison {
+    fn from(compare: Compare) -> Comparison {
+        match compare {
+            Compare::PreviousPeriod => Comparison::PreviousPeriod,
+            Compare::PreviousYear => Comparison::PreviousYear,
+        }
+    }
+}
+
+/// The choices of `--format`.
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    LongTable,
+    Csv,
+    Json,
+    Jsonl,
+    Parquet,
+}
+
+impl From<Format> for OutputFormat {
+    fn from(format: Format) -> OutputFormat {
+        match format {
+            Format::Table => OutputFormat::Table,
+            Format::LongTable => OutputFormat::LongTable,
+            Format::Csv => OutputFormat::Csv,
+            Format::Json => OutputFormat::Json,
+            Format::Jsonl => OutputFormat::Jsonl,
+            Format::Parquet => OutputFormat::Parquet,
+        }
+    }
+}
+
+/// What to compute (`compute` and `sql`).
 #[derive(Args, Clone)]
-struct ComputeArgs {
+struct RequestArgs {
     /// Metric names.
     #[arg(required = true, value_name = "METRIC")]
     metric_names: Vec<String>,
@@ -219,21 +315,21 @@ struct ComputeArgs {
     #[arg(long, value_name = "NAME[=JOIN_KEY]")]
     segment: Option<String>,
     /// Keep rows with START <= timestamp < END (dates or date-times).
-    #[arg(long, value_name = "START,END")]
-    time_window: Option<String>,
-    /// all_time (default), hourly, daily, weekly, monthly, quarterly or yearly.
-    #[arg(long, value_name = "P", default_value = "all_time")]
-    period: String,
-    /// The day weekly periods start on: monday (default), sunday or saturday.
-    #[arg(long, value_name = "DAY")]
-    week_start: Option<String>,
+    #[arg(long, value_name = "START,END", value_parser = window)]
+    time_window: Option<(String, String)>,
+    /// How rows are grouped in time.
+    #[arg(long, value_name = "P", value_enum, default_value_t = Period::AllTime)]
+    period: Period,
+    /// The day weekly periods start on (default monday).
+    #[arg(long, value_name = "DAY", value_enum)]
+    week_start: Option<Day>,
     /// Give every period of the window a row for every series with rows in the window (0 for
     /// single SUM/COUNT/COUNT DISTINCT metrics, empty otherwise).
     #[arg(long)]
     fill_gaps: bool,
-    /// Add comparison_value, delta and delta_pct: previous_period or previous_year.
-    #[arg(long, value_name = "WITH")]
-    compare: Option<String>,
+    /// Add comparison_value, delta and delta_pct.
+    #[arg(long, value_name = "WITH", value_enum)]
+    compare: Option<Compare>,
     /// Add share_of_total: each value over its slice's (or segment's) total.
     #[arg(long)]
     share: bool,
@@ -246,107 +342,127 @@ struct ComputeArgs {
     /// Break every metric down by this entity column.
     #[arg(long, value_name = "COL")]
     by_entity: Option<String>,
-    /// table (for reading: a column per metric), long-table (the standard columns), csv, json,
-    /// jsonl or parquet (default: table on a terminal, otherwise from the
-    /// --output extension, otherwise csv).
-    #[arg(long, value_name = "FORMAT")]
-    format: Option<String>,
-    /// Write the result to this file instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Exit successfully with a partial result when some sources fail.
-    #[arg(long)]
-    allow_partial: bool,
     /// Order the rows (metric, slice and segment in request order, period, entity, values);
     /// always on for --format table and long-table.
     #[arg(long)]
     sort: bool,
 }
 
-impl ComputeArgs {
-    /// The request. `sort_for_table`: whether a table on a terminal orders the rows (for
-    /// `compute`; `sql` prints the same statement wherever its output goes).
-    fn request(&self, sort_for_table: bool) -> Result<ComputeRequest, Error> {
-        let sort = self.sort
-            || (sort_for_table
-                && matches!(
-                    self.format()?,
-                    OutputFormat::Table | OutputFormat::LongTable
-                ));
+impl RequestArgs {
+    /// The request; `sort` orders the rows even without `--sort`.
+    fn request(&self, sort: bool) -> ComputeRequest {
         let mut request = ComputeRequest::new(self.metric_names.iter().cloned())
             .slices(self.slices.iter().cloned())
-            .period(self.period.parse::<PeriodType>()?)
-            .sorted(sort);
+            .period(self.period.into())
+            .sorted(self.sort || sort)
+            .fill_gaps(self.fill_gaps)
+            .share(self.share)
+            .cumulative(self.cumulative);
         if let Some(segment) = &self.segment {
             request = match segment.split_once('=') {
                 Some((name, key)) => request.segment(name.trim()).join_key(key.trim()),
                 None => request.segment(segment.trim()),
             };
         }
-        if let Some(window) = &self.time_window {
-            let Some((start, end)) = window.split_once(',') else {
-                return Err(Error::QueryBuild {
-                    message: format!(
-                        "--time-window `{window}` must be START,END (e.g. 2024-01-01,2025-01-01)"
-                    ),
-                });
-            };
-            request = request.time_window(start.trim(), end.trim());
+        if let Some((start, end)) = &self.time_window {
+            request = request.time_window(start, end);
         }
         if let Some(entity) = &self.by_entity {
             request = request.by_entity(entity);
         }
-        if let Some(day) = &self.week_start {
-            request = request.week_start(day.parse()?);
+        if let Some(day) = self.week_start {
+            request = request.week_start(day.into());
         }
-        if let Some(comparison) = &self.compare {
-            request = request.compare(comparison.parse()?);
+        if let Some(comparison) = self.compare {
+            request = request.compare(comparison.into());
         }
         if let Some(n) = self.rolling {
             request = request.rolling(n);
         }
-        Ok(request
-            .fill_gaps(self.fill_gaps)
-            .share(self.share)
-            .cumulative(self.cumulative))
+        request
     }
 
-    fn format(&self) -> Result<OutputFormat, Error> {
-        if let Some(format) = &self.format {
-            return format
-                .parse()
-                .map_err(|message| Error::QueryBuild { message });
+    /// The project, with `--connections` and `--wait`.
+    fn project(&self) -> Project {
+        self.connections.apply(self.specs.project())
+    }
+}
+
+/// Where and how `compute` writes its result.
+#[derive(Args, Clone)]
+struct OutputArgs {
+    /// table (for reading: a column per metric), long-table (the standard columns), csv, json,
+    /// jsonl or parquet (default: table on a terminal, otherwise from the --output extension,
+    /// otherwise csv).
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    format: Option<Format>,
+    /// Write the result to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Also draw a chart per metric into FILE.svg or FILE.png: lines over periods, or bars
+    /// for all time.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+    /// Exit successfully with a partial result when some sources fail.
+    #[arg(long)]
+    allow_partial: bool,
+}
+
+impl OutputArgs {
+    fn format(&self) -> OutputFormat {
+        if let Some(format) = self.format {
+            return format.into();
         }
         if let Some(path) = &self.output {
-            return Ok(OutputFormat::from_extension(path).unwrap_or(OutputFormat::Csv));
+            return OutputFormat::from_extension(path).unwrap_or(OutputFormat::Csv);
         }
-        Ok(if std::io::stdout().is_terminal() {
+        if std::io::stdout().is_terminal() {
             OutputFormat::Table
         } else {
             OutputFormat::Csv
-        })
+        }
     }
+}
+
+/// Why a command failed, which decides its exit code.
+enum Failure {
+    /// Bad usage (exit 2): printed as the argument parser prints its own errors.
+    Usage(clap::Error),
+    /// Everything else (exit 1).
+    Failed(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        Failure::Failed(err)
+    }
+}
+
+/// A usage error of the arguments.
+fn usage(message: impl std::fmt::Display) -> Failure {
+    Failure::Usage(Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(code) => code,
-        Err(err) => {
+        Err(Failure::Usage(err)) => err.exit(),
+        Err(Failure::Failed(err)) => {
             report::error(&err);
             ExitCode::from(1)
         }
     }
 }
 
-fn run(command: Command) -> Result<ExitCode, Error> {
+fn run(command: Command) -> Result<ExitCode, Failure> {
     match command {
         Command::Validate(specs) => {
             let cache = specs.project().specs()?;
             output::summary(&cache);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Compute { args, plot } => compute(&args, plot.as_deref()),
+        Command::Compute { request, output } => compute(&request, &output),
         Command::Init { dir, from_csv } => {
             output::init(&dir, &from_csv)?;
             Ok(ExitCode::SUCCESS)
@@ -358,36 +474,37 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sql {
-            compute,
+            request,
             explain,
             estimate,
         } => {
-            let request = compute.request(false)?;
-            let (specs, connections) = load(&compute.specs, &compute.connections)?;
+            let (specs, connections) = request.project().load()?;
+            let request = request.request(false);
             let computer = MetricCompute::new(&specs, &connections);
             let plan = computer.plan(&request)?;
-            for notice in &plan.notices {
+            for notice in plan.notices() {
                 report::notice(notice);
             }
             print!("{plan}");
             if explain {
-                for statement in &plan.statements {
-                    println!("\n-- plan of the statement for {}:", statement.source);
+                for statement in plan.statements() {
+                    println!("\n-- plan of the statement for {}:", statement.source());
                     println!("{}", computer.explain(statement)?);
                 }
             }
             if estimate {
                 println!();
-                for statement in &plan.statements {
+                for statement in plan.statements() {
                     match computer.estimate(statement)? {
                         Some(bytes) => println!(
                             "-- {}: would process {bytes} bytes ({})",
-                            statement.source,
+                            statement.source(),
                             output::bytes(bytes)
                         ),
                         None => println!(
                             "-- {}: no byte estimate ({} does not bill by bytes read)",
-                            statement.source, statement.backend
+                            statement.source(),
+                            statement.backend()
                         ),
                     }
                 }
@@ -395,7 +512,7 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Scan { specs, connections } => {
-            let (cache, connections) = load(&specs, &connections)?;
+            let (cache, connections) = connections.apply(specs.project()).load()?;
             let scan = MetricCompute::new(&cache, &connections).scan()?;
             output::scan(&cache, &scan);
             Ok(ExitCode::SUCCESS)
@@ -419,56 +536,35 @@ fn run(command: Command) -> Result<ExitCode, Error> {
             path,
             db,
             replace,
-            wait: seconds,
+            wait,
         } => {
-            let options = LoadOptions {
-                existing: if replace {
-                    Existing::Replace
-                } else {
-                    Existing::Refuse
-                },
-                lock_wait: wait(seconds)?,
+            let existing = if replace {
+                Existing::Replace
+            } else {
+                Existing::Refuse
             };
+            let options = LoadOptions::default()
+                .with_existing(existing)
+                .with_lock_wait(wait);
             output::load_csv(&path, &db, options)?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// Loads the specs and reads the connections. Opening an embedded database (about 20 ms for
-/// DuckDB) does not depend on the specs, so it starts at once; a spec error is reported first,
-/// and a failed open is reported when a source needs the database.
-fn load(
-    specs: &SpecArgs,
-    connections: &ConnectionArgs,
-) -> Result<(SpecCache, ConnectionManager), Error> {
-    let project = connections.apply(specs.project());
-    let (specs, connections) = std::thread::scope(|scope| {
-        let connections = scope.spawn(|| {
-            let connections = connections.connect(&project)?;
-            for backend in connections.backends().filter(|b| b.is_embedded()) {
-                let _ = connections.open(backend);
-            }
-            Ok::<_, Error>(connections)
-        });
-        let specs = project.specs();
-        let connections = connections
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (specs, connections)
-    });
-    Ok((specs?, connections?))
-}
-
-fn compute(args: &ComputeArgs, plot: Option<&std::path::Path>) -> Result<ExitCode, Error> {
-    let format = args.format()?;
-    if format == OutputFormat::Parquet && args.output.is_none() && std::io::stdout().is_terminal() {
-        return Err(Error::QueryBuild {
-            message: "parquet output is binary; write it to a file with --output FILE".into(),
-        });
+fn compute(args: &RequestArgs, out: &OutputArgs) -> Result<ExitCode, Failure> {
+    let format = out.format();
+    if format == OutputFormat::Parquet && out.output.is_none() && std::io::stdout().is_terminal() {
+        return Err(usage(
+            "parquet output is binary; write it to a file with --output FILE",
+        ));
     }
-    let request = args.request(true)?;
-    let (specs, connections) = load(&args.specs, &args.connections)?;
+    // A table on a terminal is ordered.
+    let request = args.request(matches!(
+        format,
+        OutputFormat::Table | OutputFormat::LongTable
+    ));
+    let (specs, connections) = args.project().load()?;
     let computer = MetricCompute::new(&specs, &connections);
     let plan = computer.plan(&request)?;
     let databases = connections.files();
@@ -477,43 +573,45 @@ fn compute(args: &ComputeArgs, plot: Option<&std::path::Path>) -> Result<ExitCod
         .into_iter()
         .chain(databases.iter().map(PathBuf::as_path))
         .collect();
-    let target = match &args.output {
-        Some(path) => Some(output::Target::new(path, reads.iter().copied())?),
+    let target = match &out.output {
+        Some(path) => Some(Target::new(path, reads.iter().copied())?),
         None => None,
     };
-    let chart = match plot {
-        Some(path) => Some(output::Target::new(path, reads.iter().copied())?),
+    let chart = match &out.plot {
+        Some(path) => Some(Target::new(path, reads.iter().copied())?),
         None => None,
     };
-    for notice in &plan.notices {
+    for notice in plan.notices() {
         report::notice(notice);
     }
     let result = {
         let _spinner = terminal::Spinner::start(running(&plan));
         computer.run(&plan)?
     };
-    for warning in &result.warnings {
+    for warning in result.warnings() {
         report::warning(warning);
     }
     if let Some(chart) = &chart {
-        chart.draw(|file| plot::plot(&result.batches, file))?;
+        chart.draw(|file| plot::plot(&result.batches(), file))?;
     }
     match target {
-        Some(target) => target.write(|out| aitaem::result::write(&result.batches, format, out))?,
+        Some(target) => {
+            target.write(|out| aitaem::result::write(&result.batches(), format, out))?
+        }
         None if format == OutputFormat::Table && std::io::stdout().is_terminal() => {
-            let table = Readable::of(&result.batches).render(terminal::colour());
+            let table = Readable::of(&result.batches()).render(terminal::colour());
             terminal::page(&table)?;
         }
         None => {
             let mut buffer = Vec::new();
-            aitaem::result::write(&result.batches, format, &mut buffer)?;
+            aitaem::result::write(&result.batches(), format, &mut buffer)?;
             print(&buffer)?;
         }
     }
-    if !result.warnings.is_empty() && !args.allow_partial {
+    if !result.warnings().is_empty() && !out.allow_partial {
         eprintln!(
             "error: {} source(s) failed; the result above is partial (use --allow-partial to accept it)",
-            result.warnings.len()
+            result.warnings().len()
         );
         return Ok(ExitCode::from(PARTIAL));
     }
@@ -523,9 +621,9 @@ fn compute(args: &ComputeArgs, plot: Option<&std::path::Path>) -> Result<ExitCod
 /// What a plan runs, for the spinner: `computing revenue, ctr on duckdb://data/events.csv`.
 fn running(plan: &aitaem::plan::Plan) -> String {
     let parts: Vec<String> = plan
-        .statements
+        .statements()
         .iter()
-        .map(|s| format!("{} on {}", s.metrics.join(", "), s.source))
+        .map(|s| format!("{} on {}", s.metrics().join(", "), s.source()))
         .collect();
     format!("computing {}", parts.join("; "))
 }

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use aitaem::{
-    Comparison, ComputeRequest, ConnectionManager, MetricCompute,
-    PeriodType, SpecCache, WeekStart,
-};
 use aitaem::duckdb::{Existing, LoadOptions};
+use aitaem::error::RequestError;
+use aitaem::{
+    Comparison, ComputeRequest, ConnectionManager, MetricCompute, PeriodType, SpecCache, WeekStart,
+};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
@@ -21,64 +21,106 @@ use crate::table::Table;
 /// How often a waiting call looks for Ctrl-C.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
-/// Computes metrics (the arguments of `MetricCompute.compute`, already checked and
-/// normalised by the Python layer).
+/// What to compute: the library's `ComputeRequest`, built step by step as its builder is.
+/// Each method returns a new request.
+#[pyclass(frozen, module = "aitaem._native")]
+#[derive(Clone)]
+pub struct Request {
+    request: ComputeRequest,
+}
+
+impl Request {
+    fn with(&self, change: impl FnOnce(ComputeRequest) -> ComputeRequest) -> Request {
+        Request {
+            request: change(self.request.clone()),
+        }
+    }
+}
+
+#[pymethods]
+impl Request {
+    /// A request for these metrics, all time, no breakdowns.
+    #[new]
+    fn new(metrics: Vec<String>) -> Self {
+        Request {
+            request: ComputeRequest::new(metrics),
+        }
+    }
+
+    /// Breaks the metrics down by these slices.
+    fn slices(&self, slices: Vec<String>) -> Request {
+        self.with(|r| r.slices(slices))
+    }
+
+    /// Adds a segment, joined on `join_key` (default: its `entity_id`).
+    #[pyo3(signature = (name, join_key=None))]
+    fn segment(&self, name: String, join_key: Option<String>) -> Request {
+        self.with(|r| match join_key {
+            Some(key) => r.segment(name).join_key(key),
+            None => r.segment(name),
+        })
+    }
+
+    /// Keeps rows with `start <= timestamp < end`.
+    fn time_window(&self, start: String, end: String) -> Request {
+        self.with(|r| r.time_window(start, end))
+    }
+
+    /// Groups rows by period: `all_time`, `hourly`, ... `yearly`.
+    fn period(&self, period: &str) -> PyResult<Request> {
+        let period: PeriodType = period.parse().map_err(errors::to_py)?;
+        Ok(self.with(|r| r.period(period)))
+    }
+
+    /// Breaks every metric down by an entity column.
+    fn by_entity(&self, column: String) -> Request {
+        self.with(|r| r.by_entity(column))
+    }
+
+    /// Starts weekly periods on `monday`, `sunday` or `saturday`.
+    fn week_start(&self, day: &str) -> PyResult<Request> {
+        let day: WeekStart = day.parse().map_err(errors::to_py)?;
+        Ok(self.with(|r| r.week_start(day)))
+    }
+
+    /// Gives every period of the window a row.
+    fn fill_gaps(&self, fill: bool) -> Request {
+        self.with(|r| r.fill_gaps(fill))
+    }
+
+    /// Compares every row with `previous_period` or `previous_year`.
+    fn compare(&self, comparison: &str) -> PyResult<Request> {
+        let comparison: Comparison = comparison.parse().map_err(errors::to_py)?;
+        Ok(self.with(|r| r.compare(comparison)))
+    }
+
+    /// Adds each row's share of its total.
+    fn share(&self, share: bool) -> Request {
+        self.with(|r| r.share(share))
+    }
+
+    /// Adds running totals over the window.
+    fn cumulative(&self, cumulative: bool) -> Request {
+        self.with(|r| r.cumulative(cumulative))
+    }
+
+    /// Adds totals over the last `periods` periods.
+    fn rolling(&self, periods: i64) -> PyResult<Request> {
+        let periods = u32::try_from(periods)
+            .map_err(|_| errors::to_py(RequestError::InvalidRolling { given: periods }.into()))?;
+        Ok(self.with(|r| r.rolling(periods)))
+    }
+}
+
+/// Computes a request.
 #[pyfunction]
-#[pyo3(signature = (specs, connections, metrics, slices, segment, join_key, time_window, period, by_entity, week_start, fill_gaps, compare, share, cumulative, rolling))]
-#[allow(clippy::too_many_arguments)]
 pub fn compute(
     py: Python<'_>,
     specs: &SpecStore,
     connections: &Connections,
-    metrics: Vec<String>,
-    slices: Vec<String>,
-    segment: Option<String>,
-    join_key: Option<String>,
-    time_window: Option<(String, String)>,
-    period: &str,
-    by_entity: Option<String>,
-    week_start: &str,
-    fill_gaps: bool,
-    compare: Option<&str>,
-    share: bool,
-    cumulative: bool,
-    rolling: Option<i64>,
+    request: &Request,
 ) -> PyResult<Table> {
-    let period: PeriodType = period.parse().map_err(errors::to_py)?;
-    let week_start: WeekStart = week_start.parse().map_err(errors::to_py)?;
-    let mut request = ComputeRequest::new(metrics)
-        .slices(slices)
-        .period(period)
-        .week_start(week_start)
-        .fill_gaps(fill_gaps)
-        .share(share)
-        .cumulative(cumulative);
-    if let Some(comparison) = compare {
-        request = request.compare(comparison.parse::<Comparison>().map_err(errors::to_py)?);
-    }
-    if let Some(n) = rolling {
-        let n = u32::try_from(n).map_err(|_| {
-            errors::to_py(aitaem::Error::QueryBuild {
-                message: format!(
-                    "rolling needs a number of periods from 1 to {}, got {n}",
-                    u32::MAX
-                ),
-            })
-        })?;
-        request = request.rolling(n);
-    }
-    if let Some(name) = segment {
-        request = request.segment(name);
-    }
-    if let Some(column) = join_key {
-        request = request.join_key(column);
-    }
-    if let Some((start, end)) = time_window {
-        request = request.time_window(start, end);
-    }
-    if let Some(column) = by_entity {
-        request = request.by_entity(column);
-    }
+    let request = request.request.clone();
     let result = interruptible(py, specs, connections, move |specs, connections| {
         MetricCompute::new(specs, connections).compute(&request)
     })?;
@@ -86,7 +128,7 @@ pub fn compute(
 }
 
 /// One row per metric × slice and metric × segment: `(metric_name, spec_name, spec_type,
-/// compatible, valid_join_keys, missing_columns, reason)`, `reason` empty when compatible.
+/// compatible, valid_join_keys, missing_columns, reason)`, `reason` None when compatible.
 type ScanRow = (
     String,
     String,
@@ -94,7 +136,7 @@ type ScanRow = (
     bool,
     Vec<String>,
     Vec<String>,
-    String,
+    Option<String>,
 );
 
 /// Which slices and segments fit which metrics.
@@ -134,14 +176,11 @@ pub fn load_csvs(
     db_path: PathBuf,
     append: bool,
 ) -> PyResult<Vec<(String, String, u64)>> {
-    let options = LoadOptions {
-        existing: if append {
-            Existing::Append
-        } else {
-            Existing::Replace
-        },
-        ..LoadOptions::default()
-    };
+    let options = LoadOptions::default().with_existing(if append {
+        Existing::Append
+    } else {
+        Existing::Replace
+    });
     let (_, loaded) = py
         .detach(|| aitaem::duckdb::load_csv_files(&files, &db_path, options, |_| {}))
         .map_err(errors::to_py)?;

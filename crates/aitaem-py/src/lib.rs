@@ -21,6 +21,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<specs::SpecStore>()?;
     m.add_class::<connections::Connections>()?;
     m.add_class::<table::Table>()?;
+    m.add_class::<compute::Request>()?;
     m.add_function(wrap_pyfunction!(specs::parse_spec, m)?)?;
     m.add_function(wrap_pyfunction!(specs::validate_spec, m)?)?;
     m.add_function(wrap_pyfunction!(connections::parse_source_uri, m)?)?;

@@ -250,6 +250,7 @@ fn to_dict<'py>(py: Python<'py>, spec: &Spec) -> PyResult<Bound<'py, PyDict>> {
                 SliceKind::Values(v) => (values(v), Vec::new(), String::new()),
                 SliceKind::CrossProduct(parts) => (Vec::new(), parts.clone(), String::new()),
                 SliceKind::Column { written, .. } => (Vec::new(), Vec::new(), written.clone()),
+                _ => return Err(unrepresentable("slice", &s.name)),
             };
             d.set_item("values", vals)?;
             d.set_item("cross_product", cross)?;
@@ -263,12 +264,21 @@ fn to_dict<'py>(py: Python<'py>, spec: &Spec) -> PyResult<Bound<'py, PyDict>> {
             let (vals, columns) = match &s.kind {
                 SegmentKind::Values(v) => (values(v), Vec::new()),
                 SegmentKind::Columns(c) => (Vec::new(), names(c)),
+                _ => return Err(unrepresentable("segment", &s.name)),
             };
             d.set_item("values", vals)?;
             d.set_item("column", columns)?;
             d.set_item("description", s.description.as_deref().unwrap_or(""))?;
             d.set_item("join_keys", names(&s.join_keys))?;
         }
+        other => return Err(unrepresentable("spec", other.name())),
     }
     Ok(d)
+}
+
+/// The error for a kind of spec the Python classes have no fields for.
+fn unrepresentable(kind: &str, name: &str) -> PyErr {
+    pyo3::exceptions::PyNotImplementedError::new_err(format!(
+        "{kind} `{name}` is of a kind this version of the Python package cannot show"
+    ))
 }

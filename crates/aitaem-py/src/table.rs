@@ -22,10 +22,10 @@ pub struct Table {
 impl Table {
     pub fn new(result: aitaem::ComputeResult) -> Table {
         Table {
-            batches: result.batches,
-            schema: result.schema.clone(),
-            warnings: result.warnings.iter().map(ToString::to_string).collect(),
-            notices: result.notices,
+            schema: result.schema().clone(),
+            warnings: result.warnings().iter().map(ToString::to_string).collect(),
+            notices: result.notices().to_vec(),
+            batches: result.into_batches(),
         }
     }
 }

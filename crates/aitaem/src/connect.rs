@@ -191,7 +191,8 @@ impl ConnectionManager {
     /// [`load_csvs_to_duckdb`](crate::load_csvs_to_duckdb)) as the DuckDB connection.
     #[cfg(feature = "duckdb")]
     pub fn add_duckdb_connection(&mut self, connection: ::duckdb::Connection) -> Result<()> {
-        let duck = backend::duckdb::client::DuckDb::from_connection(connection, self.paths.clone())?;
+        let duck =
+            backend::duckdb::client::DuckDb::from_connection(connection, self.paths.clone())?;
         let config = backend::duckdb::DuckDbConfig::new(duck.uri_path()).into();
         self.slots
             .insert(BackendKind::DUCKDB, Slot::opened(config, Arc::new(duck)));

@@ -10,11 +10,13 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::backend::BackendKind;
+use crate::period::{Comparison, PeriodType, WeekStart};
 use crate::spec::SpecKind;
 use crate::yaml::Location;
 
 /// One problem found while loading or validating a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SpecIssue {
     /// Where the problem is.
     pub location: Location,
@@ -82,11 +84,8 @@ pub enum Error {
         suggestions: Vec<String>,
     },
     /// Compute arguments that cannot be satisfied, or specs that do not fit together.
-    #[error("{message}")]
-    QueryBuild {
-        /// What is wrong and what to change.
-        message: String,
-    },
+    #[error(transparent)]
+    QueryBuild(RequestError),
     /// The backend failed to run a statement.
     #[error("computing {} on {source_uri} failed: {source}", quote_list(.metrics))]
     QueryExecution {
@@ -401,6 +400,269 @@ impl std::error::Error for BackendError {
     }
 }
 
+/// Why a request cannot be computed as asked: a problem of the request itself, or of the specs
+/// it names not fitting together. Each says what to change.
+///
+/// ```
+/// use aitaem::error::RequestError;
+/// use aitaem::PeriodType;
+/// let problem = RequestError::PeriodNeedsWindow { period: PeriodType::Daily };
+/// assert_eq!(
+///     problem.to_string(),
+///     "period `daily` needs a time window; give one (e.g. `--time-window 2024-01-01,2025-01-01`)"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// No metric was named.
+    NoMetrics,
+    /// A join key was given without a segment.
+    JoinKeyWithoutSegment,
+    /// The join key is not one of the segment's `join_keys`.
+    JoinKeyNotAllowed {
+        /// The join key given.
+        key: String,
+        /// The segment.
+        segment: String,
+        /// Its `join_keys`.
+        allowed: Vec<String>,
+    },
+    /// A column name (an entity or join key) that is not one.
+    InvalidName {
+        /// Why.
+        reason: String,
+    },
+    /// A period other than `all_time` without a time window.
+    PeriodNeedsWindow {
+        /// The period.
+        period: PeriodType,
+    },
+    /// A window or period for metrics without a `timestamp_col`.
+    NoTimestamp {
+        /// The period asked for (`all_time`: a window).
+        period: PeriodType,
+        /// The metrics without one.
+        metrics: Vec<String>,
+    },
+    /// A `by_entity` column that metrics do not declare in their `entities`.
+    EntityNotDeclared {
+        /// The column.
+        column: String,
+        /// The metrics that do not declare it.
+        metrics: Vec<String>,
+    },
+    /// A week start for a period other than weekly.
+    WeekStartNeedsWeekly {
+        /// The week start.
+        week_start: WeekStart,
+        /// The period.
+        period: PeriodType,
+    },
+    /// An option (`fill_gaps`, `cumulative`, `rolling`) that needs a period.
+    NeedsPeriod {
+        /// The option.
+        option: &'static str,
+    },
+    /// `rolling` over no periods.
+    RollingNeedsPeriods,
+    /// A comparison without a time window.
+    CompareNeedsWindow {
+        /// The comparison.
+        comparison: Comparison,
+    },
+    /// Comparisons or rolling values reach before the calendar's first year.
+    BeforeCalendar,
+    /// A segment whose dimension table is on another backend than a metric's table.
+    SegmentOnAnotherBackend {
+        /// The segment.
+        segment: String,
+        /// Its source.
+        segment_source: String,
+        /// Its backend.
+        segment_backend: BackendKind,
+        /// The metric.
+        metric: String,
+        /// Its source.
+        metric_source: String,
+        /// Its backend.
+        metric_backend: BackendKind,
+    },
+    /// A spec's fragment that cannot be written in its backend's SQL.
+    NotWritable {
+        /// The spec (and value) it belongs to: "metric `ctr`".
+        owner: String,
+        /// The fragment as written.
+        fragment: String,
+        /// The backend.
+        backend: BackendKind,
+        /// Why.
+        reason: String,
+    },
+    /// A result larger than the engine makes (filled gaps, periods).
+    TooLarge {
+        /// What and how to make it smaller.
+        reason: String,
+    },
+    /// A period type that is not one.
+    InvalidPeriod {
+        /// As given.
+        given: String,
+    },
+    /// A week start that is not one.
+    InvalidWeekStart {
+        /// As given.
+        given: String,
+    },
+    /// A comparison that is not one.
+    InvalidComparison {
+        /// As given.
+        given: String,
+    },
+    /// A time that cannot be read.
+    InvalidTime {
+        /// As given.
+        given: String,
+    },
+    /// A time window that ends before it starts.
+    EmptyWindow {
+        /// Its start, as given.
+        start: String,
+        /// Its end, as given.
+        end: String,
+    },
+    /// A number of rolling periods out of range.
+    InvalidRolling {
+        /// As given.
+        given: i64,
+    },
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted = |names: &[String]| {
+            let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            names.join(", ")
+        };
+        match self {
+            RequestError::NoMetrics => f.write_str("no metrics requested; name at least one metric"),
+            RequestError::JoinKeyWithoutSegment => f.write_str(
+                "a join key was given without a segment; name the segment too (`--segment NAME=JOIN_KEY`)",
+            ),
+            RequestError::JoinKeyNotAllowed {
+                key,
+                segment,
+                allowed,
+            } => write!(
+                f,
+                "join key `{key}` is not allowed for segment `{segment}`; its join_keys are {}",
+                quoted(allowed)
+            ),
+            RequestError::InvalidName { reason } => f.write_str(reason),
+            RequestError::PeriodNeedsWindow { period } => write!(
+                f,
+                "period `{period}` needs a time window; give one (e.g. `--time-window 2024-01-01,2025-01-01`)"
+            ),
+            RequestError::NoTimestamp { period, metrics } => {
+                let what = if *period == PeriodType::AllTime {
+                    "a time window".to_string()
+                } else {
+                    format!("period `{period}`")
+                };
+                write!(
+                    f,
+                    "{what} needs a `timestamp_col` on every metric, and {} has none; add `timestamp_col` to the metric spec, or leave the metric out",
+                    quoted(metrics)
+                )
+            }
+            RequestError::EntityNotDeclared { column, metrics } => write!(
+                f,
+                "by_entity `{column}` is not declared in the `entities` of {}; add it there to allow this breakdown",
+                quoted(metrics)
+            ),
+            RequestError::WeekStartNeedsWeekly { week_start, period } => write!(
+                f,
+                "week start `{week_start}` applies to weekly periods, and the period is `{period}`; use `--period weekly` or leave the week start out"
+            ),
+            RequestError::NeedsPeriod { option } => write!(
+                f,
+                "{option} needs a period other than all_time; give one (e.g. `--period monthly`) with a time window"
+            ),
+            RequestError::RollingNeedsPeriods => f.write_str(
+                "rolling needs at least 1 period (the row's own); give a number such as 3",
+            ),
+            RequestError::CompareNeedsWindow { comparison } => write!(
+                f,
+                "compare `{comparison}` needs a time window to compare; give one (e.g. `--time-window 2024-01-01,2025-01-01`)"
+            ),
+            RequestError::BeforeCalendar => write!(
+                f,
+                "the periods compared with or rolled over reach before the year {}; use a later window",
+                chrono::NaiveDateTime::MIN.format("%Y")
+            ),
+            RequestError::SegmentOnAnotherBackend {
+                segment,
+                segment_source,
+                segment_backend,
+                metric,
+                metric_source,
+                metric_backend,
+            } => write!(
+                f,
+                "segment `{segment}` reads `{segment_source}` ({segment_backend}), but metric `{metric}` reads `{metric_source}` ({metric_backend}); a segment's dimension table must be on the same backend as the metric's table"
+            ),
+            RequestError::NotWritable {
+                owner,
+                fragment,
+                backend,
+                reason,
+            } => write!(
+                f,
+                "{owner}: `{fragment}` cannot be written for {}: {reason}",
+                backend.title()
+            ),
+            RequestError::TooLarge { reason } => f.write_str(reason),
+            RequestError::InvalidPeriod { given } => {
+                let names: Vec<&str> = PeriodType::ALL.iter().map(|p| p.as_str()).collect();
+                write!(
+                    f,
+                    "invalid period type `{given}`; use one of {}",
+                    names.join(", ")
+                )
+            }
+            RequestError::InvalidWeekStart { given } => write!(
+                f,
+                "invalid week start `{given}`; use monday, sunday or saturday"
+            ),
+            RequestError::InvalidComparison { given } => write!(
+                f,
+                "invalid comparison `{given}`; use previous_period or previous_year"
+            ),
+            RequestError::InvalidTime { given } => write!(
+                f,
+                "cannot read `{given}` as a date or time; write `YYYY-MM-DD` or `YYYY-MM-DD HH:MM[:SS]` (no time zone)"
+            ),
+            RequestError::EmptyWindow { start, end } => write!(
+                f,
+                "the time window ends ({end}) before it starts ({start}); the end must be later than the start (it is exclusive)"
+            ),
+            RequestError::InvalidRolling { given } => write!(
+                f,
+                "rolling needs a number of periods from 1 to {}, got {given}",
+                u32::MAX
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+impl From<RequestError> for Error {
+    fn from(problem: RequestError) -> Self {
+        Error::QueryBuild(problem)
+    }
+}
+
 fn suggest(suggestions: &[String]) -> String {
     if suggestions.is_empty() {
         String::new()
@@ -422,7 +684,8 @@ impl Error {
     /// The error's class.
     ///
     /// ```
-    /// let err = aitaem::Error::QueryBuild { message: "period `daily` needs a time window".into() };
+    /// use aitaem::error::RequestError;
+    /// let err = aitaem::Error::from(RequestError::NoMetrics);
     /// assert_eq!(err.kind(), aitaem::ErrorKind::QueryBuild);
     /// assert_eq!(err.kind().name(), "QueryBuildError");
     /// ```
@@ -430,7 +693,7 @@ impl Error {
         match self {
             Error::SpecValidation(_) => ErrorKind::SpecValidation,
             Error::SpecNotFound { .. } => ErrorKind::SpecNotFound,
-            Error::QueryBuild { .. } => ErrorKind::QueryBuild,
+            Error::QueryBuild(_) => ErrorKind::QueryBuild,
             Error::QueryExecution { .. } => ErrorKind::QueryExecution,
             Error::Configuration { .. } => ErrorKind::Configuration,
             Error::Connection { .. } => ErrorKind::Connection,
@@ -456,12 +719,6 @@ impl Error {
     /// A connection error of a backend.
     pub(crate) fn connection(backend: BackendKind, source: BackendError) -> Self {
         Error::Connection { backend, source }
-    }
-
-    pub(crate) fn query_build(message: impl Into<String>) -> Self {
-        Error::QueryBuild {
-            message: message.into(),
-        }
     }
 
     /// A fault of the library itself.

@@ -20,6 +20,7 @@ const MAX_SLICE_VALUES: u64 = 50;
 
 /// What [`init_project`] made.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct InitSummary {
     /// The project directory.
     pub dir: PathBuf,

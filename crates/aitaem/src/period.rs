@@ -7,10 +7,11 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RequestError, Result};
 
 /// The day weekly periods start on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum WeekStart {
     /// Monday, as ISO weeks do.
     #[default]
@@ -63,15 +64,17 @@ impl FromStr for WeekStart {
             .into_iter()
             .find(|w| w.as_str().eq_ignore_ascii_case(text.trim()))
             .ok_or_else(|| {
-                Error::query_build(format!(
-                    "invalid week start `{text}`; use monday, sunday or saturday"
-                ))
+                RequestError::InvalidWeekStart {
+                    given: text.to_string(),
+                }
+                .into()
             })
     }
 }
 
 /// A calendar unit for time truncation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TimeUnit {
     /// An hour.
     Hour,
@@ -103,6 +106,7 @@ impl TimeUnit {
 
 /// What a period is compared with (see [`ComputeRequest::compare`](crate::ComputeRequest::compare)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Comparison {
     /// The period just before (for `all_time`, the window of the same length just before).
     PreviousPeriod,
@@ -159,15 +163,17 @@ impl FromStr for Comparison {
             .into_iter()
             .find(|c| c.as_str() == text.trim())
             .ok_or_else(|| {
-                Error::query_build(format!(
-                    "invalid comparison `{text}`; use previous_period or previous_year"
-                ))
+                RequestError::InvalidComparison {
+                    given: text.to_string(),
+                }
+                .into()
             })
     }
 }
 
 /// How rows are grouped in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum PeriodType {
     /// One group for the whole window (or all rows without a window).
     #[default]
@@ -250,11 +256,10 @@ impl FromStr for PeriodType {
             .into_iter()
             .find(|p| p.as_str() == text)
             .ok_or_else(|| {
-                let names: Vec<&str> = PeriodType::ALL.iter().map(|p| p.as_str()).collect();
-                Error::query_build(format!(
-                    "invalid period type `{text}`; use one of {}",
-                    names.join(", ")
-                ))
+                RequestError::InvalidPeriod {
+                    given: text.to_string(),
+                }
+                .into()
             })
     }
 }
@@ -286,9 +291,11 @@ impl TimeWindow {
         let start_ts = parse_time(start)?;
         let end_ts = parse_time(end)?;
         if end_ts <= start_ts {
-            return Err(Error::query_build(format!(
-                "the time window ends ({end}) before it starts ({start}); the end must be later than the start (it is exclusive)"
-            )));
+            return Err(RequestError::EmptyWindow {
+                start: start.to_string(),
+                end: end.to_string(),
+            }
+            .into());
         }
         Ok(TimeWindow {
             start_text: start.trim().to_string(),
@@ -328,9 +335,10 @@ fn parse_time(text: &str) -> Result<NaiveDateTime> {
             return Ok(ts);
         }
     }
-    Err(Error::query_build(format!(
-        "cannot read `{text}` as a date or time; write `YYYY-MM-DD` or `YYYY-MM-DD HH:MM[:SS]` (no time zone)"
-    )))
+    Err(RequestError::InvalidTime {
+        given: text.to_string(),
+    }
+    .into())
 }
 
 /// The start of the hour, day, week, month, quarter or year containing `ts`.

@@ -12,6 +12,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::connect::ConnectionManager;
 use crate::error::Result;
@@ -41,6 +42,7 @@ pub struct Project {
     slices: Vec<PathBuf>,
     segments: Vec<PathBuf>,
     connections: Option<PathBuf>,
+    lock_wait: Option<Duration>,
 }
 
 impl Project {
@@ -76,6 +78,13 @@ impl Project {
         self
     }
 
+    /// Waits this long for a database another process writes, when a connection opens
+    /// (default 5 s; see [`ConnectionManager::set_lock_wait`]).
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = Some(wait);
+        self
+    }
+
     /// The project directory, when there is one.
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
@@ -107,9 +116,44 @@ impl Project {
 
     /// The project's connections (none configured when it has no connections file).
     pub fn connections(&self) -> Result<ConnectionManager> {
-        match self.connections_file() {
-            Some(file) => ConnectionManager::from_yaml(file),
-            None => Ok(ConnectionManager::new()),
+        let mut connections = match self.connections_file() {
+            Some(file) => ConnectionManager::from_yaml(file)?,
+            None => ConnectionManager::new(),
+        };
+        if let Some(wait) = self.lock_wait {
+            connections.set_lock_wait(wait);
         }
+        Ok(connections)
+    }
+
+    /// The project's specs and connections, ready to compute: embedded databases (about 20 ms
+    /// to open for DuckDB) open while the specs load. A spec error is reported first; a
+    /// database that fails to open says so when a source needs it.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::fs::create_dir(dir.path().join("metrics")).unwrap();
+    /// # std::fs::write(dir.path().join("metrics/clicks.yaml"),
+    /// #     "metric:\n  name: clicks\n  source: duckdb://events.csv\n  numerator: SUM(clicks)\n").unwrap();
+    /// let (specs, connections) = aitaem::Project::open(dir.path()).load().unwrap();
+    /// assert!(specs.metric("clicks").is_ok());
+    /// assert_eq!(connections.backends().count(), 0);
+    /// ```
+    pub fn load(&self) -> Result<(SpecCache, ConnectionManager)> {
+        let (specs, connections) = std::thread::scope(|scope| {
+            let connections = scope.spawn(|| {
+                let connections = self.connections()?;
+                for backend in connections.backends().filter(|b| b.is_embedded()) {
+                    let _ = connections.open(backend);
+                }
+                Ok::<_, crate::Error>(connections)
+            });
+            let specs = self.specs();
+            let connections = connections
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (specs, connections)
+        });
+        Ok((specs?, connections?))
     }
 }

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RequestError, Result};
 use crate::period::{self, Comparison, PeriodType, TimeUnit, TimeWindow, WeekStart};
 use crate::result::DerivedColumn;
 use crate::spec::{MetricSpec, SegmentSpec, SliceSpec, SpecCache};
@@ -18,39 +18,25 @@ use crate::sql::Ident;
 ///     .segment("platform_group")
 ///     .time_window("2024-01-01", "2025-01-01")
 ///     .period(PeriodType::Monthly);
-/// assert_eq!(request.metrics, ["revenue", "ctr"]);
+/// assert_eq!(request.metrics(), ["revenue", "ctr"]);
+/// assert_eq!(request.period_type(), PeriodType::Monthly);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ComputeRequest {
-    /// Metric names.
-    pub metrics: Vec<String>,
-    /// Slice names (each adds a breakdown; the `none`/`all` baseline is always included).
-    pub slices: Vec<String>,
-    /// A segment name.
-    pub segment: Option<String>,
-    /// The fact-table column to join the segment on (default: the segment's `entity_id`).
-    pub join_key: Option<String>,
-    /// `(start, end)`, end exclusive.
-    pub time_window: Option<(String, String)>,
-    /// The period grouping.
-    pub period: PeriodType,
-    /// A column to break every metric down by.
-    pub by_entity: Option<String>,
-    /// Order the rows (by metric, slice and segment state in request order, period, entity,
-    /// slice value and segment value). Off by default: ordering a large result costs time.
-    pub sort: bool,
-    /// The day weekly periods start on.
-    pub week_start: WeekStart,
-    /// Give every period of the window a row (see [`ComputeRequest::fill_gaps`]).
-    pub fill_gaps: bool,
-    /// Compare every row with an earlier period (see [`ComputeRequest::compare`]).
-    pub compare: Option<Comparison>,
-    /// Add each row's share of its total (see [`ComputeRequest::share`]).
-    pub share: bool,
-    /// Add running totals over the window (see [`ComputeRequest::cumulative`]).
-    pub cumulative: bool,
-    /// Add totals over the last N periods (see [`ComputeRequest::rolling`]).
-    pub rolling: Option<u32>,
+    metrics: Vec<String>,
+    slices: Vec<String>,
+    segment: Option<String>,
+    join_key: Option<String>,
+    time_window: Option<(String, String)>,
+    period: PeriodType,
+    by_entity: Option<String>,
+    sort: bool,
+    week_start: WeekStart,
+    fill_gaps: bool,
+    compare: Option<Comparison>,
+    share: bool,
+    cumulative: bool,
+    rolling: Option<u32>,
 }
 
 impl ComputeRequest {
@@ -60,6 +46,33 @@ impl ComputeRequest {
             metrics: metrics.into_iter().map(Into::into).collect(),
             ..ComputeRequest::default()
         }
+    }
+
+    /// The metric names, as given.
+    pub fn metrics(&self) -> &[String] {
+        &self.metrics
+    }
+
+    /// The slice names, as given.
+    pub fn slice_names(&self) -> &[String] {
+        &self.slices
+    }
+
+    /// The segment's name.
+    pub fn segment_name(&self) -> Option<&str> {
+        self.segment.as_deref()
+    }
+
+    /// The time window, `(start, end)` as given.
+    pub fn window(&self) -> Option<(&str, &str)> {
+        self.time_window
+            .as_ref()
+            .map(|(start, end)| (start.as_str(), end.as_str()))
+    }
+
+    /// The period grouping.
+    pub fn period_type(&self) -> PeriodType {
+        self.period
     }
 
     /// Breaks the metrics down by these slices.
@@ -99,7 +112,8 @@ impl ComputeRequest {
         self
     }
 
-    /// Orders the rows (see [`ComputeRequest::sort`](#structfield.sort)).
+    /// Orders the rows (by metric, slice and segment state in request order, period, entity,
+    /// slice value and segment value). Off by default: ordering a large result costs time.
     pub fn sorted(mut self, sort: bool) -> Self {
         self.sort = sort;
         self
@@ -188,9 +202,7 @@ impl ComputeRequest {
     /// entity and join key fit every metric. Nothing runs.
     pub(crate) fn check<'s>(&self, specs: &'s SpecCache) -> Result<CheckedRequest<'s>> {
         if self.metrics.is_empty() {
-            return Err(Error::query_build(
-                "no metrics requested; name at least one metric",
-            ));
+            return Err(RequestError::NoMetrics.into());
         }
         let metrics = unique(&self.metrics)
             .map(|name| specs.metric(name))
@@ -220,9 +232,7 @@ impl ComputeRequest {
             }
             None => {
                 if self.join_key.is_some() {
-                    return Err(Error::query_build(
-                        "a join key was given without a segment; name the segment too (`--segment NAME=JOIN_KEY`)",
-                    ));
+                    return Err(RequestError::JoinKeyWithoutSegment.into());
                 }
                 None
             }
@@ -234,33 +244,29 @@ impl ComputeRequest {
         };
         self.check_time_options(window.is_some())?;
         if self.period != PeriodType::AllTime && window.is_none() {
-            return Err(Error::query_build(format!(
-                "period `{}` needs a time window; give one (e.g. `--time-window 2024-01-01,2025-01-01`)",
-                self.period
-            )));
+            return Err(RequestError::PeriodNeedsWindow {
+                period: self.period,
+            }
+            .into());
         }
         if window.is_some() {
             let lacking: Vec<String> = metrics
                 .iter()
                 .filter(|m| m.timestamp_col.is_none())
-                .map(|m| format!("`{}`", m.name))
+                .map(|m| m.name.clone())
                 .collect();
             if !lacking.is_empty() {
-                let what = if self.period == PeriodType::AllTime {
-                    "a time window".to_string()
-                } else {
-                    format!("period `{}`", self.period)
-                };
-                return Err(Error::query_build(format!(
-                    "{what} needs a `timestamp_col` on every metric, and {} has none; add `timestamp_col` to the metric spec, or leave the metric out",
-                    lacking.join(", ")
-                )));
+                return Err(RequestError::NoTimestamp {
+                    period: self.period,
+                    metrics: lacking,
+                }
+                .into());
             }
         }
 
         let by_entity = match &self.by_entity {
             Some(column) => {
-                let ident = Ident::parse(column).map_err(Error::query_build)?;
+                let ident = Ident::parse(column).map_err(invalid_name)?;
                 let undeclared: Vec<String> = metrics
                     .iter()
                     .filter(|m| {
@@ -268,13 +274,14 @@ impl ComputeRequest {
                             .as_ref()
                             .is_some_and(|es| es.iter().any(|e| e.name == ident.name))
                     })
-                    .map(|m| format!("`{}`", m.name))
+                    .map(|m| m.name.clone())
                     .collect();
                 if !undeclared.is_empty() {
-                    return Err(Error::query_build(format!(
-                        "by_entity `{column}` is not declared in the `entities` of {}; add it there to allow this breakdown",
-                        undeclared.join(", ")
-                    )));
+                    return Err(RequestError::EntityNotDeclared {
+                        column: column.clone(),
+                        metrics: undeclared,
+                    }
+                    .into());
                 }
                 let declared = metrics[0]
                     .entities
@@ -312,16 +319,13 @@ impl ComputeRequest {
     /// The time options fit the window and period.
     fn check_time_options(&self, has_window: bool) -> Result<()> {
         let all_time = self.period == PeriodType::AllTime;
-        let needs_period = |option: &str| {
-            Error::query_build(format!(
-                "{option} needs a period other than all_time; give one (e.g. `--period monthly`) with a time window"
-            ))
-        };
+        let needs_period = |option: &'static str| Error::from(RequestError::NeedsPeriod { option });
         if self.week_start != WeekStart::Monday && self.period != PeriodType::Weekly {
-            return Err(Error::query_build(format!(
-                "week start `{}` applies to weekly periods, and the period is `{}`; use `--period weekly` or leave the week start out",
-                self.week_start, self.period
-            )));
+            return Err(RequestError::WeekStartNeedsWeekly {
+                week_start: self.week_start,
+                period: self.period,
+            }
+            .into());
         }
         if self.fill_gaps && all_time {
             return Err(needs_period("fill_gaps"));
@@ -334,15 +338,11 @@ impl ComputeRequest {
                 return Err(needs_period("rolling"));
             }
             if n == 0 {
-                return Err(Error::query_build(
-                    "rolling needs at least 1 period (the row's own); give a number such as 3",
-                ));
+                return Err(RequestError::RollingNeedsPeriods.into());
             }
         }
         if let (Some(comparison), false) = (self.compare, has_window) {
-            return Err(Error::query_build(format!(
-                "compare `{comparison}` needs a time window to compare; give one (e.g. `--time-window 2024-01-01,2025-01-01`)"
-            )));
+            return Err(RequestError::CompareNeedsWindow { comparison }.into());
         }
         Ok(())
     }
@@ -350,12 +350,7 @@ impl ComputeRequest {
     /// The times a statement reads for this window: the window's whole periods, and the
     /// earlier periods that comparisons and rolling values look at.
     fn reach(&self, window: &TimeWindow, unit: Option<TimeUnit>) -> Result<Reach> {
-        let out_of_range = || {
-            Error::query_build(format!(
-                "the periods compared with or rolled over reach before the year {}; use a later window",
-                NaiveDateTime::MIN.format("%Y")
-            ))
-        };
+        let out_of_range = || Error::from(RequestError::BeforeCalendar);
         let Some(unit) = unit else {
             let current = (window.start, window.end);
             let Some(comparison) = self.compare else {
@@ -398,18 +393,22 @@ impl ComputeRequest {
         let Some(key) = &self.join_key else {
             return Ok(segment.entity_id.clone());
         };
-        let ident = Ident::parse(key).map_err(Error::query_build)?;
+        let ident = Ident::parse(key).map_err(invalid_name)?;
         if !segment.join_keys.is_empty() && !segment.join_keys.iter().any(|k| k.name == ident.name)
         {
-            let allowed: Vec<String> = segment.join_keys.iter().map(|k| format!("`{k}`")).collect();
-            return Err(Error::query_build(format!(
-                "join key `{key}` is not allowed for segment `{}`; its join_keys are {}",
-                segment.name,
-                allowed.join(", ")
-            )));
+            return Err(RequestError::JoinKeyNotAllowed {
+                key: key.clone(),
+                segment: segment.name.clone(),
+                allowed: segment.join_keys.iter().map(|k| k.to_string()).collect(),
+            }
+            .into());
         }
         Ok(ident)
     }
+}
+
+fn invalid_name(reason: String) -> Error {
+    RequestError::InvalidName { reason }.into()
 }
 
 fn unique(names: &[String]) -> impl Iterator<Item = &String> {

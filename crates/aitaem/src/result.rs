@@ -70,6 +70,7 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 
 /// A column that an option of the request adds after the standard 11 (float64, nullable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum DerivedColumn {
     /// The value of the period compared with (`compare`).
     ComparisonValue,
@@ -152,6 +153,7 @@ pub fn empty() -> RecordBatch {
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OutputFormat {
     /// A table for people: a row per period × slice value × segment value (× entity), a column
     /// per metric, values formatted by their `metric_format` ([`readable`]).
@@ -463,6 +465,7 @@ pub fn num_rows(batches: &[RecordBatch]) -> usize {
 
 /// One row of the standard result, for code that works with rows rather than Arrow.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ResultRow {
     /// `all_time`, `hourly`, `daily`, `weekly`, `monthly` or `yearly`.
     pub period_type: String,

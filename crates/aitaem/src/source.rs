@@ -272,7 +272,10 @@ mod tests {
     #[test]
     fn malformed_uris_say_what_is_wrong() {
         for (uri, fragment) in [
-            ("events", "starts with `duckdb://`, `postgres://` or `bigquery://`"),
+            (
+                "events",
+                "starts with `duckdb://`, `postgres://` or `bigquery://`",
+            ),
             ("duckdb://db/ev\nx", "control"),
         ] {
             let err = SourceUri::parse(uri).unwrap_err().to_string();

@@ -177,7 +177,7 @@ fn uri_forms_listing_describing_and_estimates() {
         let plan = compute
             .plan(&ComputeRequest::new([format!("n{i}")]))
             .unwrap();
-        assert!(compute.estimate(&plan.statements[0]).unwrap().is_some());
+        assert!(compute.estimate(&plan.statements()[0]).unwrap().is_some());
     }
     assert_eq!(
         connections.list_tables().unwrap(),

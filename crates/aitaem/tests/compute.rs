@@ -558,8 +558,8 @@ fn metrics_from_different_tables_in_one_call() {
     let plan = aitaem::MetricCompute::new(&p.specs(), &p.connections())
         .plan(&in_window(&["revenue", "ctr", "signups"]))
         .unwrap();
-    assert_eq!(plan.statements.len(), 2, "one statement per source table");
-    assert_eq!(plan.statements[0].metrics, ["revenue", "ctr"]);
+    assert_eq!(plan.statements().len(), 2, "one statement per source table");
+    assert_eq!(plan.statements()[0].metrics(), ["revenue", "ctr"]);
 }
 
 #[test]
@@ -613,7 +613,7 @@ fn an_empty_window_still_has_its_baseline_row() {
                 )
             })
             .collect();
-        let first = request.metrics[0].as_str();
+        let first = request.metrics()[0].as_str();
         let zero = if first == "users" { Some(0.0) } else { None };
         assert_eq!(
             got,

@@ -178,8 +178,8 @@ fn a_failing_source_is_reported_with_its_metric_while_others_succeed() {
         .unwrap();
     assert_eq!(result.num_rows(), 1);
     assert_eq!(result.rows().unwrap()[0].metric_name, "revenue");
-    assert_eq!(result.warnings.len(), 1);
-    let warning = &result.warnings[0];
+    assert_eq!(result.warnings().len(), 1);
+    let warning = &result.warnings()[0];
     assert_eq!(warning.kind(), aitaem::ErrorKind::QueryExecution);
     let text = warning.to_string();
     assert!(

@@ -4,9 +4,9 @@ mod common;
 
 use std::path::Path;
 
+use aitaem::BackendKind;
 use aitaem::backend::duckdb::DuckDbConfig;
 use aitaem::config::ConnectionsConfig;
-use aitaem::BackendKind;
 use aitaem::duckdb::{LoadOptions, load_csvs};
 use aitaem::{ComputeRequest, ConnectionManager, MetricCompute, SpecCache};
 use common::Project;
@@ -172,15 +172,15 @@ fn a_database_named_but_not_there_is_the_configured_one() {
     // The same file name: silently the configured database.
     let result = compute("duckdb://ad_campaigns.duckdb/ad_campaigns").unwrap();
     assert_eq!(result.rows().unwrap()[0].metric_value, Some(11.0));
-    assert!(result.notices.is_empty(), "{:?}", result.notices);
+    assert!(result.notices().is_empty(), "{:?}", result.notices());
     // Another name: the configured database, with a note saying so.
     let result = compute("duckdb://campaigns.db/ad_campaigns").unwrap();
     assert_eq!(result.rows().unwrap()[0].metric_value, Some(11.0));
-    assert_eq!(result.notices.len(), 1);
+    assert_eq!(result.notices().len(), 1);
     assert!(
-        result.notices[0].contains("there is no database file `campaigns.db`"),
+        result.notices()[0].contains("there is no database file `campaigns.db`"),
         "{:?}",
-        result.notices
+        result.notices()
     );
     // Without a DuckDB connection, a database that is not there is an error.
     let nothing = ConnectionManager::new();
@@ -414,10 +414,7 @@ fn loading_refuses_to_replace_unless_asked_and_fails_atomically() {
     load_csvs(
         &second,
         &db,
-        LoadOptions {
-            existing: aitaem::duckdb::Existing::Replace,
-            ..LoadOptions::default()
-        },
+        LoadOptions::default().with_existing(aitaem::duckdb::Existing::Replace),
         |_| {},
     )
     .unwrap();
@@ -432,10 +429,7 @@ fn loading_refuses_to_replace_unless_asked_and_fails_atomically() {
     let loaded = load_csvs(
         &second,
         &db,
-        LoadOptions {
-            existing: aitaem::duckdb::Existing::Append,
-            ..LoadOptions::default()
-        },
+        LoadOptions::default().with_existing(aitaem::duckdb::Existing::Append),
         |_| {},
     )
     .unwrap()
@@ -459,10 +453,7 @@ fn loading_refuses_to_replace_unless_asked_and_fails_atomically() {
     let err = load_csvs(
         &third,
         &db,
-        LoadOptions {
-            existing: aitaem::duckdb::Existing::Replace,
-            ..LoadOptions::default()
-        },
+        LoadOptions::default().with_existing(aitaem::duckdb::Existing::Replace),
         |_| {},
     )
     .unwrap_err();
@@ -538,9 +529,7 @@ fn an_interrupt_stops_the_running_statement() {
     .unwrap();
     drop(conn);
     let mut connections = ConnectionManager::new();
-    connections.add_connection(DuckDbConfig::new(
-        db.display().to_string(),
-    ));
+    connections.add_connection(DuckDbConfig::new(db.display().to_string()));
     let specs = SpecCache::from_strings(
         &[
             "metric:\n  name: endless\n  source: duckdb://endless\n  numerator: SUM(i * i % 7)\n",

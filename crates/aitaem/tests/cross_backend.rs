@@ -521,7 +521,11 @@ fn compute(
     let result = MetricCompute::new(specs, connections)
         .compute(request)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(result.warnings.is_empty(), "{what}: {:?}", result.warnings);
+    assert!(
+        result.warnings().is_empty(),
+        "{what}: {:?}",
+        result.warnings()
+    );
     result.rows().unwrap()
 }
 
@@ -550,9 +554,7 @@ impl Reference {
         }
         drop(duck);
         let mut connections = ConnectionManager::new();
-        connections.add_connection(DuckDbConfig::new(
-            db.display().to_string(),
-        ));
+        connections.add_connection(DuckDbConfig::new(db.display().to_string()));
         Reference {
             specs: specs(&format!("duckdb://{}/", db.display())),
             dir,

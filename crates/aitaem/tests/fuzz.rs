@@ -5,9 +5,9 @@
 //! Each property runs `PROPTEST_CASES` cases (a few hundred by default); `.ci/run` runs them with
 //! many more, for about a minute (see docs/development.md to run them longer).
 
-use aitaem::config::ConnectionsConfig;
 use aitaem::BackendKind;
 use aitaem::catalog::{Catalog, Table};
+use aitaem::config::ConnectionsConfig;
 use aitaem::plan::plan;
 use aitaem::source::SourceUri;
 use aitaem::spec::Spec;

@@ -188,11 +188,11 @@ fn check(case: Case, strategy: Strategy) -> String {
     let compute = MetricCompute::new(&specs, &connections);
     let plan = compute.plan(&request).unwrap();
     assert_eq!(
-        plan.statements.len(),
+        plan.statements().len(),
         1,
         "one statement for one source table"
     );
-    assert_eq!(plan.statements[0].strategy, strategy);
+    assert_eq!(plan.statements()[0].strategy(), strategy);
     let result = compute.compute(&request).unwrap();
     let got = by_key(&result.rows().unwrap());
     let expected = oracle(&case);
@@ -216,7 +216,7 @@ fn check(case: Case, strategy: Strategy) -> String {
         "a meaningful comparison ({} rows)",
         expected.len()
     );
-    plan.statements[0].sql.clone()
+    plan.statements()[0].sql().to_string()
 }
 
 #[test]

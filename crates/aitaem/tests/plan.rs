@@ -81,10 +81,13 @@ fn check(name: &str, request: ComputeRequest) {
     for backend in aitaem::backend::backends() {
         let planned: Plan = plan(&request, &fixture(backend), &Tables)
             .unwrap_or_else(|e| panic!("{name} on {backend}: {e}"));
-        for statement in &planned.statements {
-            let parsed = Parser::parse_sql(parser(backend).as_ref(), &statement.sql)
+        for statement in planned.statements() {
+            let parsed = Parser::parse_sql(parser(backend).as_ref(), &statement.sql())
                 .unwrap_or_else(|e| {
-                    panic!("{name} on {backend} does not parse: {e}\n{}", statement.sql)
+                    panic!(
+                        "{name} on {backend} does not parse: {e}\n{}",
+                        statement.sql()
+                    )
                 });
             assert_eq!(parsed.len(), 1, "{name} on {backend}: one statement");
         }

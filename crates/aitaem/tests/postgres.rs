@@ -7,10 +7,8 @@
 
 mod common;
 
-
-
-use aitaem::error::BackendErrorKind;
 use aitaem::BackendKind;
+use aitaem::error::BackendErrorKind;
 use aitaem::{ComputeRequest, ConnectionManager, ErrorKind, MetricCompute, PeriodType, SpecCache};
 use common::metric;
 use common::postgres::Pg;
@@ -509,8 +507,8 @@ fn one_request_reads_postgres_and_duckdb_and_a_failing_source_leaves_a_warning()
         .compute(&ComputeRequest::new(["pg_broken", "orders"]))
         .unwrap();
     assert_eq!(partial.rows().unwrap().len(), 1);
-    assert_eq!(partial.warnings.len(), 1);
-    assert!(partial.warnings[0].to_string().contains("pg_broken"));
+    assert_eq!(partial.warnings().len(), 1);
+    assert!(partial.warnings()[0].to_string().contains("pg_broken"));
 }
 
 #[test]
@@ -571,7 +569,11 @@ fn an_interrupt_cancels_the_running_statement() {
     let err = common::interrupted(&connections, &compute, &ComputeRequest::new(["endless"]));
     // Cancelled by the server on our request (SQLSTATE 57014, "canceling statement due to user
     // request"), not by a timeout.
-    assert_eq!(err.backend_error().and_then(|b| b.code()), Some("57014"), "{err}");
+    assert_eq!(
+        err.backend_error().and_then(|b| b.code()),
+        Some("57014"),
+        "{err}"
+    );
     assert_eq!(
         err.backend_error().map(|b| b.kind()),
         Some(BackendErrorKind::Cancelled),

@@ -28,7 +28,8 @@ fn scan_checks_columns_and_join_keys() {
         .unwrap();
     assert!(!both.compatible);
     assert_eq!(both.missing_columns, ["country"]);
-    assert!(both.reason.contains("lacks `country`"), "{}", both.reason);
+    let reason = both.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("lacks `country`"), "{reason}");
 
     let tier = scan.for_spec("tier");
     let clicks_tier = tier.iter().find(|e| e.metric_name == "clicks").unwrap();
@@ -36,6 +37,8 @@ fn scan_checks_columns_and_join_keys() {
     assert_eq!(clicks_tier.valid_join_keys, ["user_id", "buyer_id"]);
     let sales_tier = tier.iter().find(|e| e.metric_name == "sales").unwrap();
     assert_eq!(sales_tier.valid_join_keys, ["buyer_id"]);
+    // What fits has no reason against it (as the original's `reason is None`).
+    assert_eq!((clicks_tier.compatible, &clicks_tier.reason), (true, &None));
     // Without join_keys, the candidate is entity_id, which no fact table has.
     assert_eq!(scan.compatible_segments("clicks"), ["tier"]);
     let by_id = scan.for_spec("by_id");
@@ -45,8 +48,10 @@ fn scan_checks_columns_and_join_keys() {
     // An unreadable source makes its metric incompatible with everything, with the reason.
     let gone = scan.for_metric("gone");
     assert_eq!(gone.len(), 5);
-    assert!(
-        gone.iter()
-            .all(|e| !e.compatible && e.reason.contains("no table or view `missing`"))
-    );
+    assert!(gone.iter().all(|e| {
+        !e.compatible
+            && e.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("no table or view `missing`"))
+    }));
 }

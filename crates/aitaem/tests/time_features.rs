@@ -109,9 +109,7 @@ fn backends() -> Vec<Backend> {
     }
     drop(duck);
     let mut connections = ConnectionManager::new();
-    connections.add_connection(DuckDbConfig::new(
-        db.display().to_string(),
-    ));
+    connections.add_connection(DuckDbConfig::new(db.display().to_string()));
     out.push(Backend {
         name: "DuckDB",
         specs: specs(&format!("duckdb://{}/", db.display())),
@@ -171,7 +169,7 @@ fn check(request: ComputeRequest, expected: &[Expected], complete: bool) {
             .compute(&request)
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         let names: Vec<&str> = result
-            .schema
+            .schema()
             .fields()
             .iter()
             .map(|f| f.name().as_str())
@@ -777,7 +775,7 @@ fn options_that_do_not_fit_the_request_are_refused_with_what_to_change() {
     let result = MetricCompute::new(&backend.specs, &backend.connections)
         .compute(&monthly())
         .unwrap();
-    assert_eq!(result.schema.fields().len(), 11);
+    assert_eq!(result.schema().fields().len(), 11);
     assert!(result.rows().unwrap().iter().all(|r| r.derived.is_empty()));
     assert_eq!(
         months().share(true).derived_columns(),

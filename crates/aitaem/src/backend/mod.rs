@@ -305,7 +305,10 @@ mod tests {
         assert_eq!(names(), "duckdb, postgres and bigquery");
         assert!(BackendKind::DUCKDB < BackendKind::POSTGRES);
         assert!(BackendKind::POSTGRES < BackendKind::BIGQUERY);
-        assert_eq!(BackendKind::from_name("BigQuery"), Some(BackendKind::BIGQUERY));
+        assert_eq!(
+            BackendKind::from_name("BigQuery"),
+            Some(BackendKind::BIGQUERY)
+        );
         assert_eq!(BackendKind::from_name("mysql"), None);
     }
 }

@@ -15,8 +15,8 @@ use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, TimeUnit as ArrowTimeUnit, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 
-use crate::period::{TimeUnit, period_bounds};
 use crate::error::{Error, Result};
+use crate::period::{TimeUnit, period_bounds};
 use crate::plan::{Columns, Layout};
 use crate::result::schema_with;
 
@@ -107,7 +107,6 @@ impl Layout {
             as_type(batch.column(columns.segment_value), &DataType::Utf8)?,
         ])
     }
-
 }
 
 /// Period starts and ends as `YYYY-MM-DD HH:MM:SS`, formatted once per distinct period.
@@ -141,7 +140,10 @@ fn periods(column: &ArrayRef, unit: TimeUnit) -> Result<(ArrayRef, ArrayRef)> {
     }
     let indices = UInt32Array::from(indices);
     let pick = |labels: Vec<String>| take(&StringArray::from(labels), &indices, None);
-    Ok((pick(starts).map_err(internal)?, pick(ends).map_err(internal)?))
+    Ok((
+        pick(starts).map_err(internal)?,
+        pick(ends).map_err(internal)?,
+    ))
 }
 
 /// Text columns with the same value (or NULL) in every row, built once per value and length:

@@ -18,7 +18,7 @@ use arrow::record_batch::RecordBatch;
 use chrono::NaiveDateTime;
 
 use super::assemble::{as_type, internal};
-use crate::error::{Error, Result};
+use crate::error::{Error, RequestError, Result};
 use crate::period::{self, from_micros, ordinal};
 use crate::plan::{Columns, Combine, Derivation, Layout};
 use crate::result::DerivedColumn;
@@ -140,7 +140,10 @@ pub(crate) fn derive(
     let parts: Vec<Option<(ArrayRef, ArrayRef)>> = columns
         .parts
         .iter()
-        .map(|p| p.map(|(n, d)| Ok::<_, Error>((floats(n)?, floats(d)?))).transpose())
+        .map(|p| {
+            p.map(|(n, d)| Ok::<_, Error>((floats(n)?, floats(d)?)))
+                .transpose()
+        })
         .collect::<Result<_>>()?;
     let input = Input {
         states,
@@ -179,9 +182,12 @@ impl Periods {
         while start < end {
             starts.push(Some(start));
             if starts.len() > MAX_FILLED_ROWS {
-                return Err(Error::query_build(format!(
-                    "the window has more than {MAX_FILLED_ROWS} periods; use a longer period or a shorter window"
-                )));
+                return Err(RequestError::TooLarge {
+                    reason: format!(
+                        "the window has more than {MAX_FILLED_ROWS} periods; use a longer period or a shorter window"
+                    ),
+                }
+                .into());
             }
             match period::step(start, unit) {
                 Some(next) => start = next,
@@ -265,9 +271,12 @@ impl<'a> Derived<'a> {
             let count = periods.starts.len();
             let added: usize = present.iter().filter(|&&p| p > 0).map(|p| count - p).sum();
             if added > MAX_FILLED_ROWS {
-                return Err(Error::query_build(format!(
-                    "filling gaps would add {added} rows (more than {MAX_FILLED_ROWS}); use a longer period or a shorter window"
-                )));
+                return Err(RequestError::TooLarge {
+                    reason: format!(
+                        "filling gaps would add {added} rows (more than {MAX_FILLED_ROWS}); use a longer period or a shorter window"
+                    ),
+                }
+                .into());
             }
             for (id, _) in present.iter().enumerate().filter(|(_, p)| **p > 0) {
                 for k in 0..count as i64 {

@@ -46,18 +46,39 @@ pub struct MetricCompute<'a> {
 /// others succeeded, and notes on how sources were found.
 #[derive(Debug)]
 pub struct ComputeResult {
-    /// The result's schema: the standard 11 columns ([`result::schema`]) and the derived
-    /// columns the request asked for.
-    pub schema: SchemaRef,
-    /// Record batches of that schema.
-    pub batches: Vec<RecordBatch>,
-    /// One `QueryExecutionError` per failed source (only when some sources succeeded).
-    pub warnings: Vec<Error>,
-    /// What the user should know about how sources were found ([`Plan::notices`]).
-    pub notices: Vec<String>,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    warnings: Vec<Error>,
+    notices: Vec<String>,
 }
 
 impl ComputeResult {
+    /// The result's schema: the standard 11 columns ([`result::schema`]) and the derived
+    /// columns the request asked for.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Record batches of that schema (at least one, perhaps empty).
+    pub fn batches(&self) -> &[RecordBatch] {
+        &self.batches
+    }
+
+    /// The record batches, taken out of the result.
+    pub fn into_batches(self) -> Vec<RecordBatch> {
+        self.batches
+    }
+
+    /// One `QueryExecutionError` per failed source (only when some sources succeeded).
+    pub fn warnings(&self) -> &[Error] {
+        &self.warnings
+    }
+
+    /// What the user should know about how sources were found ([`Plan::notices`]).
+    pub fn notices(&self) -> &[String] {
+        &self.notices
+    }
+
     /// The number of rows.
     pub fn num_rows(&self) -> usize {
         result::num_rows(&self.batches)
@@ -108,13 +129,13 @@ impl<'a> MetricCompute<'a> {
     pub fn run(&self, plan: &Plan) -> Result<ComputeResult> {
         let outcomes: Vec<Result<Vec<RecordBatch>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = plan
-                .statements
+                .statements()
                 .iter()
                 .map(|statement| scope.spawn(move || self.run_statement(statement)))
                 .collect();
             handles
                 .into_iter()
-                .zip(&plan.statements)
+                .zip(plan.statements())
                 .map(|(handle, statement)| {
                     handle.join().unwrap_or_else(|_| {
                         Err(Error::internal(format!(
@@ -134,18 +155,18 @@ impl<'a> MetricCompute<'a> {
                 Err(err) => warnings.push(err),
             }
         }
-        if warnings.len() == plan.statements.len() && !warnings.is_empty() {
+        if warnings.len() == plan.statements().len() && !warnings.is_empty() {
             return Err(warnings.remove(0));
         }
         if batches.is_empty() {
             // Writers take the columns from the batches.
-            batches.push(RecordBatch::new_empty(plan.schema.clone()));
+            batches.push(RecordBatch::new_empty(plan.schema().clone()));
         }
         Ok(ComputeResult {
-            schema: plan.schema.clone(),
+            schema: plan.schema().clone(),
             batches,
             warnings,
-            notices: plan.notices.clone(),
+            notices: plan.notices().to_vec(),
         })
     }
 

@@ -13,6 +13,7 @@ use crate::spec::{MetricSpec, SliceKind, SliceSpec, Spec, SpecCache, SpecKind};
 
 /// Whether one metric and one slice or segment fit together.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ScanEntry {
     /// The metric.
     pub metric_name: String,
@@ -26,12 +27,14 @@ pub struct ScanEntry {
     pub missing_columns: Vec<String>,
     /// Segment join keys present in the metric's table.
     pub valid_join_keys: Vec<String>,
-    /// Why, in words.
-    pub reason: String,
+    /// Why not, in words; `None` when they fit (as the original library's
+    /// `CompatibilityResult.reason`).
+    pub reason: Option<String>,
 }
 
 /// The compatibility of every metric with every slice and segment.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ScanResult {
     /// One entry per metric × slice and metric × segment, metrics in name order.
     pub entries: Vec<ScanEntry>,
@@ -115,9 +118,7 @@ pub(crate) fn scan(specs: &SpecCache, catalog: &dyn Catalog) -> Result<ScanResul
                         .into_iter()
                         .filter(|c| !has_column(columns, c))
                         .collect();
-                    let reason = if missing.is_empty() {
-                        "every column the slice uses is in the metric's table".to_string()
-                    } else {
+                    let reason = (!missing.is_empty()).then(|| {
                         format!(
                             "the metric's table `{}` lacks {}",
                             metric.source,
@@ -127,7 +128,7 @@ pub(crate) fn scan(specs: &SpecCache, catalog: &dyn Catalog) -> Result<ScanResul
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         )
-                    };
+                    });
                     ScanEntry {
                         metric_name: metric.name.clone(),
                         spec_name: slice.name.clone(),
@@ -152,15 +153,13 @@ pub(crate) fn scan(specs: &SpecCache, catalog: &dyn Catalog) -> Result<ScanResul
                         .collect();
                     let names: Vec<String> =
                         candidates.iter().map(|k| format!("`{}`", k.name)).collect();
-                    let reason = if valid.is_empty() {
+                    let reason = valid.is_empty().then(|| {
                         format!(
                             "none of the join keys {} is a column of `{}`",
                             names.join(", "),
                             metric.source
                         )
-                    } else {
-                        format!("joins on {}", valid.join(", "))
-                    };
+                    });
                     ScanEntry {
                         metric_name: metric.name.clone(),
                         spec_name: segment.name.clone(),
@@ -196,6 +195,6 @@ fn unreadable(metric: &MetricSpec, name: &str, kind: SpecKind, why: &str) -> Sca
         compatible: false,
         missing_columns: Vec::new(),
         valid_join_keys: Vec::new(),
-        reason: format!("cannot read the metric's table: {why}"),
+        reason: Some(format!("cannot read the metric's table: {why}")),
     }
 }

@@ -330,7 +330,10 @@ fn document(
             d.issue(
                 at,
                 "",
-                format!("expected a mapping of backends, found {}", other.type_name()),
+                format!(
+                    "expected a mapping of backends, found {}",
+                    other.type_name()
+                ),
                 Some(format!("write {} blocks", blocks.join(", "))),
             );
             return Vec::new();
@@ -520,8 +523,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_bad_values_are_errors() {
-        let err = parse("duckdb:\n  path: x.db\n  readonly: true\npostgres:\n  port: 99999\n  user: u\n")
-            .unwrap_err();
+        let err =
+            parse("duckdb:\n  path: x.db\n  readonly: true\npostgres:\n  port: 99999\n  user: u\n")
+                .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Configuration);
         let err = err.to_string();
         for fragment in [

@@ -212,10 +212,18 @@ mod tests {
             derive: None,
         };
         let columns = layout.columns();
-        assert_eq!((columns.slice_value, columns.metrics[1], columns.period), (1, 4, None));
+        assert_eq!(
+            (columns.slice_value, columns.metrics[1], columns.period),
+            (1, 4, None)
+        );
         layout.unit = Some(TimeUnit::Month);
         layout.by_entity = true;
-        let names: Vec<String> = layout.columns().names.iter().map(Alias::to_string).collect();
+        let names: Vec<String> = layout
+            .columns()
+            .names
+            .iter()
+            .map(Alias::to_string)
+            .collect();
         assert_eq!(
             names,
             [

@@ -32,7 +32,7 @@ pub(crate) use layout::{Columns, Combine, Derivation, Layout};
 
 use crate::backend::BackendKind;
 use crate::catalog::{Catalog, Table};
-use crate::error::{Error, Result};
+use crate::error::{Error, RequestError, Result};
 use crate::request::{CheckedRequest, ComputeRequest};
 use crate::source::SourceUri;
 use crate::spec::{MetricSpec, SpecCache};
@@ -40,6 +40,7 @@ use crate::sql::Ident;
 
 /// How a statement aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Strategy {
     /// One state (no slices, no segment): aggregate directly.
     SingleAggregate,
@@ -62,24 +63,48 @@ impl fmt::Display for Strategy {
 /// One statement of a plan: the metrics of one source table.
 #[derive(Debug, Clone)]
 pub struct PlannedStatement {
-    /// The source table.
-    pub source: SourceUri,
-    /// The metrics it computes, in request order.
-    pub metrics: Vec<String>,
-    /// How it aggregates.
-    pub strategy: Strategy,
-    /// The backend it runs on.
-    pub backend: BackendKind,
-    /// The SQL, in the backend's dialect.
-    pub sql: String,
-    /// The local files it reads (see [`Table::file`]).
-    pub files: Vec<PathBuf>,
+    pub(crate) source: SourceUri,
+    pub(crate) metrics: Vec<String>,
+    pub(crate) strategy: Strategy,
+    pub(crate) backend: BackendKind,
+    pub(crate) sql: String,
+    pub(crate) files: Vec<PathBuf>,
     pub(crate) layout: Layout,
     /// Where its SQL comes from in the specs.
     pub(crate) origins: Vec<origin::Origin>,
 }
 
 impl PlannedStatement {
+    /// The source table.
+    pub fn source(&self) -> &SourceUri {
+        &self.source
+    }
+
+    /// The metrics it computes, in request order.
+    pub fn metrics(&self) -> &[String] {
+        &self.metrics
+    }
+
+    /// How it aggregates.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// The backend it runs on.
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    /// The SQL, in the backend's dialect.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The local files it reads (see [`Table::file`]).
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
     /// Where in the specs a backend's error about this statement points: a column or call that
     /// the statement's metrics, slices or segment wrote.
     pub(crate) fn locate(
@@ -93,16 +118,28 @@ impl PlannedStatement {
 /// The statements that compute a request.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// One per source table (and timestamp column).
-    pub statements: Vec<PlannedStatement>,
-    /// What the user should know about how sources were found (see [`Table::notice`]).
-    pub notices: Vec<String>,
-    /// The schema of the result: the standard 11 columns and the derived columns the request
-    /// asks for.
-    pub schema: SchemaRef,
+    statements: Vec<PlannedStatement>,
+    notices: Vec<String>,
+    schema: SchemaRef,
 }
 
 impl Plan {
+    /// The statements: one per source table (and timestamp column).
+    pub fn statements(&self) -> &[PlannedStatement] {
+        &self.statements
+    }
+
+    /// What the user should know about how sources were found (see [`Table::notice`]).
+    pub fn notices(&self) -> &[String] {
+        &self.notices
+    }
+
+    /// The schema of the result: the standard 11 columns and the derived columns the request
+    /// asks for.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
     /// Every local file the statements read, once each.
     pub fn files(&self) -> Vec<&Path> {
         let mut files: Vec<&Path> = Vec::new();
@@ -187,8 +224,8 @@ struct Group<'s> {
 /// )
 /// .unwrap();
 /// let plan = plan(&ComputeRequest::new(["clicks"]), &specs, &Tables).unwrap();
-/// assert_eq!(plan.statements[0].backend, BackendKind::POSTGRES);
-/// assert!(plan.statements[0].sql.contains("SUM(clicks)"));
+/// assert_eq!(plan.statements()[0].backend(), BackendKind::POSTGRES);
+/// assert!(plan.statements()[0].sql().contains("SUM(clicks)"));
 /// ```
 pub fn plan(request: &ComputeRequest, specs: &SpecCache, catalog: &dyn Catalog) -> Result<Plan> {
     let mut plan = plan_checked(&request.check(specs)?, catalog)?;
@@ -205,7 +242,11 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
         let fact = match tables.iter().find(|(uri, _)| **uri == metric.source) {
             Some((_, table)) => table.clone(),
             None => {
-                let table = table_for(catalog, &metric.source, &format!("metric `{}`", metric.name))?;
+                let table = table_for(
+                    catalog,
+                    &metric.source,
+                    &format!("metric `{}`", metric.name),
+                )?;
                 tables.push((&metric.source, table.clone()));
                 table
             }
@@ -263,15 +304,15 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
         if let (Some(dim), Some(segment)) = (&dimension, &request.segment)
             && dim.backend() != group.fact.backend()
         {
-            return Err(Error::query_build(format!(
-                "segment `{}` reads `{}` ({}), but metric `{}` reads `{}` ({}); a segment's dimension table must be on the same backend as the metric's table",
-                segment.spec.name,
-                segment.spec.source,
-                dim.backend(),
-                group.metrics[0].name,
-                group.source,
-                group.fact.backend(),
-            )));
+            return Err(RequestError::SegmentOnAnotherBackend {
+                segment: segment.spec.name.clone(),
+                segment_source: segment.spec.source.to_string(),
+                segment_backend: dim.backend(),
+                metric: group.metrics[0].name.clone(),
+                metric_source: group.source.to_string(),
+                metric_backend: group.fact.backend(),
+            }
+            .into());
         }
         let built = statement::build(&group, request, dimension.as_ref())?;
         let files = [&Some(group.fact.clone()), &dimension]

@@ -242,8 +242,14 @@ mod tests {
             },
         ];
         let at = |error: BackendError| locate(&origins, sql, &error).map(|l| (l.line, l.column));
-        assert_eq!(at(BackendError::new(Rejected, "x").with_position(33)), Some((4, 14)));
-        assert_eq!(at(BackendError::new(Rejected, "x").with_position(57)), Some((9, 3)));
+        assert_eq!(
+            at(BackendError::new(Rejected, "x").with_position(33)),
+            Some((4, 14))
+        );
+        assert_eq!(
+            at(BackendError::new(Rejected, "x").with_position(57)),
+            Some((9, 3))
+        );
         assert_eq!(
             at(BackendError::new(Rejected, "x").with_unknown_name("COUNTRY")),
             Some((9, 3))

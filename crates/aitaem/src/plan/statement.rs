@@ -13,7 +13,7 @@ use super::layout::{Combine, Derivation};
 use super::{Group, Layout, Strategy, sets};
 use crate::backend::BackendKind;
 use crate::catalog::Table;
-use crate::error::{Error, Result};
+use crate::error::{Error, RequestError, Result};
 use crate::request::CheckedRequest;
 use crate::spec::{NamedPredicate, SegmentKind, SliceKind, SliceSpec, SqlFragment};
 use crate::sql::fragment;
@@ -218,12 +218,13 @@ fn translate(fragment: &SqlFragment, backend: BackendKind, owner: &str) -> Resul
         .expr_for(backend)
         .and_then(|e| fragment::translate(&e, d))
         .map_err(|err| {
-            Error::query_build(format!(
-                "{owner}: `{}` cannot be written for {}: {}",
-                fragment.text,
-                d.name(),
-                err.message
-            ))
+            RequestError::NotWritable {
+                owner: owner.to_string(),
+                fragment: fragment.text.clone(),
+                backend,
+                reason: err.message,
+            }
+            .into()
         })
 }
 
@@ -381,13 +382,19 @@ impl Builder {
                     Error::internal(format!("segment `{}` has no columns", spec.name))
                 })?;
                 let labelled = Select::new(
-                    vec![Item::new(entity, Alias::Key), Item::new(label, Alias::Label)],
+                    vec![
+                        Item::new(entity, Alias::Key),
+                        Item::new(label, Alias::Label),
+                    ],
                     table,
                     Style::Inline,
                 );
                 let alias = Alias::SegmentKey { mask: None };
                 let one = Sql::binary(
-                    Sql::call("COUNT", vec![Sql::Distinct(Box::new(Sql::Name(Alias::Label)))]),
+                    Sql::call(
+                        "COUNT",
+                        vec![Sql::Distinct(Box::new(Sql::Name(Alias::Label)))],
+                    ),
                     Op::Eq,
                     Sql::Int(1),
                 );
@@ -502,9 +509,9 @@ impl Builder {
 
     /// The period, window and entity keys, which every state groups by.
     fn grouping_keys(&self) -> impl Iterator<Item = &Key> {
-        self.keys.iter().filter(|k| {
-            matches!(k.alias, Alias::Period | Alias::Window | Alias::EntityKey)
-        })
+        self.keys
+            .iter()
+            .filter(|k| matches!(k.alias, Alias::Period | Alias::Window | Alias::EntityKey))
     }
 
     /// Whether `alias` is a slice's key (held by some grouping sets only).
@@ -529,9 +536,9 @@ impl Builder {
             .iter()
             .find(|set| keys.iter().all(|k| set.contains(k)))
             .ok_or_else(|| Error::internal("no grouping set holds a state's keys"))?;
-        let id = self.slice_keys().fold(0i64, |id, k| {
-            id << 1 | i64::from(!set.contains(&k.alias))
-        });
+        let id = self
+            .slice_keys()
+            .fold(0i64, |id, k| id << 1 | i64::from(!set.contains(&k.alias)));
         Ok(Some(Sql::binary(
             Sql::Of(Alias::Row, Alias::Set),
             Op::Eq,
@@ -573,7 +580,9 @@ impl Builder {
                             .map(|set| {
                                 self.keys
                                     .iter()
-                                    .filter(|k| !self.is_slice_key(k.alias) || set.contains(&k.alias))
+                                    .filter(|k| {
+                                        !self.is_slice_key(k.alias) || set.contains(&k.alias)
+                                    })
                                     .map(|k| Sql::Name(k.alias))
                                     .collect()
                             })

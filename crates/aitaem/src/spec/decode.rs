@@ -13,8 +13,8 @@ use super::model::{
     MetricFormat, MetricSpec, NamedPredicate, SegmentKind, SegmentSpec, SliceKind, SliceSpec, Spec,
     SqlFragment,
 };
-use crate::error::SpecIssue;
 use crate::backend::BackendKind;
+use crate::error::SpecIssue;
 use crate::source::SourceUri;
 use crate::sql::fragment::{self as expr, ExprError, ExprRole};
 use crate::sql::{Ident, is_valid_name};
@@ -148,7 +148,11 @@ impl SpecDecoder {
             .fields(node, "", METRIC_FIELDS, &["name", "source", "numerator"])?;
         let name = self.name(&fields);
         let source = self.source(&fields);
-        let dialect = Some(source.as_ref().map_or(BackendKind::DUCKDB, SourceUri::backend));
+        let dialect = Some(
+            source
+                .as_ref()
+                .map_or(BackendKind::DUCKDB, SourceUri::backend),
+        );
         let numerator = fields
             .get("numerator")
             .and_then(|n| self.fragment(n, "numerator", dialect, ExprRole::Aggregate));

@@ -46,6 +46,7 @@ impl fmt::Display for SpecKind {
 
 /// A SQL fragment from a spec (an aggregate or a predicate), parsed and checked.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SqlFragment {
     /// The text as written.
     pub text: String,
@@ -87,6 +88,7 @@ impl fmt::Display for SqlFragment {
 
 /// How a metric's values are meant to be displayed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MetricFormat {
     /// A share, e.g. 0.031 shown as 3.1%.
     Percentage,
@@ -129,6 +131,7 @@ impl fmt::Display for MetricFormat {
 
 /// A metric: an aggregate over a source table, optionally divided by a second aggregate.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MetricSpec {
     /// Unique name (`[A-Za-z_][A-Za-z0-9_]*`).
     pub name: String,
@@ -152,6 +155,7 @@ pub struct MetricSpec {
 
 /// A named predicate: one value of a value-list slice or segment.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct NamedPredicate {
     /// The value's name, as it appears in results.
     pub name: String,
@@ -161,6 +165,7 @@ pub struct NamedPredicate {
 
 /// What a slice breaks rows down by.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum SliceKind {
     /// Named predicates; a row belongs to every value whose predicate it satisfies.
     Values(Vec<NamedPredicate>),
@@ -177,6 +182,7 @@ pub enum SliceKind {
 
 /// A slice: a breakdown of a metric's rows.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SliceSpec {
     /// Unique name.
     pub name: String,
@@ -190,6 +196,7 @@ pub struct SliceSpec {
 
 /// How a segment classifies the entities of its dimension table.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum SegmentKind {
     /// Named predicates over dimension-table columns.
     Values(Vec<NamedPredicate>),
@@ -200,6 +207,7 @@ pub enum SegmentKind {
 
 /// A segment: a classification of entities, joined from a dimension table.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SegmentSpec {
     /// Unique name.
     pub name: String,
@@ -219,6 +227,7 @@ pub struct SegmentSpec {
 
 /// Any spec.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Spec {
     /// A metric.
     Metric(MetricSpec),

@@ -28,9 +28,6 @@ pub(crate) enum SqlType {
 
 /// A backend's SQL dialect.
 pub(crate) trait Dialect: Send + Sync + fmt::Debug {
-    /// The backend's name, for messages: `DuckDB`, `PostgreSQL`, `BigQuery`.
-    fn name(&self) -> &'static str;
-
     /// The parser for expressions written for this backend.
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::GenericDialect {})

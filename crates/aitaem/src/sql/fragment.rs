@@ -226,4 +226,3 @@ impl VisitorMut for Unqualifier {
         ControlFlow::Continue(())
     }
 }
-

@@ -236,4 +236,3 @@ impl Visitor for Inspector {
         ControlFlow::Continue(())
     }
 }
-

@@ -4,8 +4,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, DuplicateTreatment, Expr, Function,
-    FunctionArgumentClause, FunctionArguments, Query, VisitMut, VisitorMut,
+    BinaryOperator, CastKind, DataType, DuplicateTreatment, Expr, Function, FunctionArgumentClause,
+    FunctionArguments, Query, VisitMut, VisitorMut,
 };
 
 use super::ast::{call, identifier, number, object_name};
@@ -141,7 +141,9 @@ pub(crate) fn decompose(
     for call_of in collector.calls {
         finals.push(match decomposition(&call_of)? {
             Decomposition::Sum => partials.add(call_of, "SUM"),
-            Decomposition::Count => call("COALESCE", vec![partials.add(call_of, "SUM"), number("0")]),
+            Decomposition::Count => {
+                call("COALESCE", vec![partials.add(call_of, "SUM"), number("0")])
+            }
             Decomposition::Avg => {
                 let sum = partials.add(renamed(&call_of, "sum"), "SUM");
                 let count = partials.add(renamed(&call_of, "count"), "SUM");

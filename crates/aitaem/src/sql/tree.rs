@@ -473,7 +473,10 @@ impl Select {
             GroupBy::By(keys) => sql.push_str(&format!("{clause}GROUP BY {}", list(keys, d))),
             GroupBy::Sets(sets) => {
                 let sets: Vec<String> = sets.iter().map(|s| format!("({})", list(s, d))).collect();
-                sql.push_str(&format!("{clause}GROUP BY GROUPING SETS ({})", sets.join(", ")));
+                sql.push_str(&format!(
+                    "{clause}GROUP BY GROUPING SETS ({})",
+                    sets.join(", ")
+                ));
             }
         }
         if !self.order_by.is_empty() {

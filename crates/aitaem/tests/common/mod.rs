@@ -88,9 +88,9 @@ impl Project {
             .compute(&request.clone().sorted(true))
             .unwrap_or_else(|e| panic!("{}: {e}", e.kind()));
         assert!(
-            result.warnings.is_empty(),
+            result.warnings().is_empty(),
             "warnings: {:?}",
-            result.warnings
+            result.warnings()
         );
         result.rows().unwrap()
     }

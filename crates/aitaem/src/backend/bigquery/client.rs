@@ -146,7 +146,9 @@ impl BigQuery {
                 name.schema().unwrap_or_default(),
                 name.name(),
             )),
-            _ => Err(Error::internal(format!("`{source}` is not a BigQuery table"))),
+            _ => Err(Error::internal(format!(
+                "`{source}` is not a BigQuery table"
+            ))),
         }
     }
 
@@ -510,7 +512,8 @@ mod tests {
         // Line 2, column 7 is the 14th character: `r` of `revenu`.
         assert_eq!(error.position(), Some(14));
         assert_eq!(error.unknown_name(), Some("revenu"));
-        let emulator = BackendError::new(BackendErrorKind::Rejected, "No matching signature [at 3:1]");
+        let emulator =
+            BackendError::new(BackendErrorKind::Rejected, "No matching signature [at 3:1]");
         assert_eq!(located(emulator, sql).position(), Some(22));
     }
     use arrow::array::{Array, AsArray};

@@ -19,10 +19,6 @@ use crate::sql::{Dialect, SqlType};
 pub(crate) struct BigQueryDialect;
 
 impl Dialect for BigQueryDialect {
-    fn name(&self) -> &'static str {
-        "BigQuery"
-    }
-
     /// Expressions for BigQuery are standard SQL (`''` inside strings, `"name"` for a quoted
     /// name, `FILTER (WHERE ...)`, `x::type`), as for every backend, and are rewritten into
     /// GoogleSQL ([`BigQueryDialect::rewrite`]); GoogleSQL's own backtick names and functions
@@ -278,8 +274,6 @@ fn google_string(text: &str) -> Expr {
     }
 }
 
-
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,7 +284,13 @@ mod tests {
     use crate::sql::fragment::{parse, translate};
 
     fn bq(text: &str) -> String {
-        to_sql(&translate(&parse(text, Some(&BigQueryDialect)).unwrap(), &BigQueryDialect).unwrap())
+        to_sql(
+            &translate(
+                &parse(text, Some(&BigQueryDialect)).unwrap(),
+                &BigQueryDialect,
+            )
+            .unwrap(),
+        )
     }
 
     #[test]
@@ -341,7 +341,10 @@ mod tests {
             .unwrap()
             .and_hms_opt(12, 0, 0)
             .unwrap();
-        assert_eq!(BigQueryDialect.time_bound(bound, Some("DATE")), "DATE '2024-03-01'");
+        assert_eq!(
+            BigQueryDialect.time_bound(bound, Some("DATE")),
+            "DATE '2024-03-01'"
+        );
         assert_eq!(
             BigQueryDialect.time_bound(bound, Some("TIMESTAMP")),
             "TIMESTAMP '2024-02-29 12:00:00'"

@@ -326,7 +326,10 @@ mod tests {
             parse("bigquery://example.com:proj.analytics/events"),
             bq("example.com:proj", "analytics", "events")
         );
-        assert_eq!(parse("bigquery://analytics.events"), bq("", "analytics", "events"));
+        assert_eq!(
+            parse("bigquery://analytics.events"),
+            bq("", "analytics", "events")
+        );
     }
 
     #[test]

@@ -537,13 +537,16 @@ mod tests {
 
     #[test]
     fn rejected_statements_say_where_and_what() {
-        let sql = "WITH x AS (\n    SELECT SUM(a) + SUM(b) AS __m0,\n        \"country\" AS __s0\n)";
-        let rejected = |message: String| {
-            located(BackendError::new(BackendErrorKind::Rejected, message), sql)
-        };
+        let sql =
+            "WITH x AS (\n    SELECT SUM(a) + SUM(b) AS __m0,\n        \"country\" AS __s0\n)";
+        let rejected =
+            |message: String| located(BackendError::new(BackendErrorKind::Rejected, message), sql);
         // The caret under `SUM(b)`, the 21st character of line 2: 12 + 20 = 32, from 1: 33.
         let line = "    SELECT SUM(a) + SUM(b) AS __m0,";
-        let shown = format!("Binder Error: no\n\nLINE 2: {line}\n{}^^^^", " ".repeat(8 + 20));
+        let shown = format!(
+            "Binder Error: no\n\nLINE 2: {line}\n{}^^^^",
+            " ".repeat(8 + 20)
+        );
         assert_eq!(rejected(shown).position(), Some(33));
         // A shortened line.
         let short = format!(
@@ -551,8 +554,9 @@ mod tests {
             " ".repeat(8 + 5)
         );
         assert_eq!(rejected(short).position(), Some(33));
-        let unknown =
-            rejected("Binder Error: Referenced column \"nope_col\" not found in FROM clause!".into());
+        let unknown = rejected(
+            "Binder Error: Referenced column \"nope_col\" not found in FROM clause!".into(),
+        );
         assert_eq!(unknown.unknown_name(), Some("nope_col"));
         assert_eq!(unknown.position(), None);
     }

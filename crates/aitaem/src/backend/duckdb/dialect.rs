@@ -8,10 +8,6 @@ use crate::sql::{Dialect, SqlType};
 pub(crate) struct DuckDbDialect;
 
 impl Dialect for DuckDbDialect {
-    fn name(&self) -> &'static str {
-        "DuckDB"
-    }
-
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::DuckDbDialect {})
     }
@@ -83,6 +79,9 @@ mod tests {
         assert_eq!(DuckDbDialect.quote("my \"t\""), r#""my ""t""""#);
         assert_eq!(DuckDbDialect.column(&Ident::bare("order")), "\"order\"");
         assert_eq!(DuckDbDialect.string("it's"), "'it''s'");
-        assert_eq!(DuckDbDialect.period_key("ts", TimeUnit::Year), "year(CAST(ts AS TIMESTAMP))");
+        assert_eq!(
+            DuckDbDialect.period_key("ts", TimeUnit::Year),
+            "year(CAST(ts AS TIMESTAMP))"
+        );
     }
 }

@@ -23,6 +23,7 @@ const D: &super::dialect::DuckDbDialect = super::DIALECT;
 
 /// How to load.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct LoadOptions {
     /// What to do with tables that already exist (default: refuse).
     pub existing: Existing,
@@ -32,6 +33,7 @@ pub struct LoadOptions {
 
 /// What a load does with a table that already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Existing {
     /// Refuse to load anything (checked before anything is loaded).
     #[default]
@@ -40,6 +42,20 @@ pub enum Existing {
     Replace,
     /// Add the file's rows to the table (its columns must fit).
     Append,
+}
+
+impl LoadOptions {
+    /// The same options, doing this with tables that exist already.
+    pub fn with_existing(mut self, existing: Existing) -> Self {
+        self.existing = existing;
+        self
+    }
+
+    /// The same options, waiting this long while another process uses the database.
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
 }
 
 impl Default for LoadOptions {
@@ -52,6 +68,7 @@ impl Default for LoadOptions {
 }
 
 /// Progress of a load, for a progress display.
+#[non_exhaustive]
 pub enum LoadEvent<'a> {
     /// A file starts loading.
     Started {
@@ -75,6 +92,7 @@ pub enum LoadEvent<'a> {
 
 /// A table created by a load.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LoadedTable {
     /// The CSV file.
     pub file: PathBuf,

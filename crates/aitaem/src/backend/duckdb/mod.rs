@@ -230,7 +230,10 @@ mod tests {
             parse("duckdb://analytics.db/events"),
             table(Some("analytics.db"), None, "events")
         );
-        assert_eq!(parse("duckdb://:memory:/events"), table(None, None, "events"));
+        assert_eq!(
+            parse("duckdb://:memory:/events"),
+            table(None, None, "events")
+        );
         assert_eq!(parse("duckdb://events"), table(None, None, "events"));
         assert_eq!(
             parse("duckdb:///abs/path/to/db/events"),

@@ -13,10 +13,6 @@ use crate::sql::{Dialect, Ident, SqlType};
 pub(crate) struct PostgresDialect;
 
 impl Dialect for PostgresDialect {
-    fn name(&self) -> &'static str {
-        "PostgreSQL"
-    }
-
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::PostgreSqlDialect {})
     }

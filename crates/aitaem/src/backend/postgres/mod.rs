@@ -444,7 +444,12 @@ impl Driver for PostgresDriver {
     }
 
     fn settings(&self, block: &mut SettingsReader) -> Option<BackendConfig> {
-        let allowed: Vec<&str> = CONNECTION.iter().chain(&TUNING).chain(&["url"]).copied().collect();
+        let allowed: Vec<&str> = CONNECTION
+            .iter()
+            .chain(&TUNING)
+            .chain(&["url"])
+            .copied()
+            .collect();
         if !block.fields(&allowed, &[]) {
             return None;
         }
@@ -458,7 +463,10 @@ impl Driver for PostgresDriver {
                 block.issue(
                     "url",
                     format!("`url` and {} both say where to connect", given.join(", ")),
-                    Some("give either `url`, or `host`, `port`, `database`, `user` and `password`".into()),
+                    Some(
+                        "give either `url`, or `host`, `port`, `database`, `user` and `password`"
+                            .into(),
+                    ),
                 );
             }
             // The URL itself is not repeated in a message: it may hold a password.

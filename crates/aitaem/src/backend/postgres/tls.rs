@@ -22,8 +22,8 @@ use rustls::{
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::paths::{self, PathResolver, Resolved};
 use super::{PostgresConfig, SslMode};
+use crate::config::paths::{self, PathResolver, Resolved};
 use crate::error::{Error, Result};
 
 /// The TLS connector for the settings, or `None` for `disable`.
