@@ -348,7 +348,7 @@ fn bad_values_are_usage_errors() {
     run(&["compute", "revenue", "--week-start", "friday"])
         .stderr(predicate::str::contains("monday, sunday, saturday"));
     run(&["compute", "revenue", "--format", "xml"]).stderr(predicate::str::contains("long-table"));
-    run(&["compute", "revenue", "--wait", "-1"])
+    run(&["compute", "revenue", "--wait", "soon"])
         .stderr(predicate::str::contains("not a number of seconds"));
     // `sql` writes no result: it has no output options.
     run(&["sql", "revenue", "--format", "csv"])

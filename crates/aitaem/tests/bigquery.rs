@@ -1,6 +1,6 @@
-//! The BigQuery backend against the emulator (`scripts/test.sh` starts bqemulator): our
-//! plumbing (endpoint, anonymous credentials, jobs, paging, types, errors, listing, dry runs) and
-//! our numbers, checked against hand-computed values. The emulator runs on DuckDB and differs
+//! What only the BigQuery backend has, against the emulator (`scripts/test.sh` starts
+//! bqemulator): its URI forms, listing, dry runs, paging, other projects, an unreachable
+//! endpoint, and what GoogleSQL cannot say. What every backend does is in `conformance.rs`. The emulator runs on DuckDB and differs
 //! from the real service in places (see docs/connections.md); the tests check what aitaem sends
 //! and reads, not the emulator's quirks. Without an emulator each test says it was skipped (and
 //! fails under `CI=true`).
@@ -9,8 +9,7 @@
 
 mod common;
 
-use aitaem::error::BackendErrorKind;
-use aitaem::{ComputeRequest, ConnectionManager, ErrorKind, MetricCompute, PeriodType, SpecCache};
+use aitaem::{ComputeRequest, ConnectionManager, ErrorKind, MetricCompute, SpecCache};
 use common::bigquery::Bq;
 use common::metric;
 
@@ -39,114 +38,6 @@ fn connections(bq: &Bq, extra: &str) -> ConnectionManager {
 fn load(bq: &Bq) {
     for statement in EVENTS.split(';').filter(|s| !s.trim().is_empty()) {
         bq.sql(&statement.replace(" events", &format!(" {}.events", bq.dataset)));
-    }
-}
-
-#[test]
-fn aggregates_ratios_and_filters_match_hand_computed_values() {
-    let Some(bq) = Bq::new("aggregates") else {
-        return;
-    };
-    load(&bq);
-    let source = format!("bigquery://{}.{}.events", bq.project, bq.dataset);
-    let specs = SpecCache::from_strings(
-        &[
-            &metric("ctr", &source, "  numerator: SUM(clicks)\n  denominator: SUM(impressions)\n"),
-            &metric("per_id", &source, "  numerator: SUM(clicks) / SUM(id)\n"),
-            &metric("revenue", &source, "  numerator: SUM(revenue)\n"),
-            &metric("avg_clicks", &source, "  numerator: AVG(clicks)\n"),
-            &metric("users", &source, "  numerator: COUNT(DISTINCT country)\n"),
-            &metric("converted", &source, "  numerator: COUNT(*) FILTER (WHERE converted)\n"),
-        ],
-        &[
-            "slice:\n  name: country\n  where: country\n",
-            "slice:\n  name: category\n  values:\n    - name: \"Kids' Toys\"\n      where: \"category = 'Kids'' Toys'\"\n    - name: books\n      where: \"category = 'Books'\"\n",
-        ],
-        &[],
-    )
-    .unwrap();
-    let connections = connections(&bq, "");
-    let rows = MetricCompute::new(&specs, &connections)
-        .compute(
-            &ComputeRequest::new([
-                "ctr",
-                "per_id",
-                "revenue",
-                "avg_clicks",
-                "users",
-                "converted",
-            ])
-            .slices(["country", "category"]),
-        )
-        .unwrap()
-        .rows()
-        .unwrap();
-    let get =
-        |metric: &str, slice: (&str, &str)| common::value(&rows, metric, slice, ("none", "all"));
-    let all = ("none", "all");
-    assert_eq!(get("ctr", all), Some(31.0 / 17.0));
-    assert_eq!(get("per_id", all), Some(31.0 / 15.0));
-    assert_eq!(
-        get("ctr", ("country", "日本")),
-        None,
-        "a zero denominator gives NULL"
-    );
-    assert_eq!(get("revenue", all), Some(112.75));
-    assert_eq!(get("revenue", ("country", "Côte d'Ivoire")), Some(2.25));
-    assert_eq!(get("avg_clicks", ("country", "US")), Some(1.5));
-    assert_eq!(get("users", all), Some(3.0));
-    assert_eq!(get("converted", all), Some(3.0));
-    // A quote inside a value name and inside the predicate's string.
-    assert_eq!(get("revenue", ("category", "Kids' Toys")), Some(12.75));
-    assert_eq!(get("revenue", ("category", "books")), Some(100.0));
-}
-
-#[test]
-fn timestamp_datetime_and_date_columns_give_the_same_iso_weeks() {
-    let Some(bq) = Bq::new("weeks") else { return };
-    load(&bq);
-    let source = format!("bigquery://{}/{}.events", bq.project, bq.dataset);
-    for column in ["ts", "dt", "day"] {
-        let specs = SpecCache::from_strings(
-            &[&metric(
-                "clicks",
-                &source,
-                &format!("  numerator: SUM(clicks)\n  timestamp_col: {column}\n"),
-            )],
-            &[],
-            &[],
-        )
-        .unwrap();
-        let connections = connections(&bq, "");
-        let rows = MetricCompute::new(&specs, &connections)
-            .compute(
-                &ComputeRequest::new(["clicks"])
-                    .time_window("2023-12-31", "2024-03-01")
-                    .period(PeriodType::Weekly)
-                    .sorted(true),
-            )
-            .unwrap_or_else(|e| panic!("{column}: {e}"))
-            .rows()
-            .unwrap();
-        let weeks: Vec<(String, f64)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.period_start_date.clone().unwrap(),
-                    r.metric_value.unwrap(),
-                )
-            })
-            .collect();
-        let expected: Vec<(String, f64)> = [
-            ("2023-12-25 00:00:00", 16.0),
-            ("2024-01-01 00:00:00", 3.0),
-            ("2024-01-08 00:00:00", 4.0),
-            ("2024-02-26 00:00:00", 8.0),
-        ]
-        .iter()
-        .map(|(d, v)| (d.to_string(), *v))
-        .collect();
-        assert_eq!(weeks, expected, "{column}");
     }
 }
 
@@ -210,60 +101,25 @@ fn uri_forms_listing_describing_and_estimates() {
     );
 }
 
+/// A construct with no GoogleSQL counterpart is refused before anything runs (missing tables
+/// and unknown columns are in `conformance.rs`).
 #[test]
-fn missing_tables_and_rejected_expressions_are_clear_errors() {
+fn constructs_without_a_google_sql_counterpart_are_refused() {
     let Some(bq) = Bq::new("errors") else { return };
     load(&bq);
-    let dataset = &bq.dataset;
     let specs = SpecCache::from_strings(
-        &[
-            &metric("typo", &format!("bigquery://{dataset}.evnts"), "  numerator: COUNT(*)\n"),
-            &metric(
-                "bad_column",
-                &format!("bigquery://{dataset}.events"),
-                "  numerator: SUM(clikcs)\n",
-            ),
-            &metric(
-                "lambda",
-                &format!("bigquery://{dataset}.events"),
-                "  numerator: SUM(clicks)\n",
-            ),
-        ],
+        &[&metric(
+            "clicks",
+            &format!("bigquery://{}.events", bq.dataset),
+            "  numerator: SUM(clicks)\n",
+        )],
         &["slice:\n  name: tags\n  values:\n    - {name: a, where: \"len(list_filter([country], x -> x = 'US')) > 0\"}\n"],
         &[],
     )
     .unwrap();
     let connections = connections(&bq, "");
-    let compute = MetricCompute::new(&specs, &connections);
-    let err = compute.compute(&ComputeRequest::new(["typo"])).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::TableNotFound, "{err}");
-    assert!(err.to_string().contains("did you mean `events`?"), "{err}");
-
-    let err = compute
-        .compute(&ComputeRequest::new(["bad_column"]))
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::QueryExecution, "{err}");
-    let text = err.to_string();
-    assert!(
-        text.contains("`bad_column`") && text.contains("clikcs"),
-        "{text}"
-    );
-    // The error points at the unknown column in the spec (line 4, `  numerator: SUM(clikcs)`).
-    match &err {
-        aitaem::Error::QueryExecution {
-            location: Some(at), ..
-        } => assert_eq!((at.line, at.column), (4, 18)),
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(
-        err.backend_error().unwrap().kind(),
-        BackendErrorKind::Rejected,
-        "{err}"
-    );
-
-    // A construct with no GoogleSQL counterpart is refused before anything runs.
-    let err = compute
-        .compute(&ComputeRequest::new(["lambda"]).slices(["tags"]))
+    let err = MetricCompute::new(&specs, &connections)
+        .compute(&ComputeRequest::new(["clicks"]).slices(["tags"]))
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::QueryBuild, "{err}");
     assert!(err.to_string().contains("slice `tags`"), "{err}");
@@ -271,43 +127,6 @@ fn missing_tables_and_rejected_expressions_are_clear_errors() {
         err.to_string().contains("no counterpart in BigQuery"),
         "{err}"
     );
-}
-
-#[test]
-fn one_request_reads_bigquery_and_duckdb() {
-    let Some(bq) = Bq::new("mixed") else { return };
-    load(&bq);
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("orders.csv");
-    std::fs::write(&csv, "amount\n3\n4\n").unwrap();
-    let specs = SpecCache::from_strings(
-        &[
-            &metric(
-                "bq_clicks",
-                &format!("bigquery://{}.events", bq.dataset),
-                "  numerator: SUM(clicks)\n",
-            ),
-            &metric(
-                "orders",
-                &format!("duckdb://{}", csv.display()),
-                "  numerator: SUM(amount)\n",
-            ),
-        ],
-        &[],
-        &[],
-    )
-    .unwrap();
-    let connections = connections(&bq, "");
-    let rows = MetricCompute::new(&specs, &connections)
-        .compute(&ComputeRequest::new(["bq_clicks", "orders"]).sorted(true))
-        .unwrap()
-        .rows()
-        .unwrap();
-    let values: Vec<(&str, Option<f64>)> = rows
-        .iter()
-        .map(|r| (r.metric_name.as_str(), r.metric_value))
-        .collect();
-    assert_eq!(values, [("bq_clicks", Some(31.0)), ("orders", Some(7.0))]);
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! and rolling totals. Results must be equal within 1e-9 relative.
 //!
 //! DuckDB's own answers are checked against hand-written SQL elsewhere (`oracle.rs`,
-//! `compute.rs`); here PostgreSQL and BigQuery must agree with them row for row.
+//! `compute.rs`); here PostgreSQL and BigQuery must agree with them row for row. The dataset is
+//! loaded once for the whole file; each test is one feature, compared on every backend.
 
 #![cfg(all(feature = "postgres", feature = "bigquery"))]
 
@@ -355,142 +356,6 @@ const ADDITIVE: [&str; 9] = [
 ];
 const ONE_PASS: [&str; 2] = ["users", "median_revenue"];
 
-/// Every request of the suite, named; `one_pass` are the metrics computed in one pass that the
-/// backend has.
-fn requests(one_pass: &[&str]) -> Vec<(String, ComputeRequest)> {
-    let window = ("2023-12-28", "2025-01-01");
-    let mut out = Vec::new();
-    for (kind, metrics) in [("additive", &ADDITIVE[..]), ("one_pass", one_pass)] {
-        let base = || ComputeRequest::new(metrics.iter().copied());
-        out.push((format!("{kind}: baseline"), base()));
-        out.push((
-            format!("{kind}: slices"),
-            base().slices(["country", "device", "band", "named", "device_x_country"]),
-        ));
-        out.push((
-            format!("{kind}: value segment"),
-            base().slices(["band", "country"]).segment("platform_group"),
-        ));
-        out.push((
-            format!("{kind}: segment on a join key, monthly"),
-            base()
-                .slices(["device"])
-                .segment("tier")
-                .join_key("user_id")
-                .time_window(window.0, window.1)
-                .period(PeriodType::Monthly),
-        ));
-        out.push((
-            format!("{kind}: wildcard segment, weekly"),
-            base()
-                .segment("region_tier")
-                .time_window(window.0, window.1)
-                .period(PeriodType::Weekly),
-        ));
-        for period in PeriodType::ALL {
-            let (start, end) = if period == PeriodType::Hourly {
-                ("2024-02-28 20:00", "2024-03-01 02:30")
-            } else {
-                window
-            };
-            out.push((
-                format!("{kind}: {period}"),
-                base()
-                    .slices(["band"])
-                    .time_window(start, end)
-                    .period(period),
-            ));
-        }
-        out.push((
-            format!("{kind}: by entity, monthly"),
-            base()
-                .slices(["device"])
-                .time_window(window.0, window.1)
-                .period(PeriodType::Monthly)
-                .by_entity("user_id"),
-        ));
-        out.push((
-            format!("{kind}: grouping sets"),
-            base().slices(["country", "device", "platform", "user", "converted"]),
-        ));
-    }
-    // The time options, on additive metrics (sums, counts, ratios of sums) and the others.
-    let all: Vec<&str> = ADDITIVE.iter().chain(one_pass).copied().collect();
-    let monthly = || {
-        ComputeRequest::new(all.iter().copied())
-            .time_window("2024-01-01", "2025-01-01")
-            .period(PeriodType::Monthly)
-    };
-    out.push((
-        "time options: monthly, filled, previous year, share, cumulative, rolling".into(),
-        monthly()
-            .slices(["device", "band"])
-            .segment("platform_group")
-            .fill_gaps(true)
-            .compare(Comparison::PreviousYear)
-            .share(true)
-            .cumulative(true)
-            .rolling(3),
-    ));
-    out.push((
-        "time options: daily by entity, previous period, rolling".into(),
-        ComputeRequest::new(all.iter().copied())
-            .slices(["device"])
-            .time_window("2024-02-20", "2024-03-10")
-            .period(PeriodType::Daily)
-            .by_entity("user_id")
-            .fill_gaps(true)
-            .compare(Comparison::PreviousPeriod)
-            .rolling(7),
-    ));
-    for start in [WeekStart::Sunday, WeekStart::Saturday] {
-        out.push((
-            format!("time options: weeks from {start}, previous year"),
-            ComputeRequest::new(all.iter().copied())
-                .slices(["country"])
-                .time_window("2024-01-01", "2024-07-01")
-                .period(PeriodType::Weekly)
-                .week_start(start)
-                .compare(Comparison::PreviousYear)
-                .cumulative(true),
-        ));
-    }
-    out.push((
-        "time options: quarterly, previous period".into(),
-        ComputeRequest::new(all.iter().copied())
-            .segment("tier")
-            .time_window("2024-01-01", "2025-01-01")
-            .period(PeriodType::Quarterly)
-            .compare(Comparison::PreviousPeriod)
-            .share(true),
-    ));
-    out.push((
-        "time options: all time, previous period and year".into(),
-        ComputeRequest::new(all.iter().copied())
-            .slices(["device", "band"])
-            .time_window("2024-03-01", "2024-09-01")
-            .compare(Comparison::PreviousPeriod)
-            .share(true),
-    ));
-    out.push((
-        "time options: all time over a year, previous year (overlapping)".into(),
-        ComputeRequest::new(all.iter().copied())
-            .slices(["country"])
-            .time_window("2023-12-25", "2025-01-01")
-            .compare(Comparison::PreviousYear),
-    ));
-    for period in [PeriodType::Daily, PeriodType::Weekly, PeriodType::Yearly] {
-        out.push((
-            format!("date column: {period}"),
-            ComputeRequest::new(["daily_events"])
-                .slices(["device"])
-                .time_window("2024-01-01", "2024-03-15")
-                .period(period),
-        ));
-    }
-    out
-}
-
 /// Each row's value and derived values, by its labels.
 fn by_key(rows: &[ResultRow]) -> BTreeMap<Key, Vec<Option<f64>>> {
     let values = common::by_key(rows);
@@ -562,47 +427,45 @@ impl Reference {
         }
     }
 
-    /// Runs every request on the reference and on another backend; their rows must be equal.
-    fn compare(
-        &self,
-        backend: &str,
-        specs: &SpecCache,
-        connections: &ConnectionManager,
-        one_pass: &[&str],
-    ) {
-        let mut compared = 0;
-        for (name, request) in requests(one_pass) {
-            let expected = by_key(&compute(&self.specs, &self.connections, &request, &name));
-            let got = by_key(&compute(specs, connections, &request, &name));
-            assert!(
-                !expected.is_empty() && expected.values().any(|v| v[0].is_some()),
-                "{name}: a trivial result"
-            );
-            let missing: Vec<_> = expected.keys().filter(|k| !got.contains_key(k)).collect();
-            let extra: Vec<_> = got.keys().filter(|k| !expected.contains_key(k)).collect();
-            assert!(
-                missing.is_empty() && extra.is_empty(),
-                "{name}: rows only on DuckDB: {missing:?}\nrows only on {backend}: {extra:?}"
-            );
-            for (key, want) in &expected {
-                let have = &got[key];
-                assert!(
-                    same(want, have),
-                    "{name}: {key:?}: DuckDB {want:?}, {backend} {have:?}"
-                );
-            }
-            compared += expected.len();
-        }
-        eprintln!("cross-backend: {compared} rows equal on DuckDB and {backend}");
+    fn scalar(&self, sql: &str) -> String {
+        duckdb::Connection::open(self.dir.path().join("cross.duckdb"))
+            .unwrap()
+            .query_row(sql, [], |r| r.get::<_, i64>(0))
+            .unwrap()
+            .to_string()
     }
 }
 
-#[test]
-fn postgres_gives_the_same_answers_as_duckdb() {
-    let Some(pg) = Pg::new("cross_backend") else {
-        return;
-    };
-    let reference = Reference::new();
+/// A backend with the dataset, compared with the reference.
+struct Other {
+    name: &'static str,
+    specs: SpecCache,
+    connections: ConnectionManager,
+    /// The metrics computed in one pass that it has.
+    one_pass: &'static [&'static str],
+    _keep: Box<dyn std::any::Any + Send + Sync>,
+}
+
+/// The dataset on every backend the tests have, loaded once for every test of this file.
+struct Suite {
+    reference: Reference,
+    others: Vec<Other>,
+}
+
+fn suite() -> &'static Suite {
+    static SUITE: std::sync::OnceLock<Suite> = std::sync::OnceLock::new();
+    SUITE.get_or_init(|| {
+        let reference = Reference::new();
+        let others = [postgres(&reference), bigquery(&reference)]
+            .into_iter()
+            .flatten()
+            .collect();
+        Suite { reference, others }
+    })
+}
+
+fn postgres(reference: &Reference) -> Option<Other> {
+    let pg = Pg::new("cross_backend")?;
     let mut load = String::new();
     for table in dataset() {
         let file = reference.dir.path().join(format!("{}.csv", table.name));
@@ -617,29 +480,27 @@ fn postgres_gives_the_same_answers_as_duckdb() {
     }
     pg.sql(&load);
     assert_eq!(pg.scalar("SELECT COUNT(*) FROM events"), "2500");
+    let nulls = "SELECT COUNT(*) FROM events WHERE country IS NULL";
     assert_eq!(
-        pg.scalar("SELECT COUNT(*) FROM events WHERE country IS NULL"),
-        duck_scalar(
-            &reference,
-            "SELECT COUNT(*) FROM events WHERE country IS NULL"
-        ),
+        pg.scalar(nulls),
+        reference.scalar(nulls),
         "both loads read NULLs alike"
     );
     let yaml = reference.dir.path().join("postgres.yaml");
     std::fs::write(&yaml, pg.connections_yaml("")).unwrap();
-    let connections = ConnectionManager::from_yaml(&yaml).unwrap();
-    let specs = specs(&format!("postgres://{}/", pg.schema));
-    reference.compare("PostgreSQL", &specs, &connections, &ONE_PASS);
+    Some(Other {
+        name: "PostgreSQL",
+        specs: specs(&format!("postgres://{}/", pg.schema)),
+        connections: ConnectionManager::from_yaml(&yaml).unwrap(),
+        one_pass: &ONE_PASS,
+        _keep: Box::new(pg),
+    })
 }
 
 /// BigQuery has no ordered-set aggregates (`percentile_cont ... WITHIN GROUP`): its one-pass
 /// metric is the distinct count.
-#[test]
-fn bigquery_gives_the_same_answers_as_duckdb() {
-    let Some(bq) = Bq::new("cross_backend") else {
-        return;
-    };
-    let reference = Reference::new();
+fn bigquery(reference: &Reference) -> Option<Other> {
+    let bq = Bq::new("cross_backend")?;
     for table in dataset() {
         bq.sql(&table.create(Target::BigQuery, &format!("{}.", bq.dataset)));
         for insert in table.google_inserts(&bq.dataset) {
@@ -652,30 +513,277 @@ fn bigquery_gives_the_same_answers_as_duckdb() {
             .as_deref(),
         Some("2500")
     );
+    let nulls = format!("SELECT COUNT(*) FROM {events} WHERE country IS NULL");
     assert_eq!(
-        bq.scalar(&format!(
-            "SELECT COUNT(*) FROM {events} WHERE country IS NULL"
-        ))
-        .unwrap(),
-        duck_scalar(
-            &reference,
-            "SELECT COUNT(*) FROM events WHERE country IS NULL"
-        ),
+        bq.scalar(&nulls).unwrap(),
+        reference.scalar("SELECT COUNT(*) FROM events WHERE country IS NULL"),
         "both loads read NULLs alike"
     );
     let yaml = reference.dir.path().join("bigquery.yaml");
     std::fs::write(&yaml, bq.connections_yaml("")).unwrap();
-    let connections = ConnectionManager::from_yaml(&yaml).unwrap();
-    let specs = specs(&format!("bigquery://{}.", bq.dataset));
-    reference.compare("BigQuery", &specs, &connections, &["users"]);
+    Some(Other {
+        name: "BigQuery",
+        specs: specs(&format!("bigquery://{}.", bq.dataset)),
+        connections: ConnectionManager::from_yaml(&yaml).unwrap(),
+        one_pass: &["users"],
+        _keep: Box::new(bq),
+    })
 }
 
-fn duck_scalar(reference: &Reference, sql: &str) -> String {
-    duckdb::Connection::open(reference.dir.path().join("cross.duckdb"))
-        .unwrap()
-        .query_row(sql, [], |r| r.get::<_, i64>(0))
-        .unwrap()
-        .to_string()
+/// Runs a feature's requests on the reference and on every other backend; their rows must be
+/// equal. `request` makes a request for the metrics a backend has.
+fn check(feature: &str, request: impl Fn(Vec<&str>) -> ComputeRequest) {
+    check_kinds(feature, &[Kinds::Additive, Kinds::OnePass], request);
+}
+
+/// Which metrics a request is made for.
+#[derive(Clone, Copy, Debug)]
+enum Kinds {
+    /// The additive metrics (two-stage plans).
+    Additive,
+    /// The metrics computed in one pass.
+    OnePass,
+    /// Both together.
+    All,
+}
+
+fn check_kinds(feature: &str, kinds: &[Kinds], request: impl Fn(Vec<&str>) -> ComputeRequest) {
+    let suite = suite();
+    if suite.others.is_empty() {
+        eprintln!("skipped {feature}: no backend to compare with DuckDB");
+    }
+    for other in &suite.others {
+        for &kind in kinds {
+            let metrics: Vec<&str> = match kind {
+                Kinds::Additive => ADDITIVE.to_vec(),
+                Kinds::OnePass => other.one_pass.to_vec(),
+                Kinds::All => ADDITIVE.iter().chain(other.one_pass).copied().collect(),
+            };
+            let what = format!("{feature} ({kind:?} metrics)");
+            let request = request(metrics);
+            let reference = &suite.reference;
+            let expected = by_key(&compute(
+                &reference.specs,
+                &reference.connections,
+                &request,
+                &what,
+            ));
+            let got = by_key(&compute(&other.specs, &other.connections, &request, &what));
+            assert!(
+                !expected.is_empty() && expected.values().any(|v| v[0].is_some()),
+                "{what}: a trivial result"
+            );
+            let missing: Vec<_> = expected.keys().filter(|k| !got.contains_key(k)).collect();
+            let extra: Vec<_> = got.keys().filter(|k| !expected.contains_key(k)).collect();
+            let backend = other.name;
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "{what}: rows only on DuckDB: {missing:?}\nrows only on {backend}: {extra:?}"
+            );
+            for (key, want) in &expected {
+                let have = &got[key];
+                assert!(
+                    same(want, have),
+                    "{what}: {key:?}: DuckDB {want:?}, {backend} {have:?}"
+                );
+            }
+            eprintln!(
+                "{what}: {} rows equal on DuckDB and {backend}",
+                expected.len()
+            );
+        }
+    }
+}
+
+/// The window of the period features: a year and the days before it.
+const WINDOW: (&str, &str) = ("2023-12-28", "2025-01-01");
+
+#[test]
+fn baseline() {
+    check("baseline", |m| ComputeRequest::new(m));
+}
+
+#[test]
+fn column_value_list_and_cross_product_slices() {
+    check("slices", |m| {
+        ComputeRequest::new(m).slices(["country", "device", "band", "named", "device_x_country"])
+    });
+}
+
+#[test]
+fn value_segment() {
+    check("value segment", |m| {
+        ComputeRequest::new(m)
+            .slices(["band", "country"])
+            .segment("platform_group")
+    });
+}
+
+#[test]
+fn segment_on_a_join_key_monthly() {
+    check("segment on a join key, monthly", |m| {
+        ComputeRequest::new(m)
+            .slices(["device"])
+            .segment("tier")
+            .join_key("user_id")
+            .time_window(WINDOW.0, WINDOW.1)
+            .period(PeriodType::Monthly)
+    });
+}
+
+#[test]
+fn wildcard_segment_weekly() {
+    check("wildcard segment, weekly", |m| {
+        ComputeRequest::new(m)
+            .segment("region_tier")
+            .time_window(WINDOW.0, WINDOW.1)
+            .period(PeriodType::Weekly)
+    });
+}
+
+#[test]
+fn every_period() {
+    for period in PeriodType::ALL {
+        let (start, end) = if period == PeriodType::Hourly {
+            ("2024-02-28 20:00", "2024-03-01 02:30")
+        } else {
+            WINDOW
+        };
+        check(&format!("{period}"), |m| {
+            ComputeRequest::new(m)
+                .slices(["band"])
+                .time_window(start, end)
+                .period(period)
+        });
+    }
+}
+
+#[test]
+fn by_entity_monthly() {
+    check("by entity, monthly", |m| {
+        ComputeRequest::new(m)
+            .slices(["device"])
+            .time_window(WINDOW.0, WINDOW.1)
+            .period(PeriodType::Monthly)
+            .by_entity("user_id")
+    });
+}
+
+#[test]
+fn grouping_sets() {
+    check("grouping sets", |m| {
+        ComputeRequest::new(m).slices(["country", "device", "platform", "user", "converted"])
+    });
+}
+
+#[test]
+fn filled_gaps_previous_year_share_cumulative_and_rolling_monthly() {
+    check_kinds(
+        "monthly, filled, previous year, share, cumulative, rolling",
+        &[Kinds::All],
+        |m| {
+            ComputeRequest::new(m)
+                .time_window("2024-01-01", "2025-01-01")
+                .period(PeriodType::Monthly)
+                .slices(["device", "band"])
+                .segment("platform_group")
+                .fill_gaps(true)
+                .compare(Comparison::PreviousYear)
+                .share(true)
+                .cumulative(true)
+                .rolling(3)
+        },
+    );
+}
+
+#[test]
+fn daily_by_entity_previous_period_and_rolling() {
+    check_kinds(
+        "daily by entity, previous period, rolling",
+        &[Kinds::All],
+        |m| {
+            ComputeRequest::new(m)
+                .slices(["device"])
+                .time_window("2024-02-20", "2024-03-10")
+                .period(PeriodType::Daily)
+                .by_entity("user_id")
+                .fill_gaps(true)
+                .compare(Comparison::PreviousPeriod)
+                .rolling(7)
+        },
+    );
+}
+
+#[test]
+fn weeks_from_sunday_and_saturday() {
+    for start in [WeekStart::Sunday, WeekStart::Saturday] {
+        check_kinds(
+            &format!("weeks from {start}, previous year"),
+            &[Kinds::All],
+            |m| {
+                ComputeRequest::new(m)
+                    .slices(["country"])
+                    .time_window("2024-01-01", "2024-07-01")
+                    .period(PeriodType::Weekly)
+                    .week_start(start)
+                    .compare(Comparison::PreviousYear)
+                    .cumulative(true)
+            },
+        );
+    }
+}
+
+#[test]
+fn quarterly_previous_period() {
+    check_kinds("quarterly, previous period", &[Kinds::All], |m| {
+        ComputeRequest::new(m)
+            .segment("tier")
+            .time_window("2024-01-01", "2025-01-01")
+            .period(PeriodType::Quarterly)
+            .compare(Comparison::PreviousPeriod)
+            .share(true)
+    });
+}
+
+#[test]
+fn all_time_previous_period() {
+    check_kinds("all time, previous period", &[Kinds::All], |m| {
+        ComputeRequest::new(m)
+            .slices(["device", "band"])
+            .time_window("2024-03-01", "2024-09-01")
+            .compare(Comparison::PreviousPeriod)
+            .share(true)
+    });
+}
+
+#[test]
+fn all_time_overlapping_previous_year() {
+    check_kinds(
+        "all time over a year, previous year (overlapping)",
+        &[Kinds::All],
+        |m| {
+            ComputeRequest::new(m)
+                .slices(["country"])
+                .time_window("2023-12-25", "2025-01-01")
+                .compare(Comparison::PreviousYear)
+        },
+    );
+}
+
+#[test]
+fn date_columns() {
+    for period in [PeriodType::Daily, PeriodType::Weekly, PeriodType::Yearly] {
+        check_kinds(
+            &format!("date column: {period}"),
+            &[Kinds::Additive],
+            |_| {
+                ComputeRequest::new(["daily_events"])
+                    .slices(["device"])
+                    .time_window("2024-01-01", "2024-03-15")
+                    .period(period)
+            },
+        );
+    }
 }
 
 #[test]

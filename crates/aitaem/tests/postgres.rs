@@ -1,6 +1,6 @@
-//! The PostgreSQL backend on a real server (`scripts/test.sh` starts one): connecting (TLS and
-//! every kind of failure), the catalog, results checked against hand-written SQL run by `psql`,
-//! and a request that mixes PostgreSQL and DuckDB. Without a server each test says it was
+//! What only the PostgreSQL backend has, on a real server (`scripts/test.sh` starts one):
+//! connecting (TLS and every kind of failure), read-only sessions and timeouts, cancelling,
+//! quoted and folded names, and SQLSTATEs. What every backend does is in `conformance.rs`. Without a server each test says it was
 //! skipped (and fails under `CI=true`).
 
 #![cfg(feature = "postgres")]
@@ -9,7 +9,7 @@ mod common;
 
 use aitaem::BackendKind;
 use aitaem::error::BackendErrorKind;
-use aitaem::{ComputeRequest, ConnectionManager, ErrorKind, MetricCompute, PeriodType, SpecCache};
+use aitaem::{ComputeRequest, ConnectionManager, ErrorKind, MetricCompute, SpecCache};
 use common::metric;
 use common::postgres::Pg;
 
@@ -33,135 +33,6 @@ fn connections(pg: &Pg, extra: &str) -> ConnectionManager {
     let file = dir.path().join("connections.yaml");
     std::fs::write(&file, pg.connections_yaml(extra)).unwrap();
     ConnectionManager::from_yaml(&file).unwrap()
-}
-
-fn value(pg: &Pg, sql: &str) -> Option<f64> {
-    let text = pg.scalar(sql);
-    (!text.is_empty()).then(|| text.parse().unwrap())
-}
-
-#[test]
-fn ratios_divide_in_floating_point_and_match_hand_written_sql() {
-    let Some(pg) = Pg::new("ratios") else { return };
-    pg.sql(EVENTS);
-    let source = format!("postgres://{}/events", pg.schema);
-    let specs = SpecCache::from_strings(
-        &[
-            &metric(
-                "ctr",
-                &source,
-                "  numerator: SUM(clicks)\n  denominator: SUM(impressions)\n",
-            ),
-            &metric(
-                "ratio_in_numerator",
-                &source,
-                "  numerator: SUM(clicks) / SUM(id)\n",
-            ),
-            &metric("revenue", &source, "  numerator: SUM(revenue)\n"),
-            &metric("avg_clicks", &source, "  numerator: AVG(clicks)\n"),
-            &metric("users", &source, "  numerator: COUNT(DISTINCT user_id)\n"),
-            &metric(
-                "converted",
-                &source,
-                "  numerator: COUNT(*) FILTER (WHERE converted)\n",
-            ),
-        ],
-        &["slice:\n  name: country\n  where: country\n"],
-        &[],
-    )
-    .unwrap();
-    let connections = connections(&pg, "");
-    let result = MetricCompute::new(&specs, &connections)
-        .compute(
-            &ComputeRequest::new([
-                "ctr",
-                "ratio_in_numerator",
-                "revenue",
-                "avg_clicks",
-                "users",
-                "converted",
-            ])
-            .slices(["country"]),
-        )
-        .unwrap();
-    let rows = result.rows().unwrap();
-    let get = |metric: &str, country: &str| {
-        let slice = if country == "all" { "none" } else { "country" };
-        common::value(&rows, metric, (slice, country), ("none", "all"))
-    };
-    // Integer sums divided in floating point: 31 / 17, and 31 / 15 (not 1 and 2).
-    assert_eq!(
-        get("ctr", "all"),
-        value(
-            &pg,
-            "SELECT SUM(clicks)::float8 / SUM(impressions) FROM events"
-        )
-    );
-    assert_eq!(get("ctr", "all"), Some(31.0 / 17.0));
-    assert_eq!(get("ratio_in_numerator", "all"), Some(31.0 / 15.0));
-    // A zero denominator gives NULL.
-    assert_eq!(get("ctr", "日本"), None);
-    assert_eq!(get("revenue", "all"), Some(112.75));
-    assert_eq!(get("revenue", "Côte d'Ivoire"), Some(2.25));
-    assert_eq!(get("avg_clicks", "US"), Some(1.5));
-    assert_eq!(get("users", "all"), Some(3.0));
-    assert_eq!(get("converted", "all"), Some(3.0));
-    // NULL countries are left out of the slice, as on every backend.
-    assert!(
-        !rows
-            .iter()
-            .any(|r| r.slice_type == "country" && r.slice_value.is_empty())
-    );
-}
-
-#[test]
-fn timestamp_timestamptz_and_date_columns_give_the_same_iso_weeks() {
-    let Some(pg) = Pg::new("weeks") else { return };
-    pg.sql(EVENTS);
-    let source = format!("postgres://{}/events", pg.schema);
-    for column in ["ts", "ts_tz", "day"] {
-        let specs = SpecCache::from_strings(
-            &[&metric(
-                "clicks",
-                &source,
-                &format!("  numerator: SUM(clicks)\n  timestamp_col: {column}\n"),
-            )],
-            &[],
-            &[],
-        )
-        .unwrap();
-        let connections = connections(&pg, "");
-        let rows = MetricCompute::new(&specs, &connections)
-            .compute(
-                &ComputeRequest::new(["clicks"])
-                    .time_window("2023-12-31", "2024-03-01")
-                    .period(PeriodType::Weekly)
-                    .sorted(true),
-            )
-            .unwrap()
-            .rows()
-            .unwrap();
-        let weeks: Vec<(String, f64)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.period_start_date.clone().unwrap(),
-                    r.metric_value.unwrap(),
-                )
-            })
-            .collect();
-        // 2023-12-31 is a Sunday (week of Monday 2023-12-25); 2024-01-07 23:59:59 is the last
-        // second of the week of Monday 2024-01-01; 2024-02-29 is in the week of 2024-02-26.
-        let expected = [
-            ("2023-12-25 00:00:00", 16.0),
-            ("2024-01-01 00:00:00", 3.0),
-            ("2024-01-08 00:00:00", 4.0),
-            ("2024-02-26 00:00:00", 8.0),
-        ];
-        let expected: Vec<(String, f64)> =
-            expected.iter().map(|(d, v)| (d.to_string(), *v)).collect();
-        assert_eq!(weeks, expected, "{column}");
-    }
 }
 
 #[test]
@@ -459,82 +330,6 @@ fn tls_is_verified_as_sslmode_asks() {
         let err = open(url, &extra).unwrap_err();
         assert!(err.to_string().contains(says), "{extra}: {err}");
     }
-}
-
-#[test]
-fn one_request_reads_postgres_and_duckdb_and_a_failing_source_leaves_a_warning() {
-    let Some(pg) = Pg::new("mixed") else { return };
-    pg.sql(EVENTS);
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("orders.csv");
-    std::fs::write(&csv, "amount\n3\n4\n").unwrap();
-    let specs = SpecCache::from_strings(
-        &[
-            &metric(
-                "pg_clicks",
-                &format!("postgres://{}/events", pg.schema),
-                "  numerator: SUM(clicks)\n",
-            ),
-            &metric(
-                "pg_broken",
-                &format!("postgres://{}/events", pg.schema),
-                "  numerator: SUM(nope)\n",
-            ),
-            &metric(
-                "orders",
-                &format!("duckdb://{}", csv.display()),
-                "  numerator: SUM(amount)\n",
-            ),
-        ],
-        &[],
-        &[],
-    )
-    .unwrap();
-    let connections = connections(&pg, "");
-    let compute = MetricCompute::new(&specs, &connections);
-    let rows = compute
-        .compute(&ComputeRequest::new(["pg_clicks", "orders"]).sorted(true))
-        .unwrap()
-        .rows()
-        .unwrap();
-    let values: Vec<(&str, Option<f64>)> = rows
-        .iter()
-        .map(|r| (r.metric_name.as_str(), r.metric_value))
-        .collect();
-    assert_eq!(values, [("pg_clicks", Some(31.0)), ("orders", Some(7.0))]);
-
-    let partial = compute
-        .compute(&ComputeRequest::new(["pg_broken", "orders"]))
-        .unwrap();
-    assert_eq!(partial.rows().unwrap().len(), 1);
-    assert_eq!(partial.warnings().len(), 1);
-    assert!(partial.warnings()[0].to_string().contains("pg_broken"));
-}
-
-#[test]
-fn scan_checks_slices_and_segments_against_the_catalog() {
-    let Some(pg) = Pg::new("scan") else { return };
-    pg.sql(&format!(
-        "{EVENTS}\nCREATE TABLE users (user_id bigint, tier text);"
-    ));
-    let schema = &pg.schema;
-    let specs = SpecCache::from_strings(
-        &[&metric("clicks", &format!("postgres://{schema}/events"), "  numerator: SUM(clicks)\n")],
-        &[
-            "slice:\n  name: country\n  where: country\n",
-            "slice:\n  name: device\n  where: device\n",
-        ],
-        &[&format!(
-            "segment:\n  name: tier\n  source: postgres://{schema}/users\n  entity_id: user_id\n  where: tier\n"
-        )],
-    )
-    .unwrap();
-    let connections = connections(&pg, "");
-    let scan = MetricCompute::new(&specs, &connections).scan().unwrap();
-    assert_eq!(scan.compatible_slices("clicks"), ["country"]);
-    let device = &scan.for_spec("device")[0];
-    assert_eq!(device.missing_columns, ["device"]);
-    assert_eq!(scan.compatible_segments("clicks"), ["tier"]);
 }
 
 /// `ConnectionManager::interrupt`, from another thread, cancels the running statement on the
