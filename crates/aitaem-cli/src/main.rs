@@ -592,19 +592,17 @@ fn compute(args: &RequestArgs, out: &OutputArgs) -> Result<ExitCode, Failure> {
         report::warning(warning);
     }
     if let Some(chart) = &chart {
-        chart.draw(|file| plot::plot(&result.batches(), file))?;
+        chart.draw(|file| plot::plot(result.batches(), file))?;
     }
     match target {
-        Some(target) => {
-            target.write(|out| aitaem::result::write(&result.batches(), format, out))?
-        }
+        Some(target) => target.write(|out| aitaem::result::write(result.batches(), format, out))?,
         None if format == OutputFormat::Table && std::io::stdout().is_terminal() => {
-            let table = Readable::of(&result.batches()).render(terminal::colour());
+            let table = Readable::of(result.batches()).render(terminal::colour());
             terminal::page(&table)?;
         }
         None => {
             let mut buffer = Vec::new();
-            aitaem::result::write(&result.batches(), format, &mut buffer)?;
+            aitaem::result::write(result.batches(), format, &mut buffer)?;
             print(&buffer)?;
         }
     }

@@ -75,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let compute = MetricCompute::new(&specs, &connections);
     let request = request(&workload)?;
     let (timings, result) = Timings::measure(runs, || compute.compute(&request))?;
-    let write_s = write_csv(&result.batches(), flags.get("out"))?;
+    let write_s = write_csv(result.batches(), flags.get("out"))?;
     println!(
         "{{\"rows_out\": {}, {}, \"write_s\": {write_s:.4}}}",
         result.num_rows(),

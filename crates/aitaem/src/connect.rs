@@ -188,7 +188,7 @@ impl ConnectionManager {
     }
 
     /// Uses a DuckDB connection opened elsewhere (for example by
-    /// [`load_csvs_to_duckdb`](crate::load_csvs_to_duckdb)) as the DuckDB connection.
+    /// [`load_csvs_to_duckdb`](crate::duckdb::load_csvs_to_duckdb)) as the DuckDB connection.
     #[cfg(feature = "duckdb")]
     pub fn add_duckdb_connection(&mut self, connection: ::duckdb::Connection) -> Result<()> {
         let duck =

@@ -85,7 +85,7 @@ pub enum Error {
     },
     /// Compute arguments that cannot be satisfied, or specs that do not fit together.
     #[error(transparent)]
-    QueryBuild(RequestError),
+    QueryBuild(Box<RequestError>),
     /// The backend failed to run a statement.
     #[error("computing {} on {source_uri} failed: {source}", quote_list(.metrics))]
     QueryExecution {
@@ -659,7 +659,7 @@ impl std::error::Error for RequestError {}
 
 impl From<RequestError> for Error {
     fn from(problem: RequestError) -> Self {
-        Error::QueryBuild(problem)
+        Error::QueryBuild(Box::new(problem))
     }
 }
 

@@ -82,7 +82,7 @@ fn check(name: &str, request: ComputeRequest) {
         let planned: Plan = plan(&request, &fixture(backend), &Tables)
             .unwrap_or_else(|e| panic!("{name} on {backend}: {e}"));
         for statement in planned.statements() {
-            let parsed = Parser::parse_sql(parser(backend).as_ref(), &statement.sql())
+            let parsed = Parser::parse_sql(parser(backend).as_ref(), statement.sql())
                 .unwrap_or_else(|e| {
                     panic!(
                         "{name} on {backend} does not parse: {e}\n{}",

@@ -2,13 +2,12 @@
 //!
 //! Each backend is one folder (`duckdb/`, `postgres/`, `bigquery/`) with everything that is its
 //! own: how its source URIs read, its settings in `connections.yaml`, its SQL dialect (with the
-//! rewrite of spec fragments), how its errors read, and its client, which implements
-//! [`Backend`] behind a cargo feature of the same name. It reaches the rest of the library
-//! through one [`Driver`] in the table [`DRIVERS`], as sqlx's `Any` driver picks a database by
-//! URL scheme. A build without a backend's feature still reads its URIs and settings and plans
+//! rewrite of spec fragments), how its errors read, and its client (a connection) behind a cargo
+//! feature of the same name. It reaches the rest of the library through one driver in one table
+//! of drivers, as sqlx's `Any` driver picks a database by URL scheme: [`backends`] lists them. A build without a backend's feature still reads its URIs and settings and plans
 //! its statements, and says in words that it cannot run them.
 //!
-//! The trait is synchronous: a compute runs each statement on its own thread, DuckDB is a
+//! Connections are synchronous: a compute runs each statement on its own thread, DuckDB is a
 //! synchronous library, and network backends drive their asynchronous clients on a shared
 //! runtime (see `docs/development.md`).
 

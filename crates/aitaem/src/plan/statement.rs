@@ -290,6 +290,17 @@ fn value_expr(numerator: &Expr, denominator: Option<&Expr>) -> Sql {
     }
 }
 
+/// What every state of the second stage reads: the labelers of the slices and of the segment,
+/// the aggregates it computes, and the first stage (or, for a single state, the facts).
+#[derive(Clone, Copy)]
+struct SecondStage<'a, 's> {
+    leaves: &'a [(&'s SliceSpec, Labeler)],
+    segment: Option<&'a SegmentJoin>,
+    aggregates: &'a [Item],
+    source: Option<Alias>,
+    facts: &'a Facts,
+}
+
 /// Accumulates the keys and common table expressions of one statement.
 struct Builder {
     backend: BackendKind,
@@ -617,16 +628,14 @@ impl Builder {
     }
 
     /// One state's aggregation, from the first stage (or from the facts, for a single state).
-    fn state(
-        &self,
-        index: usize,
-        state: &State,
-        leaves: &[(&SliceSpec, Labeler)],
-        segment: Option<&SegmentJoin>,
-        aggregates: &[Item],
-        source: Option<Alias>,
-        facts: &Facts,
-    ) -> Result<Select> {
+    fn state(&self, index: usize, state: &State, from: &SecondStage) -> Result<Select> {
+        let SecondStage {
+            leaves,
+            segment,
+            aggregates,
+            source,
+            facts,
+        } = *from;
         let mut slice_labels = Labels::default();
         if let Some((_, components)) = state.slice {
             for (n, component) in components.iter().enumerate() {
@@ -985,20 +994,17 @@ pub(super) fn build(
             aggregates
         }
     };
+    let second = SecondStage {
+        leaves: &leaves,
+        segment: segment.as_ref(),
+        aggregates: &aggregates,
+        source,
+        facts: &facts,
+    };
     let branches = states
         .iter()
         .enumerate()
-        .map(|(i, state)| {
-            builder.state(
-                i,
-                state,
-                &leaves,
-                segment.as_ref(),
-                &aggregates,
-                source,
-                &facts,
-            )
-        })
+        .map(|(i, state)| builder.state(i, state, &second))
         .collect::<Result<Vec<_>>>()?;
     builder.ctes.push(Cte {
         name: Alias::States,
