@@ -1,8 +1,10 @@
 //! Building blocks for rewriting parsed fragments: calls, names and numbers as sqlparser nodes.
 
+use std::ops::ControlFlow;
+
 use sqlparser::ast::{
     Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
-    Ident as SqlIdent, ObjectName, ObjectNamePart, Value,
+    Ident as SqlIdent, ObjectName, ObjectNamePart, Query, Value, VisitMut, VisitorMut,
 };
 
 /// A call of a plain function.
@@ -44,4 +46,34 @@ pub(crate) fn number(text: &str) -> Expr {
 /// Takes an expression out of its place, leaving NULL.
 pub(crate) fn take(expr: &mut Expr) -> Expr {
     std::mem::replace(expr, Expr::value(Value::Null))
+}
+
+/// Calls `f` on every expression of `expr` outside subqueries, each before its children (so `f`
+/// may replace an expression, and then visits what replaced it).
+pub(crate) fn rewrite_outside_subqueries(expr: &mut Expr, f: impl FnMut(&mut Expr)) {
+    struct Outside<F> {
+        depth: usize,
+        f: F,
+    }
+    impl<F: FnMut(&mut Expr)> VisitorMut for Outside<F> {
+        type Break = ();
+
+        fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+            self.depth += 1;
+            ControlFlow::Continue(())
+        }
+
+        fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
+
+        fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            if self.depth == 0 {
+                (self.f)(expr);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = VisitMut::visit(expr, &mut Outside { depth: 0, f });
 }

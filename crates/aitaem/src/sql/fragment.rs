@@ -6,12 +6,11 @@
 //! rendered back (which drops comments and normalises spacing) and wrapped in parentheses, so a
 //! fragment cannot reach outside its own expression.
 
-use std::ops::ControlFlow;
-
-use sqlparser::ast::{Expr, Query, Visit, VisitMut, VisitorMut};
+use sqlparser::ast::{Expr, Visit};
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
 
+use super::ast::rewrite_outside_subqueries;
 use super::dialect::Dialect;
 use super::inspect::Inspector;
 
@@ -193,36 +192,14 @@ pub(crate) fn check(expr: &Expr, role: ExprRole) -> Result<(), ExprError> {
 /// for a zero divisor everywhere, as on DuckDB).
 pub(crate) fn translate(expr: &Expr, dialect: &dyn Dialect) -> Result<Expr, ExprError> {
     let mut expr = expr.clone();
-    let _ = VisitMut::visit(&mut expr, &mut Unqualifier { depth: 0 });
-    dialect.rewrite(&mut expr)?;
-    Ok(expr)
-}
-
-/// Drops column qualifiers outside subqueries.
-struct Unqualifier {
-    depth: usize,
-}
-
-impl VisitorMut for Unqualifier {
-    type Break = ();
-
-    fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
-        self.depth += 1;
-        ControlFlow::Continue(())
-    }
-
-    fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
-        self.depth -= 1;
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        if self.depth == 0
-            && let Expr::CompoundIdentifier(parts) = expr
+    // Column qualifiers dropped outside subqueries.
+    rewrite_outside_subqueries(&mut expr, |e| {
+        if let Expr::CompoundIdentifier(parts) = e
             && let Some(last) = parts.pop()
         {
-            *expr = Expr::Identifier(last);
+            *e = Expr::Identifier(last);
         }
-        ControlFlow::Continue(())
-    }
+    });
+    dialect.rewrite(&mut expr)?;
+    Ok(expr)
 }

@@ -5,10 +5,10 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     BinaryOperator, CastKind, DataType, DuplicateTreatment, Expr, Function, FunctionArgumentClause,
-    FunctionArguments, Query, VisitMut, VisitorMut,
+    FunctionArguments, VisitMut, VisitorMut,
 };
 
-use super::ast::{call, identifier, number, object_name};
+use super::ast::{call, identifier, number, object_name, rewrite_outside_subqueries};
 use super::dialect::{Dialect, SqlType};
 use super::inspect::{function_name, is_aggregate};
 use super::tree::Alias;
@@ -135,10 +135,20 @@ pub(crate) fn decompose(
     partials: &mut Partials,
 ) -> Option<Expr> {
     let mut expr = expr.clone();
-    let mut collector = AggregateCollector::default();
-    let _ = VisitMut::visit(&mut expr, &mut collector);
+    // Each outermost aggregate call (outside subqueries) is replaced by a placeholder, the
+    // identifier `Alias::Aggregate(i)`, and decomposed.
+    let mut calls = Vec::new();
+    rewrite_outside_subqueries(&mut expr, |e| {
+        if let Expr::Function(f) = e
+            && is_aggregate(f)
+        {
+            let placeholder = Alias::Aggregate(calls.len()).to_string();
+            calls.push(f.clone());
+            *e = identifier(placeholder);
+        }
+    });
     let mut finals = Vec::new();
-    for call_of in collector.calls {
+    for call_of in calls {
         finals.push(match decomposition(&call_of)? {
             Decomposition::Sum => partials.add(call_of, "SUM"),
             Decomposition::Count => {
@@ -175,40 +185,6 @@ fn renamed(call: &Function, name: &str) -> Function {
     let mut call = call.clone();
     call.name = object_name(name);
     call
-}
-
-/// Replaces each outermost aggregate call (outside subqueries) by a placeholder, the
-/// identifier [`Alias::Aggregate`]`(i)`.
-#[derive(Default)]
-struct AggregateCollector {
-    depth: usize,
-    calls: Vec<Function>,
-}
-
-impl VisitorMut for AggregateCollector {
-    type Break = ();
-
-    fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
-        self.depth += 1;
-        ControlFlow::Continue(())
-    }
-
-    fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
-        self.depth -= 1;
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        if self.depth == 0
-            && let Expr::Function(f) = expr
-            && is_aggregate(f)
-        {
-            let placeholder = Alias::Aggregate(self.calls.len()).to_string();
-            self.calls.push(f.clone());
-            *expr = identifier(placeholder);
-        }
-        ControlFlow::Continue(())
-    }
 }
 
 /// Puts the roll-up expressions where the placeholders are.
