@@ -37,7 +37,17 @@ def close(a, b):
 
 def compare(path_a, path_b):
     """'SAME', or a description of the first difference."""
-    a, b = load(path_a), load(path_b)
+    return compare_rows(load(path_a), load(path_b))
+
+
+def compare_subset(path_a, path_b):
+    """'SAME' when B's rows of A's metrics are A's rows (B may have other metrics)."""
+    a = load(path_a)
+    metrics = {key[4] for key, _ in a}
+    return compare_rows(a, [row for row in load(path_b) if row[0][4] in metrics])
+
+
+def compare_rows(a, b):
     if len(a) != len(b):
         return f"DIFFERENT: {len(a)} rows vs {len(b)} rows"
     diffs = [(x, y) for x, y in zip(a, b) if x[0] != y[0] or not close(x[1], y[1])]

@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -85,8 +86,22 @@ def ensure_data(bins, data_root, size):
     return d
 
 
+def specs_dir(workload):
+    """The spec directory of a workload: bench/specs, or, for a workload with `extra_metrics`, a
+    copy of it with the metric specs of that directory of bench/ added."""
+    extra = workload.get("extra_metrics")
+    if not extra:
+        return os.path.join(HERE, "specs")
+    specs = os.path.join(tempfile.gettempdir(), f"aitaem-bench-specs-{extra}")
+    shutil.rmtree(specs, ignore_errors=True)
+    shutil.copytree(os.path.join(HERE, "specs"), specs)
+    for name in os.listdir(os.path.join(HERE, extra)):
+        shutil.copy(os.path.join(HERE, extra, name), os.path.join(specs, "metrics", name))
+    return specs
+
+
 def aitaem_args(bins, workload):
-    args = [bins["aitaem"], "compute", *workload["metrics"], "--specs", os.path.join(HERE, "specs"),
+    args = [bins["aitaem"], "compute", *workload["metrics"], "--specs", specs_dir(workload),
             "--connections", "connections.yaml", "--format", "csv"]
     for s in workload["slices"] or []:
         args += ["--slice", s]
@@ -112,7 +127,7 @@ def time_aitaem(bins, data, name, workload, runs, out_csv):
 
 
 def time_warm(bins, data, workload, runs, out_csv):
-    _, _, out = run([bins["compute_warm"], "--specs", os.path.join(HERE, "specs"), "--connections", "connections.yaml",
+    _, _, out = run([bins["compute_warm"], "--specs", specs_dir(workload), "--connections", "connections.yaml",
                      "--workload", json.dumps(workload), "--runs", str(runs), "--out", out_csv], cwd=data, capture=True)
     stats = json.loads(out)
     return {"median_s": stats["warm_median_s"], "runs_s": stats["warm_runs_s"], "write_s": stats["write_s"]}

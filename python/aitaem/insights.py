@@ -79,6 +79,7 @@ class MetricCompute:
         share: bool = False,
         cumulative: bool = False,
         rolling: Optional[int] = None,
+        where: Union[str, List[str], None] = None,
     ) -> ComputeResult:
         """Computes metrics, optionally broken down by slices and a segment, over a time
         window, per period and per entity.
@@ -111,6 +112,9 @@ class MetricCompute:
                 value's baseline over the overall one), for single ``SUM``/``COUNT`` metrics.
             cumulative: Adds ``cumulative_value``, the running total over the window.
             rolling: Adds ``rolling_value``, the total over the last ``rolling`` periods.
+            where: A SQL predicate over the sources' rows, or a list of them (all must hold):
+                only those rows count, for every metric. Every metric's source must have the
+                columns a predicate reads (:class:`QueryBuildError` otherwise).
 
         Returns:
             A :class:`ComputeResult` with the 11 standard columns, followed by the columns the
@@ -144,6 +148,7 @@ class MetricCompute:
                 )
             window = (_bound(time_window[0]), _bound(time_window[1]))
         request = _native.Request(_names(metrics)).slices(_names(slices)).period(period_type)
+        request = request.filters(_names(where))
         if segment is not None:
             request = request.segment(segment, join_key)
         if window is not None:

@@ -67,14 +67,17 @@ def test_signatures() -> None:
         "share=False",
         "cumulative=False",
         "rolling=None",
+        "where=None",
     ]
     from aitaem.helpers import load_csvs_to_duckdb
 
     assert params(load_csvs_to_duckdb) == ["csv_path", "db_path", "overwrite=True"]
     assert params(aitaem.IbisConnector.get_table) == ["table_name", "database=None"]
     fields = lambda cls: [f for f in cls.__dataclass_fields__]  # noqa: E731
+    # The original's fields, in its order, then the fields of filters and derived metrics.
     assert fields(aitaem.MetricSpec) == [
         "name", "source", "numerator", "timestamp_col", "description", "denominator", "entities", "format",
+        "filter", "expression",
     ]
     assert fields(aitaem.SliceSpec) == ["name", "values", "cross_product", "column", "description"]
     assert fields(aitaem.SegmentSpec) == [

@@ -359,3 +359,58 @@ def test_scan_gives_reasons_only_against(ads_compute: MetricCompute) -> None:
     misfit = [r for r in scan.for_metric("known_users") if r.spec_name == "device"][0]
     assert not misfit.compatible and misfit.missing_columns == ["device_type"]
     assert "lacks `device_type`" in (misfit.reason or ""), misfit
+
+
+def test_filters_and_derived_metrics(ads_compute: MetricCompute, oracle: Oracle) -> None:
+    # `mobile_revenue` counts only mobile rows; `where=` filters every metric (a string or a
+    # list, all must hold); `revenue_per_user` is revenue over unique users, row by row.
+    filters = ["country <> 'México'", "clicks > 0"]
+    result = ads_compute.compute(
+        ["mobile_revenue", "revenue_per_user"], slices="device", where=filters
+    )
+    where = " AND ".join(filters)
+    ((mobile,),) = oracle(f"SELECT SUM(revenue) FROM events WHERE {where} AND device_type = 'mobile'")
+    assert value(result, metric_name="mobile_revenue", slice_type="none") == pytest.approx(mobile)
+    assert not [r for r in rows(result) if r["metric_name"] == "mobile_revenue" and r["slice_value"] == "tablet"]
+    per_device = dict(
+        oracle(
+            f"SELECT device_type, SUM(revenue) / COUNT(DISTINCT user_id) FROM events WHERE {where} "
+            "AND device_type IS NOT NULL GROUP BY 1"
+        )
+    )
+    got = {
+        r["slice_value"]: r["metric_value"]
+        for r in rows(result)
+        if r["metric_name"] == "revenue_per_user" and r["slice_type"] == "device"
+    }
+    assert got == pytest.approx(per_device)
+    assert {r["metric_name"] for r in rows(result)} == {"mobile_revenue", "revenue_per_user"}
+    assert {r["metric_format"] for r in rows(result)} == {"currency:USD"}
+
+    one = ads_compute.compute("revenue", where="clicks > 0")
+    ((positive,),) = oracle("SELECT SUM(revenue) FROM events WHERE clicks > 0")
+    assert value(one, metric_name="revenue") == pytest.approx(positive)
+    with pytest.raises(QueryBuildError, match="no_such_column"):
+        ads_compute.compute("revenue", where="no_such_column = 1")
+    with pytest.raises(QueryBuildError, match="subqueries"):
+        ads_compute.compute("revenue", where=["clicks > (SELECT 1)"])
+
+
+def test_derived_metric_specs_load_and_fail_like_any_spec() -> None:
+    cache = SpecCache.from_string(
+        metric_yaml=[
+            "metric:\n  name: revenue\n  source: duckdb://x.duckdb/t\n  numerator: SUM(r)\n"
+            "  filter: \"status = 'done'\"\n",
+            "metric:\n  name: double\n  expression: revenue * 2\n  format: currency\n",
+        ]
+    )
+    double = cache.get_metric("double")
+    assert (double.expression, double.source, double.numerator, double.format) == (
+        "revenue * 2",
+        None,
+        None,
+        "currency",
+    )
+    assert cache.get_metric("revenue").filter == "status = 'done'"
+    with pytest.raises(aitaem.SpecValidationError, match="`nothing`, which is not defined"):
+        SpecCache.from_string(metric_yaml="metric:\n  name: d\n  expression: nothing + 1\n")

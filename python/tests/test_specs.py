@@ -33,7 +33,7 @@ COMPOSITE = "slice:\n  name: dxc\n  cross_product: [device, country]\n"
 
 def test_from_yaml_loads_directories_files_and_lists(ads: pathlib.Path) -> None:
     cache = SpecCache.from_yaml(ads / "metrics", str(ads / "slices"), [ads / "segments"])
-    assert len(cache.metrics) == 8 and len(cache.slices) == 7 and len(cache.segments) == 3
+    assert len(cache.metrics) == 10 and len(cache.slices) == 7 and len(cache.segments) == 3
     one = SpecCache.from_yaml(metric_paths=[str(ads / "metrics" / "ctr.yaml")])
     assert list(one.metrics) == ["ctr"]
     ctr = one.get_metric("ctr")

@@ -308,6 +308,10 @@ struct RequestArgs {
     specs: SpecArgs,
     #[command(flatten)]
     connections: ConnectionArgs,
+    /// Count only the source rows for which this SQL predicate holds, for every metric
+    /// (repeatable: all must hold).
+    #[arg(long = "where", value_name = "PREDICATE")]
+    filters: Vec<String>,
     /// Break down by a slice (repeatable).
     #[arg(long = "slice", value_name = "NAME")]
     slices: Vec<String>,
@@ -379,6 +383,9 @@ impl RequestArgs {
         if let Some(n) = self.rolling {
             request = request.rolling(n);
         }
+        for filter in &self.filters {
+            request = request.filter(filter);
+        }
         request
     }
 
@@ -444,6 +451,13 @@ fn usage(message: impl std::fmt::Display) -> Failure {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe ends the process quietly (`aitaem scan | head`), as it does other Unix
+    // tools, instead of failing the next write.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any other thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(code) => code,

@@ -25,6 +25,11 @@ pub fn summary(cache: &SpecCache) {
         "metrics",
         cache.metrics().map(|m| m.name.as_str()).collect(),
     );
+    for metric in cache.metrics() {
+        if let Some(expression) = metric.expression() {
+            println!("  {} = {expression}  (derived)", metric.name);
+        }
+    }
     line("slices", cache.slices().map(|s| s.name.as_str()).collect());
     line(
         "segments",
@@ -75,7 +80,12 @@ pub fn scan(cache: &SpecCache, scan: &ScanResult) {
         let rows: Vec<Vec<String>> = metrics
             .iter()
             .map(|metric| {
-                let mut row = vec![metric.to_string()];
+                // A derived metric shows its inputs: it fits where all of them do.
+                let label = match cache.metric(metric).ok().and_then(|m| m.expression()) {
+                    Some(expression) => format!("{metric} = {expression}"),
+                    None => metric.to_string(),
+                };
+                let mut row = vec![label];
                 for spec in &specs {
                     let entry = scan.entries.iter().find(|e| {
                         e.metric_name == *metric && e.spec_name == *spec && e.spec_type == kind

@@ -32,7 +32,7 @@ fn validate_summarises_the_example() {
         .arg(example())
         .assert()
         .success()
-        .stdout(predicate::str::contains("8 metrics: avg_revenue, ctr,"))
+        .stdout(predicate::str::contains("10 metrics: avg_revenue, ctr,"))
         .stdout(predicate::str::contains("7 slices:"))
         .stdout(predicate::str::contains(
             "3 segments: platform_group, tier_region, user_tier",
@@ -168,6 +168,92 @@ fn compute_writes_csv_with_independently_checked_values() {
     ));
     // 2 metrics x (3 channel groups + all) x (2 platform groups + all)
     assert_eq!(rows.len(), 2 * 4 * 3);
+}
+
+#[test]
+fn filters_and_derived_metrics_from_the_command_line() {
+    // `mobile_revenue` filters its own rows; `--where` filters every metric's (repeatable);
+    // `revenue_per_user` divides two other metrics' values.
+    let out = stdout(
+        aitaem()
+            .args(["compute", "mobile_revenue", "revenue_per_user", "revenue"])
+            .args(["--where", "country <> 'México'", "--where", "clicks > 0"])
+            .args(["--slice", "device", "--specs"])
+            .arg(example()),
+    );
+    let rows = csv_rows(&out);
+    let find = |metric: &str, slice: &str| -> Option<f64> {
+        let found: Vec<&Vec<String>> = rows
+            .iter()
+            .filter(|r| r[4] == metric && r[7] == slice)
+            .collect();
+        assert!(found.len() <= 1, "{metric} {slice}: {found:?}");
+        found.first().map(|r| r[10].parse().unwrap())
+    };
+    let filters = "country <> 'México' AND clicks > 0";
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
+    let mobile = oracle(&format!(
+        "SELECT SUM(revenue) FROM EVENTS WHERE {filters} AND device_type = 'mobile'"
+    ));
+    assert!(close(find("mobile_revenue", "all").unwrap(), mobile));
+    assert!(close(find("mobile_revenue", "mobile").unwrap(), mobile));
+    // Only mobile rows count: no other device has any.
+    assert_eq!(find("mobile_revenue", "desktop"), None);
+    let per_user = oracle(&format!(
+        "SELECT SUM(revenue) / COUNT(DISTINCT user_id) FROM EVENTS WHERE {filters} AND device_type = 'tablet'"
+    ));
+    assert!(close(find("revenue_per_user", "tablet").unwrap(), per_user));
+    // The inputs of a derived metric are computed but not shown unless asked for.
+    assert!(!rows.iter().any(|r| r[4] == "unique_users"), "{out}");
+    assert!(rows.iter().any(|r| r[4] == "revenue"), "{out}");
+
+    // `sql` shows the request's predicate in the statement and the derived metric after it.
+    let sql = stdout(
+        aitaem()
+            .args([
+                "sql",
+                "revenue_per_user",
+                "--where",
+                "clicks > 0",
+                "--specs",
+            ])
+            .arg(example()),
+    );
+    assert!(sql.contains("(clicks > 0)"), "{sql}");
+    assert!(
+        sql.contains("-- derived metric: revenue_per_user = revenue / unique_users"),
+        "{sql}"
+    );
+    // A predicate that is not one, or reads a column a source lacks: exit 1, nothing computed.
+    for (filter, says) in [
+        ("clicks > (SELECT 1)", "subqueries are not allowed"),
+        ("no_such_column = 1", "column `no_such_column`"),
+    ] {
+        aitaem()
+            .args(["compute", "revenue", "--where", filter, "--specs"])
+            .arg(example())
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(predicate::str::contains("QueryBuildError"))
+            .stderr(predicate::str::contains(says));
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aitaem"))
+        .args(["scan", "--specs"])
+        .arg(example())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the pipe before reading anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]

@@ -47,6 +47,11 @@ impl Request {
         }
     }
 
+    /// Counts only the source rows for which every one of these SQL predicates holds.
+    fn filters(&self, filters: Vec<String>) -> Request {
+        self.with(|r| filters.into_iter().fold(r, ComputeRequest::filter))
+    }
+
     /// Breaks the metrics down by these slices.
     fn slices(&self, slices: Vec<String>) -> Request {
         self.with(|r| r.slices(slices))

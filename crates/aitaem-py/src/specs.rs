@@ -232,17 +232,23 @@ fn to_dict<'py>(py: Python<'py>, spec: &Spec) -> PyResult<Bound<'py, PyDict>> {
     };
     match spec {
         Spec::Metric(m) => {
+            let a = m.aggregate();
             d.set_item("name", &m.name)?;
-            d.set_item("source", m.source.as_str())?;
-            d.set_item("numerator", &m.numerator.text)?;
+            d.set_item("source", a.map(|a| a.source.as_str()))?;
+            d.set_item("numerator", a.map(|a| &a.numerator.text))?;
             d.set_item(
                 "timestamp_col",
-                m.timestamp_col.as_ref().map(|t| t.to_string()),
+                a.and_then(|a| a.timestamp_col.as_ref().map(|t| t.to_string())),
             )?;
             d.set_item("description", m.description.as_deref().unwrap_or(""))?;
-            d.set_item("denominator", m.denominator.as_ref().map(|f| &f.text))?;
-            d.set_item("entities", m.entities.as_deref().map(names))?;
+            d.set_item(
+                "denominator",
+                a.and_then(|a| a.denominator.as_ref().map(|f| &f.text)),
+            )?;
+            d.set_item("entities", a.and_then(|a| a.entities.as_deref().map(names)))?;
             d.set_item("format", m.format.as_ref().map(|f| f.to_string()))?;
+            d.set_item("filter", a.and_then(|a| a.filter.as_ref().map(|f| &f.text)))?;
+            d.set_item("expression", m.expression().map(|e| e.text()))?;
         }
         Spec::Slice(s) => {
             d.set_item("name", &s.name)?;

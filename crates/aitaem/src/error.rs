@@ -499,6 +499,24 @@ pub enum RequestError {
         /// Why.
         reason: String,
     },
+    /// A request filter (`where`) that is not one SQL predicate.
+    InvalidFilter {
+        /// The filter as given.
+        filter: String,
+        /// Why.
+        reason: String,
+    },
+    /// A request filter that reads a column a metric's source lacks.
+    FilterColumnMissing {
+        /// The filter as given.
+        filter: String,
+        /// The column.
+        column: String,
+        /// The metric.
+        metric: String,
+        /// Its source.
+        source: String,
+    },
     /// A result larger than the engine makes (filled gaps, periods).
     TooLarge {
         /// What and how to make it smaller.
@@ -620,6 +638,18 @@ impl fmt::Display for RequestError {
                 f,
                 "{owner}: `{fragment}` cannot be written for {}: {reason}",
                 backend.title()
+            ),
+            RequestError::InvalidFilter { filter, reason } => {
+                write!(f, "filter `{filter}` is not a row predicate: {reason}")
+            }
+            RequestError::FilterColumnMissing {
+                filter,
+                column,
+                metric,
+                source,
+            } => write!(
+                f,
+                "filter `{filter}` reads column `{column}`, which metric `{metric}`'s source `{source}` lacks; filter on its columns, or compute the metric separately"
             ),
             RequestError::TooLarge { reason } => f.write_str(reason),
             RequestError::InvalidPeriod { given } => {

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use crate::error::{Error, RequestError, Result};
 use crate::period::{self, Comparison, PeriodType, TimeUnit, TimeWindow, WeekStart};
 use crate::result::DerivedColumn;
-use crate::spec::{MetricSpec, SegmentSpec, SliceSpec, SpecCache};
+use crate::spec::{AggregateMetric, MetricKind, MetricSpec, SegmentSpec, SliceSpec, SpecCache};
 use crate::sql::Ident;
 
 /// A request for metrics, built step by step.
@@ -24,6 +24,7 @@ use crate::sql::Ident;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ComputeRequest {
     metrics: Vec<String>,
+    filters: Vec<String>,
     slices: Vec<String>,
     segment: Option<String>,
     join_key: Option<String>,
@@ -53,6 +54,11 @@ impl ComputeRequest {
         &self.metrics
     }
 
+    /// The request's filters, as given.
+    pub fn filters(&self) -> &[String] {
+        &self.filters
+    }
+
     /// The slice names, as given.
     pub fn slice_names(&self) -> &[String] {
         &self.slices
@@ -73,6 +79,22 @@ impl ComputeRequest {
     /// The period grouping.
     pub fn period_type(&self) -> PeriodType {
         self.period
+    }
+
+    /// Counts only the source rows for which `predicate` (SQL, over the sources' columns)
+    /// holds, for every metric; repeatable, and all filters must hold. Every metric's source
+    /// must have the columns a filter reads.
+    ///
+    /// ```
+    /// use aitaem::ComputeRequest;
+    /// let request = ComputeRequest::new(["revenue"])
+    ///     .filter("country = 'MX'")
+    ///     .filter("device_type <> 'tablet'");
+    /// assert_eq!(request.filters(), ["country = 'MX'", "device_type <> 'tablet'"]);
+    /// ```
+    pub fn filter(mut self, predicate: impl Into<String>) -> Self {
+        self.filters.push(predicate.into());
+        self
     }
 
     /// Breaks the metrics down by these slices.
@@ -204,9 +226,10 @@ impl ComputeRequest {
         if self.metrics.is_empty() {
             return Err(RequestError::NoMetrics.into());
         }
-        let metrics = unique(&self.metrics)
+        let requested = unique(&self.metrics)
             .map(|name| specs.metric(name))
             .collect::<Result<Vec<_>>>()?;
+        let (metrics, derived_metrics) = computed(&requested, specs)?;
         let slices = unique(&self.slices)
             .map(|name| specs.slice(name))
             .collect::<Result<Vec<_>>>()?;
@@ -252,8 +275,8 @@ impl ComputeRequest {
         if window.is_some() {
             let lacking: Vec<String> = metrics
                 .iter()
-                .filter(|m| m.timestamp_col.is_none())
-                .map(|m| m.name.clone())
+                .filter(|m| m.def.timestamp_col.is_none())
+                .map(|m| m.spec.name.clone())
                 .collect();
             if !lacking.is_empty() {
                 return Err(RequestError::NoTimestamp {
@@ -270,11 +293,12 @@ impl ComputeRequest {
                 let undeclared: Vec<String> = metrics
                     .iter()
                     .filter(|m| {
-                        !m.entities
+                        !m.def
+                            .entities
                             .as_ref()
                             .is_some_and(|es| es.iter().any(|e| e.name == ident.name))
                     })
-                    .map(|m| m.name.clone())
+                    .map(|m| m.spec.name.clone())
                     .collect();
                 if !undeclared.is_empty() {
                     return Err(RequestError::EntityNotDeclared {
@@ -284,6 +308,7 @@ impl ComputeRequest {
                     .into());
                 }
                 let declared = metrics[0]
+                    .def
                     .entities
                     .as_ref()
                     .and_then(|es| es.iter().find(|e| e.name == ident.name))
@@ -299,7 +324,10 @@ impl ComputeRequest {
             None => None,
         };
         Ok(CheckedRequest {
+            requested,
             metrics,
+            derived_metrics,
+            filters: self.filters.clone(),
             slices: slices.into_iter().zip(components).collect(),
             segment,
             window,
@@ -407,6 +435,56 @@ impl ComputeRequest {
     }
 }
 
+/// The aggregate metrics the statements compute for the requested metrics (the requested
+/// aggregate metrics, then the inputs of the derived ones), and the derived metrics to evaluate,
+/// each after the derived metrics it reads.
+fn computed<'s>(
+    requested: &[&'s MetricSpec],
+    specs: &'s SpecCache,
+) -> Result<(Vec<Aggregated<'s>>, Vec<&'s MetricSpec>)> {
+    fn visit<'s>(
+        metric: &'s MetricSpec,
+        specs: &'s SpecCache,
+        aggregates: &mut Vec<Aggregated<'s>>,
+        derived: &mut Vec<&'s MetricSpec>,
+        depth: usize,
+    ) -> Result<()> {
+        match &metric.kind {
+            MetricKind::Aggregate(def) => {
+                if !aggregates.iter().any(|a| a.spec.name == metric.name) {
+                    aggregates.push(Aggregated { spec: metric, def });
+                }
+            }
+            MetricKind::Derived(d) => {
+                if derived.iter().any(|m| m.name == metric.name) {
+                    return Ok(());
+                }
+                // The cache refuses cycles; this only bounds a cache built otherwise.
+                if depth > specs.metrics().count() {
+                    return Err(Error::internal(format!(
+                        "derived metric `{}` depends on itself",
+                        metric.name
+                    )));
+                }
+                for input in d.expression.inputs() {
+                    visit(specs.metric(input)?, specs, aggregates, derived, depth + 1)?;
+                }
+                derived.push(metric);
+            }
+        }
+        Ok(())
+    }
+    let mut aggregates = Vec::new();
+    let mut derived = Vec::new();
+    for metric in requested.iter().filter(|m| m.aggregate().is_some()) {
+        visit(metric, specs, &mut aggregates, &mut derived, 0)?;
+    }
+    for metric in requested.iter().filter(|m| m.aggregate().is_none()) {
+        visit(metric, specs, &mut aggregates, &mut derived, 0)?;
+    }
+    Ok((aggregates, derived))
+}
+
 fn invalid_name(reason: String) -> Error {
     RequestError::InvalidName { reason }.into()
 }
@@ -428,11 +506,28 @@ pub(crate) struct SegmentRequest<'s> {
     pub join_key: Ident,
 }
 
+/// An aggregate metric the statements compute: its spec and its definition.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Aggregated<'s> {
+    /// The spec (name, format).
+    pub spec: &'s MetricSpec,
+    /// How it aggregates.
+    pub def: &'s AggregateMetric,
+}
+
 /// A request whose names are resolved and whose options fit every metric.
 #[derive(Debug, Clone)]
 pub(crate) struct CheckedRequest<'s> {
-    /// The metrics, in request order, without repeats.
-    pub metrics: Vec<&'s MetricSpec>,
+    /// The requested metrics, in request order, without repeats.
+    pub requested: Vec<&'s MetricSpec>,
+    /// The aggregate metrics the statements compute: the requested ones, then the inputs of
+    /// the requested derived metrics.
+    pub metrics: Vec<Aggregated<'s>>,
+    /// The derived metrics to evaluate from the statements' results, each after the derived
+    /// metrics it reads.
+    pub derived_metrics: Vec<&'s MetricSpec>,
+    /// The request's filters, as given (parsed for each statement's backend).
+    pub filters: Vec<String>,
     /// The slices in request order, each with its leaf components (itself for a leaf slice).
     pub slices: Vec<(&'s SliceSpec, Vec<&'s SliceSpec>)>,
     /// The segment.

@@ -315,6 +315,22 @@ fn specs(prefix: &str) -> SpecCache {
         format!(
             "metric:\n  name: daily_events\n  source: {prefix}events\n  timestamp_col: event_day\n  numerator: COUNT(*)\n"
         ),
+        metric(
+            "us_revenue",
+            "  numerator: SUM(revenue)\n  filter: \"country = 'US'\"\n",
+        ),
+        metric(
+            "mobile_ctr",
+            "  numerator: SUM(clicks)\n  denominator: SUM(impressions)\n  filter: events.device = 'mobile'\n",
+        ),
+        metric(
+            "converted_users",
+            "  numerator: COUNT(DISTINCT user_id)\n  filter: converted AND revenue > 10\n",
+        ),
+        "metric:\n  name: revenue_per_event\n  expression: revenue / events\n".to_string(),
+        "metric:\n  name: margin_per_event\n  expression: (revenue - spend) / events\n".to_string(),
+        "metric:\n  name: revenue_per_user\n  expression: revenue / users\n".to_string(),
+        "metric:\n  name: us_share\n  expression: us_revenue / revenue * 100\n".to_string(),
     ];
     let slices = [
         "slice:\n  name: country\n  where: country\n",
@@ -355,6 +371,16 @@ const ADDITIVE: [&str; 9] = [
     "converted",
 ];
 const ONE_PASS: [&str; 2] = ["users", "median_revenue"];
+/// Filtered metrics beside unfiltered ones, rolled up in two stages and in one pass.
+const FILTERED: [&str; 4] = ["revenue", "us_revenue", "mobile_ctr", "events"];
+const FILTERED_ONE_PASS: [&str; 3] = ["users", "converted_users", "us_revenue"];
+/// Derived metrics: over additive metrics, a distinct count and a filtered metric.
+const DERIVED: [&str; 4] = [
+    "revenue_per_event",
+    "margin_per_event",
+    "revenue_per_user",
+    "us_share",
+];
 
 /// Each row's value and derived values, by its labels.
 fn by_key(rows: &[ResultRow]) -> BTreeMap<Key, Vec<Option<f64>>> {
@@ -545,6 +571,10 @@ enum Kinds {
     OnePass,
     /// Both together.
     All,
+    /// Filtered metrics beside unfiltered ones ([`FILTERED`], [`FILTERED_ONE_PASS`]).
+    Filtered,
+    /// Derived metrics ([`DERIVED`]).
+    Derived,
 }
 
 fn check_kinds(feature: &str, kinds: &[Kinds], request: impl Fn(Vec<&str>) -> ComputeRequest) {
@@ -558,6 +588,8 @@ fn check_kinds(feature: &str, kinds: &[Kinds], request: impl Fn(Vec<&str>) -> Co
                 Kinds::Additive => ADDITIVE.to_vec(),
                 Kinds::OnePass => other.one_pass.to_vec(),
                 Kinds::All => ADDITIVE.iter().chain(other.one_pass).copied().collect(),
+                Kinds::Filtered => FILTERED.to_vec(),
+                Kinds::Derived => DERIVED.to_vec(),
             };
             let what = format!("{feature} ({kind:?} metrics)");
             let request = request(metrics);
@@ -784,6 +816,69 @@ fn date_columns() {
             },
         );
     }
+}
+
+#[test]
+fn metric_filters_with_slices_segments_and_time_options() {
+    check_kinds(
+        "metric filters, monthly, filled, previous year, share, cumulative, rolling",
+        &[Kinds::Filtered],
+        |m| {
+            ComputeRequest::new(m)
+                .time_window("2024-01-01", "2025-01-01")
+                .period(PeriodType::Monthly)
+                .slices(["device", "band"])
+                .segment("platform_group")
+                .fill_gaps(true)
+                .compare(Comparison::PreviousYear)
+                .share(true)
+                .cumulative(true)
+                .rolling(3)
+        },
+    );
+    check_kinds(
+        "metric filters in one pass, by country",
+        &[Kinds::Filtered],
+        |_| ComputeRequest::new(FILTERED_ONE_PASS).slices(["country", "converted"]),
+    );
+}
+
+#[test]
+fn request_filters() {
+    check("request filters", |m| {
+        ComputeRequest::new(m)
+            .filter("country <> 'US'")
+            .filter("clicks > 0 OR revenue IS NULL")
+            .slices(["device", "band"])
+            .time_window(WINDOW.0, WINDOW.1)
+            .period(PeriodType::Quarterly)
+    });
+}
+
+#[test]
+fn derived_metrics_with_slices_segments_and_time_options() {
+    check_kinds(
+        "derived metrics, weekly, previous period, cumulative, rolling",
+        &[Kinds::Derived],
+        |m| {
+            ComputeRequest::new(m)
+                .time_window(WINDOW.0, WINDOW.1)
+                .period(PeriodType::Weekly)
+                .slices(["device"])
+                .segment("platform_group")
+                .fill_gaps(true)
+                .compare(Comparison::PreviousPeriod)
+                .share(true)
+                .cumulative(true)
+                .rolling(4)
+        },
+    );
+    check_kinds("derived metrics by entity", &[Kinds::Derived], |m| {
+        ComputeRequest::new(m)
+            .slices(["country"])
+            .by_entity("user_id")
+            .filter("device = 'mobile'")
+    });
 }
 
 #[test]

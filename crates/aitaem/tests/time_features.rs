@@ -5,14 +5,9 @@
 
 mod common;
 
-use aitaem::backend::duckdb::DuckDbConfig;
-use aitaem::result::{DerivedColumn, ResultRow};
-use aitaem::{
-    Comparison, ComputeRequest, ConnectionManager, MetricCompute, PeriodType, SpecCache, WeekStart,
-};
-use common::bigquery::Bq;
-use common::close;
-use common::postgres::Pg;
+use aitaem::result::DerivedColumn;
+use aitaem::{Comparison, ComputeRequest, MetricCompute, PeriodType, SpecCache, WeekStart};
+use common::{Backend, Expected, N, assert_rows, v};
 
 /// (event_ts, kind, amount, clicks, views, user_id)
 const EVENTS: [(&str, &str, i64, i64, i64, &str); 12] = [
@@ -33,8 +28,8 @@ const EVENTS: [(&str, &str, i64, i64, i64, &str); 12] = [
 const USERS: [(&str, &str); 2] = [("u1", "gold"), ("u2", "silver")];
 
 /// The tables in a backend's SQL: `types` are its names for a timestamp, text and an integer;
-/// `table` qualifies a table name; `timestamp` writes a timestamp literal.
-fn setup(types: [&str; 3], table: impl Fn(&str) -> String) -> Vec<String> {
+/// `table` qualifies a table name.
+fn setup(types: [&str; 3], table: &dyn Fn(&str) -> String) -> Vec<String> {
     let [ts, text, int] = types;
     let events: Vec<String> = EVENTS
         .iter()
@@ -91,73 +86,8 @@ fn specs(prefix: &str) -> SpecCache {
     .unwrap()
 }
 
-/// A backend with the dataset: its name, specs and connections.
-struct Backend {
-    name: &'static str,
-    specs: SpecCache,
-    connections: ConnectionManager,
-    _keep: Box<dyn std::any::Any>,
-}
-
 fn backends() -> Vec<Backend> {
-    let mut out = Vec::new();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("time.duckdb");
-    let duck = duckdb::Connection::open(&db).unwrap();
-    for sql in setup(["TIMESTAMP", "VARCHAR", "INTEGER"], str::to_string) {
-        duck.execute_batch(&sql).unwrap();
-    }
-    drop(duck);
-    let mut connections = ConnectionManager::new();
-    connections.add_connection(DuckDbConfig::new(db.display().to_string()));
-    out.push(Backend {
-        name: "DuckDB",
-        specs: specs(&format!("duckdb://{}/", db.display())),
-        connections,
-        _keep: Box::new(()),
-    });
-    let yaml = |name: &str, text: String| {
-        let file = dir.path().join(name);
-        std::fs::write(&file, text).unwrap();
-        ConnectionManager::from_yaml(&file).unwrap()
-    };
-    if let Some(pg) = Pg::new("time_features") {
-        pg.sql(&setup(["TIMESTAMP", "TEXT", "INTEGER"], str::to_string).join(";\n"));
-        let connections = yaml("postgres.yaml", pg.connections_yaml(""));
-        out.push(Backend {
-            name: "PostgreSQL",
-            specs: specs(&format!("postgres://{}/", pg.schema)),
-            connections,
-            _keep: Box::new(pg),
-        });
-    }
-    if let Some(bq) = Bq::new("time_features") {
-        for sql in setup(["DATETIME", "STRING", "INT64"], |t| {
-            format!("{}.{t}", bq.dataset)
-        }) {
-            bq.sql(&sql);
-        }
-        let connections = yaml("bigquery.yaml", bq.connections_yaml(""));
-        out.push(Backend {
-            name: "BigQuery",
-            specs: specs(&format!("bigquery://{}.", bq.dataset)),
-            connections,
-            _keep: Box::new(bq),
-        });
-    }
-    out[0]._keep = Box::new(dir);
-    out
-}
-
-/// One expected row: metric, slice value (`all`: the baseline), segment value (`all`: none),
-/// period start (a prefix of `period_start_date`), then the metric value and the derived
-/// columns in result order.
-type Expected<'a> = (&'a str, &'a str, &'a str, &'a str, Vec<Option<f64>>);
-
-const N: Option<f64> = None;
-
-fn v(x: f64) -> Option<f64> {
-    Some(x)
+    common::backends("time_features", setup, specs)
 }
 
 /// Runs `request` on every backend and checks the rows of `expected` (and that the result has
@@ -168,60 +98,7 @@ fn check(request: ComputeRequest, expected: &[Expected], complete: bool) {
         let result = MetricCompute::new(&backend.specs, &backend.connections)
             .compute(&request)
             .unwrap_or_else(|e| panic!("{what}: {e}"));
-        let names: Vec<&str> = result
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect();
-        let derived = request.derived_columns();
-        assert_eq!(names.len(), 11 + derived.len(), "{what}: {names:?}");
-        for (name, column) in names[11..].iter().zip(&derived) {
-            assert_eq!(*name, column.name(), "{what}");
-        }
-        let rows = result.rows().unwrap();
-        for (metric, slice, segment, period, values) in expected {
-            let found: Vec<&ResultRow> = rows
-                .iter()
-                .filter(|r| {
-                    r.metric_name == *metric
-                        && r.slice_value == *slice
-                        && (r.slice_type == "none") == (*slice == "all")
-                        && r.segment_value == *segment
-                        && (r.segment_name == "none") == (*segment == "all")
-                        && r.period_start_date
-                            .as_deref()
-                            .unwrap_or("")
-                            .starts_with(period)
-                })
-                .collect();
-            let row_name = format!("{what}: {metric} {slice} {segment} {period}");
-            assert_eq!(found.len(), 1, "{row_name}: {} rows", found.len());
-            let row = found[0];
-            let mut got = vec![row.metric_value];
-            got.extend(derived.iter().map(|c| row.derived(*c)));
-            assert_eq!(got.len(), values.len(), "{row_name}");
-            for ((have, want), column) in got
-                .iter()
-                .zip(values)
-                .zip(std::iter::once("metric_value").chain(derived.iter().map(|c| c.name())))
-            {
-                let same = match (have, want) {
-                    (Some(a), Some(b)) => close(*a, *b),
-                    (None, None) => true,
-                    _ => false,
-                };
-                assert!(same, "{row_name}: {column} is {have:?}, expected {want:?}");
-            }
-        }
-        if complete {
-            let metrics: Vec<&str> = expected.iter().map(|e| e.0).collect();
-            let counted = rows
-                .iter()
-                .filter(|r| metrics.contains(&r.metric_name.as_str()))
-                .count();
-            assert_eq!(counted, expected.len(), "{what}: rows");
-        }
+        assert_rows(&what, &result, &request, expected, complete);
     }
 }
 

@@ -10,9 +10,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, StringArray, UInt32Array, new_null_array};
-use arrow::compute::{cast, take};
-use arrow::datatypes::{DataType, TimeUnit as ArrowTimeUnit, TimestampMicrosecondType};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, StringArray, UInt32Array, new_null_array,
+};
+use arrow::compute::{cast, filter_record_batch, take};
+use arrow::datatypes::{
+    DataType, Float64Type, TimeUnit as ArrowTimeUnit, TimestampMicrosecondType,
+};
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
@@ -56,7 +60,20 @@ impl Layout {
                 for &(_, at) in &columns.derived[i] {
                     arrays.push(batch.column(at).clone());
                 }
-                out.push(RecordBatch::try_new(schema.clone(), arrays).map_err(internal)?);
+                let metric = RecordBatch::try_new(schema.clone(), arrays).map_err(internal)?;
+                out.push(match columns.counts[i] {
+                    // Only the rows that hold the metric.
+                    Some(at) => {
+                        let counts = as_type(batch.column(at), &DataType::Float64)?;
+                        let held: BooleanArray = counts
+                            .as_primitive::<Float64Type>()
+                            .iter()
+                            .map(|c| Some(c.is_some_and(|c| c > 0.0)))
+                            .collect();
+                        filter_record_batch(&metric, &held).map_err(internal)?
+                    }
+                    None => metric,
+                });
             }
         }
         Ok(out)
@@ -246,6 +263,7 @@ mod tests {
             ],
             window_key: false,
             parts: Vec::new(),
+            counts: Vec::new(),
             derive: None,
         }
     }

@@ -41,9 +41,16 @@ struct Input<'a> {
     values: Vec<&'a Float64Array>,
     /// Numerator and denominator columns, by metric (for ratios of totals).
     parts: Vec<Option<(&'a Float64Array, &'a Float64Array)>>,
+    /// The row counts of metrics whose rows are counted (see `Layout::counts`).
+    counts: Vec<Option<&'a Float64Array>>,
 }
 
 impl Input<'_> {
+    /// Whether a statement row holds metric `i` (a counted metric's count is above 0).
+    fn holds(&self, i: usize, row: usize) -> bool {
+        self.counts[i].is_none_or(|c| value(c, row).is_some_and(|c| c > 0.0))
+    }
+
     fn key(&self, row: usize) -> SeriesKey<'_> {
         (
             self.states[row],
@@ -145,6 +152,11 @@ pub(crate) fn derive(
                 .transpose()
         })
         .collect::<Result<_>>()?;
+    let counts: Vec<Option<ArrayRef>> = columns
+        .counts
+        .iter()
+        .map(|c| c.map(floats).transpose())
+        .collect::<Result<_>>()?;
     let input = Input {
         states,
         ordinals,
@@ -158,6 +170,10 @@ pub(crate) fn derive(
                 p.as_ref()
                     .map(|(a, b)| (a.as_primitive(), b.as_primitive()))
             })
+            .collect(),
+        counts: counts
+            .iter()
+            .map(|c| c.as_ref().map(|c| c.as_primitive()))
             .collect(),
     };
     Derived::new(layout, derivation, &input)?.batch(layout, &input)
@@ -327,9 +343,26 @@ impl<'a> Derived<'a> {
         self.rows
             .iter()
             .map(|r| match r.source {
-                Some(row) => value(input.values[i], row),
-                None => filled,
+                Some(row) if input.holds(i, row) => value(input.values[i], row),
+                _ => filled,
             })
+            .collect()
+    }
+
+    /// Whether each result row holds metric `i`: a statement row that holds it, or a filled
+    /// one (also a statement row that does not hold it) in a series with a row that does. Only
+    /// counted metrics have rows that do not.
+    fn held(&self, input: &Input, i: usize) -> Vec<f64> {
+        let holds = |r: &Row| r.source.is_some_and(|row| input.holds(i, row));
+        let mut series_holds = vec![false; self.series.len()];
+        if self.derivation.fill_gaps {
+            for r in self.rows.iter().filter(|r| holds(r)) {
+                series_holds[r.series as usize] = true;
+            }
+        }
+        self.rows
+            .iter()
+            .map(|r| f64::from(u8::from(holds(r) || series_holds[r.series as usize])))
             .collect()
     }
 
@@ -415,8 +448,11 @@ impl<'a> Derived<'a> {
                             .iter()
                             .map(|r| {
                                 let ordinal = self.compared_with(layout, r.ordinal)?;
-                                let row = self.real.get(&(r.series, ordinal))?;
-                                value(input.values[i], *row)
+                                let row = *self.real.get(&(r.series, ordinal))?;
+                                input
+                                    .holds(i, row)
+                                    .then(|| value(input.values[i], row))
+                                    .flatten()
                             })
                             .collect();
                         let delta: Vec<Option<f64>> = values
@@ -457,6 +493,9 @@ impl<'a> Derived<'a> {
                 arrays[at] = Some(Arc::new(Float64Array::from(values)));
             }
             arrays[columns.metrics[i]] = Some(Arc::new(Float64Array::from(values)));
+            if let Some(at) = columns.counts[i] {
+                arrays[at] = Some(Arc::new(Float64Array::from(self.held(input, i))));
+            }
         }
 
         // Labels come from the statement's row, or the series' first row for filled rows.

@@ -3,7 +3,10 @@
 
 mod assemble;
 mod derive;
+mod derived_metrics;
 pub mod scan;
+
+use std::collections::HashSet;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -149,15 +152,20 @@ impl<'a> MetricCompute<'a> {
         });
         let mut batches = Vec::new();
         let mut warnings = Vec::new();
-        for outcome in outcomes {
+        let mut failed = HashSet::new();
+        for (outcome, statement) in outcomes.into_iter().zip(plan.statements()) {
             match outcome {
                 Ok(b) => batches.extend(b),
-                Err(err) => warnings.push(err),
+                Err(err) => {
+                    warnings.push(err);
+                    failed.extend(statement.metrics.iter().cloned());
+                }
             }
         }
         if warnings.len() == plan.statements().len() && !warnings.is_empty() {
             return Err(warnings.remove(0));
         }
+        let mut batches = derived_metrics::finish(plan, batches, &failed)?;
         if batches.is_empty() {
             // Writers take the columns from the batches.
             batches.push(RecordBatch::new_empty(plan.schema().clone()));

@@ -31,6 +31,9 @@ pub(crate) struct Layout {
     pub window_key: bool,
     /// The metrics whose numerator and denominator have columns of their own.
     pub parts: Vec<usize>,
+    /// The metrics whose rows are counted (filtered metrics sharing a statement with metrics
+    /// of other filters): a row holds such a metric only when its count is above 0.
+    pub counts: Vec<usize>,
     /// What to derive from the rows, when the request asks for it.
     pub derive: Option<Derivation>,
 }
@@ -105,6 +108,9 @@ pub(crate) struct Columns {
     pub metrics: Vec<usize>,
     /// The numerator and denominator of each metric, as doubles, for those that have them.
     pub parts: Vec<Option<(usize, usize)>>,
+    /// For metrics whose rows are counted ([`Layout::counts`]), the count's column: a row
+    /// holds the metric when it is above 0.
+    pub counts: Vec<Option<usize>>,
     /// The derived columns of each metric.
     pub derived: Vec<Vec<(DerivedColumn, usize)>>,
 }
@@ -116,6 +122,7 @@ struct ColumnsOf<'a> {
     entity: bool,
     metrics: usize,
     parts: &'a [usize],
+    counts: &'a [usize],
     derived: &'a [DerivedColumn],
 }
 
@@ -137,6 +144,10 @@ impl Columns {
         for &i in of.parts {
             parts[i] = Some((push(Alias::Numerator(i)), push(Alias::Denominator(i))));
         }
+        let mut counts = vec![None; of.metrics];
+        for &i in of.counts {
+            counts[i] = Some(push(Alias::Count(i)));
+        }
         let derived = (0..of.metrics)
             .map(|i| {
                 of.derived
@@ -155,6 +166,7 @@ impl Columns {
             segment_value,
             metrics,
             parts,
+            counts,
             derived,
         }
     }
@@ -163,7 +175,7 @@ impl Columns {
 impl Layout {
     /// The statement's columns: the state, the period, window and entity when the rows have
     /// them, the labels, each metric's value, then the numerators and denominators of the
-    /// metrics that carry them.
+    /// metrics that carry them, then the counts of the metrics whose rows are counted.
     pub(crate) fn columns(&self) -> Columns {
         Columns::of(ColumnsOf {
             period: self.unit.is_some(),
@@ -171,12 +183,14 @@ impl Layout {
             entity: self.by_entity,
             metrics: self.metrics.len(),
             parts: &self.parts,
+            counts: &self.counts,
             derived: &[],
         })
     }
 
     /// The columns of the rows `compute::derive` makes from the statement's: the state, period,
-    /// entity and labels, each metric's value, then each metric's derived columns.
+    /// entity and labels, each metric's value, whether a row holds each counted metric, then
+    /// each metric's derived columns.
     pub(crate) fn derived_columns(&self) -> Columns {
         Columns::of(ColumnsOf {
             period: self.unit.is_some(),
@@ -184,6 +198,7 @@ impl Layout {
             entity: self.by_entity,
             metrics: self.metrics.len(),
             parts: &[],
+            counts: &self.counts,
             derived: self.derived(),
         })
     }
@@ -209,6 +224,7 @@ mod tests {
             metrics: vec![("a".into(), None), ("b".into(), None)],
             window_key: false,
             parts: Vec::new(),
+            counts: Vec::new(),
             derive: None,
         };
         let columns = layout.columns();

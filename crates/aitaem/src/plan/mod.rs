@@ -33,9 +33,9 @@ pub(crate) use layout::{Columns, Combine, Derivation, Layout};
 use crate::backend::BackendKind;
 use crate::catalog::{Catalog, Table};
 use crate::error::{Error, RequestError, Result};
-use crate::request::{CheckedRequest, ComputeRequest};
+use crate::request::{Aggregated, CheckedRequest, ComputeRequest};
 use crate::source::SourceUri;
-use crate::spec::{MetricSpec, SpecCache};
+use crate::spec::{Formula, SpecCache};
 use crate::sql::Ident;
 
 /// How a statement aggregates.
@@ -119,14 +119,34 @@ impl PlannedStatement {
 #[derive(Debug, Clone)]
 pub struct Plan {
     statements: Vec<PlannedStatement>,
+    /// The derived metrics, each after those it reads.
+    pub(crate) derived: Vec<DerivedPlan>,
+    /// The metrics the result holds, in request order.
+    pub(crate) requested: Vec<String>,
     notices: Vec<String>,
     schema: SchemaRef,
+}
+
+/// A derived metric, evaluated from the statements' results.
+#[derive(Debug, Clone)]
+pub(crate) struct DerivedPlan {
+    pub name: String,
+    pub format: Option<String>,
+    pub expression: Formula,
 }
 
 impl Plan {
     /// The statements: one per source table (and timestamp column).
     pub fn statements(&self) -> &[PlannedStatement] {
         &self.statements
+    }
+
+    /// The derived metrics the result holds or reads, each with its expression, in the order
+    /// they are evaluated (after the statements, from their results).
+    pub fn derived_metrics(&self) -> impl Iterator<Item = (&str, &Formula)> {
+        self.derived
+            .iter()
+            .map(|d| (d.name.as_str(), &d.expression))
     }
 
     /// What the user should know about how sources were found (see [`Table::notice`]).
@@ -168,6 +188,13 @@ impl fmt::Display for Plan {
             )?;
             writeln!(f, "{};", s.sql)?;
         }
+        for d in &self.derived {
+            writeln!(
+                f,
+                "\n-- derived metric: {} = {} (computed from the results above; no statement)",
+                d.name, d.expression
+            )?;
+        }
         Ok(())
     }
 }
@@ -192,7 +219,7 @@ struct Group<'s> {
     /// The timestamp column's type, where the dialect needs it (see
     /// [`Dialect::needs_time_column_types`]).
     timestamp_type: Option<String>,
-    metrics: Vec<&'s MetricSpec>,
+    metrics: Vec<Aggregated<'s>>,
 }
 
 /// Plans a request: checks it against the specs, looks every source up in the catalog, and
@@ -238,21 +265,18 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
     let mut groups: Vec<Group> = Vec::new();
     // Each distinct source is looked up (and its table checked) once.
     let mut tables: Vec<(&SourceUri, Table)> = Vec::new();
-    for metric in &request.metrics {
-        let fact = match tables.iter().find(|(uri, _)| **uri == metric.source) {
+    for &metric in &request.metrics {
+        let source = &metric.def.source;
+        let fact = match tables.iter().find(|(uri, _)| *uri == source) {
             Some((_, table)) => table.clone(),
             None => {
-                let table = table_for(
-                    catalog,
-                    &metric.source,
-                    &format!("metric `{}`", metric.name),
-                )?;
-                tables.push((&metric.source, table.clone()));
+                let table = table_for(catalog, source, &format!("metric `{}`", metric.spec.name))?;
+                tables.push((source, table.clone()));
                 table
             }
         };
         let timestamp = if needs_time {
-            metric.timestamp_col.clone()
+            metric.def.timestamp_col.clone()
         } else {
             None
         };
@@ -265,7 +289,7 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
             Some(group) => group.metrics.push(metric),
             None => groups.push(Group {
                 fact,
-                source: &metric.source,
+                source,
                 timestamp,
                 timestamp_type: None,
                 metrics: vec![metric],
@@ -273,15 +297,21 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
         }
     }
     for group in &mut groups {
-        if let Some(ts) = &group.timestamp
-            && group.fact.backend().dialect().needs_time_column_types()
-        {
-            group.timestamp_type = catalog
-                .columns(group.source)?
-                .into_iter()
-                .find(|c| c.name.eq_ignore_ascii_case(&ts.name))
-                .map(|c| c.data_type);
+        let needs_type =
+            group.timestamp.is_some() && group.fact.backend().dialect().needs_time_column_types();
+        if !needs_type && request.filters.is_empty() {
+            continue;
         }
+        let columns = catalog.columns(group.source)?;
+        if let Some(ts) = &group.timestamp
+            && needs_type
+        {
+            group.timestamp_type = columns
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&ts.name))
+                .map(|c| c.data_type.clone());
+        }
+        check_filter_columns(request, group, &columns)?;
     }
 
     let dimension = match &request.segment {
@@ -308,7 +338,7 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
                 segment: segment.spec.name.clone(),
                 segment_source: segment.spec.source.to_string(),
                 segment_backend: dim.backend(),
-                metric: group.metrics[0].name.clone(),
+                metric: group.metrics[0].spec.name.clone(),
                 metric_source: group.source.to_string(),
                 metric_backend: group.fact.backend(),
             }
@@ -322,7 +352,7 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
             .collect();
         statements.push(PlannedStatement {
             source: group.source.clone(),
-            metrics: group.metrics.iter().map(|m| m.name.clone()).collect(),
+            metrics: group.metrics.iter().map(|m| m.spec.name.clone()).collect(),
             strategy: built.strategy,
             backend: group.fact.backend(),
             sql: built.sql,
@@ -333,7 +363,51 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
     }
     Ok(Plan {
         statements,
+        derived: request
+            .derived_metrics
+            .iter()
+            .filter_map(|m| {
+                Some(DerivedPlan {
+                    name: m.name.clone(),
+                    format: m.format.as_ref().map(ToString::to_string),
+                    expression: m.expression()?.clone(),
+                })
+            })
+            .collect(),
+        requested: request.requested.iter().map(|m| m.name.clone()).collect(),
         notices,
         schema: crate::result::schema(),
     })
+}
+
+/// A request filter that reads a column the group's source lacks fails the whole request,
+/// naming the column, a metric and its source. A catalog that knows no columns of the source
+/// (an empty list) is not checked.
+fn check_filter_columns(
+    request: &CheckedRequest,
+    group: &Group,
+    columns: &[crate::catalog::Column],
+) -> Result<()> {
+    if columns.is_empty() {
+        return Ok(());
+    }
+    for filter in &request.filters {
+        let expr = crate::sql::fragment::parse(filter, Some(group.fact.backend().dialect()))
+            .map_err(|e| RequestError::InvalidFilter {
+                filter: filter.clone(),
+                reason: e.message,
+            })?;
+        for column in crate::sql::inspect::columns(&expr) {
+            if !columns.iter().any(|c| c.name.eq_ignore_ascii_case(&column)) {
+                return Err(RequestError::FilterColumnMissing {
+                    filter: filter.clone(),
+                    column,
+                    metric: group.metrics[0].spec.name.clone(),
+                    source: group.source.to_string(),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::BackendError;
-use crate::request::CheckedRequest;
-use crate::spec::{MetricSpec, SegmentKind, SliceKind};
+use crate::request::{Aggregated, CheckedRequest};
+use crate::spec::{SegmentKind, SliceKind};
 use crate::yaml::Location;
 
 /// SQL text a spec wrote, and where.
@@ -20,9 +20,9 @@ pub(crate) struct Origin {
     pub text: String,
 }
 
-/// The origins of a statement's SQL: its metrics' numerators and denominators, then the
-/// request's slices and segment.
-pub(crate) fn origins(metrics: &[&MetricSpec], request: &CheckedRequest) -> Vec<Origin> {
+/// The origins of a statement's SQL: its metrics' numerators, denominators and filters, then
+/// the request's slices and segment.
+pub(crate) fn origins(metrics: &[Aggregated], request: &CheckedRequest) -> Vec<Origin> {
     let fragment = |f: &crate::spec::SqlFragment| Origin {
         location: f.location.clone(),
         text: f.text.clone(),
@@ -30,8 +30,9 @@ pub(crate) fn origins(metrics: &[&MetricSpec], request: &CheckedRequest) -> Vec<
     let mut out: Vec<Origin> = Vec::new();
     for metric in metrics {
         out.extend(
-            std::iter::once(&metric.numerator)
-                .chain(&metric.denominator)
+            std::iter::once(&metric.def.numerator)
+                .chain(&metric.def.denominator)
+                .chain(&metric.def.filter)
                 .map(fragment),
         );
     }

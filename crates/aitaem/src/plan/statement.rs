@@ -14,9 +14,10 @@ use super::{Group, Layout, Strategy, sets};
 use crate::backend::BackendKind;
 use crate::catalog::Table;
 use crate::error::{Error, RequestError, Result};
-use crate::request::CheckedRequest;
+use crate::request::{Aggregated, CheckedRequest};
 use crate::spec::{NamedPredicate, SegmentKind, SliceKind, SliceSpec, SqlFragment};
-use crate::sql::fragment;
+use crate::sql::filter::restrict;
+use crate::sql::fragment::{self, ExprRole};
 use crate::sql::inspect::column_idents;
 use crate::sql::rollup::{self, Partials};
 use crate::sql::tree::{
@@ -179,10 +180,13 @@ impl State<'_, '_> {
     }
 }
 
-/// A metric's numerator and denominator, parsed for the statement's dialect.
+/// A metric's numerator and denominator, parsed for the statement's dialect, and the count of
+/// the rows its filter holds for when its rows are counted (see [`Layout::counts`]).
+#[derive(Clone)]
 struct MetricExprs {
     numerator: Expr,
     denominator: Option<Expr>,
+    count: Option<Expr>,
 }
 
 /// The segment's labelled dimension table and how the facts join it.
@@ -213,19 +217,120 @@ impl Facts {
 /// A fragment parsed and translated for the statement's backend (see
 /// [`fragment::translate`]); `owner` names its spec in the error when it cannot be.
 fn translate(fragment: &SqlFragment, backend: BackendKind, owner: &str) -> Result<Expr> {
+    translate_restricted(fragment, None, backend, owner)
+}
+
+/// Like [`translate`], with every aggregate of the fragment restricted to the rows `predicate`
+/// (parsed for the backend, not yet translated) holds for.
+fn translate_restricted(
+    fragment: &SqlFragment,
+    predicate: Option<&Expr>,
+    backend: BackendKind,
+    owner: &str,
+) -> Result<Expr> {
     let d = backend.dialect();
     fragment
         .expr_for(backend)
-        .and_then(|e| fragment::translate(&e, d))
-        .map_err(|err| {
-            RequestError::NotWritable {
-                owner: owner.to_string(),
-                fragment: fragment.text.clone(),
-                backend,
-                reason: err.message,
+        .and_then(|mut e| {
+            if let Some(predicate) = predicate {
+                restrict(&mut e, predicate);
             }
-            .into()
+            fragment::translate(&e, d)
         })
+        .map_err(|err| not_writable(owner, &fragment.text, backend, err.message))
+}
+
+fn not_writable(owner: &str, text: &str, backend: BackendKind, reason: String) -> Error {
+    RequestError::NotWritable {
+        owner: owner.to_string(),
+        fragment: text.to_string(),
+        backend,
+        reason,
+    }
+    .into()
+}
+
+/// Where the metrics' filters go in a statement.
+enum Filtering<'s> {
+    /// Every metric has this filter (or none): the statement's `WHERE` has it.
+    Shared(Option<&'s SqlFragment>),
+    /// The metrics' filters differ: each filtered metric's aggregates are restricted to its
+    /// rows, and its rows are counted.
+    PerMetric,
+}
+
+impl<'s> Filtering<'s> {
+    fn of(group: &Group<'s>) -> Filtering<'s> {
+        let first = group.metrics.first().and_then(|m| m.def.filter.as_ref());
+        let text = |f: Option<&SqlFragment>| f.map(|f| f.text.clone());
+        if group
+            .metrics
+            .iter()
+            .all(|m| text(m.def.filter.as_ref()) == text(first))
+        {
+            Filtering::Shared(first)
+        } else {
+            Filtering::PerMetric
+        }
+    }
+}
+
+/// A metric's aggregates for the statement (see [`Filtering`]).
+fn metric_exprs(
+    metric: &Aggregated,
+    backend: BackendKind,
+    filtering: &Filtering,
+) -> Result<MetricExprs> {
+    let owner = format!("metric `{}`", metric.spec.name);
+    let filter = match filtering {
+        Filtering::PerMetric => metric.def.filter.as_ref(),
+        Filtering::Shared(_) => None,
+    };
+    let predicate = filter
+        .map(|f| {
+            f.expr_for(backend)
+                .map_err(|err| not_writable(&owner, &f.text, backend, err.message))
+        })
+        .transpose()?;
+    let parse = |f: &SqlFragment| translate_restricted(f, predicate.as_ref(), backend, &owner);
+    let count = match (filter, &predicate) {
+        (Some(filter), Some(predicate)) => {
+            let d = backend.dialect();
+            let mut count =
+                fragment::parse("COUNT(*)", Some(d)).map_err(|err| Error::internal(err.message))?;
+            restrict(&mut count, predicate);
+            Some(
+                fragment::translate(&count, d)
+                    .map_err(|err| not_writable(&owner, &filter.text, backend, err.message))?,
+            )
+        }
+        _ => None,
+    };
+    Ok(MetricExprs {
+        numerator: parse(&metric.def.numerator)?,
+        denominator: metric.def.denominator.as_ref().map(parse).transpose()?,
+        count,
+    })
+}
+
+/// The request's filters, as predicates in the backend's SQL.
+fn request_filters(request: &CheckedRequest, backend: BackendKind) -> Result<Vec<Sql>> {
+    let d = backend.dialect();
+    request
+        .filters
+        .iter()
+        .map(|filter| {
+            let invalid = |reason: String| RequestError::InvalidFilter {
+                filter: filter.clone(),
+                reason,
+            };
+            let expr = fragment::parse(filter, Some(d))
+                .and_then(|e| fragment::check(&e, ExprRole::Filter).map(|()| e))
+                .and_then(|e| fragment::translate(&e, d))
+                .map_err(|err| invalid(err.message))?;
+            Ok(Sql::Fragment(Box::new(expr)).parens())
+        })
+        .collect()
 }
 
 /// The labeler of a slice component (every component the request uses has one).
@@ -608,7 +713,10 @@ impl Builder {
                 // Only the columns the metrics read.
                 let mut seen = std::collections::HashSet::new();
                 for m in metrics {
-                    for e in std::iter::once(&m.numerator).chain(&m.denominator) {
+                    for e in std::iter::once(&m.numerator)
+                        .chain(&m.denominator)
+                        .chain(&m.count)
+                    {
                         for column in column_idents(e) {
                             if seen.insert(column.name.to_lowercase()) {
                                 items.push(Item::bare(Sql::Column(column)));
@@ -694,14 +802,16 @@ impl Builder {
     }
 
     /// The final query: one wide row per group, with the columns of [`Layout::columns`],
-    /// ordered when asked. `values` gives each metric's value over `__states`, and `parts` the
-    /// numerator and denominator of those that carry them.
+    /// ordered when asked. `values` gives each metric's value over `__states`, `parts` the
+    /// numerator and denominator of those that carry them, and `counts` the counts of those
+    /// whose rows are counted.
     fn finish(
         self,
         layout: &Layout,
         sort: bool,
         values: &[Sql],
         parts: &[Option<(Sql, Sql)>],
+        counts: &[Option<Sql>],
     ) -> Statement {
         let columns = layout.columns();
         let mut items = Vec::new();
@@ -721,11 +831,15 @@ impl Builder {
                     Some((_, denominator)) => denominator.clone(),
                     None => Sql::Name(column),
                 },
+                (Alias::Count(i), _) => match &counts[i] {
+                    Some(count) => count.clone(),
+                    None => Sql::Name(column),
+                },
                 _ => Sql::Name(column),
             };
             if !matches!(
                 column,
-                Alias::Metric(_) | Alias::Numerator(_) | Alias::Denominator(_)
+                Alias::Metric(_) | Alias::Numerator(_) | Alias::Denominator(_) | Alias::Count(_)
             ) {
                 order_by.push(Sql::Name(column));
             }
@@ -802,7 +916,12 @@ fn layout(
         metrics: group
             .metrics
             .iter()
-            .map(|m| (m.name.clone(), m.format.as_ref().map(|f| f.to_string())))
+            .map(|m| {
+                (
+                    m.spec.name.clone(),
+                    m.spec.format.as_ref().map(|f| f.to_string()),
+                )
+            })
             .collect(),
         window_key: request
             .reach
@@ -814,44 +933,53 @@ fn layout(
             .filter(|(_, c)| totals && **c == Combine::RatioOfTotals)
             .map(|(i, _)| i)
             .collect(),
+        counts: metrics
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.count.is_some())
+            .map(|(i, _)| i)
+            .collect(),
         derive,
     }
 }
 
-/// How the metrics are aggregated: the strategy, each metric's numerator and denominator as
-/// aggregate expressions, and the partial aggregates the first stage computes (two-stage only).
+/// How the metrics are aggregated: the strategy, each metric's numerator, denominator and
+/// count as aggregate expressions (over the first stage's partials, for two-stage), and the
+/// partial aggregates the first stage computes (two-stage only).
 fn aggregation(
     d: &dyn Dialect,
     metrics: &[MetricExprs],
     single_state: bool,
-) -> (Strategy, Vec<(Expr, Option<Expr>)>, Partials) {
+) -> (Strategy, Vec<MetricExprs>, Partials) {
     let mut partials = Partials::default();
     if !single_state {
-        let decomposed: Option<Vec<(Expr, Option<Expr>)>> = metrics
+        let mut decompose = |e: &Expr| rollup::decompose(e, d, &mut partials);
+        let decomposed: Option<Vec<MetricExprs>> = metrics
             .iter()
             .map(|m| {
-                let num = rollup::decompose(&m.numerator, d, &mut partials)?;
-                let den = match &m.denominator {
-                    Some(den) => Some(rollup::decompose(den, d, &mut partials)?),
-                    None => None,
-                };
-                Some((num, den))
+                Some(MetricExprs {
+                    numerator: decompose(&m.numerator)?,
+                    denominator: match &m.denominator {
+                        Some(den) => Some(decompose(den)?),
+                        None => None,
+                    },
+                    count: match &m.count {
+                        Some(count) => Some(decompose(count)?),
+                        None => None,
+                    },
+                })
             })
             .collect();
-        if let Some(fractions) = decomposed {
-            return (Strategy::TwoStage, fractions, partials);
+        if let Some(decomposed) = decomposed {
+            return (Strategy::TwoStage, decomposed, partials);
         }
     }
-    let fractions = metrics
-        .iter()
-        .map(|m| (m.numerator.clone(), m.denominator.clone()))
-        .collect();
     let strategy = if single_state {
         Strategy::SingleAggregate
     } else {
         Strategy::OnePass
     };
-    (strategy, fractions, Partials::default())
+    (strategy, metrics.to_vec(), Partials::default())
 }
 
 /// PostgreSQL's `GROUPING` takes at most this many arguments.
@@ -896,19 +1024,18 @@ pub(super) fn build(
     };
     let leaves = builder.slices(request)?;
     let segment = builder.segment(request, dimension)?;
-    let (filter, windows) = builder.time(request, group);
-
+    let (mut filter, windows) = builder.time(request, group);
+    filter.extend(request_filters(request, backend)?);
+    let filtering = Filtering::of(group);
+    if let Filtering::Shared(Some(shared)) = filtering {
+        let owner = format!("metric `{}`", group.metrics[0].spec.name);
+        let predicate = translate(shared, backend, &owner)?;
+        filter.push(Sql::Fragment(Box::new(predicate)).parens());
+    }
     let metrics = group
         .metrics
         .iter()
-        .map(|metric| {
-            let owner = format!("metric `{}`", metric.name);
-            let parse = |f: &SqlFragment| translate(f, backend, &owner);
-            Ok(MetricExprs {
-                numerator: parse(&metric.numerator)?,
-                denominator: metric.denominator.as_ref().map(parse).transpose()?,
-            })
-        })
+        .map(|metric| metric_exprs(metric, backend, &filtering))
         .collect::<Result<Vec<_>>>()?;
 
     // Each requested slice and the baseline, each with and without the segment.
@@ -934,20 +1061,25 @@ pub(super) fn build(
             })
         })
         .collect();
-    let (strategy, fractions, partials) = aggregation(d, &metrics, states.len() == 1);
+    let (strategy, aggregated, partials) = aggregation(d, &metrics, states.len() == 1);
     let layout = layout(request, group, &states, &metrics);
-    // Each metric's value, and the numerator and denominator of those that carry them.
-    let mut values: Vec<Sql> = fractions
+    // Each metric's value, the numerator and denominator of those that carry them, and the
+    // count of those whose rows are counted.
+    let mut values: Vec<Sql> = aggregated
         .iter()
-        .map(|(num, den)| value_expr(num, den.as_ref()))
+        .map(|m| value_expr(&m.numerator, m.denominator.as_ref()))
         .collect();
-    let mut parts: Vec<Option<(Sql, Sql)>> = vec![None; fractions.len()];
+    let double = |e: &Expr| Sql::Fragment(Box::new(e.clone())).cast(SqlType::Double);
+    let mut parts: Vec<Option<(Sql, Sql)>> = vec![None; aggregated.len()];
     for &i in &layout.parts {
-        if let (num, Some(den)) = &fractions[i] {
-            let double = |e: &Expr| Sql::Fragment(Box::new(e.clone())).cast(SqlType::Double);
-            parts[i] = Some((double(num), double(den)));
+        if let Some(den) = &aggregated[i].denominator {
+            parts[i] = Some((double(&aggregated[i].numerator), double(den)));
         }
     }
+    let mut counts: Vec<Option<Sql>> = aggregated
+        .iter()
+        .map(|m| m.count.as_ref().map(|c| Sql::Fragment(Box::new(c.clone()))))
+        .collect();
 
     let mut joins = Vec::new();
     if let Some(segment) = &segment {
@@ -991,6 +1123,12 @@ pub(super) fn build(
                     *part = Some((Sql::Name(n), Sql::Name(d)));
                 }
             }
+            for (i, count) in counts.iter_mut().enumerate() {
+                if let Some(expr) = count.take() {
+                    aggregates.push(Item::new(expr, Alias::Count(i)));
+                    *count = Some(Sql::Name(Alias::Count(i)));
+                }
+            }
             aggregates
         }
     };
@@ -1012,7 +1150,7 @@ pub(super) fn build(
         branches,
     });
     let sql = builder
-        .finish(&layout, request.sort, &values, &parts)
+        .finish(&layout, request.sort, &values, &parts, &counts)
         .render(d);
     Ok(Built {
         sql,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::decode::decode;
+use super::model::MetricKind;
 use super::model::{MetricSpec, SegmentSpec, SliceKind, SliceSpec, Spec, SpecKind};
 use crate::error::{Error, Result, SpecIssue, SpecValidationError, close_names};
 use crate::yaml::Location;
@@ -23,7 +24,7 @@ use crate::yaml::Location;
 ///     &[],
 /// )
 /// .unwrap();
-/// assert_eq!(cache.metric("clicks").unwrap().numerator.text, "SUM(clicks)");
+/// assert_eq!(cache.metric("clicks").unwrap().aggregate().unwrap().numerator.text, "SUM(clicks)");
 /// let err = cache.metric("click").unwrap_err();
 /// assert_eq!(err.to_string(), "no metric named `click`; did you mean `clicks`?");
 /// ```
@@ -227,7 +228,17 @@ impl SpecCache {
     pub fn remove(&mut self, kind: SpecKind, name: &str) -> Result<Spec> {
         let removed = match kind {
             SpecKind::Metric => {
-                self.metric(name)?;
+                let metric = self.metric(name)?;
+                let users = self.derived_using(name);
+                if !users.is_empty() {
+                    return Err(refused(
+                        &Spec::Metric(metric.clone()),
+                        format!(
+                            "metric `{name}` is an input of derived metric(s) {}; remove or change them first",
+                            users.join(", ")
+                        ),
+                    ));
+                }
                 Spec::Metric(self.metrics.remove(name).expect("checked"))
             }
             SpecKind::Slice => {
@@ -293,10 +304,32 @@ impl SpecCache {
             .collect()
     }
 
+    /// Names of the derived metrics whose expressions read metric `name`.
+    fn derived_using(&self, name: &str) -> Vec<String> {
+        self.metrics
+            .values()
+            .filter(|m| m.expression().is_some_and(|e| e.inputs().contains(&name)))
+            .map(|m| format!("`{}`", m.name))
+            .collect()
+    }
+
+    /// Checks what a spec about to be added or updated says about other specs: a composite
+    /// slice's components, a derived metric's inputs (defined, and no cycle through it).
     fn check_composite(&self, spec: &Spec) -> Result<()> {
         let mut issues = Vec::new();
-        if let Spec::Slice(slice) = spec {
-            component_issues(slice, |name| self.slices.get(name), &mut issues);
+        match spec {
+            Spec::Slice(slice) => {
+                component_issues(slice, |name| self.slices.get(name), &mut issues)
+            }
+            Spec::Metric(metric) => {
+                let mut metrics = self.metrics.clone();
+                metrics.insert(metric.name.clone(), metric.clone());
+                input_issues(metric, &metrics, &mut issues);
+                if issues.is_empty() {
+                    cycle_issues(&metrics, Some(&metric.name), &mut issues);
+                }
+            }
+            Spec::Segment(_) => {}
         }
         if issues.is_empty() {
             Ok(())
@@ -349,6 +382,81 @@ fn component_issues<'a>(
             message,
             help: None,
         });
+    }
+}
+
+/// Problems with a derived metric's inputs: names that are not metrics.
+fn input_issues(
+    metric: &MetricSpec,
+    metrics: &BTreeMap<String, MetricSpec>,
+    issues: &mut Vec<SpecIssue>,
+) {
+    let MetricKind::Derived(derived) = &metric.kind else {
+        return;
+    };
+    for input in derived.expression.inputs() {
+        if metrics.contains_key(input) {
+            continue;
+        }
+        let close = close_names(input, metrics.keys().map(String::as_str));
+        issues.push(SpecIssue {
+            location: derived.location.clone(),
+            field: "expression".into(),
+            message: format!("the expression names metric `{input}`, which is not defined"),
+            help: close.first().map(|best| format!("did you mean `{best}`?")),
+        });
+    }
+}
+
+/// Derived metrics that depend on themselves (all of them, or only `only`), each reported with
+/// its cycle.
+fn cycle_issues(
+    metrics: &BTreeMap<String, MetricSpec>,
+    only: Option<&str>,
+    issues: &mut Vec<SpecIssue>,
+) {
+    /// A path from `from` back to `target` through derived metrics' inputs, if there is one.
+    fn path_back<'a>(
+        metrics: &'a BTreeMap<String, MetricSpec>,
+        from: &'a str,
+        target: &str,
+        seen: &mut HashSet<&'a str>,
+    ) -> Option<Vec<&'a str>> {
+        let expression = metrics.get(from)?.expression()?;
+        for input in expression.inputs() {
+            if input == target {
+                return Some(vec![from, input]);
+            }
+            if seen.insert(input)
+                && let Some(mut rest) = path_back(metrics, input, target, seen)
+            {
+                rest.insert(0, from);
+                return Some(rest);
+            }
+        }
+        None
+    }
+    for metric in metrics.values() {
+        let MetricKind::Derived(derived) = &metric.kind else {
+            continue;
+        };
+        if only.is_some_and(|name| name != metric.name) {
+            continue;
+        }
+        if let Some(path) = path_back(metrics, &metric.name, &metric.name, &mut HashSet::new()) {
+            issues.push(SpecIssue {
+                location: derived.location.clone(),
+                field: "expression".into(),
+                message: format!(
+                    "metric `{}` depends on itself: {}",
+                    metric.name,
+                    path.join(" → ")
+                ),
+                help: Some(
+                    "a derived metric may read other derived metrics, but not in a circle".into(),
+                ),
+            });
+        }
     }
 }
 
@@ -433,6 +541,10 @@ impl Loader {
         for slice in cache.slices.values() {
             component_issues(slice, |name| cache.slices.get(name), &mut self.issues);
         }
+        for metric in cache.metrics.values() {
+            input_issues(metric, &cache.metrics, &mut self.issues);
+        }
+        cycle_issues(&cache.metrics, None, &mut self.issues);
         if !self.issues.is_empty() {
             // Files in the order they were loaded; within a file, by position.
             let mut files: Vec<Option<Arc<Path>>> = Vec::new();

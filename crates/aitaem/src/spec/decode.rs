@@ -8,15 +8,16 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::formula::Formula;
 use super::model::SpecKind;
 use super::model::{
-    MetricFormat, MetricSpec, NamedPredicate, SegmentKind, SegmentSpec, SliceKind, SliceSpec, Spec,
-    SqlFragment,
+    AggregateMetric, DerivedMetric, MetricFormat, MetricKind, MetricSpec, NamedPredicate,
+    SegmentKind, SegmentSpec, SliceKind, SliceSpec, Spec, SqlFragment,
 };
 use crate::backend::BackendKind;
 use crate::error::SpecIssue;
 use crate::source::SourceUri;
-use crate::sql::fragment::{self as expr, ExprError, ExprRole};
+use crate::sql::fragment::{self as expr, ExprRole};
 use crate::sql::{Ident, is_valid_name};
 use crate::yaml::{self, Decoder, Fields, Location, Node, Value};
 
@@ -25,10 +26,21 @@ const METRIC_FIELDS: &[&str] = &[
     "source",
     "numerator",
     "denominator",
+    "filter",
     "timestamp_col",
     "entities",
+    "expression",
     "format",
     "description",
+];
+/// The fields of an aggregate metric that a derived metric (one with `expression`) has not.
+const AGGREGATE_ONLY_FIELDS: &[&str] = &[
+    "source",
+    "numerator",
+    "denominator",
+    "filter",
+    "timestamp_col",
+    "entities",
 ];
 const SLICE_FIELDS: &[&str] = &["name", "values", "where", "cross_product", "description"];
 const SEGMENT_FIELDS: &[&str] = &[
@@ -143,11 +155,34 @@ impl SpecDecoder {
     }
 
     fn metric(&mut self, node: &Node, location: Location) -> Option<MetricSpec> {
-        let fields = self
-            .d
-            .fields(node, "", METRIC_FIELDS, &["name", "source", "numerator"])?;
+        let derived = matches!(&node.value, Value::Map(entries)
+            if entries.iter().any(|(k, _)| k.value.scalar_text().as_deref() == Some("expression")));
+        let required: &[&str] = if derived {
+            &["name", "expression"]
+        } else {
+            &["name", "source", "numerator"]
+        };
+        let fields = self.d.fields(node, "", METRIC_FIELDS, required)?;
         let name = self.name(&fields);
-        let source = self.source(&fields);
+        let kind = if derived {
+            self.derived(&fields).map(MetricKind::Derived)
+        } else {
+            self.aggregate(&fields)
+                .map(|a| MetricKind::Aggregate(Box::new(a)))
+        };
+        let format = fields.get("format").map(|n| self.format(n));
+        let description = self.description(&fields);
+        Some(MetricSpec {
+            name: name?,
+            kind: kind?,
+            format: valid(format)?,
+            description,
+            location,
+        })
+    }
+
+    fn aggregate(&mut self, fields: &Fields) -> Option<AggregateMetric> {
+        let source = self.source(fields);
         let dialect = Some(
             source
                 .as_ref()
@@ -160,25 +195,65 @@ impl SpecDecoder {
         let denominator = fields
             .get("denominator")
             .map(|n| self.fragment(n, "denominator", dialect, ExprRole::Aggregate));
+        let filter = fields
+            .get("filter")
+            .map(|n| self.fragment(n, "filter", dialect, ExprRole::Filter));
         let timestamp_col = fields
             .get("timestamp_col")
             .map(|n| self.ident(n, "timestamp_col"));
         let entities = fields
             .get("entities")
             .map(|n| self.ident_list(n, "entities"));
-        let format = fields.get("format").map(|n| self.format(n));
-        let description = self.description(&fields);
-        Some(MetricSpec {
-            name: name?,
+        Some(AggregateMetric {
             source: source?,
             numerator: numerator?,
             denominator: valid(denominator)?,
+            filter: valid(filter)?,
             timestamp_col: valid(timestamp_col)?,
             entities: valid(entities)?,
-            format: valid(format)?,
-            description,
-            location,
         })
+    }
+
+    /// A derived metric: `expression`, and none of an aggregate metric's own fields.
+    fn derived(&mut self, fields: &Fields) -> Option<DerivedMetric> {
+        let mut ok = true;
+        for &field in AGGREGATE_ONLY_FIELDS {
+            if let Some(node) = fields.get(field) {
+                let at = self.d.location(node);
+                let help = match field {
+                    "timestamp_col" | "entities" => {
+                        "a derived metric is computed per period and entity from its inputs, which declare theirs"
+                    }
+                    "filter" => "put the filter on the input metrics",
+                    _ => "a derived metric reads no table: its expression combines other metrics",
+                };
+                self.d.issue(
+                    at,
+                    field,
+                    format!("a derived metric (one with `expression`) has no `{field}`"),
+                    Some(help.into()),
+                );
+                ok = false;
+            }
+        }
+        let node = fields.get("expression")?;
+        let (text, at) = self.d.string(node, "expression", true)?;
+        match Formula::parse(&text) {
+            Ok(expression) => ok.then_some(DerivedMetric {
+                expression,
+                location: at,
+            }),
+            Err(err) => {
+                let at = self.position_in(node, at, 1, err.column);
+                self.d.issue(
+                    at,
+                    "expression",
+                    err.message,
+                    Some("e.g. `expression: revenue / unique_users`".into()),
+                );
+                None
+            }
+        }
     }
 
     fn slice(&mut self, node: &Node, location: Location) -> Option<SliceSpec> {
@@ -532,7 +607,7 @@ impl SpecDecoder {
                 expr: Box::new(expr),
             }),
             Err(err) => {
-                let at = self.position_in(node, at, &err);
+                let at = self.position_in(node, at, err.line, err.column);
                 self.d.issue(at, field, err.message, err.help);
                 None
             }
@@ -541,8 +616,8 @@ impl SpecDecoder {
 
     /// The YAML position of a position inside a fragment, when the fragment is written on one
     /// line (plain or quoted); otherwise the fragment's own position.
-    fn position_in(&self, node: &Node, at: Location, err: &ExprError) -> Location {
-        if err.line != 1 || err.column == 0 {
+    fn position_in(&self, node: &Node, at: Location, line: u32, column: u32) -> Location {
+        if line != 1 || column == 0 {
             return at;
         }
         let offset = node.referenced.span().byte_offset().map(|o| o as usize);
@@ -555,7 +630,7 @@ impl SpecDecoder {
             return at;
         }
         Location {
-            column: at.column + err.column - 1 + u32::from(quoted),
+            column: at.column + column - 1 + u32::from(quoted),
             ..at
         }
     }
@@ -584,6 +659,8 @@ mod tests {
         all.remove(0)
     }
 
+    use super::super::model::MetricKind;
+
     #[test]
     fn decodes_a_full_metric() {
         let spec = decode(
@@ -594,10 +671,75 @@ mod tests {
         .unwrap();
         let Spec::Metric(m) = spec else { panic!() };
         assert_eq!(m.name, "ctr");
-        assert_eq!(m.denominator.unwrap().text, "SUM(impressions)");
-        assert_eq!(m.entities.unwrap()[1].name, "Device Id");
         assert_eq!(m.format, Some(MetricFormat::Currency(Some("EUR".into()))));
         assert_eq!(m.location.line, 1);
+        let MetricKind::Aggregate(a) = m.kind else {
+            panic!()
+        };
+        assert_eq!(a.denominator.unwrap().text, "SUM(impressions)");
+        assert_eq!(a.entities.unwrap()[1].name, "Device Id");
+        assert!(a.filter.is_none());
+    }
+
+    #[test]
+    fn a_filter_is_a_row_predicate_checked_in_the_source_dialect() {
+        let spec = decode(
+            "metric:\n  name: done\n  source: postgres://public/orders\n  numerator: SUM(amount)\n  filter: \"status = 'done' AND amount::INT > 0\"\n",
+            None,
+            None,
+        )
+        .unwrap();
+        let Spec::Metric(m) = spec else { panic!() };
+        let filter = m.aggregate().unwrap().filter.clone().unwrap();
+        assert_eq!(filter.columns(), ["status", "amount"]);
+        assert_eq!((filter.location.line, filter.location.column), (5, 11));
+        let issue = one_issue(
+            "metric:\n  name: m\n  source: duckdb://db/t\n  numerator: SUM(x)\n  filter: SUM(x) > 1\n",
+        );
+        assert_eq!((issue.field.as_str(), issue.location.line), ("filter", 5));
+        let issue = one_issue(
+            "metric:\n  name: m\n  source: duckdb://db/t\n  numerator: SUM(x)\n  filter: x > (SELECT 1)\n",
+        );
+        assert_eq!(issue.field, "filter");
+    }
+
+    #[test]
+    fn a_derived_metric_has_an_expression_and_nothing_of_a_table() {
+        let spec = decode(
+            "metric:\n  name: rpu\n  expression: revenue / unique_users\n  format: currency\n",
+            None,
+            None,
+        )
+        .unwrap();
+        let Spec::Metric(m) = spec else { panic!() };
+        assert_eq!(
+            m.expression().unwrap().inputs(),
+            ["revenue", "unique_users"]
+        );
+        assert!(m.aggregate().is_none());
+
+        let all = issues(
+            "metric:\n  name: rpu\n  expression: revenue / users\n  source: duckdb://db/t\n  timestamp_col: ts\n  filter: x > 1\n",
+        );
+        let mut fields: Vec<(&str, u32)> = all
+            .iter()
+            .map(|i| (i.field.as_str(), i.location.line))
+            .collect();
+        fields.sort_by_key(|f| f.1);
+        assert_eq!(fields, [("source", 4), ("timestamp_col", 5), ("filter", 6)]);
+        assert!(all[0].message.contains("has no `source`"), "{all:?}");
+
+        // Errors point into the expression.
+        let issue = one_issue("metric:\n  name: rpu\n  expression: revenue / * users\n");
+        assert_eq!((issue.location.line, issue.location.column), (3, 25));
+        let issue = one_issue("metric:\n  name: rpu\n  expression: \"SUM(revenue)\"\n");
+        assert!(issue.message.contains("calls no functions"), "{issue:?}");
+        // A metric with neither `expression` nor `numerator` asks for the aggregate's fields.
+        let all = issues("metric:\n  name: rpu\n");
+        assert!(
+            all.iter().any(|i| i.message.contains("`source`")),
+            "{all:?}"
+        );
     }
 
     #[test]

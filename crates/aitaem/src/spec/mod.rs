@@ -5,10 +5,12 @@
 
 mod cache;
 mod decode;
+mod formula;
 mod model;
 
 pub use cache::SpecCache;
+pub use formula::{Formula, FormulaError};
 pub use model::{
-    MetricFormat, MetricSpec, NamedPredicate, SegmentKind, SegmentSpec, SliceKind, SliceSpec, Spec,
-    SpecKind, SqlFragment,
+    AggregateMetric, DerivedMetric, MetricFormat, MetricKind, MetricSpec, NamedPredicate,
+    SegmentKind, SegmentSpec, SliceKind, SliceSpec, Spec, SpecKind, SqlFragment,
 };

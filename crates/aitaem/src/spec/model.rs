@@ -10,6 +10,7 @@ use std::fmt;
 
 use sqlparser::ast::Expr;
 
+use super::formula::Formula;
 use crate::backend::BackendKind;
 use crate::source::SourceUri;
 use crate::sql::fragment::{self, ExprError};
@@ -129,28 +130,78 @@ impl fmt::Display for MetricFormat {
     }
 }
 
-/// A metric: an aggregate over a source table, optionally divided by a second aggregate.
+/// A metric: an aggregate over a source table ([`MetricKind::Aggregate`]), or arithmetic over
+/// other metrics ([`MetricKind::Derived`]).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MetricSpec {
     /// Unique name (`[A-Za-z_][A-Za-z0-9_]*`).
     pub name: String,
-    /// The fact table.
-    pub source: SourceUri,
-    /// The aggregate (or the ratio's numerator).
-    pub numerator: SqlFragment,
-    /// The ratio's denominator; its presence makes the metric a ratio.
-    pub denominator: Option<SqlFragment>,
-    /// The column that places rows in time windows and periods.
-    pub timestamp_col: Option<Ident>,
-    /// Columns the metric may be broken down by (`by_entity`).
-    pub entities: Option<Vec<Ident>>,
+    /// How its values are computed.
+    pub kind: MetricKind,
     /// Display format.
     pub format: Option<MetricFormat>,
     /// Free text.
     pub description: Option<String>,
     /// Where the spec was written.
     pub location: Location,
+}
+
+/// How a metric's values are computed.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum MetricKind {
+    /// An aggregate over a source table, optionally a ratio, optionally over filtered rows.
+    Aggregate(Box<AggregateMetric>),
+    /// Arithmetic over other metrics' values (`expression`).
+    Derived(DerivedMetric),
+}
+
+/// An aggregate metric's definition.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AggregateMetric {
+    /// The fact table.
+    pub source: SourceUri,
+    /// The aggregate (or the ratio's numerator).
+    pub numerator: SqlFragment,
+    /// The ratio's denominator; its presence makes the metric a ratio.
+    pub denominator: Option<SqlFragment>,
+    /// Only the source rows for which this predicate holds count, in the numerator and the
+    /// denominator.
+    pub filter: Option<SqlFragment>,
+    /// The column that places rows in time windows and periods.
+    pub timestamp_col: Option<Ident>,
+    /// Columns the metric may be broken down by (`by_entity`).
+    pub entities: Option<Vec<Ident>>,
+}
+
+/// A derived metric's definition: an expression over other metrics.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DerivedMetric {
+    /// The expression.
+    pub expression: Formula,
+    /// Where the expression was written.
+    pub location: Location,
+}
+
+impl MetricSpec {
+    /// The definition of an aggregate metric; `None` for a derived one.
+    pub fn aggregate(&self) -> Option<&AggregateMetric> {
+        match &self.kind {
+            MetricKind::Aggregate(a) => Some(a),
+            MetricKind::Derived(_) => None,
+        }
+    }
+
+    /// The expression of a derived metric; `None` for an aggregate one.
+    pub fn expression(&self) -> Option<&Formula> {
+        match &self.kind {
+            MetricKind::Derived(d) => Some(&d.expression),
+            MetricKind::Aggregate(_) => None,
+        }
+    }
 }
 
 /// A named predicate: one value of a value-list slice or segment.
@@ -266,7 +317,8 @@ impl Spec {
     }
 
     /// The columns each field references, unqualified (`t.revenue` gives `revenue`), keyed by
-    /// field: `numerator`, `denominator`, `timestamp_col`, `entities` for metrics;
+    /// field: `numerator`, `denominator`, `filter`, `timestamp_col`, `entities` for aggregate
+    /// metrics (nothing for derived ones: their expression names metrics, not columns);
     /// `values[i].where` or `where` for slices (nothing for composites); `entity_id`,
     /// `join_keys`, `values[i].where` or `where` for segments.
     ///
@@ -288,15 +340,20 @@ impl Spec {
         };
         match self {
             Spec::Metric(m) => {
-                out.insert("numerator".into(), m.numerator.columns());
-                if let Some(d) = &m.denominator {
-                    out.insert("denominator".into(), d.columns());
-                }
-                if let Some(ts) = &m.timestamp_col {
-                    out.insert("timestamp_col".into(), vec![ts.name.clone()]);
-                }
-                if let Some(entities) = &m.entities {
-                    out.insert("entities".into(), names(entities));
+                if let Some(m) = m.aggregate() {
+                    out.insert("numerator".into(), m.numerator.columns());
+                    if let Some(d) = &m.denominator {
+                        out.insert("denominator".into(), d.columns());
+                    }
+                    if let Some(f) = &m.filter {
+                        out.insert("filter".into(), f.columns());
+                    }
+                    if let Some(ts) = &m.timestamp_col {
+                        out.insert("timestamp_col".into(), vec![ts.name.clone()]);
+                    }
+                    if let Some(entities) = &m.entities {
+                        out.insert("entities".into(), names(entities));
+                    }
                 }
             }
             Spec::Slice(s) => match &s.kind {

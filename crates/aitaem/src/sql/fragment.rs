@@ -22,6 +22,8 @@ pub(crate) enum ExprRole {
     Aggregate,
     /// A `where` predicate, evaluated per row: no aggregate calls.
     Predicate,
+    /// A metric's or a request's `filter`: a predicate without subqueries.
+    Filter,
 }
 
 /// A problem with a fragment, positioned inside the fragment's text (1-based).
@@ -148,11 +150,17 @@ pub(crate) fn check(expr: &Expr, role: ExprRole) -> Result<(), ExprError> {
             Some("metrics are aggregated per slice, segment and period; remove the OVER clause"),
         ));
     }
+    if role == ExprRole::Filter && inspector.subquery {
+        return Err(ExprError::new(
+            "subqueries are not allowed in a filter",
+            Some("a filter is a condition on each row's own columns, e.g. `status = 'completed'`"),
+        ));
+    }
     match role {
-        ExprRole::Predicate => {
+        ExprRole::Predicate | ExprRole::Filter => {
             if let Some(name) = inspector.aggregates.first() {
                 return Err(ExprError::new(
-                    format!("aggregate function `{name}` is not allowed in a `where` predicate"),
+                    format!("aggregate function `{name}` is not allowed in a row predicate"),
                     Some(
                         "a predicate is evaluated for each row; aggregates belong in a metric's numerator or denominator",
                     ),

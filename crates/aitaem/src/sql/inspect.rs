@@ -139,6 +139,8 @@ pub(crate) fn is_aggregate(f: &Function) -> bool {
 #[derive(Default)]
 pub(crate) struct Inspector {
     pub(crate) query_depth: usize,
+    /// Whether the expression holds a subquery.
+    pub(crate) subquery: bool,
     pub(crate) aggregate_depth: usize,
     pub(crate) lambda_params: Vec<Vec<String>>,
     pub(crate) aggregates: Vec<String>,
@@ -178,6 +180,7 @@ impl Visitor for Inspector {
 
     fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
         self.query_depth += 1;
+        self.subquery = true;
         ControlFlow::Continue(())
     }
 

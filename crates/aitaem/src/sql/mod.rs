@@ -4,6 +4,7 @@
 
 pub(crate) mod ast;
 mod dialect;
+pub(crate) mod filter;
 pub(crate) mod fragment;
 mod ident;
 pub(crate) mod inspect;

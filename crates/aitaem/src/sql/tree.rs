@@ -62,6 +62,9 @@ pub(crate) enum Alias {
     Numerator(usize),
     /// The denominator of metric *i*: `__d{i}`.
     Denominator(usize),
+    /// The number of rows metric *i*'s filter holds for (the statement's), or whether the row
+    /// holds metric *i* at all (1 or 0; derived rows): `__c{i}`.
+    Count(usize),
     /// A derived column of metric *i* (made after the statement): `__m{i}_{column}`.
     Derived(usize, DerivedColumn),
 
@@ -128,6 +131,7 @@ impl fmt::Display for Alias {
             Alias::Metric(i) => write!(f, "__m{i}"),
             Alias::Numerator(i) => write!(f, "__n{i}"),
             Alias::Denominator(i) => write!(f, "__d{i}"),
+            Alias::Count(i) => write!(f, "__c{i}"),
             Alias::Derived(i, column) => write!(f, "__m{i}_{}", column.name()),
             Alias::Partial(i) => write!(f, "__p{i}"),
             Alias::Aggregate(i) => write!(f, "__agg{i}"),

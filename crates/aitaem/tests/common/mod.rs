@@ -268,3 +268,157 @@ pub fn interrupted(
         }
     })
 }
+
+/// One expected row: metric, slice value (`all`: the baseline), segment value (`all`: none),
+/// period start (a prefix of `period_start_date`), then the metric value and the derived
+/// columns in result order.
+pub type Expected<'a> = (&'a str, &'a str, &'a str, &'a str, Vec<Option<f64>>);
+
+/// NULL, in [`Expected`] rows.
+pub const N: Option<f64> = None;
+
+/// A value, in [`Expected`] rows.
+pub fn v(x: f64) -> Option<f64> {
+    Some(x)
+}
+
+/// Checks that `result` (of `request`) has the rows of `expected`, each once, with those
+/// values (1e-9 relative), and, when `complete`, no other rows of the metrics named there.
+/// `what` names the case in failures.
+pub fn assert_rows(
+    what: &str,
+    result: &ComputeResult,
+    request: &ComputeRequest,
+    expected: &[Expected],
+    complete: bool,
+) {
+    let names: Vec<&str> = result
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    let derived = request.derived_columns();
+    assert_eq!(names.len(), 11 + derived.len(), "{what}: {names:?}");
+    for (name, column) in names[11..].iter().zip(&derived) {
+        assert_eq!(*name, column.name(), "{what}");
+    }
+    let rows = result.rows().unwrap();
+    for (metric, slice, segment, period, values) in expected {
+        let found: Vec<&ResultRow> = rows
+            .iter()
+            .filter(|r| {
+                r.metric_name == *metric
+                    && r.slice_value == *slice
+                    && (r.slice_type == "none") == (*slice == "all")
+                    && r.segment_value == *segment
+                    && (r.segment_name == "none") == (*segment == "all")
+                    && r.period_start_date
+                        .as_deref()
+                        .unwrap_or("")
+                        .starts_with(period)
+            })
+            .collect();
+        let row_name = format!("{what}: {metric} {slice} {segment} {period}");
+        assert_eq!(found.len(), 1, "{row_name}: {} rows", found.len());
+        let row = found[0];
+        let mut got = vec![row.metric_value];
+        got.extend(derived.iter().map(|c| row.derived(*c)));
+        assert_eq!(got.len(), values.len(), "{row_name}");
+        for ((have, want), column) in got
+            .iter()
+            .zip(values)
+            .zip(std::iter::once("metric_value").chain(derived.iter().map(|c| c.name())))
+        {
+            let same = match (have, want) {
+                (Some(a), Some(b)) => close(*a, *b),
+                (None, None) => true,
+                _ => false,
+            };
+            assert!(same, "{row_name}: {column} is {have:?}, expected {want:?}");
+        }
+    }
+    if complete {
+        let metrics: Vec<&str> = expected.iter().map(|e| e.0).collect();
+        let counted: Vec<String> = rows
+            .iter()
+            .filter(|r| metrics.contains(&r.metric_name.as_str()))
+            .map(|r| {
+                format!(
+                    "{} {} {} {:?}",
+                    r.metric_name, r.slice_value, r.segment_value, r.period_start_date
+                )
+            })
+            .collect();
+        assert_eq!(counted.len(), expected.len(), "{what}: rows {counted:#?}");
+    }
+}
+
+/// A backend loaded with a test's dataset: its name, specs and connections.
+pub struct Backend {
+    pub name: &'static str,
+    pub specs: SpecCache,
+    pub connections: ConnectionManager,
+    _keep: Box<dyn std::any::Any>,
+}
+
+/// The dataset of `setup` on DuckDB, and on PostgreSQL and the BigQuery emulator when the test
+/// run has them (see [`server`]), with the specs `specs` makes for each backend's URI prefix.
+/// `setup` writes the dataset's statements in a backend's SQL, given its names for a timestamp,
+/// text and an integer, and a function that qualifies a table name.
+pub fn backends(
+    test: &str,
+    setup: impl Fn([&str; 3], &dyn Fn(&str) -> String) -> Vec<String>,
+    specs: impl Fn(&str) -> SpecCache,
+) -> Vec<Backend> {
+    let mut out = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.duckdb");
+    let duck = duckdb::Connection::open(&db).unwrap();
+    for sql in setup(["TIMESTAMP", "VARCHAR", "INTEGER"], &str::to_string) {
+        duck.execute_batch(&sql).unwrap();
+    }
+    drop(duck);
+    let mut connections = ConnectionManager::new();
+    connections.add_connection(aitaem::backend::duckdb::DuckDbConfig::new(
+        db.display().to_string(),
+    ));
+    out.push(Backend {
+        name: "DuckDB",
+        specs: specs(&format!("duckdb://{}/", db.display())),
+        connections,
+        _keep: Box::new(()),
+    });
+    let yaml = |name: &str, text: String| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        ConnectionManager::from_yaml(&file).unwrap()
+    };
+    if let Some(pg) = postgres::Pg::new(test) {
+        pg.sql(&setup(["TIMESTAMP", "TEXT", "INTEGER"], &str::to_string).join(";\n"));
+        let connections = yaml("postgres.yaml", pg.connections_yaml(""));
+        out.push(Backend {
+            name: "PostgreSQL",
+            specs: specs(&format!("postgres://{}/", pg.schema)),
+            connections,
+            _keep: Box::new(pg),
+        });
+    }
+    if let Some(bq) = bigquery::Bq::new(test) {
+        let dataset = bq.dataset.clone();
+        for sql in setup(["DATETIME", "STRING", "INT64"], &|t| {
+            format!("{dataset}.{t}")
+        }) {
+            bq.sql(&sql);
+        }
+        let connections = yaml("bigquery.yaml", bq.connections_yaml(""));
+        out.push(Backend {
+            name: "BigQuery",
+            specs: specs(&format!("bigquery://{}.", bq.dataset)),
+            connections,
+            _keep: Box::new(bq),
+        });
+    }
+    out[0]._keep = Box::new(dir);
+    out
+}
