@@ -200,6 +200,19 @@ fn a_filter_counts_only_its_rows_whatever_shares_the_statement() {
         &all(&[&done_revenue, &buyers]),
         true,
     );
+    // March has no done orders. Grouped by nothing but the slice, the overall row is there as
+    // for any metric (NULL for the sum, 0 for the count), and the countries are not.
+    let march = |metrics: &[&str]| {
+        ComputeRequest::new(metrics.iter().copied())
+            .slices(["country"])
+            .time_window("2024-03-01", "2024-04-01")
+    };
+    let none_done: Vec<Expected> = vec![
+        ("done_revenue", "all", "all", "", vec![N]),
+        ("done_orders", "all", "all", "", vec![v(0.)]),
+    ];
+    check(march(&["done_revenue", "done_orders"]), &none_done, true);
+    check(march(&["revenue", "done_revenue", "done_orders"]), &none_done, true);
     // A qualified column in a filter; AVG over the filtered rows only: MX orders 1, 2, 5, 8.
     check(
         ComputeRequest::new(["mx_avg", "revenue"]),

@@ -84,23 +84,61 @@ impl Catalog for OneBackend {
     }
 }
 
-/// Plans a metric with `numerator` and a slice with `predicate` in every dialect.
+/// Plans a metric with `numerator`, a metric filtered by `predicate` beside it, a derived
+/// metric over both, and a slice with `predicate`, with `predicate` as a request filter too, in
+/// every dialect.
 fn plan_fragments(numerator: &str, predicate: &str) {
     let metric = format!(
         "metric:\n  name: m\n  source: duckdb://db/t\n  numerator: {numerator:?}\n  timestamp_col: ts\n"
     );
+    let filtered = format!(
+        "metric:\n  name: f\n  source: duckdb://db/t\n  numerator: SUM(x)\n  filter: {predicate:?}\n  timestamp_col: ts\n"
+    );
+    let derived = "metric:\n  name: d\n  expression: m / f\n";
     let slice =
         format!("slice:\n  name: s\n  values:\n    - name: v\n      where: {predicate:?}\n");
     let Ok(specs) = SpecCache::from_strings(&[&metric], &[&slice], &[]) else {
         return;
     };
-    let request = ComputeRequest::new(["m"])
-        .slices(["s"])
-        .time_window("2024-01-01", "2024-02-01")
-        .period(PeriodType::Weekly);
+    let requests = [
+        ComputeRequest::new(["m"])
+            .slices(["s"])
+            .time_window("2024-01-01", "2024-02-01")
+            .period(PeriodType::Weekly),
+        ComputeRequest::new(["m"]).filter(predicate),
+    ];
+    for backend in aitaem::backend::backends() {
+        for request in &requests {
+            let _ = plan(request, &specs, &OneBackend(backend));
+        }
+    }
+    let Ok(specs) = SpecCache::from_strings(&[&metric, &filtered, derived], &[&slice], &[]) else {
+        return;
+    };
+    let request = ComputeRequest::new(["d", "m"]).slices(["s"]);
     for backend in aitaem::backend::backends() {
         let _ = plan(&request, &specs, &OneBackend(backend));
     }
+}
+
+/// Text built from the pieces derived metrics' expressions are made of.
+fn expression() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("revenue".to_string()),
+        Just("users".to_string()),
+        Just(" + ".to_string()),
+        Just(" - ".to_string()),
+        Just(" * ".to_string()),
+        Just(" / ".to_string()),
+        Just("(".to_string()),
+        Just(")".to_string()),
+        Just("-".to_string()),
+        Just("1.5e3".to_string()),
+        Just("0".to_string()),
+        "[a-z_]{1,4}",
+        "[ -~]{0,3}",
+    ];
+    prop::collection::vec(piece, 1..16).prop_map(|pieces| pieces.concat())
 }
 
 /// SQL-like text built from the pieces spec expressions are made of.
@@ -153,6 +191,22 @@ proptest! {
     ) {
         plan_fragments(&numerator, &predicate);
         plan_fragments(&format!("SUM({numerator})"), &format!("x = {predicate}"));
+    }
+
+    #[test]
+    fn arbitrary_derived_expressions(text in expression(), a in any::<f64>(), b in any::<f64>()) {
+        if let Ok(formula) = aitaem::spec::Formula::parse(&text) {
+            let value = formula.eval(&mut |name| match name {
+                "revenue" => Some(a),
+                "users" => Some(b),
+                _ => None,
+            });
+            prop_assert!(value.is_none_or(f64::is_finite));
+        }
+        let revenue = "metric:\n  name: revenue\n  source: duckdb://db/t\n  numerator: SUM(x)\n";
+        let users = "metric:\n  name: users\n  source: duckdb://db/t\n  numerator: COUNT(*)\n";
+        let derived = format!("metric:\n  name: d\n  expression: {text:?}\n");
+        let _ = SpecCache::from_strings(&[revenue, users, &derived], &[], &[]);
     }
 
     #[test]

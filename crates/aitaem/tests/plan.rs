@@ -1,6 +1,6 @@
 //! The statements the planner writes, in every dialect, for representative requests: every slice
 //! kind, segments (value lists and wildcards, with a join key), every period, by-entity, one-pass
-//! and grouping-set plans. No database is involved: the fixture's sources are written in each
+//! and grouping-set plans, metric and request filters, derived metrics. No database is involved: the fixture's sources are written in each
 //! backend's URI form, and the catalog below names each source's table. Each statement must parse back with sqlparser in its
 //! dialect, and is compared with a reviewed snapshot (`tests/snapshots/`; after a deliberate
 //! change, run with `INSTA_UPDATE=always` and review the diff).
@@ -208,5 +208,34 @@ fn time_options_widen_the_scan_and_group_by_window() {
             .time_window("2024-03-01", "2024-04-01")
             .period(PeriodType::Weekly)
             .week_start(WeekStart::Sunday),
+    );
+}
+
+#[test]
+fn filters_restrict_aggregates_or_the_scan_and_derived_metrics_add_no_statement() {
+    // Metrics of different filters on one table: each filtered metric's aggregates are
+    // restricted to its rows (GoogleSQL: `IF`), and its rows are counted.
+    check(
+        "metric_filters_two_stage",
+        ComputeRequest::new(["revenue", "paid_revenue"])
+            .slices(["country"])
+            .time_window("2024-01-01", "2024-03-01")
+            .period(PeriodType::Monthly),
+    );
+    check(
+        "metric_filters_one_pass",
+        ComputeRequest::new(["paid_buyers", "revenue"]).slices(["country"]),
+    );
+    // Metrics of one filter share it in the WHERE, with the request's filters.
+    check(
+        "shared_and_request_filters",
+        ComputeRequest::new(["paid_revenue"])
+            .filter("country <> 'FR'")
+            .filter("events.device = 'mobile' OR device IS NULL"),
+    );
+    // A derived metric over two tables: their statements, then the expression.
+    check(
+        "derived_metric",
+        ComputeRequest::new(["revenue_per_order"]).time_window("2024-01-01", "2024-02-01"),
     );
 }

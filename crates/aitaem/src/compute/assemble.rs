@@ -15,7 +15,7 @@ use arrow::array::{
 };
 use arrow::compute::{cast, filter_record_batch, take};
 use arrow::datatypes::{
-    DataType, Float64Type, TimeUnit as ArrowTimeUnit, TimestampMicrosecondType,
+    DataType, Float64Type, TimeUnit as ArrowTimeUnit, TimestampMicrosecondType, UInt32Type,
 };
 use arrow::record_batch::RecordBatch;
 
@@ -65,10 +65,13 @@ impl Layout {
                     // Only the rows that hold the metric.
                     Some(at) => {
                         let counts = as_type(batch.column(at), &DataType::Float64)?;
+                        let states = as_type(batch.column(columns.state), &DataType::UInt32)?;
+                        let always = self.always_held();
                         let held: BooleanArray = counts
                             .as_primitive::<Float64Type>()
                             .iter()
-                            .map(|c| Some(c.is_some_and(|c| c > 0.0)))
+                            .zip(states.as_primitive::<UInt32Type>().iter())
+                            .map(|(c, s)| Some(c.is_some_and(|c| c > 0.0) || s == always))
                             .collect();
                         filter_record_batch(&metric, &held).map_err(internal)?
                     }

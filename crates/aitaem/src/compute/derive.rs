@@ -43,12 +43,15 @@ struct Input<'a> {
     parts: Vec<Option<(&'a Float64Array, &'a Float64Array)>>,
     /// The row counts of metrics whose rows are counted (see `Layout::counts`).
     counts: Vec<Option<&'a Float64Array>>,
+    /// The state whose rows hold every metric (see `Layout::always_held`).
+    always_held: Option<u32>,
 }
 
 impl Input<'_> {
     /// Whether a statement row holds metric `i` (a counted metric's count is above 0).
     fn holds(&self, i: usize, row: usize) -> bool {
         self.counts[i].is_none_or(|c| value(c, row).is_some_and(|c| c > 0.0))
+            || self.always_held == Some(self.states[row])
     }
 
     fn key(&self, row: usize) -> SeriesKey<'_> {
@@ -175,6 +178,7 @@ pub(crate) fn derive(
             .iter()
             .map(|c| c.as_ref().map(|c| c.as_primitive()))
             .collect(),
+        always_held: layout.always_held(),
     };
     Derived::new(layout, derivation, &input)?.batch(layout, &input)
 }

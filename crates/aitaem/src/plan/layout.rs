@@ -203,6 +203,20 @@ impl Layout {
         })
     }
 
+    /// The state whose one row every statement returns, whatever rows its metrics' filters
+    /// hold for: the overall baseline, when rows are grouped by nothing else (no period, entity
+    /// or window), as an aggregate over no rows still gives a row.
+    pub(crate) fn always_held(&self) -> Option<u32> {
+        if self.unit.is_some() || self.by_entity || self.window_key {
+            return None;
+        }
+        let baseline = self
+            .states
+            .iter()
+            .position(|(slice, segment)| slice == "none" && segment == "none")?;
+        u32::try_from(baseline).ok()
+    }
+
     /// The derived columns added after the standard 11.
     pub(crate) fn derived(&self) -> &[DerivedColumn] {
         self.derive.as_ref().map_or(&[], |d| &d.columns)
