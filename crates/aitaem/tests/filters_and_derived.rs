@@ -5,7 +5,7 @@
 mod common;
 
 use aitaem::{Comparison, ComputeRequest, ErrorKind, MetricCompute, PeriodType, SpecCache};
-use common::{Backend, Expected, N, assert_rows, v};
+use common::{Backend, Expected, N, v};
 
 /// (ts, user_id, country, status, amount): amounts are powers of two, so every sum names its
 /// orders.
@@ -118,20 +118,10 @@ fn backends() -> Vec<Backend> {
     common::backends("filters_and_derived", setup, specs)
 }
 
-/// Runs `request` on every backend and checks the rows of `expected`.
+/// Runs `request` on every backend and checks the rows of `expected` (and that the result has
+/// no other rows for the metrics named there, when `complete`).
 fn check(request: ComputeRequest, expected: &[Expected], complete: bool) {
-    for backend in backends() {
-        let what = format!("{} {request:?}", backend.name);
-        let result = MetricCompute::new(&backend.specs, &backend.connections)
-            .compute(&request)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert!(
-            result.warnings().is_empty(),
-            "{what}: {:?}",
-            result.warnings()
-        );
-        assert_rows(&what, &result, &request, expected, complete);
-    }
+    common::assert_everywhere(&backends(), &request, expected, complete);
 }
 
 /// January to April 2024, monthly, by country.
@@ -212,7 +202,11 @@ fn a_filter_counts_only_its_rows_whatever_shares_the_statement() {
         ("done_orders", "all", "all", "", vec![v(0.)]),
     ];
     check(march(&["done_revenue", "done_orders"]), &none_done, true);
-    check(march(&["revenue", "done_revenue", "done_orders"]), &none_done, true);
+    check(
+        march(&["revenue", "done_revenue", "done_orders"]),
+        &none_done,
+        true,
+    );
     // A qualified column in a filter; AVG over the filtered rows only: MX orders 1, 2, 5, 8.
     check(
         ComputeRequest::new(["mx_avg", "revenue"]),

@@ -7,7 +7,7 @@ mod common;
 
 use aitaem::result::DerivedColumn;
 use aitaem::{Comparison, ComputeRequest, MetricCompute, PeriodType, SpecCache, WeekStart};
-use common::{Backend, Expected, N, assert_rows, v};
+use common::{Backend, Expected, N, v};
 
 /// (event_ts, kind, amount, clicks, views, user_id)
 const EVENTS: [(&str, &str, i64, i64, i64, &str); 12] = [
@@ -93,13 +93,7 @@ fn backends() -> Vec<Backend> {
 /// Runs `request` on every backend and checks the rows of `expected` (and that the result has
 /// no other rows for the metrics named there, when `complete`).
 fn check(request: ComputeRequest, expected: &[Expected], complete: bool) {
-    for backend in backends() {
-        let what = format!("{} {request:?}", backend.name);
-        let result = MetricCompute::new(&backend.specs, &backend.connections)
-            .compute(&request)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert_rows(&what, &result, &request, expected, complete);
-    }
+    common::assert_everywhere(&backends(), &request, expected, complete);
 }
 
 /// January to April 2024, monthly: April has no rows at all, February none of kind `a`, March

@@ -224,7 +224,8 @@ impl SpecCache {
         Ok(())
     }
 
-    /// Removes a spec and returns it. A slice that a composite slice uses cannot be removed.
+    /// Removes a spec and returns it. A slice that a composite slice uses, and a metric that a
+    /// derived metric reads, cannot be removed.
     pub fn remove(&mut self, kind: SpecKind, name: &str) -> Result<Spec> {
         let removed = match kind {
             SpecKind::Metric => {

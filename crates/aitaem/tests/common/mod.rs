@@ -422,3 +422,25 @@ pub fn backends(
     out[0]._keep = Box::new(dir);
     out
 }
+
+/// Runs `request` on every backend and checks its rows with [`assert_rows`] (and that no
+/// source failed).
+pub fn assert_everywhere(
+    backends: &[Backend],
+    request: &ComputeRequest,
+    expected: &[Expected],
+    complete: bool,
+) {
+    for backend in backends {
+        let what = format!("{} {request:?}", backend.name);
+        let result = MetricCompute::new(&backend.specs, &backend.connections)
+            .compute(request)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            result.warnings().is_empty(),
+            "{what}: {:?}",
+            result.warnings()
+        );
+        assert_rows(&what, &result, request, expected, complete);
+    }
+}
