@@ -350,6 +350,59 @@ def test_time_options(ads: pathlib.Path, ads_compute: MetricCompute, oracle: Ora
     assert len(filled) == 31 and filled.columns == tuple(aitaem.STANDARD_COLUMNS)
 
 
+def test_active_users_and_medians_over_ranges(
+    ads: pathlib.Path, ads_compute: MetricCompute, oracle: Oracle
+) -> None:
+    """Weekly active users (a 7-day rolling distinct count) by device and the running median,
+    against SQL over each range's rows; the command line gives the same values."""
+    days = ["2024-06-01", "2024-06-02", "2024-06-03"]
+    expected = {}
+    for day in days:
+        for device, baseline, users in oracle(
+            "SELECT device_type, GROUPING(device_type), COUNT(DISTINCT user_id) FROM events "
+            f"WHERE event_ts >= DATE '{day}' - INTERVAL 6 DAY AND event_ts < DATE '{day}' + INTERVAL 1 DAY "
+            "GROUP BY ROLLUP (device_type)"
+        ):
+            if baseline or device is not None:
+                expected[("all" if baseline else device, day)] = users
+    result = ads_compute.compute(
+        "unique_users", slices="device", time_window=(days[0], "2024-06-04"),
+        period_type="daily", rolling=7, cumulative=True,
+    )
+    got = rows(result)
+    assert got
+    for r in got:
+        day = r["period_start_date"][:10]
+        assert r["rolling_value"] == expected[(r["slice_value"], day)], r
+    medians = rows(ads_compute.compute(
+        "median_revenue", time_window=(days[0], "2024-06-04"), period_type="daily", cumulative=True,
+    ))
+    for r in medians:
+        day = r["period_start_date"][:10]
+        [(median,)] = oracle(
+            "SELECT MEDIAN(revenue) FROM events "
+            f"WHERE event_ts >= DATE '{days[0]}' AND event_ts < DATE '{day}' + INTERVAL 1 DAY"
+        )
+        assert r["cumulative_value"] == pytest.approx(median)
+
+    import subprocess
+
+    import pyarrow.csv
+
+    out = ads / "active.csv"
+    subprocess.run(
+        [aitaem_cli(), "compute", "unique_users", "--specs", str(ads), "--slice", "device",
+         "--time-window", f"{days[0]},2024-06-04", "--period", "daily", "--rolling", "7",
+         "--cumulative", "--output", str(out)],
+        check=True,
+    )
+    from_cli = pyarrow.csv.read_csv(out).to_pylist()
+    assert len(from_cli) == len(got)
+    for r in from_cli:
+        day = str(r["period_start_date"])[:10]
+        assert r["rolling_value"] == expected[(r["slice_value"], day)], r
+
+
 def test_scan_gives_reasons_only_against(ads_compute: MetricCompute) -> None:
     scan = ads_compute.scan()
     assert "platform_group" in scan.compatible_segments("revenue")

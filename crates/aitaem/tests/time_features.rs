@@ -209,44 +209,53 @@ fn filled_months_compared_with_the_month_before_with_shares_and_totals() {
             "2024-04",
             vec![v(0.), N, N, N, N, v(10.), v(0.)],
         ),
-        // A distinct count fills with 0 but does not add up over months.
+        // A distinct count fills with 0 and counts users over the months of a range (users:
+        // Dec u1 (a); Jan u1 (a), u2 (b); Feb u1 (b); Mar u2 (a)); its share of an empty
+        // month is NULL.
         (
             "users",
             "all",
             "all",
             "2024-01",
-            vec![v(2.), v(1.), v(1.), v(1.), N, N, N],
+            vec![v(2.), v(1.), v(1.), v(1.), v(1.), v(2.), v(2.)],
         ),
         (
             "users",
             "all",
             "all",
             "2024-04",
-            vec![v(0.), v(1.), v(-1.), v(-1.), N, N, N],
+            vec![v(0.), v(1.), v(-1.), v(-1.), N, v(2.), v(1.)],
         ),
         (
             "users",
             "a",
             "all",
             "2024-02",
-            vec![v(0.), v(1.), v(-1.), v(-1.), N, N, N],
+            vec![v(0.), v(1.), v(-1.), v(-1.), v(0.), v(1.), v(1.)],
         ),
-        // An average fills with NULL.
+        // An average fills with NULL, and averages the rows of a range (amounts: Dec 3 (a);
+        // Jan 10 (a), 4 (b); Feb 6 (b); Mar 2 (a)).
         (
             "avg",
             "all",
             "all",
             "2024-01",
-            vec![v(7.), v(3.), v(4.), v(4. / 3.), N, N, N],
+            vec![v(7.), v(3.), v(4.), v(4. / 3.), N, v(7.), v(17. / 3.)],
         ),
         (
             "avg",
             "all",
             "all",
             "2024-04",
-            vec![N, v(2.), N, N, N, N, N],
+            vec![N, v(2.), N, N, N, v(5.5), v(2.)],
         ),
-        ("avg", "a", "all", "2024-02", vec![N, v(10.), N, N, N, N, N]),
+        (
+            "avg",
+            "a",
+            "all",
+            "2024-02",
+            vec![N, v(10.), N, N, N, v(10.), v(10.)],
+        ),
         // A ratio of sums: running and rolling values divide summed clicks by summed views
         // (Dec 2/10; Jan 4/30; Feb 2/10; Mar 0/0).
         (

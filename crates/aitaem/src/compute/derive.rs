@@ -10,9 +10,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, StringArray, TimestampMicrosecondArray, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, StringArray, TimestampMicrosecondArray,
+    UInt32Array,
 };
-use arrow::compute::{concat_batches, take};
+use arrow::compute::kernels::boolean::not;
+use arrow::compute::{concat_batches, filter_record_batch, take};
 use arrow::datatypes::{DataType, Int64Type, TimeUnit as ArrowTimeUnit, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 use chrono::NaiveDateTime;
@@ -20,7 +22,7 @@ use chrono::NaiveDateTime;
 use super::assemble::{as_type, internal};
 use crate::error::{Error, RequestError, Result};
 use crate::period::{self, from_micros, ordinal};
-use crate::plan::{Columns, Combine, Derivation, Layout};
+use crate::plan::{Columns, Combine, Derivation, Layout, RangeKind, Ranged};
 use crate::result::DerivedColumn;
 
 /// At most this many rows may be added by filling gaps.
@@ -103,6 +105,7 @@ pub(crate) fn derive(
             columns.names.len()
         )));
     }
+    let (batch, ranges) = RangeRows::split(layout, &columns, batch)?;
     let column = |at: usize, ty: &DataType| as_type(batch.column(at), ty);
 
     let n = batch.num_rows();
@@ -111,9 +114,6 @@ pub(crate) fn derive(
         .as_primitive::<arrow::datatypes::UInt32Type>()
         .values()
         .to_vec();
-    if let Some(s) = states.iter().find(|&&s| s as usize >= layout.states.len()) {
-        return Err(Error::internal(format!("unknown state {s}")));
-    }
     let ordinals: Vec<i64> = if let Some((at, unit)) = columns.period.zip(layout.unit) {
         let periods = column(at, &DataType::Timestamp(ArrowTimeUnit::Microsecond, None))?;
         let periods = periods.as_primitive::<TimestampMicrosecondType>();
@@ -180,7 +180,157 @@ pub(crate) fn derive(
             .collect(),
         always_held: layout.always_held(),
     };
-    Derived::new(layout, derivation, &input)?.batch(layout, &input)
+    Derived::new(layout, derivation, &input)?.batch(layout, &input, &ranges)
+}
+
+/// The statement's range rows (see [`Ranged`]), by range and series: the number of the last
+/// period of each range and each metric's value over it, in period order.
+#[derive(Default)]
+struct RangeRows {
+    series: HashMap<(RangeKind, OwnedSeriesKey), Vec<RangeEnd>>,
+}
+
+/// The number of the last period of a range, and each metric's value over the range.
+type RangeEnd = (i64, Vec<Option<f64>>);
+
+/// A [`SeriesKey`] that owns its labels.
+type OwnedSeriesKey = (u32, Option<String>, String, String);
+
+impl RangeRows {
+    /// Splits the range rows off a statement's rows (those of the real states).
+    fn split(
+        layout: &Layout,
+        columns: &Columns,
+        batch: RecordBatch,
+    ) -> Result<(RecordBatch, RangeRows)> {
+        let states = as_type(batch.column(columns.state), &DataType::UInt32)?;
+        let states = states.as_primitive::<arrow::datatypes::UInt32Type>();
+        let real = layout.states.len();
+        let (Some(end), true) = (
+            columns.end,
+            states.values().iter().any(|&s| s as usize >= real),
+        ) else {
+            if let Some(s) = states.values().iter().find(|&&s| s as usize >= real) {
+                return Err(Error::internal(format!("unknown state {s}")));
+            }
+            return Ok((batch, RangeRows::default()));
+        };
+        let is_real =
+            BooleanArray::from_iter(states.values().iter().map(|&s| Some((s as usize) < real)));
+        let ranged =
+            filter_record_batch(&batch, &not(&is_real).map_err(internal)?).map_err(internal)?;
+        let batch = filter_record_batch(&batch, &is_real).map_err(internal)?;
+
+        let column = |at: usize, ty: &DataType| as_type(ranged.column(at), ty);
+        let states = column(columns.state, &DataType::UInt32)?;
+        let states = states.as_primitive::<arrow::datatypes::UInt32Type>();
+        let ends = column(end, &DataType::Int64)?;
+        let ends = ends.as_primitive::<Int64Type>();
+        let entity = columns
+            .entity
+            .map(|at| column(at, &DataType::Utf8))
+            .transpose()?;
+        let entity = entity.as_ref().map(|e| e.as_string::<i32>());
+        let slice_value = column(columns.slice_value, &DataType::Utf8)?;
+        let segment_value = column(columns.segment_value, &DataType::Utf8)?;
+        let (slice_value, segment_value) = (
+            slice_value.as_string::<i32>(),
+            segment_value.as_string::<i32>(),
+        );
+        let values: Vec<ArrayRef> = columns
+            .metrics
+            .iter()
+            .map(|&at| column(at, &DataType::Float64))
+            .collect::<Result<_>>()?;
+        let values: Vec<&Float64Array> = values.iter().map(|v| v.as_primitive()).collect();
+
+        let mut rows = RangeRows::default();
+        for row in 0..ranged.num_rows() {
+            let state = states.value(row) as usize;
+            let kind = match state / real {
+                1 => RangeKind::Rolling,
+                2 => RangeKind::Cumulative,
+                _ => return Err(Error::internal(format!("unknown state {state}"))),
+            };
+            if ends.is_null(row) {
+                return Err(Error::internal("a range row without its range's end"));
+            }
+            let key = (
+                (state % real) as u32,
+                entity.and_then(|e| (!e.is_null(row)).then(|| e.value(row).to_string())),
+                slice_value.value(row).to_string(),
+                segment_value.value(row).to_string(),
+            );
+            let metrics = values.iter().map(|v| value(v, row)).collect();
+            rows.series
+                .entry((kind, key))
+                .or_default()
+                .push((ends.value(row), metrics));
+        }
+        for series in rows.series.values_mut() {
+            series.sort_by_key(|(end, _)| *end);
+            // One entry per end: the branches of different metrics give rows of their own.
+            series.dedup_by(|(end, later), (kept_end, kept)| {
+                let same = end == kept_end;
+                if same {
+                    for (k, l) in kept.iter_mut().zip(later.iter()) {
+                        *k = match (*k, *l) {
+                            (Some(a), Some(b)) => Some(a + b),
+                            (a, b) => a.or(b),
+                        };
+                    }
+                }
+                same
+            });
+            // Changes become running totals.
+            for (i, ranged) in layout.derive.iter().flat_map(|d| &d.ranges).enumerate() {
+                if *ranged == Some(Ranged::Changes) {
+                    let mut total = 0.0;
+                    for (_, metrics) in series.iter_mut() {
+                        total += metrics[i].unwrap_or(0.0);
+                        metrics[i] = Some(total);
+                    }
+                }
+            }
+        }
+        Ok((batch, rows))
+    }
+
+    /// Metric `i`'s value over the range of `kind` ending at period `ordinal` of a series.
+    fn value(
+        &self,
+        kind: RangeKind,
+        key: SeriesKey,
+        i: usize,
+        ranged: Ranged,
+        ordinal: i64,
+    ) -> Option<f64> {
+        let key = (
+            key.0,
+            key.1.map(str::to_string),
+            key.2.to_string(),
+            key.3.to_string(),
+        );
+        let Some(series) = self.series.get(&(kind, key)) else {
+            return match ranged {
+                Ranged::Changes => Some(0.0),
+                Ranged::Values => None,
+            };
+        };
+        let at = series.partition_point(|(end, _)| *end <= ordinal);
+        match ranged {
+            // The running total up to the period.
+            Ranged::Changes => Some(
+                at.checked_sub(1)
+                    .and_then(|at| series[at].1[i])
+                    .unwrap_or(0.0),
+            ),
+            Ranged::Values => at
+                .checked_sub(1)
+                .filter(|&at| series[at].0 == ordinal)
+                .and_then(|at| series[at].1[i]),
+        }
+    }
 }
 
 /// The result's periods: their numbers and starts (one window for `all_time`).
@@ -437,8 +587,23 @@ impl<'a> Derived<'a> {
             .collect()
     }
 
+    /// For each result row, metric `i`'s value over the range of `kind` ending at its period,
+    /// from the statement's range rows.
+    fn over_ranges(
+        &self,
+        ranges: &RangeRows,
+        kind: RangeKind,
+        i: usize,
+        ranged: Ranged,
+    ) -> Vec<Option<f64>> {
+        self.rows
+            .iter()
+            .map(|r| ranges.value(kind, self.series[r.series as usize].0, i, ranged, r.ordinal))
+            .collect()
+    }
+
     /// The derived rows as a batch with the columns of [`Layout::derived_columns`].
-    fn batch(&self, layout: &Layout, input: &Input) -> Result<RecordBatch> {
+    fn batch(&self, layout: &Layout, input: &Input, ranges: &RangeRows) -> Result<RecordBatch> {
         let columns = layout.derived_columns();
         let mut arrays: Vec<Option<ArrayRef>> = vec![None; columns.names.len()];
         for i in 0..layout.metrics.len() {
@@ -472,7 +637,7 @@ impl<'a> Derived<'a> {
                     DerivedColumn::Delta | DerivedColumn::DeltaPct => {}
                     DerivedColumn::ShareOfTotal => {
                         let share = match self.derivation.combine[i] {
-                            Combine::Total => self
+                            Combine::Total | Combine::Distinct => self
                                 .divisors(&values)
                                 .iter()
                                 .zip(&values)
@@ -484,11 +649,19 @@ impl<'a> Derived<'a> {
                     }
                     DerivedColumn::CumulativeValue => {
                         let first = self.periods.first;
-                        derived.insert(column, self.totals(input, i, |_| first));
+                        let values = match self.derivation.ranges[i] {
+                            Some(r) => self.over_ranges(ranges, RangeKind::Cumulative, i, r),
+                            None => self.totals(input, i, |_| first),
+                        };
+                        derived.insert(column, values);
                     }
                     DerivedColumn::RollingValue => {
                         let n = i64::from(self.derivation.rolling.unwrap_or(1));
-                        derived.insert(column, self.totals(input, i, |o| o - n + 1));
+                        let values = match self.derivation.ranges[i] {
+                            Some(r) => self.over_ranges(ranges, RangeKind::Rolling, i, r),
+                            None => self.totals(input, i, |o| o - n + 1),
+                        };
+                        derived.insert(column, values);
                     }
                 }
             }

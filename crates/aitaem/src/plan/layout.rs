@@ -63,6 +63,28 @@ impl Combine {
     }
 }
 
+/// The range a range row's value is over (see [`Ranged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum RangeKind {
+    /// The last `rolling` periods up to the row's.
+    Rolling,
+    /// The window's periods up to the row's.
+    Cumulative,
+}
+
+/// How the statement gives a metric's rolling and cumulative values, for metrics whose values
+/// over a range are not sums of their period values (distinct counts, quantiles, ...). The
+/// statement returns them as extra rows, in the states after the real ones (see
+/// [`Derivation::range_state`]), with the number of a period in the [`Alias::End`] column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ranged {
+    /// Changes of a distinct count at period numbers: its value over the range ending at a
+    /// period is the sum of the changes up to that period.
+    Changes,
+    /// The value over the range ending at the period.
+    Values,
+}
+
 /// Rows and columns derived from a statement's rows: filled gaps, comparisons, shares, running
 /// and rolling totals (computed by `compute::derive`).
 #[derive(Debug, Clone)]
@@ -82,8 +104,28 @@ pub(crate) struct Derivation {
     pub divisors: Vec<Option<(usize, bool)>>,
     /// How each metric's values combine.
     pub combine: Vec<Combine>,
+    /// For each metric, how the statement gives its values over ranges, when it does.
+    pub ranges: Vec<Option<Ranged>>,
+    /// The numbers of the window's first and last periods (with a period).
+    pub numbers: Option<(i64, i64)>,
     /// Whether to order the rows.
     pub sort: bool,
+}
+
+impl Derivation {
+    /// Whether the statement returns range rows.
+    pub(crate) fn has_ranges(&self) -> bool {
+        self.ranges.iter().any(Option::is_some)
+    }
+
+    /// The state of the range rows of `kind` for the rows of `state`, of `states` states.
+    pub(crate) fn range_state(states: usize, state: usize, kind: RangeKind) -> usize {
+        let block = match kind {
+            RangeKind::Rolling => 1,
+            RangeKind::Cumulative => 2,
+        };
+        state + states * block
+    }
 }
 
 /// The columns of wide rows (a statement's, or those derived from them), and where each is:
@@ -113,6 +155,8 @@ pub(crate) struct Columns {
     pub counts: Vec<Option<usize>>,
     /// The derived columns of each metric.
     pub derived: Vec<Vec<(DerivedColumn, usize)>>,
+    /// The number of the last period of a range row's range ([`Ranged`]); NULL in other rows.
+    pub end: Option<usize>,
 }
 
 /// What [`Columns`] are made of.
@@ -124,6 +168,7 @@ struct ColumnsOf<'a> {
     parts: &'a [usize],
     counts: &'a [usize],
     derived: &'a [DerivedColumn],
+    end: bool,
 }
 
 impl Columns {
@@ -156,6 +201,7 @@ impl Columns {
                     .collect()
             })
             .collect();
+        let end = of.end.then(|| push(Alias::End));
         Columns {
             names,
             state,
@@ -168,6 +214,7 @@ impl Columns {
             parts,
             counts,
             derived,
+            end,
         }
     }
 }
@@ -175,7 +222,8 @@ impl Columns {
 impl Layout {
     /// The statement's columns: the state, the period, window and entity when the rows have
     /// them, the labels, each metric's value, then the numerators and denominators of the
-    /// metrics that carry them, then the counts of the metrics whose rows are counted.
+    /// metrics that carry them, then the counts of the metrics whose rows are counted, then
+    /// the end of a range row's range when there are range rows.
     pub(crate) fn columns(&self) -> Columns {
         Columns::of(ColumnsOf {
             period: self.unit.is_some(),
@@ -185,6 +233,7 @@ impl Layout {
             parts: &self.parts,
             counts: &self.counts,
             derived: &[],
+            end: self.derive.as_ref().is_some_and(Derivation::has_ranges),
         })
     }
 
@@ -200,6 +249,7 @@ impl Layout {
             parts: &[],
             counts: &self.counts,
             derived: self.derived(),
+            end: false,
         })
     }
 

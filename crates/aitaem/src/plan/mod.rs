@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::datatypes::SchemaRef;
 
-pub(crate) use layout::{Columns, Combine, Derivation, Layout};
+pub(crate) use layout::{Columns, Combine, Derivation, Layout, RangeKind, Ranged};
 
 use crate::backend::BackendKind;
 use crate::catalog::{Catalog, Table};

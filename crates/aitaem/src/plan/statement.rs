@@ -9,16 +9,18 @@
 
 use sqlparser::ast::Expr;
 
-use super::layout::{Combine, Derivation};
+use super::layout::{Combine, Derivation, RangeKind, Ranged};
 use super::{Group, Layout, Strategy, sets};
 use crate::backend::BackendKind;
 use crate::catalog::Table;
 use crate::error::{Error, RequestError, Result};
+use crate::period::{TimeUnit, ordinal};
 use crate::request::{Aggregated, CheckedRequest};
 use crate::spec::{NamedPredicate, SegmentKind, SliceKind, SliceSpec, SqlFragment};
 use crate::sql::filter::restrict;
 use crate::sql::fragment::{self, ExprRole};
 use crate::sql::inspect::column_idents;
+use crate::sql::quantile::count_distinct;
 use crate::sql::rollup::{self, Partials};
 use crate::sql::tree::{
     Alias, Cte, GroupBy, Item, Join, Op, Relation, Select, Sql, Statement, Style,
@@ -404,6 +406,30 @@ struct SecondStage<'a, 's> {
     aggregates: &'a [Item],
     source: Option<Alias>,
     facts: &'a Facts,
+    /// What the range rows hold, when there are any.
+    ranges: Option<&'a Ranges>,
+}
+
+/// A metric's values over ranges in the statement (see [`Ranged`]).
+enum RangedMetric {
+    /// A distinct count of `value` over the rows `filter` holds for.
+    Changes { value: Sql, filter: Option<Sql> },
+    /// Any aggregate, computed over the rows of each range.
+    Values,
+}
+
+/// The range rows a statement returns (see [`Ranged`]).
+struct Ranges {
+    /// The number of real states.
+    states: usize,
+    unit: TimeUnit,
+    /// The numbers of the window's first and last periods.
+    first: i64,
+    last: i64,
+    /// The ranges asked for, with how many periods each reaches back over at most.
+    kinds: Vec<(RangeKind, i64)>,
+    /// By metric.
+    metrics: Vec<Option<RangedMetric>>,
 }
 
 /// Accumulates the keys and common table expressions of one statement.
@@ -735,25 +761,30 @@ impl Builder {
         Some(name)
     }
 
-    /// One state's aggregation, from the first stage (or from the facts, for a single state).
-    fn state(&self, index: usize, state: &State, from: &SecondStage) -> Result<Select> {
-        let SecondStage {
-            leaves,
-            segment,
-            aggregates,
-            source,
-            facts,
-        } = *from;
+    /// A state's slice labels and segment labels.
+    fn labels(state: &State, from: &SecondStage) -> Result<(Labels, Labels)> {
         let mut slice_labels = Labels::default();
         if let Some((_, components)) = state.slice {
             for (n, component) in components.iter().enumerate() {
-                slice_labels.add(labeler(leaves, component)?, Alias::SliceValues(n));
+                slice_labels.add(labeler(from.leaves, component)?, Alias::SliceValues(n));
             }
         }
         let mut segment_labels = Labels::default();
-        if let (Some(segment), true) = (segment, state.with_segment) {
+        if let (Some(segment), true) = (from.segment, state.with_segment) {
             segment_labels.add(&segment.labeler, Alias::SegmentValues);
         }
+        Ok((slice_labels, segment_labels))
+    }
+
+    /// One state's aggregation, from the first stage (or from the facts, for a single state).
+    fn state(&self, index: usize, state: &State, from: &SecondStage) -> Result<Select> {
+        let SecondStage {
+            aggregates,
+            source,
+            facts,
+            ..
+        } = *from;
+        let (slice_labels, segment_labels) = Self::labels(state, from)?;
 
         let mut items = vec![Item::new(Sql::Int(index as i64), Alias::State)];
         let mut group_by = Vec::new();
@@ -768,6 +799,9 @@ impl Builder {
         items.push(Item::new(slice_labels.value("all"), Alias::SliceValue));
         items.push(Item::new(segment_labels.value("all"), Alias::SegmentValue));
         items.extend(aggregates.iter().cloned());
+        if from.ranges.is_some() {
+            items.push(Item::new(Sql::Null.cast(SqlType::Integer), Alias::End));
+        }
         group_by.extend(
             slice_labels
                 .group_by
@@ -799,6 +833,56 @@ impl Builder {
             select.group_by = GroupBy::By(group_by);
         }
         Ok(select)
+    }
+
+    /// The range rows of one state (see [`Ranged`]): for each range asked for, a branch that
+    /// computes the metrics with [`RangedMetric::Values`] over each range's rows, and a branch
+    /// per distinct count with its changes.
+    fn range_branches(
+        &self,
+        index: usize,
+        state: &State,
+        from: &SecondStage,
+    ) -> Result<Vec<Select>> {
+        let Some(ranges) = from.ranges else {
+            return Ok(Vec::new());
+        };
+        let branches = RangeBranches {
+            builder: self,
+            index,
+            from,
+            ranges,
+            row_number: Sql::PeriodNumber(
+                Box::new(Sql::Of(Alias::Row, Alias::Period)),
+                ranges.unit,
+            ),
+            entity: self
+                .grouping_keys()
+                .any(|k| k.alias == Alias::EntityKey)
+                .then_some(Alias::EntityKey),
+        };
+        let mut selects = Vec::new();
+        for &(kind, reach) in &ranges.kinds {
+            if ranges
+                .metrics
+                .iter()
+                .flatten()
+                .any(|m| matches!(m, RangedMetric::Values))
+            {
+                selects.push(branches.values(kind, reach, Self::labels(state, from)?));
+            }
+            for (i, metric) in ranges.metrics.iter().enumerate() {
+                if let Some(RangedMetric::Changes { value, filter }) = metric {
+                    let labels = Self::labels(state, from)?;
+                    let rows = branches.distinct_rows(kind, value, filter.as_ref(), labels);
+                    selects.push(match kind {
+                        RangeKind::Rolling => branches.rolling_changes(i, reach, rows),
+                        RangeKind::Cumulative => branches.first_periods(i, rows),
+                    });
+                }
+            }
+        }
+        Ok(selects)
     }
 
     /// The final query: one wide row per group, with the columns of [`Layout::columns`],
@@ -856,6 +940,280 @@ impl Builder {
     }
 }
 
+/// Builds the range rows of one state (see [`Builder::range_branches`]).
+struct RangeBranches<'b, 'a, 's> {
+    builder: &'b Builder,
+    index: usize,
+    from: &'b SecondStage<'a, 's>,
+    ranges: &'a Ranges,
+    /// The number of a first-stage row's period.
+    row_number: Sql,
+    /// The entity key, when rows are grouped by entity.
+    entity: Option<Alias>,
+}
+
+impl RangeBranches<'_, '_, '_> {
+    /// The columns of a branch of `__states`: the range state, NULL for the period, the entity,
+    /// the labels, `value` for the aggregate it gives (NULL for the others), and `end`.
+    fn items(
+        &self,
+        kind: RangeKind,
+        labels: (Sql, Sql),
+        entity: Option<Sql>,
+        value: impl Fn(&Item) -> Option<Sql>,
+        end: Sql,
+    ) -> Vec<Item> {
+        let state = Derivation::range_state(self.ranges.states, self.index, kind);
+        let mut items = vec![Item::new(Sql::Int(state as i64), Alias::State)];
+        for key in self.builder.grouping_keys() {
+            let expr = match key.alias {
+                Alias::EntityKey => entity.clone().unwrap_or(Sql::Null),
+                _ => Sql::Null,
+            };
+            items.push(Item::new(expr, key.alias));
+        }
+        items.push(Item::new(labels.0, Alias::SliceValue));
+        items.push(Item::new(labels.1, Alias::SegmentValue));
+        for item in self.from.aggregates {
+            let expr = value(item).unwrap_or_else(|| Sql::Null.cast(SqlType::Double));
+            items.push(Item::new(expr, item.alias.unwrap_or(Alias::Value)));
+        }
+        items.push(Item::new(end, Alias::End));
+        items
+    }
+
+    /// The entity column of a relation, when rows are grouped by entity.
+    fn entity_of(&self, relation: Alias) -> Option<Sql> {
+        self.entity.map(|e| Sql::Of(relation, e))
+    }
+
+    /// `(VALUES (0), ..., (count - 1)) AS __o(__k)`, crossed.
+    fn offsets(count: i64) -> Join {
+        Join::Cross(Relation::Values {
+            rows: (0..count).map(|k| vec![Sql::Int(k)]).collect(),
+            alias: Alias::Offsets,
+            columns: vec![Alias::Offset],
+        })
+    }
+
+    /// The metrics with [`RangedMetric::Values`] over the rows of each range: every row counts
+    /// in each range that holds its period, whose number is its own plus an offset of 0 to
+    /// `reach - 1`.
+    fn values(&self, kind: RangeKind, reach: i64, (slice, segment): (Labels, Labels)) -> Select {
+        let end = Sql::binary(
+            self.row_number.clone(),
+            Op::Add,
+            Sql::Of(Alias::Offsets, Alias::Offset),
+        );
+        let value = |item: &Item| match item.alias {
+            Some(Alias::Metric(i)) => matches!(self.ranges.metrics[i], Some(RangedMetric::Values))
+                .then(|| item.expr.clone()),
+            _ => None,
+        };
+        let items = self.items(
+            kind,
+            (slice.value("all"), segment.value("all")),
+            self.entity_of(Alias::Row),
+            value,
+            end.clone(),
+        );
+        let mut select = Select::new(
+            items,
+            Relation::CteAs(Alias::Base, Alias::Row),
+            Style::Block,
+        );
+        select.joins = std::iter::once(Self::offsets(reach))
+            .chain(slice.joins)
+            .chain(segment.joins)
+            .collect();
+        select.filter = slice.filters;
+        select.filter.extend(segment.filters);
+        select.filter.push(Sql::binary(
+            end.clone(),
+            Op::AtLeast,
+            Sql::Int(self.ranges.first),
+        ));
+        select.filter.push(Sql::binary(
+            end.clone(),
+            Op::AtMost,
+            Sql::Int(self.ranges.last),
+        ));
+        if kind == RangeKind::Cumulative {
+            select.filter.push(self.in_window());
+        }
+        let mut group_by: Vec<Sql> = self.entity_of(Alias::Row).into_iter().collect();
+        group_by.extend(slice.group_by);
+        group_by.extend(segment.group_by);
+        group_by.push(end);
+        select.group_by = GroupBy::By(group_by);
+        select
+    }
+
+    /// Whether a first-stage row's period is in the window (not before it).
+    fn in_window(&self) -> Sql {
+        Sql::binary(
+            self.row_number.clone(),
+            Op::AtLeast,
+            Sql::Int(self.ranges.first),
+        )
+    }
+
+    /// One row per entity, labels and distinct `value` with the number of each period it has
+    /// rows in (rolling), or of the first such period in the window (cumulative).
+    fn distinct_rows(
+        &self,
+        kind: RangeKind,
+        value: &Sql,
+        filter: Option<&Sql>,
+        (slice, segment): (Labels, Labels),
+    ) -> Select {
+        let mut items: Vec<Item> = self
+            .entity
+            .map(|e| Item::new(Sql::Of(Alias::Row, e), e))
+            .into_iter()
+            .collect();
+        items.push(Item::new(slice.value("all"), Alias::SliceValue));
+        items.push(Item::new(segment.value("all"), Alias::SegmentValue));
+        items.push(Item::new(value.clone(), Alias::Value));
+        let number = match kind {
+            RangeKind::Cumulative => Sql::call("MIN", vec![self.row_number.clone()]),
+            RangeKind::Rolling => self.row_number.clone(),
+        };
+        items.push(Item::new(number, Alias::PeriodNumber));
+        let mut select = Select::new(
+            items,
+            Relation::CteAs(Alias::Base, Alias::Row),
+            Style::Inline,
+        );
+        select.joins = slice.joins.into_iter().chain(segment.joins).collect();
+        select.filter = slice.filters;
+        select.filter.extend(segment.filters);
+        select.filter.extend(filter.cloned());
+        select.filter.push(Sql::NotNull(Box::new(value.clone())));
+        let mut group_by: Vec<Sql> = self.entity_of(Alias::Row).into_iter().collect();
+        group_by.extend(slice.group_by);
+        group_by.extend(segment.group_by);
+        group_by.push(value.clone());
+        match kind {
+            RangeKind::Cumulative => select.filter.push(self.in_window()),
+            RangeKind::Rolling => group_by.push(Sql::Of(Alias::Row, Alias::Period)),
+        }
+        select.group_by = GroupBy::By(group_by);
+        select
+    }
+
+    /// The series columns of the distinct rows: entity, slice value, segment value.
+    fn series(&self) -> Vec<Sql> {
+        self.entity
+            .into_iter()
+            .chain([Alias::SliceValue, Alias::SegmentValue])
+            .map(|c| Sql::Of(Alias::Range, c))
+            .collect()
+    }
+
+    fn labels_of_range() -> (Sql, Sql) {
+        (
+            Sql::Of(Alias::Range, Alias::SliceValue),
+            Sql::Of(Alias::Range, Alias::SegmentValue),
+        )
+    }
+
+    /// A cumulative distinct count's changes: each value adds 1 from its first period on.
+    fn first_periods(&self, metric: usize, rows: Select) -> Select {
+        let count = Sql::call("COUNT", vec![Sql::Int(1)]).cast(SqlType::Double);
+        let end = Sql::Of(Alias::Range, Alias::PeriodNumber);
+        let value =
+            |item: &Item| (item.alias == Some(Alias::Metric(metric))).then(|| count.clone());
+        let items = self.items(
+            RangeKind::Cumulative,
+            Self::labels_of_range(),
+            self.entity_of(Alias::Range),
+            value,
+            end.clone(),
+        );
+        let mut select = Select::new(
+            items,
+            Relation::Query(Box::new(rows), Alias::Range),
+            Style::Block,
+        );
+        select.group_by = GroupBy::By(self.series().into_iter().chain([end]).collect());
+        select
+    }
+
+    /// A rolling distinct count's changes: a value counts from each period it has rows in up
+    /// to the end of the `reach` periods from there or the next period it has rows in,
+    /// whichever comes first (+1 at the first, -1 at the second), so each value counts once in
+    /// every range that holds one of its periods.
+    fn rolling_changes(&self, metric: usize, reach: i64, rows: Select) -> Select {
+        let name = Sql::Name;
+        let mut partition: Vec<Sql> = self.entity.map(name).into_iter().collect();
+        partition.extend([Alias::SliceValue, Alias::SegmentValue, Alias::Value].map(name));
+        let mut items: Vec<Item> = self
+            .entity
+            .map(|e| Item::new(name(e), e))
+            .into_iter()
+            .collect();
+        items.extend(
+            [Alias::SliceValue, Alias::SegmentValue, Alias::PeriodNumber]
+                .map(|a| Item::new(name(a), a)),
+        );
+        items.push(Item::new(
+            Sql::Over {
+                call: Box::new(Sql::call("LEAD", vec![name(Alias::PeriodNumber)])),
+                partition_by: partition,
+                order_by: vec![name(Alias::PeriodNumber)],
+            },
+            Alias::Next,
+        ));
+        let with_next = Select::new(
+            items,
+            Relation::Query(Box::new(rows), Alias::Range),
+            Style::Inline,
+        );
+
+        let of = |c| Sql::Of(Alias::Range, c);
+        let start = Sql::binary(Sql::Of(Alias::Offsets, Alias::Offset), Op::Eq, Sql::Int(0));
+        let out = Sql::binary(of(Alias::PeriodNumber), Op::Add, Sql::Int(reach));
+        let end = Sql::When(
+            Box::new(start.clone()),
+            Box::new(of(Alias::PeriodNumber)),
+            Some(Box::new(Sql::call(
+                "LEAST",
+                vec![
+                    out.clone(),
+                    Sql::call("COALESCE", vec![of(Alias::Next), out]),
+                ],
+            ))),
+        );
+        let change = Sql::call(
+            "SUM",
+            vec![Sql::When(
+                Box::new(start),
+                Box::new(Sql::Int(1)),
+                Some(Box::new(Sql::Int(-1))),
+            )],
+        )
+        .cast(SqlType::Double);
+        let value =
+            |item: &Item| (item.alias == Some(Alias::Metric(metric))).then(|| change.clone());
+        let items = self.items(
+            RangeKind::Rolling,
+            Self::labels_of_range(),
+            self.entity_of(Alias::Range),
+            value,
+            end.clone(),
+        );
+        let mut select = Select::new(
+            items,
+            Relation::Query(Box::new(with_next), Alias::Range),
+            Style::Block,
+        );
+        select.joins = vec![Self::offsets(2)];
+        select.group_by = GroupBy::By(self.series().into_iter().chain([end]).collect());
+        select
+    }
+}
+
 /// What a statement's rows mean, and what to derive from them.
 fn layout(
     request: &CheckedRequest,
@@ -898,6 +1256,15 @@ fn layout(
                 }
             })
             .collect(),
+        ranges: metrics
+            .iter()
+            .zip(&combine)
+            .map(|(m, c)| ranged(request, m, *c))
+            .collect(),
+        numbers: request.unit.zip(request.window.as_ref()).map(|(unit, w)| {
+            let (first, end) = w.covering(unit);
+            (ordinal(first, unit), ordinal(end, unit) - 1)
+        }),
         combine: combine.clone(),
         sort: request.sort,
     });
@@ -940,6 +1307,19 @@ fn layout(
             .map(|(i, _)| i)
             .collect(),
         derive,
+    }
+}
+
+/// How the statement gives a metric's rolling and cumulative values, when they are asked for
+/// and are not sums of its period values (see [`Ranged`]).
+fn ranged(request: &CheckedRequest, metric: &MetricExprs, combine: Combine) -> Option<Ranged> {
+    if request.unit.is_none() || !(request.cumulative || request.rolling.is_some()) {
+        return None;
+    }
+    match combine {
+        Combine::Total | Combine::RatioOfTotals => None,
+        Combine::Distinct if count_distinct(&metric.numerator).is_some() => Some(Ranged::Changes),
+        Combine::Distinct | Combine::Other => Some(Ranged::Values),
     }
 }
 
@@ -1008,6 +1388,49 @@ fn grouping_sets(
     })
 }
 
+/// What the range rows of a statement hold, when it has any (see [`Ranged`]).
+fn range_rows(
+    request: &CheckedRequest,
+    layout: &Layout,
+    metrics: &[MetricExprs],
+    states: usize,
+) -> Option<Ranges> {
+    let derivation = layout.derive.as_ref().filter(|d| d.has_ranges())?;
+    let (unit, (first, last)) = layout.unit.zip(derivation.numbers)?;
+    let mut kinds = Vec::new();
+    if let Some(n) = request.rolling {
+        kinds.push((RangeKind::Rolling, i64::from(n)));
+    }
+    if request.cumulative {
+        kinds.push((RangeKind::Cumulative, last - first + 1));
+    }
+    let metrics = derivation
+        .ranges
+        .iter()
+        .zip(metrics)
+        .map(|(ranged, m)| match ranged {
+            Some(Ranged::Changes) => {
+                let (value, filter) = count_distinct(&m.numerator)?;
+                let sql = |e: Expr| Sql::Fragment(Box::new(e)).parens();
+                Some(RangedMetric::Changes {
+                    value: sql(value),
+                    filter: filter.map(sql),
+                })
+            }
+            Some(Ranged::Values) => Some(RangedMetric::Values),
+            None => None,
+        })
+        .collect();
+    Some(Ranges {
+        states,
+        unit,
+        first,
+        last,
+        kinds,
+        metrics,
+    })
+}
+
 pub(super) fn build(
     group: &Group,
     request: &CheckedRequest,
@@ -1061,8 +1484,11 @@ pub(super) fn build(
             })
         })
         .collect();
-    let (strategy, aggregated, partials) = aggregation(d, &metrics, states.len() == 1);
     let layout = layout(request, group, &states, &metrics);
+    let ranges = range_rows(request, &layout, &metrics, states.len());
+    // Range rows are computed from the labelled rows.
+    let single_state = states.len() == 1 && ranges.is_none();
+    let (strategy, aggregated, partials) = aggregation(d, &metrics, single_state);
     // Each metric's value, the numerator and denominator of those that carry them, and the
     // count of those whose rows are counted.
     let mut values: Vec<Sql> = aggregated
@@ -1138,12 +1564,16 @@ pub(super) fn build(
         aggregates: &aggregates,
         source,
         facts: &facts,
+        ranges: ranges.as_ref(),
     };
-    let branches = states
+    let mut branches = states
         .iter()
         .enumerate()
         .map(|(i, state)| builder.state(i, state, &second))
         .collect::<Result<Vec<_>>>()?;
+    for (i, state) in states.iter().enumerate() {
+        branches.extend(builder.range_branches(i, state, &second)?);
+    }
     builder.ctes.push(Cte {
         name: Alias::States,
         materialized: false,

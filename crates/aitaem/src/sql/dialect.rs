@@ -24,6 +24,8 @@ pub(crate) enum SqlType {
     Double,
     /// Timestamp without time zone.
     Timestamp,
+    /// 64-bit integer.
+    Integer,
 }
 
 /// A backend's SQL dialect.
@@ -81,6 +83,7 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
             SqlType::Text => "VARCHAR",
             SqlType::Double => "DOUBLE PRECISION",
             SqlType::Timestamp => "TIMESTAMP",
+            SqlType::Integer => "BIGINT",
         }
     }
 
@@ -118,6 +121,13 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
         key.to_string()
     }
 
+    /// The number of the period with the given [`Dialect::period_key`], as an integer that
+    /// `period::ordinal` gives too: hours, days or weeks since 1970 (a week counted from the
+    /// Thursday 1 January 1970 falls on), months since year 0, quarters since year 0, the year.
+    fn period_number(&self, key: &str, unit: TimeUnit) -> String {
+        standard_period_number(key, unit)
+    }
+
     /// A relation of literal rows with the given column names, as `(...) AS alias(cols)`.
     /// Every row must have one already-rendered SQL value per column.
     fn values(&self, rows: &[Vec<String>], alias: &str, columns: &[&str]) -> String {
@@ -139,5 +149,20 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
     /// computed once (`AS MATERIALIZED` where the backend has it).
     fn materialized(&self) -> &'static str {
         "AS"
+    }
+}
+
+/// [`Dialect::period_number`] in standard SQL, for a key that is the period's start.
+pub(crate) fn standard_period_number(key: &str, unit: TimeUnit) -> String {
+    let since_1970 =
+        |seconds: u32| format!("CAST(FLOOR(EXTRACT(EPOCH FROM {key}) / {seconds}) AS BIGINT)");
+    let months = format!("(EXTRACT(YEAR FROM {key}) * 12 + EXTRACT(MONTH FROM {key}) - 1)");
+    match unit {
+        TimeUnit::Hour => since_1970(3_600),
+        TimeUnit::Day => since_1970(86_400),
+        TimeUnit::Week(_) => since_1970(7 * 86_400),
+        TimeUnit::Month => format!("CAST({months} AS BIGINT)"),
+        TimeUnit::Quarter => format!("CAST(FLOOR({months} / 3) AS BIGINT)"),
+        TimeUnit::Year => format!("CAST(EXTRACT(YEAR FROM {key}) AS BIGINT)"),
     }
 }

@@ -8,8 +8,9 @@ pub(crate) mod filter;
 pub(crate) mod fragment;
 mod ident;
 pub(crate) mod inspect;
+pub(crate) mod quantile;
 pub(crate) mod rollup;
 pub(crate) mod tree;
 
-pub(crate) use dialect::{Dialect, SqlType};
+pub(crate) use dialect::{Dialect, SqlType, standard_period_number};
 pub use ident::{Ident, is_valid_name};

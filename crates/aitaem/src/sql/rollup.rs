@@ -83,7 +83,8 @@ pub(crate) fn single_total(expr: &Expr) -> Option<Total> {
     }
 }
 
-fn strip_parentheses(expr: &Expr) -> &Expr {
+/// The expression inside any parentheses around it.
+pub(crate) fn strip_parentheses(expr: &Expr) -> &Expr {
     match expr {
         Expr::Nested(inner) => strip_parentheses(inner),
         other => other,

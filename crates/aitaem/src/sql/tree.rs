@@ -42,6 +42,10 @@ pub(crate) enum Alias {
     SliceValues(usize),
     /// The value list of the segment: `__vg`.
     SegmentValues,
+    /// The rows a range value is computed from: `__range`.
+    Range,
+    /// The offsets that spread a row over the ranges holding its period: `__o`.
+    Offsets,
 
     // Columns of the statement's result (see `plan::layout`).
     /// Which slice × segment state a row belongs to: `__state`.
@@ -67,6 +71,8 @@ pub(crate) enum Alias {
     Count(usize),
     /// A derived column of metric *i* (made after the statement): `__m{i}_{column}`.
     Derived(usize, DerivedColumn),
+    /// The number of the last period of a range (see `plan::range`): `__end`.
+    End,
 
     // Columns inside a statement.
     /// Partial aggregate *i* of the first stage: `__p{i}`.
@@ -98,6 +104,14 @@ pub(crate) enum Alias {
     WindowStart,
     /// A window's end (exclusive): `__hi`.
     WindowEnd,
+    /// An offset in periods: `__k`.
+    Offset,
+    /// A period's number (see [`Sql::PeriodNumber`]): `__pn`.
+    PeriodNumber,
+    /// The number of the next period with a row: `__next`.
+    Next,
+    /// A value counted once: `__value`.
+    Value,
 }
 
 impl Alias {
@@ -122,6 +136,8 @@ impl fmt::Display for Alias {
             Alias::Windows => f.write_str("__w"),
             Alias::SliceValues(n) => write!(f, "__v{n}"),
             Alias::SegmentValues => f.write_str("__vg"),
+            Alias::Range => f.write_str("__range"),
+            Alias::Offsets => f.write_str("__o"),
             Alias::State => f.write_str("__state"),
             Alias::Period => f.write_str("__period"),
             Alias::Window => f.write_str("__window"),
@@ -133,6 +149,7 @@ impl fmt::Display for Alias {
             Alias::Denominator(i) => write!(f, "__d{i}"),
             Alias::Count(i) => write!(f, "__c{i}"),
             Alias::Derived(i, column) => write!(f, "__m{i}_{}", column.name()),
+            Alias::End => f.write_str("__end"),
             Alias::Partial(i) => write!(f, "__p{i}"),
             Alias::Aggregate(i) => write!(f, "__agg{i}"),
             Alias::SliceKey { slice, mask: None } => write!(f, "__s{slice}"),
@@ -152,6 +169,10 @@ impl fmt::Display for Alias {
             Alias::WindowIndex => f.write_str("__i"),
             Alias::WindowStart => f.write_str("__lo"),
             Alias::WindowEnd => f.write_str("__hi"),
+            Alias::Offset => f.write_str("__k"),
+            Alias::PeriodNumber => f.write_str("__pn"),
+            Alias::Next => f.write_str("__next"),
+            Alias::Value => f.write_str("__value"),
         }
     }
 }
@@ -172,6 +193,8 @@ pub(crate) enum Sql {
     Fragment(Box<Expr>),
     /// An integer.
     Int(i64),
+    /// `NULL`.
+    Null,
     /// A string literal.
     Text(String),
     /// A bound of a time window for a time column of the given type.
@@ -198,6 +221,15 @@ pub(crate) enum Sql {
     PeriodKey(Box<Sql>, TimeUnit),
     /// The start of the period of a [`Sql::PeriodKey`].
     PeriodStart(Box<Sql>, TimeUnit),
+    /// The number of the period of a [`Sql::PeriodKey`], as `period::ordinal` numbers them.
+    PeriodNumber(Box<Sql>, TimeUnit),
+    /// A window function's call over rows ordered by `order_by` within partitions:
+    /// `LEAD(x) OVER (PARTITION BY a, b ORDER BY c)`.
+    Over {
+        call: Box<Sql>,
+        partition_by: Vec<Sql>,
+        order_by: Vec<Sql>,
+    },
 }
 
 /// A binary operator.
@@ -212,6 +244,7 @@ pub(crate) enum Op {
     NotEq,
     AtLeast,
     Below,
+    AtMost,
 }
 
 impl Op {
@@ -226,6 +259,7 @@ impl Op {
             Op::NotEq => "<>",
             Op::AtLeast => ">=",
             Op::Below => "<",
+            Op::AtMost => "<=",
         }
     }
 }
@@ -265,6 +299,7 @@ impl Sql {
             Sql::ColumnOf(relation, ident) => format!("{relation}.{}", d.column(ident)),
             Sql::Fragment(expr) => expr.to_string(),
             Sql::Int(i) => i.to_string(),
+            Sql::Null => "NULL".to_string(),
             Sql::Text(text) => d.string(text),
             Sql::TimeBound(ts, column_type) => d.time_bound(*ts, column_type.as_deref()),
             Sql::Cast(x, ty) => d.cast(&x.render(d), *ty),
@@ -295,6 +330,22 @@ impl Sql {
             }
             Sql::PeriodKey(x, unit) => d.period_key(&x.render(d), *unit),
             Sql::PeriodStart(x, unit) => d.period_start(&x.render(d), *unit),
+            Sql::PeriodNumber(x, unit) => d.period_number(&x.render(d), *unit),
+            Sql::Over {
+                call,
+                partition_by,
+                order_by,
+            } => {
+                let partition = match partition_by.as_slice() {
+                    [] => String::new(),
+                    keys => format!("PARTITION BY {} ", list(keys, d)),
+                };
+                format!(
+                    "{} OVER ({partition}ORDER BY {})",
+                    call.render(d),
+                    list(order_by, d)
+                )
+            }
         }
     }
 }

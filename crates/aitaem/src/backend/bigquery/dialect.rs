@@ -12,7 +12,8 @@ use sqlparser::ast::{
 
 use crate::period::TimeUnit;
 use crate::sql::ast::{call, number, object_name, take};
-use crate::sql::fragment::ExprError;
+use crate::sql::fragment::{ExprError, parse};
+use crate::sql::quantile::{QuantileKind, approx_count_distinct, quantile};
 use crate::sql::{Dialect, SqlType};
 
 #[derive(Debug)]
@@ -87,6 +88,7 @@ impl Dialect for BigQueryDialect {
             SqlType::Text => "STRING",
             SqlType::Double => "FLOAT64",
             SqlType::Timestamp => "DATETIME",
+            SqlType::Integer => "INT64",
         }
     }
 
@@ -101,6 +103,21 @@ impl Dialect for BigQueryDialect {
                 (12 - start.days_from_monday()) % 7
             ),
             _ => format!("DATETIME_TRUNC({ts}, {})", unit.word().to_uppercase()),
+        }
+    }
+
+    fn period_number(&self, key: &str, unit: TimeUnit) -> String {
+        let since_1970 = |seconds: u32| {
+            format!("CAST(FLOOR(UNIX_SECONDS(TIMESTAMP({key})) / {seconds}) AS INT64)")
+        };
+        let months = format!("(EXTRACT(YEAR FROM {key}) * 12 + EXTRACT(MONTH FROM {key}) - 1)");
+        match unit {
+            TimeUnit::Hour => since_1970(3_600),
+            TimeUnit::Day => since_1970(86_400),
+            TimeUnit::Week(_) => since_1970(7 * 86_400),
+            TimeUnit::Month => months,
+            TimeUnit::Quarter => format!("CAST(FLOOR({months} / 3) AS INT64)"),
+            TimeUnit::Year => format!("EXTRACT(YEAR FROM {key})"),
         }
     }
 
@@ -187,6 +204,12 @@ impl VisitorMut for GoogleSqlRewrite {
                 op: BinaryOperator::Divide,
                 right,
             } => *expr = call("SAFE_DIVIDE", vec![take(left), take(right)]),
+            Expr::Function(f) if quantile(f).is_some() || approx_count_distinct(f).is_some() => {
+                match parse(&google_quantile(f), Some(&BigQueryDialect)) {
+                    Ok(rewritten) => *expr = rewritten,
+                    Err(err) => return ControlFlow::Break(err),
+                }
+            }
             Expr::Function(f) if f.filter.is_some() => {
                 let condition = *f.filter.take().expect("checked");
                 if let FunctionArguments::List(list) = &mut f.args {
@@ -249,6 +272,41 @@ impl VisitorMut for GoogleSqlRewrite {
     }
 }
 
+/// A quantile or approximate distinct count (see [`crate::sql::quantile`]) in GoogleSQL, whose
+/// `PERCENTILE_CONT` and `PERCENTILE_DISC` are window functions only: the exact quantiles are
+/// picked out of the group's values in order (`ARRAY_AGG(v IGNORE NULLS ORDER BY v)`), with the
+/// interpolation PostgreSQL and DuckDB use; `APPROX_QUANTILE` is `APPROX_QUANTILES` with 1000
+/// buckets; a filter keeps the values of the rows it holds for.
+fn google_quantile(f: &sqlparser::ast::Function) -> String {
+    let keep = |value: &Expr, filter: Option<&Expr>| match filter {
+        Some(filter) => format!("IF({filter}, {value}, NULL)"),
+        None => value.to_string(),
+    };
+    if let Some((value, filter)) = approx_count_distinct(f) {
+        return format!("APPROX_COUNT_DISTINCT({})", keep(&value, filter.as_ref()));
+    }
+    let Some(q) = quantile(f) else {
+        return f.to_string();
+    };
+    let v = keep(&q.value, q.filter.as_ref());
+    let p = &q.fraction;
+    let sorted = format!("ARRAY_AGG({v} IGNORE NULLS ORDER BY {v})");
+    match q.kind {
+        QuantileKind::Continuous => {
+            let pos = format!("({p} * (COUNT({v}) - 1))");
+            let lo = format!("{sorted}[SAFE_OFFSET(CAST(FLOOR({pos}) AS INT64))]");
+            let hi = format!("{sorted}[SAFE_OFFSET(CAST(CEIL({pos}) AS INT64))]");
+            format!("({lo} + ({pos} - FLOOR({pos})) * ({hi} - {lo}))")
+        }
+        QuantileKind::Discrete => {
+            format!("{sorted}[SAFE_OFFSET(GREATEST(CAST(CEIL({p} * COUNT({v})) AS INT64) - 1, 0))]")
+        }
+        QuantileKind::Approximate => {
+            format!("APPROX_QUANTILES({v}, 1000)[SAFE_OFFSET(CAST(ROUND({p} * 1000) AS INT64))]")
+        }
+    }
+}
+
 /// A string literal that GoogleSQL reads back as `text`: in single quotes when it needs no
 /// escaping, in double quotes when it holds single quotes only, and otherwise spelled out as code
 /// points (GoogleSQL's backslash escapes have no counterpart in the standard quoting that sqlparser
@@ -281,7 +339,7 @@ mod tests {
     fn to_sql(expr: &Expr) -> String {
         expr.to_string()
     }
-    use crate::sql::fragment::{parse, translate};
+    use crate::sql::fragment::translate;
 
     fn bq(text: &str) -> String {
         to_sql(
@@ -331,6 +389,23 @@ mod tests {
         let arrow = parse("len(list_filter(tags, x -> x = 'a')) > 0", None).unwrap();
         let err = translate(&arrow, &BigQueryDialect).unwrap_err();
         assert!(err.message.contains("`->` operator"), "{err:?}");
+    }
+
+    #[test]
+    fn quantiles_are_picked_from_the_ordered_values() {
+        assert_eq!(
+            bq("quantile_disc(x, 0.9) FILTER (WHERE ok)"),
+            "ARRAY_AGG(IF(ok, x, NULL) IGNORE NULLS ORDER BY IF(ok, x, NULL))[SAFE_OFFSET(GREATEST(CAST(CEIL(0.9 * COUNT(IF(ok, x, NULL))) AS INT64) - 1, 0))]"
+        );
+        let median = bq("MEDIAN(x)");
+        assert!(
+            median.starts_with("(ARRAY_AGG(x IGNORE NULLS ORDER BY x)[SAFE_OFFSET(CAST(FLOOR((0.5 * (COUNT(x) - 1))) AS INT64))] + "),
+            "{median}"
+        );
+        assert_eq!(
+            bq("APPROX_QUANTILE(x, 0.25) + APPROX_COUNT_DISTINCT(u) FILTER (WHERE ok)"),
+            "APPROX_QUANTILES(x, 1000)[SAFE_OFFSET(CAST(ROUND(0.25 * 1000) AS INT64))] + APPROX_COUNT_DISTINCT(IF(ok, u, NULL))"
+        );
     }
 
     #[test]

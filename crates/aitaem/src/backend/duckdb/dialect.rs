@@ -2,7 +2,7 @@
 //! keys, `GROUPING` over the select list's aliases, materialized common table expressions.
 
 use crate::period::TimeUnit;
-use crate::sql::{Dialect, SqlType};
+use crate::sql::{Dialect, SqlType, standard_period_number};
 
 #[derive(Debug)]
 pub(crate) struct DuckDbDialect;
@@ -17,6 +17,7 @@ impl Dialect for DuckDbDialect {
             SqlType::Text => "VARCHAR",
             SqlType::Double => "DOUBLE",
             SqlType::Timestamp => "TIMESTAMP",
+            SqlType::Integer => "BIGINT",
         }
     }
 
@@ -38,6 +39,14 @@ impl Dialect for DuckDbDialect {
             ),
             TimeUnit::Year => format!("make_timestamp(CAST({key} AS BIGINT), 1, 1, 0, 0, 0)"),
             _ => key.to_string(),
+        }
+    }
+
+    /// Month and year keys are their numbers already.
+    fn period_number(&self, key: &str, unit: TimeUnit) -> String {
+        match unit {
+            TimeUnit::Month | TimeUnit::Year => format!("CAST({key} AS BIGINT)"),
+            _ => standard_period_number(key, unit),
         }
     }
 
