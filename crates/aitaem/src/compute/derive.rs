@@ -206,14 +206,11 @@ impl RangeRows {
         let states = as_type(batch.column(columns.state), &DataType::UInt32)?;
         let states = states.as_primitive::<arrow::datatypes::UInt32Type>();
         let real = layout.states.len();
-        let (Some(end), true) = (
-            columns.end,
-            states.values().iter().any(|&s| s as usize >= real),
-        ) else {
-            if let Some(s) = states.values().iter().find(|&&s| s as usize >= real) {
-                return Err(Error::internal(format!("unknown state {s}")));
-            }
+        let Some(beyond) = states.values().iter().find(|&&s| s as usize >= real) else {
             return Ok((batch, RangeRows::default()));
+        };
+        let Some(end) = columns.end else {
+            return Err(Error::internal(format!("unknown state {beyond}")));
         };
         let is_real =
             BooleanArray::from_iter(states.values().iter().map(|&s| Some((s as usize) < real)));

@@ -1017,17 +1017,8 @@ impl RangeBranches<'_, '_, '_> {
             value,
             end.clone(),
         );
-        let mut select = Select::new(
-            items,
-            Relation::CteAs(Alias::Base, Alias::Row),
-            Style::Block,
-        );
-        select.joins = std::iter::once(Self::offsets(reach))
-            .chain(slice.joins)
-            .chain(segment.joins)
-            .collect();
-        select.filter = slice.filters;
-        select.filter.extend(segment.filters);
+        let (mut select, mut group_by) = self.labelled_rows(items, Style::Block, (slice, segment));
+        select.joins.insert(0, Self::offsets(reach));
         select.filter.push(Sql::binary(
             end.clone(),
             Op::AtLeast,
@@ -1041,12 +1032,27 @@ impl RangeBranches<'_, '_, '_> {
         if kind == RangeKind::Cumulative {
             select.filter.push(self.in_window());
         }
-        let mut group_by: Vec<Sql> = self.entity_of(Alias::Row).into_iter().collect();
-        group_by.extend(slice.group_by);
-        group_by.extend(segment.group_by);
         group_by.push(end);
         select.group_by = GroupBy::By(group_by);
         select
+    }
+
+    /// A select of `items` over the first stage's rows with a state's labels (their joins and
+    /// filters), and the keys it groups by at least: the entity and the labels.
+    fn labelled_rows(
+        &self,
+        items: Vec<Item>,
+        style: Style,
+        (slice, segment): (Labels, Labels),
+    ) -> (Select, Vec<Sql>) {
+        let mut select = Select::new(items, Relation::CteAs(Alias::Base, Alias::Row), style);
+        select.joins = slice.joins.into_iter().chain(segment.joins).collect();
+        select.filter = slice.filters;
+        select.filter.extend(segment.filters);
+        let mut group_by: Vec<Sql> = self.entity_of(Alias::Row).into_iter().collect();
+        group_by.extend(slice.group_by);
+        group_by.extend(segment.group_by);
+        (select, group_by)
     }
 
     /// Whether a first-stage row's period is in the window (not before it).
@@ -1080,19 +1086,9 @@ impl RangeBranches<'_, '_, '_> {
             RangeKind::Rolling => self.row_number.clone(),
         };
         items.push(Item::new(number, Alias::PeriodNumber));
-        let mut select = Select::new(
-            items,
-            Relation::CteAs(Alias::Base, Alias::Row),
-            Style::Inline,
-        );
-        select.joins = slice.joins.into_iter().chain(segment.joins).collect();
-        select.filter = slice.filters;
-        select.filter.extend(segment.filters);
+        let (mut select, mut group_by) = self.labelled_rows(items, Style::Inline, (slice, segment));
         select.filter.extend(filter.cloned());
         select.filter.push(Sql::NotNull(Box::new(value.clone())));
-        let mut group_by: Vec<Sql> = self.entity_of(Alias::Row).into_iter().collect();
-        group_by.extend(slice.group_by);
-        group_by.extend(segment.group_by);
         group_by.push(value.clone());
         match kind {
             RangeKind::Cumulative => select.filter.push(self.in_window()),
@@ -1102,31 +1098,22 @@ impl RangeBranches<'_, '_, '_> {
         select
     }
 
-    /// The series columns of the distinct rows: entity, slice value, segment value.
-    fn series(&self) -> Vec<Sql> {
-        self.entity
-            .into_iter()
-            .chain([Alias::SliceValue, Alias::SegmentValue])
-            .map(|c| Sql::Of(Alias::Range, c))
-            .collect()
-    }
-
-    fn labels_of_range() -> (Sql, Sql) {
-        (
-            Sql::Of(Alias::Range, Alias::SliceValue),
-            Sql::Of(Alias::Range, Alias::SegmentValue),
-        )
-    }
-
-    /// A cumulative distinct count's changes: each value adds 1 from its first period on.
-    fn first_periods(&self, metric: usize, rows: Select) -> Select {
-        let count = Sql::call("COUNT", vec![Sql::Int(1)]).cast(SqlType::Double);
-        let end = Sql::Of(Alias::Range, Alias::PeriodNumber);
+    /// A distinct count's changes as range rows of `kind`: `change`, per series (entity,
+    /// labels) and range end `end`, over `rows` (named [`Alias::Range`]).
+    fn changes(
+        &self,
+        kind: RangeKind,
+        metric: usize,
+        change: Sql,
+        rows: Select,
+        end: Sql,
+    ) -> Select {
+        let of = |c| Sql::Of(Alias::Range, c);
         let value =
-            |item: &Item| (item.alias == Some(Alias::Metric(metric))).then(|| count.clone());
+            |item: &Item| (item.alias == Some(Alias::Metric(metric))).then(|| change.clone());
         let items = self.items(
-            RangeKind::Cumulative,
-            Self::labels_of_range(),
+            kind,
+            (of(Alias::SliceValue), of(Alias::SegmentValue)),
             self.entity_of(Alias::Range),
             value,
             end.clone(),
@@ -1136,8 +1123,19 @@ impl RangeBranches<'_, '_, '_> {
             Relation::Query(Box::new(rows), Alias::Range),
             Style::Block,
         );
-        select.group_by = GroupBy::By(self.series().into_iter().chain([end]).collect());
+        let series = self
+            .entity
+            .into_iter()
+            .chain([Alias::SliceValue, Alias::SegmentValue]);
+        select.group_by = GroupBy::By(series.map(of).chain([end]).collect());
         select
+    }
+
+    /// A cumulative distinct count's changes: each value adds 1 from its first period on.
+    fn first_periods(&self, metric: usize, rows: Select) -> Select {
+        let count = Sql::call("COUNT", vec![Sql::Int(1)]).cast(SqlType::Double);
+        let end = Sql::Of(Alias::Range, Alias::PeriodNumber);
+        self.changes(RangeKind::Cumulative, metric, count, rows, end)
     }
 
     /// A rolling distinct count's changes: a value counts from each period it has rows in up
@@ -1194,22 +1192,8 @@ impl RangeBranches<'_, '_, '_> {
             )],
         )
         .cast(SqlType::Double);
-        let value =
-            |item: &Item| (item.alias == Some(Alias::Metric(metric))).then(|| change.clone());
-        let items = self.items(
-            RangeKind::Rolling,
-            Self::labels_of_range(),
-            self.entity_of(Alias::Range),
-            value,
-            end.clone(),
-        );
-        let mut select = Select::new(
-            items,
-            Relation::Query(Box::new(with_next), Alias::Range),
-            Style::Block,
-        );
+        let mut select = self.changes(RangeKind::Rolling, metric, change, with_next, end);
         select.joins = vec![Self::offsets(2)];
-        select.group_by = GroupBy::By(self.series().into_iter().chain([end]).collect());
         select
     }
 }
