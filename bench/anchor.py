@@ -33,6 +33,7 @@ METRICS = {
     "ctr": ("percentage", "CAST(SUM(clicks) AS DOUBLE) / NULLIF(SUM(impressions), 0)"),
     "roas": ("ratio", "SUM(revenue) / NULLIF(SUM(ad_spend), 0)"),
     "max_revenue": ("currency:USD", "MAX(revenue)"),
+    "active_users": ("absolute", "COUNT(DISTINCT user_id)"),
 }
 
 # rollup variant: metric -> (partials needed, final expression over the partials)
@@ -165,9 +166,64 @@ FROM labelled l CROSS JOIN (VALUES {metric_rows}) AS m(metric_name, metric_forma
 """
 
 
+def rolling_distinct_query(*, metric, slices, window, rolling):
+    """Daily distinct counts of user_id and their values over the last `rolling` days, per slice
+    value, as one statement. A user is in the range ending on day t when they were active on a
+    day of [t - rolling + 1, t]: each of their active days d adds 1 at d and takes it away at
+    d + rolling or at their next active day, whichever comes first, and the range's count is the
+    running sum of these changes (the usual way to write active users without expanding every
+    active day into `rolling` rows)."""
+    start, end = window
+    labels = ", ".join(f"{LABELS[c]} AS s_{c}" for c in slices)
+    sets = ", ".join(["(day, user_id)"] + [f"(day, user_id, s_{c})" for c in slices])
+    slice_type = " ".join(f"WHEN GROUPING(s_{c}) = 0 THEN '{c}'" for c in slices)
+    slice_value = " ".join(f"WHEN GROUPING(s_{c}) = 0 THEN s_{c}" for c in slices)
+    null_label = " OR ".join(f"(GROUPING(s_{c}) = 0 AND s_{c} IS NULL)" for c in slices)
+    return f"""
+WITH f AS (
+  SELECT CAST(event_ts AS DATE) AS day, user_id, {labels}
+  FROM events
+  WHERE event_ts >= TIMESTAMP '{start}' - INTERVAL {rolling - 1} DAY AND event_ts < TIMESTAMP '{end}'
+    AND user_id IS NOT NULL
+), user_days AS (
+  SELECT CASE {slice_type} ELSE 'none' END AS slice_type, CASE {slice_value} ELSE 'all' END AS slice_value,
+         day, user_id
+  FROM f
+  GROUP BY GROUPING SETS ({sets})
+  HAVING NOT ({null_label})
+), daily AS (
+  SELECT slice_type, slice_value, day, COUNT(*) AS users
+  FROM user_days
+  WHERE day >= DATE '{start}'
+  GROUP BY ALL
+), changes AS (
+  SELECT slice_type, slice_value, day AS change_day, 1 AS change FROM user_days
+  UNION ALL
+  SELECT slice_type, slice_value, LEAST(day + {rolling}, COALESCE(next_day, day + {rolling})) AS change_day, -1 AS change
+  FROM (SELECT *, LEAD(day) OVER (PARTITION BY slice_type, slice_value, user_id ORDER BY day) AS next_day
+        FROM user_days)
+), ranges AS (
+  SELECT slice_type, slice_value, change_day AS day,
+         SUM(SUM(change)) OVER (PARTITION BY slice_type, slice_value ORDER BY change_day) AS users
+  FROM changes
+  GROUP BY slice_type, slice_value, change_day
+)
+SELECT 'daily' AS period_type, CAST(CAST(d.day AS TIMESTAMP) AS VARCHAR) AS period_start_date,
+       CAST(CAST(d.day AS TIMESTAMP) + INTERVAL 1 DAY AS VARCHAR) AS period_end_date,
+       CAST(NULL AS VARCHAR) AS entity_id, '{metric}' AS metric_name, '{METRICS[metric][0]}' AS metric_format,
+       d.slice_type, d.slice_value, 'none' AS segment_name, 'all' AS segment_value,
+       CAST(d.users AS DOUBLE) AS metric_value, CAST(r.users AS DOUBLE) AS rolling_value
+FROM daily d JOIN ranges r USING (slice_type, slice_value, day)
+"""
+
+
 def workload_sql(name: str, rollup: bool = False, dialect: str = "duckdb") -> str:
     with open(os.path.join(HERE, "workloads.json")) as f:
         wl = json.load(f)[name]
+    if wl.get("rolling"):
+        [metric] = wl["metrics"]
+        return rolling_distinct_query(metric=metric, slices=wl["slices"], window=wl["time_window"],
+                                      rolling=wl["rolling"])
     composite = {"ctype_x_device": ("campaign_type", "device_type"),
                  "device_x_country": ("device_type", "country")}
     slice_sets = [()]

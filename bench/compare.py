@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""compare.py A.csv B.csv -- are two standard 11-column results the same rows?
+"""compare.py A.csv B.csv -- are two standard results the same rows?
 
 Rows are compared as a multiset: text columns exactly (empty == NULL; period dates compared
-after normalising 'YYYY-MM-DD' to 'YYYY-MM-DD 00:00:00'), metric_value with a relative
-tolerance of 1e-9. Prints SAME or the first differences.
+after normalising 'YYYY-MM-DD' to 'YYYY-MM-DD 00:00:00'), metric_value and the derived columns
+(rolling_value, ...) with a relative tolerance of 1e-9. Prints SAME or the first differences.
 """
 import csv
 import math
@@ -15,24 +15,37 @@ def norm_date(v):
     return v + " 00:00:00" if len(v) == 10 else v
 
 
-def load(path):
+VALUES = ("metric_value", "comparison_value", "delta", "delta_pct", "share_of_total",
+          "cumulative_value", "rolling_value")
+
+
+def load(path, values=None):
+    """Sorted (key, values) pairs: the text columns, and the float columns (`values`, default:
+    those of VALUES the file has)."""
     with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        columns = values or [c for c in VALUES if c in reader.fieldnames]
+        rows = list(reader)
     out = []
     for r in rows:
         key = tuple(
             norm_date(r[c]) if c in ("period_start_date", "period_end_date") else r[c]
-            for c in r if c != "metric_value"
+            for c in r if c not in VALUES
         )
-        v = r["metric_value"]
-        out.append((key, None if v == "" else float(v)))
-    return sorted(out, key=lambda x: (x[0], -math.inf if x[1] is None else x[1]))
+        out.append((key, tuple(None if r[c] == "" else float(r[c]) for c in columns)))
+    return sorted(out, key=lambda x: (x[0], [-math.inf if v is None else v for v in x[1]]))
 
 
 def close(a, b):
-    if a is None or b is None:
-        return a is None and b is None
-    return a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b))
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is None or y is None:
+            if not (x is None and y is None):
+                return False
+        elif not (x == y or abs(x - y) <= 1e-9 * max(abs(x), abs(y))):
+            return False
+    return True
 
 
 def compare(path_a, path_b):
@@ -41,10 +54,11 @@ def compare(path_a, path_b):
 
 
 def compare_subset(path_a, path_b):
-    """'SAME' when B's rows of A's metrics are A's rows (B may have other metrics)."""
-    a = load(path_a)
+    """'SAME' when B's rows of A's metrics are A's rows (B may have other metrics and columns:
+    the metric values are compared)."""
+    a = load(path_a, ["metric_value"])
     metrics = {key[4] for key, _ in a}
-    return compare_rows(a, [row for row in load(path_b) if row[0][4] in metrics])
+    return compare_rows(a, [row for row in load(path_b, ["metric_value"]) if row[0][4] in metrics])
 
 
 def compare_rows(a, b):

@@ -20,11 +20,15 @@ class ComputeResult:
     Attributes:
         warnings: One message per source whose statement failed while others succeeded (also
             logged); empty when everything succeeded.
+        notices: What else to know about the result (also logged): how a source was found, and
+            each option that gives NULL for a metric, with the reason (``share_of_total`` of a
+            ratio or a median).
     """
 
     def __init__(self, table: Any) -> None:
         self._table = table
         self.warnings: List[str] = list(table.warnings)
+        self.notices: List[str] = list(table.notices)
 
     @property
     def columns(self) -> Tuple[str, ...]:

@@ -384,6 +384,14 @@ def test_active_users_and_medians_over_ranges(
             f"WHERE event_ts >= DATE '{days[0]}' AND event_ts < DATE '{day}' + INTERVAL 1 DAY"
         )
         assert r["cumulative_value"] == pytest.approx(median)
+    # A share of a median cannot be computed: the NULL column says why.
+    shared = ads_compute.compute(["unique_users", "median_revenue"], slices="device", share=True)
+    assert [n for n in shared.notices if "median_revenue" in n] == [
+        "`share_of_total` is NULL for `median_revenue` (neither a single SUM or COUNT nor a "
+        "distinct count): shares are computed for totals (a single SUM or COUNT) and distinct "
+        "counts only"
+    ]
+    assert not [n for n in shared.notices if "unique_users" in n]
 
     import subprocess
 

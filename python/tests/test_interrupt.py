@@ -14,6 +14,10 @@ SCRIPT = textwrap.dedent(
     import os, signal, sys, threading, time
     import aitaem
 
+    # Ctrl-C raises KeyboardInterrupt even when this process started with SIGINT ignored (as
+    # the commands of a shell's background job do).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     db = sys.argv[1]
     manager = aitaem.ConnectionManager()
     manager.add_connection("duckdb", path=db)

@@ -241,6 +241,93 @@ fn filters_and_derived_metrics_from_the_command_line() {
 }
 
 #[test]
+fn active_users_and_medians_over_ranges_from_the_command_line() {
+    let output = aitaem()
+        .args([
+            "compute",
+            "unique_users",
+            "median_revenue",
+            "--slice",
+            "device",
+        ])
+        .args([
+            "--time-window",
+            "2024-06-01,2024-07-01",
+            "--period",
+            "daily",
+        ])
+        .args(["--rolling", "7", "--cumulative", "--share", "--specs"])
+        .arg(example())
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let out = String::from_utf8(output.stdout).unwrap();
+    let mut lines = out.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.ends_with(",metric_value,share_of_total,cumulative_value,rolling_value"),
+        "{header}"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // (metric_value, share_of_total, cumulative_value, rolling_value) of a row.
+    let find = |metric: &str, slice: &str, day: &str| -> Vec<Option<f64>> {
+        let found: Vec<&Vec<&str>> = rows
+            .iter()
+            .filter(|r| r[4] == metric && r[7] == slice && r[1].starts_with(day))
+            .collect();
+        assert_eq!(found.len(), 1, "{metric} {slice} {day}: {found:?}");
+        found[0][10..14].iter().map(|v| v.parse().ok()).collect()
+    };
+    let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() <= 1e-9 * b.abs());
+    let count = |filter: &str| {
+        oracle(&format!(
+            "SELECT COUNT(DISTINCT user_id)::DOUBLE FROM EVENTS WHERE {filter}"
+        ))
+    };
+    // The 7 days to 3 June reach back to 28 May, before the window.
+    let week = "event_ts >= '2024-05-28' AND event_ts < '2024-06-04'";
+    let month = "event_ts >= '2024-06-01' AND event_ts < '2024-06-04'";
+    let day = "event_ts >= '2024-06-03' AND event_ts < '2024-06-04'";
+    let desktop = find("unique_users", "desktop", "2024-06-03");
+    assert!(close(
+        desktop[0],
+        count(&format!("{day} AND device_type = 'desktop'"))
+    ));
+    assert!(close(
+        desktop[1],
+        count(&format!("{day} AND device_type = 'desktop'")) / count(day)
+    ));
+    assert!(close(
+        desktop[2],
+        count(&format!("{month} AND device_type = 'desktop'"))
+    ));
+    assert!(close(
+        desktop[3],
+        count(&format!("{week} AND device_type = 'desktop'"))
+    ));
+    let all = find("unique_users", "all", "2024-06-03");
+    assert!(close(all[3], count(week)), "{all:?}");
+    let median = find("median_revenue", "all", "2024-06-03");
+    assert_eq!(median[1], None);
+    assert!(close(
+        median[3],
+        oracle(&format!("SELECT MEDIAN(revenue) FROM EVENTS WHERE {week}"))
+    ));
+    assert!(close(
+        median[2],
+        oracle(&format!("SELECT MEDIAN(revenue) FROM EVENTS WHERE {month}"))
+    ));
+    // The NULL shares of the median are explained.
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("warning: `share_of_total` is NULL for `median_revenue`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("`unique_users`"), "{stderr}");
+}
+
+#[test]
 fn a_reader_that_goes_away_ends_the_output_quietly() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aitaem"))
         .args(["scan", "--specs"])

@@ -312,6 +312,16 @@ fn specs(prefix: &str) -> SpecCache {
             "median_revenue",
             "  numerator: percentile_cont(0.5) WITHIN GROUP (ORDER BY revenue)\n",
         ),
+        metric("median_clicks", "  numerator: MEDIAN(clicks)\n"),
+        metric("p90_spend", "  numerator: QUANTILE_DISC(spend, 0.9)\n"),
+        metric(
+            "p25_revenue",
+            "  numerator: PERCENTILE_DISC(0.25) WITHIN GROUP (ORDER BY revenue)\n",
+        ),
+        metric(
+            "users_per_event",
+            "  numerator: COUNT(DISTINCT user_id)\n  denominator: COUNT(*)\n",
+        ),
         format!(
             "metric:\n  name: daily_events\n  source: {prefix}events\n  timestamp_col: event_day\n  numerator: COUNT(*)\n"
         ),
@@ -371,6 +381,16 @@ const ADDITIVE: [&str; 9] = [
     "converted",
 ];
 const ONE_PASS: [&str; 2] = ["users", "median_revenue"];
+/// Distinct counts and quantiles, in every spelling, and a ratio with a distinct count: over
+/// ranges, their values are computed from the range's rows.
+const RANGED: [&str; 6] = [
+    "users",
+    "median_revenue",
+    "median_clicks",
+    "p90_spend",
+    "p25_revenue",
+    "users_per_event",
+];
 /// Filtered metrics beside unfiltered ones, rolled up in two stages and in one pass.
 const FILTERED: [&str; 4] = ["revenue", "us_revenue", "mobile_ctr", "events"];
 const FILTERED_ONE_PASS: [&str; 3] = ["users", "converted_users", "us_revenue"];
@@ -467,8 +487,6 @@ struct Other {
     name: &'static str,
     specs: SpecCache,
     connections: ConnectionManager,
-    /// The metrics computed in one pass that it has.
-    one_pass: &'static [&'static str],
     _keep: Box<dyn std::any::Any + Send + Sync>,
 }
 
@@ -518,13 +536,10 @@ fn postgres(reference: &Reference) -> Option<Other> {
         name: "PostgreSQL",
         specs: specs(&format!("postgres://{}/", pg.schema)),
         connections: ConnectionManager::from_yaml(&yaml).unwrap(),
-        one_pass: &ONE_PASS,
         _keep: Box::new(pg),
     })
 }
 
-/// BigQuery has no ordered-set aggregates (`percentile_cont ... WITHIN GROUP`): its one-pass
-/// metric is the distinct count.
 fn bigquery(reference: &Reference) -> Option<Other> {
     let bq = Bq::new("cross_backend")?;
     for table in dataset() {
@@ -551,7 +566,6 @@ fn bigquery(reference: &Reference) -> Option<Other> {
         name: "BigQuery",
         specs: specs(&format!("bigquery://{}.", bq.dataset)),
         connections: ConnectionManager::from_yaml(&yaml).unwrap(),
-        one_pass: &["users"],
         _keep: Box::new(bq),
     })
 }
@@ -575,6 +589,8 @@ enum Kinds {
     Filtered,
     /// Derived metrics ([`DERIVED`]).
     Derived,
+    /// Distinct counts and quantiles ([`RANGED`]).
+    Ranged,
 }
 
 fn check_kinds(feature: &str, kinds: &[Kinds], request: impl Fn(Vec<&str>) -> ComputeRequest) {
@@ -586,10 +602,11 @@ fn check_kinds(feature: &str, kinds: &[Kinds], request: impl Fn(Vec<&str>) -> Co
         for &kind in kinds {
             let metrics: Vec<&str> = match kind {
                 Kinds::Additive => ADDITIVE.to_vec(),
-                Kinds::OnePass => other.one_pass.to_vec(),
-                Kinds::All => ADDITIVE.iter().chain(other.one_pass).copied().collect(),
+                Kinds::OnePass => ONE_PASS.to_vec(),
+                Kinds::All => ADDITIVE.iter().chain(&ONE_PASS).copied().collect(),
                 Kinds::Filtered => FILTERED.to_vec(),
                 Kinds::Derived => DERIVED.to_vec(),
+                Kinds::Ranged => RANGED.to_vec(),
             };
             let what = format!("{feature} ({kind:?} metrics)");
             let request = request(metrics);
@@ -742,6 +759,47 @@ fn daily_by_entity_previous_period_and_rolling() {
                 .fill_gaps(true)
                 .compare(Comparison::PreviousPeriod)
                 .rolling(7)
+        },
+    );
+}
+
+/// Distinct counts and quantiles per day with their rolling and cumulative values (computed
+/// from each range's rows) and shares, by five slices (grouping sets) and a segment.
+#[test]
+fn distinct_counts_and_quantiles_over_ranges_with_grouping_sets() {
+    check_kinds(
+        "daily distinct counts and quantiles, grouping sets, cumulative, rolling",
+        &[Kinds::Ranged],
+        |m| {
+            ComputeRequest::new(m)
+                .slices(["country", "device", "platform", "converted", "band"])
+                .segment("platform_group")
+                .time_window("2024-02-20", "2024-03-20")
+                .period(PeriodType::Daily)
+                .fill_gaps(true)
+                .share(true)
+                .cumulative(true)
+                .rolling(7)
+        },
+    );
+}
+
+/// Weekly active users by user (each a series of its own) over a year, cumulative and rolling
+/// over four weeks, with the previous year's.
+#[test]
+fn weekly_distinct_counts_by_entity_over_ranges() {
+    check_kinds(
+        "weekly distinct counts by entity, cumulative, rolling, previous year",
+        &[Kinds::Ranged],
+        |m| {
+            ComputeRequest::new(m)
+                .slices(["device"])
+                .time_window("2024-01-01", "2025-01-01")
+                .period(PeriodType::Weekly)
+                .by_entity("platform")
+                .compare(Comparison::PreviousYear)
+                .cumulative(true)
+                .rolling(4)
         },
     );
 }

@@ -46,7 +46,7 @@ pub struct MetricCompute<'a> {
 }
 
 /// The result of a compute: the standard table, a warning for each source that failed when
-/// others succeeded, and notes on how sources were found.
+/// others succeeded, and notices (how sources were found, options that cannot apply).
 #[derive(Debug)]
 pub struct ComputeResult {
     schema: SchemaRef,
@@ -77,7 +77,8 @@ impl ComputeResult {
         &self.warnings
     }
 
-    /// What the user should know about how sources were found ([`Plan::notices`]).
+    /// What the user should know about the result ([`Plan::notices`]): how sources were found,
+    /// and options that give NULL for a metric, with the reason.
     pub fn notices(&self) -> &[String] {
         &self.notices
     }

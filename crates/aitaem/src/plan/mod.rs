@@ -34,6 +34,7 @@ use crate::backend::BackendKind;
 use crate::catalog::{Catalog, Table};
 use crate::error::{Error, RequestError, Result};
 use crate::request::{Aggregated, CheckedRequest, ComputeRequest};
+use crate::result::DerivedColumn;
 use crate::source::SourceUri;
 use crate::spec::{Formula, SpecCache};
 use crate::sql::Ident;
@@ -149,7 +150,8 @@ impl Plan {
             .map(|d| (d.name.as_str(), &d.expression))
     }
 
-    /// What the user should know about how sources were found (see [`Table::notice`]).
+    /// What the user should know: how sources were found (see [`Table::notice`]), and
+    /// options that give NULL for a metric, with the reason (`share_of_total` of a ratio).
     pub fn notices(&self) -> &[String] {
         &self.notices
     }
@@ -322,7 +324,7 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
         )?),
         None => None,
     };
-    let notices: Vec<String> = tables
+    let mut notices: Vec<String> = tables
         .iter()
         .map(|(_, t)| t)
         .chain(&dimension)
@@ -361,6 +363,7 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
             origins: origin::origins(&group.metrics, request),
         });
     }
+    notices.extend(share_notices(request, &statements));
     Ok(Plan {
         statements,
         derived: request
@@ -378,6 +381,41 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
         notices,
         schema: crate::result::schema(),
     })
+}
+
+/// Why a requested metric's `share_of_total` is NULL, for each requested metric whose values
+/// are not shares of a total: ratios, other aggregates, and derived metrics.
+fn share_notices(request: &CheckedRequest, statements: &[PlannedStatement]) -> Vec<String> {
+    if !request.derived.contains(&DerivedColumn::ShareOfTotal) {
+        return Vec::new();
+    }
+    let requested = |name: &str| request.requested.iter().any(|m| m.name == name);
+    let kinds = statements.iter().flat_map(|s| {
+        let combine = s.layout.derive.iter().flat_map(|d| &d.combine);
+        s.layout.metrics.iter().map(|(name, _)| name).zip(combine)
+    });
+    let aggregates = kinds.filter_map(|(name, combine)| {
+        let what = match combine {
+            Combine::Total | Combine::Distinct => return None,
+            Combine::RatioOfTotals => "a ratio",
+            Combine::Other => "neither a single SUM or COUNT nor a distinct count",
+        };
+        requested(name).then_some((name.as_str(), what))
+    });
+    let derived = request
+        .derived_metrics
+        .iter()
+        .filter(|m| requested(&m.name))
+        .map(|m| (m.name.as_str(), "a derived metric"));
+    aggregates
+        .chain(derived)
+        .map(|(name, what)| {
+            format!(
+                "`share_of_total` is NULL for `{name}` ({what}): shares are computed for totals \
+                 (a single SUM or COUNT) and distinct counts only"
+            )
+        })
+        .collect()
 }
 
 /// A request filter that reads a column the group's source lacks fails the whole request,
