@@ -57,14 +57,28 @@ impl Input<'_> {
     }
 
     fn key(&self, row: usize) -> SeriesKey<'_> {
-        (
-            self.states[row],
-            self.entity
-                .and_then(|e| (!e.is_null(row)).then(|| e.value(row))),
-            self.slice_value.value(row),
-            self.segment_value.value(row),
+        series_key(
+            &self.states,
+            self.entity,
+            (self.slice_value, self.segment_value),
+            row,
         )
     }
+}
+
+/// The series of a statement row.
+fn series_key<'a>(
+    states: &[u32],
+    entity: Option<&'a StringArray>,
+    (slice_value, segment_value): (&'a StringArray, &'a StringArray),
+    row: usize,
+) -> SeriesKey<'a> {
+    (
+        states[row],
+        entity.and_then(|e| (!e.is_null(row)).then(|| e.value(row))),
+        slice_value.value(row),
+        segment_value.value(row),
+    )
 }
 
 /// A row of the result: its series, period number, and the statement's row (`None`: filled).
@@ -142,10 +156,25 @@ pub(crate) fn derive(
     let slice_value = text(columns.slice_value)?;
     let segment_value = text(columns.segment_value)?;
     let floats = |at| column(at, &DataType::Float64);
+    let labels = (
+        slice_value.as_string::<i32>(),
+        segment_value.as_string::<i32>(),
+    );
     let values: Vec<ArrayRef> = columns
         .metrics
         .iter()
-        .map(|&at| floats(at))
+        .enumerate()
+        .map(|(i, &at)| {
+            if !derivation.counted_by_changes(i) {
+                return floats(at);
+            }
+            let entity = entity.as_ref().map(|e| e.as_string::<i32>());
+            let counts = (0..n).map(|row| {
+                let key = series_key(&states, entity, labels, row);
+                ranges.period_count(key, i, ordinals[row])
+            });
+            Ok(Arc::new(Float64Array::from_iter_values(counts)) as ArrayRef)
+        })
         .collect::<Result<_>>()?;
     let parts: Vec<Option<(ArrayRef, ArrayRef)>> = columns
         .parts
@@ -164,8 +193,8 @@ pub(crate) fn derive(
         states,
         ordinals,
         entity: entity.as_ref().map(|e| e.as_string::<i32>()),
-        slice_value: slice_value.as_string::<i32>(),
-        segment_value: segment_value.as_string::<i32>(),
+        slice_value: labels.0,
+        segment_value: labels.1,
         values: values.iter().map(|v| v.as_primitive()).collect(),
         parts: parts
             .iter()
@@ -188,6 +217,9 @@ pub(crate) fn derive(
 #[derive(Default)]
 struct RangeRows {
     series: HashMap<(RangeKind, OwnedSeriesKey), Vec<RangeEnd>>,
+    /// The +1 changes of rolling distinct counts by series, at each period: the period's own
+    /// distinct count (see [`Derivation::counted_by_changes`]).
+    counts: HashMap<OwnedSeriesKey, Vec<RangeEnd>>,
 }
 
 /// The number of the last period of a range, and each metric's value over the range.
@@ -195,6 +227,15 @@ type RangeEnd = (i64, Vec<Option<f64>>);
 
 /// A [`SeriesKey`] that owns its labels.
 type OwnedSeriesKey = (u32, Option<String>, String, String);
+
+fn owned(key: SeriesKey) -> OwnedSeriesKey {
+    (
+        key.0,
+        key.1.map(str::to_string),
+        key.2.to_string(),
+        key.3.to_string(),
+    )
+}
 
 impl RangeRows {
     /// Splits the range rows off a statement's rows (those of the real states).
@@ -244,9 +285,10 @@ impl RangeRows {
         let mut rows = RangeRows::default();
         for row in 0..ranged.num_rows() {
             let state = states.value(row) as usize;
-            let kind = match state / real {
-                1 => RangeKind::Rolling,
-                2 => RangeKind::Cumulative,
+            let (kind, counted) = match state / real {
+                1 => (RangeKind::Rolling, false),
+                2 => (RangeKind::Cumulative, false),
+                3 => (RangeKind::Rolling, true),
                 _ => return Err(Error::internal(format!("unknown state {state}"))),
             };
             if ends.is_null(row) {
@@ -258,27 +300,21 @@ impl RangeRows {
                 slice_value.value(row).to_string(),
                 segment_value.value(row).to_string(),
             );
-            let metrics = values.iter().map(|v| value(v, row)).collect();
+            let metrics: Vec<Option<f64>> = values.iter().map(|v| value(v, row)).collect();
+            if counted {
+                rows.counts
+                    .entry(key.clone())
+                    .or_default()
+                    .push((ends.value(row), metrics.clone()));
+            }
             rows.series
                 .entry((kind, key))
                 .or_default()
                 .push((ends.value(row), metrics));
         }
+        rows.counts.values_mut().for_each(merge_ends);
         for series in rows.series.values_mut() {
-            series.sort_by_key(|(end, _)| *end);
-            // One entry per end: the branches of different metrics give rows of their own.
-            series.dedup_by(|(end, later), (kept_end, kept)| {
-                let same = end == kept_end;
-                if same {
-                    for (k, l) in kept.iter_mut().zip(later.iter()) {
-                        *k = match (*k, *l) {
-                            (Some(a), Some(b)) => Some(a + b),
-                            (a, b) => a.or(b),
-                        };
-                    }
-                }
-                same
-            });
+            merge_ends(series);
             // Changes become running totals.
             for (i, ranged) in layout.derive.iter().flat_map(|d| &d.ranges).enumerate() {
                 if *ranged == Some(Ranged::Changes) {
@@ -293,6 +329,21 @@ impl RangeRows {
         Ok((batch, rows))
     }
 
+    /// Metric `i`'s distinct count in period `ordinal` of a series, from its +1 rolling
+    /// changes there (0 without any).
+    fn period_count(&self, key: SeriesKey, i: usize, ordinal: i64) -> f64 {
+        let key = owned(key);
+        self.counts
+            .get(&key)
+            .and_then(|series| {
+                let at = series
+                    .binary_search_by_key(&ordinal, |(end, _)| *end)
+                    .ok()?;
+                series[at].1[i]
+            })
+            .unwrap_or(0.0)
+    }
+
     /// Metric `i`'s value over the range of `kind` ending at period `ordinal` of a series.
     fn value(
         &self,
@@ -302,12 +353,7 @@ impl RangeRows {
         ranged: Ranged,
         ordinal: i64,
     ) -> Option<f64> {
-        let key = (
-            key.0,
-            key.1.map(str::to_string),
-            key.2.to_string(),
-            key.3.to_string(),
-        );
+        let key = owned(key);
         let Some(series) = self.series.get(&(kind, key)) else {
             return match ranged {
                 Ranged::Changes => Some(0.0),
@@ -328,6 +374,25 @@ impl RangeRows {
                 .and_then(|at| series[at].1[i]),
         }
     }
+}
+
+/// Sorts a series' entries by end and merges those with the same end (the branches of
+/// different metrics, and the two halves of rolling changes, give rows of their own) by adding
+/// their values.
+fn merge_ends(series: &mut Vec<RangeEnd>) {
+    series.sort_by_key(|(end, _)| *end);
+    series.dedup_by(|(end, later), (kept_end, kept)| {
+        let same = end == kept_end;
+        if same {
+            for (k, l) in kept.iter_mut().zip(later.iter()) {
+                *k = match (*k, *l) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        same
+    });
 }
 
 /// The result's periods: their numbers and starts (one window for `all_time`).

@@ -126,6 +126,21 @@ impl Derivation {
         };
         state + states * block
     }
+
+    /// The state of a rolling distinct count's +1 changes for the rows of `state`, of `states`
+    /// states: the changes at a period, whose sum is the period's own distinct count (see
+    /// [`Derivation::counted_by_changes`]). They are rolling changes too.
+    pub(crate) fn period_count_state(states: usize, state: usize) -> usize {
+        state + states * 3
+    }
+
+    /// Whether metric `i`'s period values are the sums of its +1 rolling changes at each
+    /// period rather than an aggregate of the period's rows: a distinct count with a rolling
+    /// value lists each value's periods anyway, and counting them again per period would
+    /// read the rows twice.
+    pub(crate) fn counted_by_changes(&self, i: usize) -> bool {
+        self.rolling.is_some() && self.ranges[i] == Some(Ranged::Changes)
+    }
 }
 
 /// The columns of wide rows (a statement's, or those derived from them), and where each is:

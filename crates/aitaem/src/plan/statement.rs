@@ -1186,7 +1186,7 @@ impl RangeBranches<'_, '_, '_> {
         let change = Sql::call(
             "SUM",
             vec![Sql::When(
-                Box::new(start),
+                Box::new(start.clone()),
                 Box::new(Sql::Int(1)),
                 Some(Box::new(Sql::Int(-1))),
             )],
@@ -1194,6 +1194,26 @@ impl RangeBranches<'_, '_, '_> {
         .cast(SqlType::Double);
         let mut select = self.changes(RangeKind::Rolling, metric, change, with_next, end);
         select.joins = vec![Self::offsets(2)];
+        // The +1 changes come in rows of their own: at a period, they are its distinct count.
+        let state = |number: usize| Sql::Int(number as i64);
+        let (states, index) = (self.ranges.states, self.index);
+        let by_offset = Sql::When(
+            Box::new(start),
+            Box::new(state(Derivation::period_count_state(states, index))),
+            Some(Box::new(state(Derivation::range_state(
+                states,
+                index,
+                RangeKind::Rolling,
+            )))),
+        );
+        for item in &mut select.items {
+            if item.alias == Some(Alias::State) {
+                item.expr = by_offset.clone();
+            }
+        }
+        if let GroupBy::By(keys) = &mut select.group_by {
+            keys.push(Sql::Of(Alias::Offsets, Alias::Offset));
+        }
         select
     }
 }
@@ -1521,9 +1541,14 @@ pub(super) fn build(
             .collect(),
         Strategy::OnePass | Strategy::SingleAggregate => {
             let mut aggregates = Vec::new();
+            let derive = layout.derive.as_ref();
             for (i, value) in values.iter_mut().enumerate() {
                 let alias = Alias::Metric(i);
-                aggregates.push(Item::new(std::mem::replace(value, Sql::Name(alias)), alias));
+                let mut expr = std::mem::replace(value, Sql::Name(alias));
+                if derive.is_some_and(|d| d.counted_by_changes(i)) {
+                    expr = Sql::Null.cast(SqlType::Double);
+                }
+                aggregates.push(Item::new(expr, alias));
             }
             for (i, part) in parts.iter_mut().enumerate() {
                 if let Some((num, den)) = part.take() {
