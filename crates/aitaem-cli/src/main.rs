@@ -124,6 +124,35 @@ enum Command {
         #[arg(long = "from-csv", value_name = "CSV", required = true, num_args = 1..)]
         from_csv: Vec<PathBuf>,
     },
+    /// Serve the project's metrics over HTTP (JSON, CSV, Arrow) until Ctrl-C or SIGTERM.
+    #[command(
+        after_help = "Examples:\n  aitaem serve --specs examples/ads\n  curl -s localhost:8080/v1/compute -d '{\"metrics\": [\"revenue\"], \"slices\": [\"device\"]}'\n  AITAEM_TOKEN=secret aitaem serve --specs examples/ads --listen 0.0.0.0:8080"
+    )]
+    Serve {
+        #[command(flatten)]
+        specs: SpecArgs,
+        #[command(flatten)]
+        connections: ConnectionArgs,
+        /// The address to listen on (port 0: any free port).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// A file holding the bearer token requests must carry (else $AITAEM_TOKEN); needed
+        /// to listen on anything but a loopback address.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Computes that run at the same time (default: the number of cores).
+        #[arg(long, value_name = "N")]
+        max_concurrent: Option<usize>,
+        /// Computes that may wait for a turn; beyond them, requests get 429.
+        #[arg(long, value_name = "N")]
+        max_queued: Option<usize>,
+        /// How long a request may wait and run before it gets 504.
+        #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = seconds)]
+        timeout: Duration,
+        /// The largest request body; larger ones get 413.
+        #[arg(long, value_name = "BYTES", default_value = "1048576")]
+        max_body: usize,
+    },
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  aitaem completions bash > ~/.local/share/bash-completion/completions/aitaem\n  aitaem completions zsh > ~/.zfunc/_aitaem\n  aitaem completions fish > ~/.config/fish/completions/aitaem.fish"
@@ -191,6 +220,33 @@ impl ConnectionArgs {
     /// The connections of a command that reads no specs.
     fn open(&self) -> Result<ConnectionManager, Error> {
         self.apply(Project::default()).connections()
+    }
+}
+
+/// The token in a file (its first line, trimmed).
+fn read_token(file: &std::path::Path) -> Result<String, Error> {
+    let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.is_empty() {
+        return Err(Error::Configuration {
+            message: format!("the token file {} is empty", file.display()),
+            location: None,
+        });
+    }
+    Ok(token)
+}
+
+/// A server error as an engine error, for the CLI's report.
+fn serve_error(err: aitaem_serve::ServeError) -> Error {
+    match err {
+        aitaem_serve::ServeError::Project(err) => err,
+        other => Error::Configuration {
+            message: other.to_string(),
+            location: None,
+        },
     }
 }
 
@@ -529,6 +585,35 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             let (cache, connections) = connections.apply(specs.project()).load()?;
             let scan = MetricCompute::new(&cache, &connections).scan()?;
             output::scan(&cache, &scan);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve {
+            specs,
+            connections,
+            listen,
+            token_file,
+            max_concurrent,
+            max_queued,
+            timeout,
+            max_body,
+        } => {
+            let defaults = aitaem_serve::ServeOptions::default();
+            let token = match token_file {
+                Some(file) => Some(read_token(&file)?),
+                None => std::env::var("AITAEM_TOKEN").ok().filter(|t| !t.is_empty()),
+            };
+            let options = aitaem_serve::ServeOptions {
+                listen,
+                token,
+                max_concurrent: max_concurrent.unwrap_or(defaults.max_concurrent),
+                max_queued: max_queued.unwrap_or(defaults.max_queued),
+                timeout,
+                body_limit: max_body,
+            };
+            let server = aitaem_serve::Server::bind(connections.apply(specs.project()), options)
+                .map_err(serve_error)?;
+            eprintln!("aitaem: listening on http://{}", server.local_addr());
+            server.run().map_err(serve_error)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Tables { connections } => {

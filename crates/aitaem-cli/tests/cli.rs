@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{aitaem, example, oracle, stdout};
+use common::{aitaem, example, oracle, postgres, psql, stdout};
 use predicates::prelude::*;
 
 /// The CSV rows whose first fields match, as (slice_value, segment_value, metric_value).
@@ -747,33 +747,6 @@ fn environment_variables_and_working_directory_rules() {
 
 /// The test PostgreSQL server's URL (`scripts/test.sh` starts one), or `None` after saying the
 /// test is skipped; under `CI=true` a missing server fails the test.
-fn postgres(test: &str) -> Option<String> {
-    match std::env::var("AITAEM_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{test}: AITAEM_TEST_POSTGRES is not set; run the tests with scripts/test.sh")
-        }
-        _ => {
-            eprintln!("skipped {test}: no PostgreSQL server (scripts/test.sh starts one)");
-            None
-        }
-    }
-}
-
-fn psql(url: &str, args: &[&str]) {
-    let out = std::process::Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url])
-        .args(args)
-        .current_dir(example().join("../.."))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn the_example_project_on_postgres_through_the_cli() {
     let Some(server) = postgres("the example project on PostgreSQL") else {

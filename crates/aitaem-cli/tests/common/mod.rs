@@ -33,3 +33,33 @@ pub fn stdout(cmd: &mut Command) -> String {
     let out = cmd.assert().success().get_output().stdout.clone();
     String::from_utf8(out).unwrap()
 }
+
+/// The test PostgreSQL server's URL (`AITAEM_TEST_POSTGRES`); `None`, saying the test was
+/// skipped, without one, and a failure under `CI=true`.
+pub fn postgres(test: &str) -> Option<String> {
+    match std::env::var("AITAEM_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: AITAEM_TEST_POSTGRES is not set; run the tests with scripts/test.sh")
+        }
+        _ => {
+            eprintln!("skipped {test}: no PostgreSQL server (scripts/test.sh starts one)");
+            None
+        }
+    }
+}
+
+/// Runs `psql` on `url` from the repository's root.
+pub fn psql(url: &str, args: &[&str]) {
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url])
+        .args(args)
+        .current_dir(example().join("../.."))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,164 @@
+//! The aitaem server: a project's metrics over HTTP, for dashboards, apps and tools.
+//!
+//! [`Server::bind`] loads a [`Project`] once (specs and connections, kept open), and
+//! [`Server::run`] answers on a TCP address until asked to stop:
+//!
+//! | method and path | what |
+//! |---|---|
+//! | `GET /healthz` | whether the server is up, and the project's counts of specs |
+//! | `GET /v1/metrics`, `/v1/slices`, `/v1/segments` | what the specs declare |
+//! | `POST /v1/scan` | which slices and segments fit which metrics |
+//! | `POST /v1/compute` | a compute: JSON (default), CSV (`Accept: text/csv`) or an Arrow IPC stream (`Accept: application/vnd.apache.arrow.stream`) |
+//! | `POST /v1/sql` | the statements a compute would run (`explain`, `estimate`) |
+//! | `GET /metrics` | the server's own counters, in the Prometheus text format |
+//! | `GET /v1/openapi.json` | an OpenAPI 3 description of all of it |
+//!
+//! A compute's body is the request the command line and Python take, as JSON:
+//!
+//! ```json
+//! {"metrics": ["revenue"], "slices": ["device"], "segments": ["platform_group"],
+//!  "time_window": ["2024-01-01", "2025-01-01"], "period": "monthly", "compare": "previous_year"}
+//! ```
+//!
+//! Errors are `{"error": {"kind": ..., "message": ..., "location": ...}}`, with a 4xx status for
+//! what the caller got wrong and a 5xx status for faults of the server or a backend. Computes
+//! run on their own threads, at most [`ServeOptions::max_concurrent`] at a time; up to
+//! [`ServeOptions::max_queued`] more wait, and beyond that a request gets 429 at once.
+
+mod api;
+mod body;
+mod describe;
+mod error;
+mod gate;
+mod openapi;
+mod response;
+mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aitaem::{ConnectionManager, Project, SpecCache};
+
+pub use error::ServeError;
+
+/// How the server listens and how much it takes on.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The address to listen on (port 0: any free port).
+    pub listen: SocketAddr,
+    /// The bearer token every request but `/healthz` must carry (`Authorization: Bearer
+    /// TOKEN`); required when `listen` is not a loopback address.
+    pub token: Option<String>,
+    /// Computes that run at the same time.
+    pub max_concurrent: usize,
+    /// Computes that may wait for one of those; more get 429.
+    pub max_queued: usize,
+    /// How long a request may wait and run before it gets 504.
+    pub timeout: Duration,
+    /// The largest request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        ServeOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            token: None,
+            max_concurrent: cores,
+            max_queued: 64 * cores,
+            timeout: Duration::from_secs(300),
+            body_limit: 1 << 20,
+        }
+    }
+}
+
+/// The project the server answers from: its specs and open connections.
+pub(crate) struct Loaded {
+    pub specs: SpecCache,
+    pub connections: ConnectionManager,
+}
+
+/// A server bound to its address, with its project loaded.
+pub struct Server {
+    listener: std::net::TcpListener,
+    state: Arc<api::State>,
+}
+
+impl Server {
+    /// Loads the project and binds the address. Fails on a project that does not load, on an
+    /// address that cannot be bound, and on a non-loopback address without a token.
+    pub fn bind(project: Project, options: ServeOptions) -> Result<Server, ServeError> {
+        if !options.listen.ip().is_loopback() && options.token.is_none() {
+            return Err(ServeError::TokenRequired(options.listen));
+        }
+        let (specs, connections) = project.load()?;
+        let listener =
+            std::net::TcpListener::bind(options.listen).map_err(|source| ServeError::Bind {
+                address: options.listen,
+                source,
+            })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| ServeError::Bind {
+                address: options.listen,
+                source,
+            })?;
+        let state = api::State::new(Loaded { specs, connections }, options);
+        Ok(Server {
+            listener,
+            state: Arc::new(state),
+        })
+    }
+
+    /// The address it listens on (with the port chosen when the options asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.options.listen)
+    }
+
+    /// Answers requests until Ctrl-C or SIGTERM; then stops accepting, lets the requests in
+    /// flight finish, and returns.
+    pub fn run(self) -> Result<(), ServeError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("aitaem-serve")
+            .build()
+            .map_err(ServeError::Runtime)?;
+        let state = self.state.clone();
+        let served = runtime.block_on(async move {
+            let listener =
+                tokio::net::TcpListener::from_std(self.listener).map_err(ServeError::Runtime)?;
+            axum::serve(listener, api::router(self.state))
+                .with_graceful_shutdown(stop_signal())
+                .await
+                .map_err(ServeError::Runtime)
+        });
+        // Computes whose requests timed out may still run: stop their statements, and give
+        // them a moment to end before the backends close.
+        state.stop_computes(Duration::from_secs(10));
+        served
+    }
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn stop_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    futures_util::future::select(std::pin::pin!(interrupt), std::pin::pin!(terminate)).await;
+    telemetry::log_event("stopping: no new requests; finishing those in flight");
+}
