@@ -34,6 +34,14 @@ def needs_server(variable: str, what: str) -> str:
     return value
 
 
+def aitaem_cli() -> str:
+    """The aitaem binary the tests built (``AITAEM_CLI``, or ``aitaem`` on the path)."""
+    path = os.environ.get("AITAEM_CLI") or shutil.which("aitaem")
+    if not path:
+        pytest.fail("AITAEM_CLI is not set: scripts/test.sh points it at the built aitaem binary")
+    return path
+
+
 @pytest.fixture
 def ads(tmp_path: pathlib.Path) -> pathlib.Path:
     """A copy of the bundled example project."""

@@ -21,7 +21,7 @@ from aitaem import (
     TableNotFoundError,
 )
 
-from conftest import rows, value
+from conftest import aitaem_cli, rows, value
 
 Oracle = Callable[[str], List[Any]]
 
@@ -251,17 +251,6 @@ def test_the_same_answers_as_the_command_line(ads: pathlib.Path, ads_compute: Me
     assert len(from_cli) == len(from_python) > 0
     for a, b in zip(sorted(from_cli, key=key), sorted(from_python, key=key)):
         assert a["metric_value"] == pytest.approx(b["metric_value"])
-
-
-def aitaem_cli() -> str:
-    """The aitaem binary the tests built (``AITAEM_CLI``, or the default target directory)."""
-    import os
-    import shutil
-
-    path = os.environ.get("AITAEM_CLI") or shutil.which("aitaem")
-    if not path:
-        pytest.fail("AITAEM_CLI is not set: scripts/test.sh points it at the built aitaem binary")
-    return path
 
 
 def test_errors_say_what_the_cli_says(ads: pathlib.Path, ads_compute: MetricCompute) -> None:

@@ -153,6 +153,19 @@ enum Command {
         #[arg(long, value_name = "BYTES", default_value = "1048576")]
         max_body: usize,
     },
+    /// Serve the project's tools to an AI assistant over MCP on stdin and stdout.
+    #[command(
+        after_help = "Example (an MCP client's configuration):\n  {\"mcpServers\": {\"metrics\": {\"command\": \"aitaem\", \"args\": [\"mcp\", \"--specs\", \"/path/to/project\"]}}}"
+    )]
+    Mcp {
+        #[command(flatten)]
+        specs: SpecArgs,
+        #[command(flatten)]
+        connections: ConnectionArgs,
+        /// How long a compute may wait and run before it fails.
+        #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = seconds)]
+        timeout: Duration,
+    },
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  aitaem completions bash > ~/.local/share/bash-completion/completions/aitaem\n  aitaem completions zsh > ~/.zfunc/_aitaem\n  aitaem completions fish > ~/.config/fish/completions/aitaem.fish"
@@ -614,6 +627,19 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 .map_err(serve_error)?;
             eprintln!("aitaem: listening on http://{}", server.local_addr());
             server.run().map_err(serve_error)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Mcp {
+            specs,
+            connections,
+            timeout,
+        } => {
+            let options = aitaem_serve::ServeOptions {
+                timeout,
+                ..aitaem_serve::ServeOptions::default()
+            };
+            aitaem_serve::mcp_stdio(connections.apply(specs.project()), options)
+                .map_err(serve_error)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Tables { connections } => {

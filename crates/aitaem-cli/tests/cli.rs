@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{aitaem, example, oracle, postgres, psql, stdout};
+use common::{aitaem, copy_tree, example, oracle, postgres, psql, stdout};
 use predicates::prelude::*;
 
 /// The CSV rows whose first fields match, as (slice_value, segment_value, metric_value).
@@ -1303,20 +1303,6 @@ fn very_long_lines_and_very_large_specs() {
         .assert()
         .success()
         .stdout(predicate::str::contains("1 slices: big"));
-}
-
-/// Copies a directory tree.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A project laid out like the original library's example (specs under `examples/`, the database

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{example, oracle};
+use common::{copy_tree, example, oracle};
 use serde_json::{Value, json};
 
 /// A running server, stopped when dropped.
@@ -796,4 +796,80 @@ fn the_same_answers_as_the_command_line_on_bigquery() {
         ],
         &env,
     );
+}
+
+/// Polls `check` every 100 ms for up to 30 s.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not happen within 30 s");
+}
+
+/// A spec file added, broken or fixed while the server runs: the server answers with the new
+/// set, keeps the last good one while a file is broken (saying why on /healthz), and reloads on
+/// SIGHUP as well.
+#[test]
+fn specs_reload_when_their_files_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("ads");
+    copy_tree(&example(), &project);
+    let specs = project.display().to_string();
+    let server = Server::start(&["--specs", &specs], &[]);
+    let ask = json!({"metrics": ["clicks_total"]});
+    let (status, _) = post(&server, "/v1/compute", &ask);
+    assert_eq!(status, 404);
+
+    std::fs::write(
+        project.join("metrics/clicks_total.yaml"),
+        "metric:\n  name: clicks_total\n  source: duckdb://data/events.csv\n  numerator: SUM(clicks)\n",
+    )
+    .unwrap();
+    eventually("the new metric is listed", || {
+        get(&server, "/v1/metrics").1["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "clicks_total")
+    });
+    let (status, answer) = post(&server, "/v1/compute", &ask);
+    assert_eq!(status, 200, "{answer}");
+    let clicks = oracle("SELECT SUM(clicks)::DOUBLE FROM EVENTS");
+    assert!(close(answer["rows"][0][10].as_f64().unwrap(), clicks));
+
+    // A broken file: the last good set still answers, and /healthz says why.
+    let broken = project.join("metrics/broken.yaml");
+    std::fs::write(&broken, "metric:\n  name: broken\n").unwrap();
+    eventually("the failed reload is reported", || {
+        get(&server, "/healthz").1["reload_error"].is_string()
+    });
+    let (_, health) = get(&server, "/healthz");
+    let reason = health["reload_error"].as_str().unwrap();
+    assert!(reason.starts_with("SpecValidationError"), "{reason}");
+    assert!(reason.contains("broken.yaml"), "{reason}");
+    let (status, _) = post(&server, "/v1/compute", &ask);
+    assert_eq!(status, 200);
+    assert!(
+        server
+            .log_lines()
+            .iter()
+            .any(|l| l.contains("the project did not reload")),
+    );
+
+    // Fixed, and reloaded on SIGHUP (as well as by the file check).
+    std::fs::remove_file(&broken).unwrap();
+    #[cfg(unix)]
+    {
+        // SAFETY: signalling a child process this test started.
+        assert_eq!(
+            unsafe { libc::kill(server.child.id() as i32, libc::SIGHUP) },
+            0
+        );
+    }
+    eventually("the fixed project reloads", || {
+        get(&server, "/healthz").1["reload_error"].is_null()
+    });
 }

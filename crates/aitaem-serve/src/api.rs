@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use aitaem::MetricCompute;
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::rejection::BytesRejection;
@@ -15,43 +14,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+
 use crate::body::ComputeBody;
 use crate::error::ApiError;
-use crate::gate::Gate;
 use crate::response::{self, Form};
-use crate::telemetry::{Served, Telemetry};
-use crate::{Loaded, ServeOptions, describe, openapi};
-
-/// What every request shares.
-pub(crate) struct State {
-    loaded: Arc<Loaded>,
-    pub options: ServeOptions,
-    gate: Gate,
-    telemetry: Telemetry,
-}
-
-impl State {
-    pub fn new(loaded: Loaded, options: ServeOptions) -> State {
-        State {
-            loaded: Arc::new(loaded),
-            gate: Gate::new(options.max_concurrent, options.max_queued),
-            options,
-            telemetry: Telemetry::default(),
-        }
-    }
-}
-
-impl State {
-    /// Interrupts the statements still running and waits up to `patience` for their computes
-    /// to end.
-    pub fn stop_computes(&self, patience: std::time::Duration) {
-        let deadline = Instant::now() + patience;
-        while self.gate.running(self.options.max_concurrent) > 0 && Instant::now() < deadline {
-            self.loaded.connections.interrupt();
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-}
+use crate::state::State;
+use crate::telemetry::Served;
+use crate::{openapi, ops};
 
 /// The metrics a compute asked for, for its log line.
 #[derive(Clone)]
@@ -68,10 +39,29 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/v1/sql", post(sql))
         .route("/metrics", get(prometheus))
         .route("/v1/openapi.json", get(openapi_document))
+        .nest_service("/mcp", mcp_service(&state))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(state.options.body_limit))
         .with_state(state)
+}
+
+/// MCP over streamable HTTP, one session per client, sharing the project and the gate. Hosts
+/// are checked against DNS rebinding on loopback; beyond it the token guards the server.
+fn mcp_service(
+    state: &Arc<State>,
+) -> StreamableHttpService<crate::mcp::Metrics, LocalSessionManager> {
+    let mut config =
+        StreamableHttpServerConfig::default().with_cancellation_token(state.stopping.child_token());
+    if !state.options.listen.ip().is_loopback() {
+        config = config.disable_allowed_hosts();
+    }
+    let shared = state.clone();
+    StreamableHttpService::new(
+        move || Ok(crate::mcp::Metrics::new(shared.clone())),
+        LocalSessionManager::default().into(),
+        config,
+    )
 }
 
 /// Checks the token (every path but `/healthz`), answers, then counts and logs the request.
@@ -124,50 +114,6 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Runs `work` on a thread of its own when the gate gives it a turn, within the request's
-/// timeout (waiting included).
-async fn blocking<T: Send + 'static>(
-    state: &Arc<State>,
-    work: impl FnOnce(&Loaded) -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    let run = async {
-        let turn = state.gate.enter().await?;
-        let loaded = state.loaded.clone();
-        let (done, answer) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name("aitaem-compute".into())
-            .spawn(move || {
-                let _turn = turn;
-                let _ = done.send(work(&loaded));
-            })
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Unavailable",
-                    format!("cannot start a compute: {e}"),
-                )
-            })?;
-        answer.await.map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                "the compute stopped without an answer",
-            )
-        })
-    };
-    match tokio::time::timeout(state.options.timeout, run).await {
-        Ok(answer) => answer,
-        Err(_) => Err(ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "Timeout",
-            format!(
-                "no answer within {} s (the server's --timeout)",
-                state.options.timeout.as_secs_f64()
-            ),
-        )),
-    }
-}
-
 /// The request body, or 413 beyond the limit.
 fn body(bytes: Result<Bytes, BytesRejection>) -> Result<ComputeBody, ApiError> {
     let bytes = bytes.map_err(|e| {
@@ -185,7 +131,8 @@ fn body(bytes: Result<Bytes, BytesRejection>) -> Result<ComputeBody, ApiError> {
 }
 
 async fn health(Shared(state): Shared<Arc<State>>) -> axum::Json<Value> {
-    let specs = &state.loaded.specs;
+    let loaded = state.loaded();
+    let specs = &loaded.specs;
     axum::Json(json!({
         "status": "ok",
         "specs": {
@@ -193,43 +140,24 @@ async fn health(Shared(state): Shared<Arc<State>>) -> axum::Json<Value> {
             "slices": specs.slices().count(),
             "segments": specs.segments().count(),
         },
+        "reload_error": state.reload_error(),
     }))
 }
 
 async fn list_metrics(Shared(state): Shared<Arc<State>>) -> axum::Json<Value> {
-    axum::Json(describe::all(&state.loaded.specs, "metrics"))
+    axum::Json(ops::list(&state, "metrics"))
 }
 
 async fn list_slices(Shared(state): Shared<Arc<State>>) -> axum::Json<Value> {
-    axum::Json(describe::all(&state.loaded.specs, "slices"))
+    axum::Json(ops::list(&state, "slices"))
 }
 
 async fn list_segments(Shared(state): Shared<Arc<State>>) -> axum::Json<Value> {
-    axum::Json(describe::all(&state.loaded.specs, "segments"))
+    axum::Json(ops::list(&state, "segments"))
 }
 
 async fn scan(Shared(state): Shared<Arc<State>>) -> Result<axum::Json<Value>, ApiError> {
-    let scanned = blocking(&state, |loaded| {
-        MetricCompute::new(&loaded.specs, &loaded.connections).scan()
-    })
-    .await?
-    .map_err(|e| ApiError::engine(&e))?;
-    let results: Vec<Value> = scanned
-        .entries
-        .iter()
-        .map(|e| {
-            json!({
-                "metric": e.metric_name,
-                "spec": e.spec_name,
-                "spec_type": e.spec_type.as_str(),
-                "compatible": e.compatible,
-                "valid_join_keys": e.valid_join_keys,
-                "missing_columns": e.missing_columns,
-                "reason": e.reason,
-            })
-        })
-        .collect();
-    Ok(axum::Json(json!({ "results": results })))
+    Ok(axum::Json(ops::scan(&state, None).await?))
 }
 
 async fn compute(
@@ -240,11 +168,7 @@ async fn compute(
     let request = body(bytes)?.request()?;
     let metrics = request.metrics().to_vec();
     let form = Form::accepted(&headers);
-    let result = blocking(&state, move |loaded| {
-        MetricCompute::new(&loaded.specs, &loaded.connections).compute(&request)
-    })
-    .await?
-    .map_err(|e| ApiError::engine(&e))?;
+    let result = ops::compute(&state, request).await?;
     let mut response = response::encode(&result, form)?;
     response.extensions_mut().insert(Requested(metrics));
     Ok(response)
@@ -254,41 +178,7 @@ async fn sql(
     Shared(state): Shared<Arc<State>>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let body = body(bytes)?;
-    let (explain, estimate) = (body.explain, body.estimate);
-    let request = body.request()?;
-    let answer = blocking(&state, move |loaded| -> Result<Value, aitaem::Error> {
-        let compute = MetricCompute::new(&loaded.specs, &loaded.connections);
-        let plan = compute.plan(&request)?;
-        let mut statements = Vec::new();
-        for statement in plan.statements() {
-            let mut out = json!({
-                "source": statement.source().to_string(),
-                "backend": statement.backend().to_string(),
-                "metrics": statement.metrics(),
-                "sql": statement.sql(),
-            });
-            if explain {
-                out["explain"] = json!(compute.explain(statement)?);
-            }
-            if estimate {
-                out["estimated_bytes"] = json!(compute.estimate(statement)?);
-            }
-            statements.push(out);
-        }
-        let derived: Vec<Value> = plan
-            .derived_metrics()
-            .map(|(name, formula)| json!({"name": name, "expression": formula.to_string()}))
-            .collect();
-        Ok(json!({
-            "statements": statements,
-            "derived_metrics": derived,
-            "notices": plan.notices(),
-        }))
-    })
-    .await?
-    .map_err(|e| ApiError::engine(&e))?;
-    Ok(axum::Json(answer))
+    Ok(axum::Json(ops::sql(&state, body(bytes)?).await?))
 }
 
 async fn prometheus(Shared(state): Shared<Arc<State>>) -> Response {

@@ -91,6 +91,12 @@ impl ComputeBody {
         })
     }
 
+    /// Reads a body given as a JSON value (an MCP tool's arguments).
+    pub fn from_value(value: serde_json::Value) -> Result<ComputeBody, ApiError> {
+        serde_json::from_value(value)
+            .map_err(|e| ApiError::bad_request(format!("not a compute request: {e}")))
+    }
+
     /// The request it describes.
     pub fn request(self) -> Result<ComputeRequest, ApiError> {
         let metrics = self.metrics.into_vec();

@@ -12,6 +12,7 @@
 //! | `POST /v1/sql` | the statements a compute would run (`explain`, `estimate`) |
 //! | `GET /metrics` | the server's own counters, in the Prometheus text format |
 //! | `GET /v1/openapi.json` | an OpenAPI 3 description of all of it |
+//! | `/mcp` | the MCP tools (streamable HTTP), for AI assistants; also over stdio ([`mcp_stdio`]) |
 //!
 //! A compute's body is the request the command line and Python take, as JSON:
 //!
@@ -30,8 +31,12 @@ mod body;
 mod describe;
 mod error;
 mod gate;
+mod mcp;
 mod openapi;
+mod ops;
+mod reload;
 mod response;
+mod state;
 mod telemetry;
 
 use std::net::SocketAddr;
@@ -77,13 +82,13 @@ impl Default for ServeOptions {
 /// The project the server answers from: its specs and open connections.
 pub(crate) struct Loaded {
     pub specs: SpecCache,
-    pub connections: ConnectionManager,
+    pub connections: Arc<ConnectionManager>,
 }
 
 /// A server bound to its address, with its project loaded.
 pub struct Server {
     listener: std::net::TcpListener,
-    state: Arc<api::State>,
+    state: Arc<state::State>,
 }
 
 impl Server {
@@ -93,19 +98,14 @@ impl Server {
         if !options.listen.ip().is_loopback() && options.token.is_none() {
             return Err(ServeError::TokenRequired(options.listen));
         }
-        let (specs, connections) = project.load()?;
-        let listener =
-            std::net::TcpListener::bind(options.listen).map_err(|source| ServeError::Bind {
-                address: options.listen,
-                source,
-            })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|source| ServeError::Bind {
-                address: options.listen,
-                source,
-            })?;
-        let state = api::State::new(Loaded { specs, connections }, options);
+        let listen = options.listen;
+        let state = state::State::load(project, options)?;
+        let bound = |source| ServeError::Bind {
+            address: listen,
+            source,
+        };
+        let listener = std::net::TcpListener::bind(listen).map_err(bound)?;
+        listener.set_nonblocking(true).map_err(bound)?;
         Ok(Server {
             listener,
             state: Arc::new(state),
@@ -131,16 +131,51 @@ impl Server {
         let served = runtime.block_on(async move {
             let listener =
                 tokio::net::TcpListener::from_std(self.listener).map_err(ServeError::Runtime)?;
-            axum::serve(listener, api::router(self.state))
-                .with_graceful_shutdown(stop_signal())
+            let stopping = self.state.stopping.clone();
+            let watcher = tokio::spawn(reload::watch(self.state.clone()));
+            let served = axum::serve(listener, api::router(self.state))
+                .with_graceful_shutdown(async move {
+                    stop_signal().await;
+                    stopping.cancel();
+                })
                 .await
-                .map_err(ServeError::Runtime)
+                .map_err(ServeError::Runtime);
+            watcher.abort();
+            served
         });
         // Computes whose requests timed out may still run: stop their statements, and give
         // them a moment to end before the backends close.
         state.stop_computes(Duration::from_secs(10));
         served
     }
+}
+
+/// Serves the project's MCP tools over stdin and stdout (`aitaem mcp`) until the client
+/// closes them; logs go to stderr.
+pub fn mcp_stdio(project: Project, options: ServeOptions) -> Result<(), ServeError> {
+    use rmcp::ServiceExt;
+    let state = Arc::new(state::State::load(project, options)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("aitaem-mcp")
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let served = runtime.block_on(async {
+        let watcher = tokio::spawn(reload::watch(state.clone()));
+        let running = mcp::Metrics::new(state.clone())
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| ServeError::Mcp(e.to_string()))?;
+        let ended = running
+            .waiting()
+            .await
+            .map(|_| ())
+            .map_err(|e| ServeError::Mcp(e.to_string()));
+        watcher.abort();
+        ended
+    });
+    state.stop_computes(Duration::from_secs(10));
+    served
 }
 
 /// Ctrl-C, or SIGTERM on Unix.

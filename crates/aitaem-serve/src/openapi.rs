@@ -69,6 +69,10 @@ pub(crate) fn document() -> Value {
                     "400": error, "401": error, "404": error, "429": error, "500": error, "502": error, "504": error,
                 },
             }},
+            "/mcp": {"post": {
+                "summary": "MCP (Model Context Protocol) over streamable HTTP: JSON-RPC messages for the tools list_metrics, list_slices, list_segments, describe, check_compatibility, compute and show_sql",
+                "responses": {"200": {"description": "JSON-RPC responses (JSON or an event stream)"}, "401": error},
+            }},
             "/metrics": {"get": {
                 "summary": "The server's counters in the Prometheus text format",
                 "responses": {"200": {"description": "requests by endpoint and status, latency histogram, queue depth, computes running, backend errors",
@@ -88,36 +92,7 @@ pub(crate) fn document() -> Value {
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }},
             "schemas": {
-                "Names": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-                "Segment": {"oneOf": [
-                    {"type": "string"},
-                    {"type": "object", "required": ["name"], "properties": {
-                        "name": {"type": "string"}, "join_key": {"type": "string"}}},
-                ]},
-                "ComputeRequest": {
-                    "type": "object",
-                    "required": ["metrics"],
-                    "additionalProperties": false,
-                    "properties": {
-                        "metrics": {"$ref": "#/components/schemas/Names"},
-                        "slices": {"$ref": "#/components/schemas/Names"},
-                        "segments": {"oneOf": [{"$ref": "#/components/schemas/Segment"},
-                            {"type": "array", "maxItems": 1, "items": {"$ref": "#/components/schemas/Segment"}}]},
-                        "where": {"$ref": "#/components/schemas/Names"},
-                        "time_window": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
-                        "period": {"type": "string", "enum": ["all_time", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]},
-                        "by_entity": {"type": "string"},
-                        "week_start": {"type": "string", "enum": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]},
-                        "fill_gaps": {"type": "boolean"},
-                        "compare": {"type": "string", "enum": ["previous_period", "previous_year"]},
-                        "share": {"type": "boolean"},
-                        "cumulative": {"type": "boolean"},
-                        "rolling": {"type": "integer", "minimum": 1},
-                        "sort": {"type": "boolean"},
-                        "explain": {"type": "boolean", "description": "/v1/sql: also the backend's plan"},
-                        "estimate": {"type": "boolean", "description": "/v1/sql: also the bytes a statement would read (BigQuery)"},
-                    },
-                },
+                "ComputeRequest": compute_request(true),
                 "ComputeResult": {
                     "type": "object",
                     "properties": {
@@ -138,5 +113,44 @@ pub(crate) fn document() -> Value {
                 },
             },
         },
+    })
+}
+
+/// The JSON schema of a compute request (`sql`: with `/v1/sql`'s `explain` and `estimate`).
+pub(crate) fn compute_request(sql: bool) -> Value {
+    let names = |what: &str| json!({"description": what, "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]});
+    let segment = json!({"oneOf": [
+        {"type": "string"},
+        {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"}, "join_key": {"type": "string"}}},
+    ]});
+    let mut properties = json!({
+        "metrics": names("metric names"),
+        "slices": names("slice names: a breakdown each"),
+        "segments": {"description": "one segment, by name or {name, join_key}",
+            "oneOf": [segment.clone(), {"type": "array", "maxItems": 1, "items": segment}]},
+        "where": names("SQL predicates on the source rows, all of which must hold"),
+        "time_window": {"description": "[start, end): dates or date-times", "type": "array",
+            "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
+        "period": {"type": "string", "enum": ["all_time", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]},
+        "by_entity": {"type": "string", "description": "a column: a row per value"},
+        "week_start": {"type": "string", "enum": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]},
+        "fill_gaps": {"type": "boolean", "description": "every period of the window for every series"},
+        "compare": {"type": "string", "enum": ["previous_period", "previous_year"]},
+        "share": {"type": "boolean", "description": "each value over its slice's total"},
+        "cumulative": {"type": "boolean", "description": "running values from the window's start"},
+        "rolling": {"type": "integer", "minimum": 1, "description": "values over the last N periods"},
+        "sort": {"type": "boolean"},
+    });
+    if sql {
+        properties["explain"] =
+            json!({"type": "boolean", "description": "also the backend's plan of each statement"});
+        properties["estimate"] = json!({"type": "boolean", "description": "also the bytes each statement would read (BigQuery)"});
+    }
+    json!({
+        "type": "object",
+        "required": ["metrics"],
+        "additionalProperties": false,
+        "properties": properties,
     })
 }

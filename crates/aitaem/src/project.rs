@@ -104,6 +104,26 @@ impl Project {
         default.is_file().then_some(default)
     }
 
+    /// Where the project's specs are read from: the project directory's `metrics/`, `slices/`
+    /// and `segments/`, then the spec files and directories given (what to watch for changes).
+    ///
+    /// ```
+    /// let project = aitaem::Project::open("shop").metrics(["extra/revenue.yaml"]);
+    /// let paths = project.spec_paths();
+    /// assert_eq!(paths[0], std::path::Path::new("shop/metrics"));
+    /// assert_eq!(paths.last().unwrap(), std::path::Path::new("extra/revenue.yaml"));
+    /// ```
+    pub fn spec_paths(&self) -> Vec<PathBuf> {
+        let dirs = self
+            .dir
+            .iter()
+            .flat_map(|dir| ["metrics", "slices", "segments"].map(|sub| dir.join(sub)));
+        dirs.chain(self.metrics.iter().cloned())
+            .chain(self.slices.iter().cloned())
+            .chain(self.segments.iter().cloned())
+            .collect()
+    }
+
     /// Loads and validates every spec of the project.
     pub fn specs(&self) -> Result<SpecCache> {
         SpecCache::load(
