@@ -556,6 +556,35 @@ fn a_busy_server_says_so_and_stops_on_sigterm() {
     let (status, answer) = slow.join().unwrap();
     assert_eq!(status, 504, "{answer}");
     assert_eq!(answer["error"]["kind"], "Timeout");
+    // Its statement was cancelled, so its turn is free again.
+    eventually("the timed-out compute gives its turn back", || {
+        post(&server, "/v1/compute", &json!({"metrics": ["small"]})).0 == 200
+    });
+
+    // A client that goes away cancels its compute too (long before this server's timeout).
+    let patient = Server::start(
+        &[
+            "--specs",
+            &specs,
+            "--max-concurrent",
+            "1",
+            "--timeout",
+            "600",
+        ],
+        &[],
+    );
+    let impatient: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_millis(1500)))
+        .build()
+        .into();
+    let gone = impatient
+        .post(&patient.url("/v1/compute"))
+        .send_json(json!({"metrics": ["endless"]}));
+    assert!(gone.is_err(), "the client gave up");
+    eventually("the abandoned compute gives its turn back", || {
+        post(&patient, "/v1/compute", &json!({"metrics": ["small"]})).0 == 200
+    });
+    drop(patient);
     let mut response = client().get(&server.url("/metrics")).call().unwrap();
     let text = response.body_mut().read_to_string().unwrap();
     assert!(

@@ -16,8 +16,8 @@ pub(crate) async fn compute(
     state: &Arc<State>,
     request: ComputeRequest,
 ) -> Result<ComputeResult, ApiError> {
-    blocking(state, move |loaded| {
-        MetricCompute::new(&loaded.specs, &loaded.connections).compute(&request)
+    blocking(state, move |loaded, cancel| {
+        MetricCompute::new(&loaded.specs, &loaded.connections).compute_cancellable(&request, cancel)
     })
     .await?
     .map_err(|e| ApiError::engine(&e))
@@ -25,7 +25,7 @@ pub(crate) async fn compute(
 
 /// Which slices and segments fit which metrics (all, or one metric's).
 pub(crate) async fn scan(state: &Arc<State>, metric: Option<String>) -> Result<Value, ApiError> {
-    let scanned = blocking(state, |loaded| {
+    let scanned = blocking(state, |loaded, _| {
         MetricCompute::new(&loaded.specs, &loaded.connections).scan()
     })
     .await?
@@ -54,7 +54,7 @@ pub(crate) async fn scan(state: &Arc<State>, metric: Option<String>) -> Result<V
 pub(crate) async fn sql(state: &Arc<State>, body: ComputeBody) -> Result<Value, ApiError> {
     let (explain, estimate) = (body.explain, body.estimate);
     let request = body.request()?;
-    blocking(state, move |loaded| -> Result<Value, aitaem::Error> {
+    blocking(state, move |loaded, _| -> Result<Value, aitaem::Error> {
         let compute = MetricCompute::new(&loaded.specs, &loaded.connections);
         let plan = compute.plan(&request)?;
         let mut statements = Vec::new();

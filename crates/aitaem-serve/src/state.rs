@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use aitaem::Project;
+use aitaem::{Cancel, Project};
 use axum::http::StatusCode;
 
 use crate::error::ApiError;
@@ -116,11 +116,18 @@ impl State {
 }
 
 /// Runs `work` on a thread of its own when the gate gives it a turn, within the request's
-/// timeout (waiting included).
+/// timeout (waiting included). When the request ends without its answer (past the timeout, or
+/// its client went away and the request's future was dropped), `work`'s statements are
+/// cancelled, and its turn goes to the next compute as soon as they stop.
 pub(crate) async fn blocking<T: Send + 'static>(
     state: &Arc<State>,
-    work: impl FnOnce(&Loaded) -> T + Send + 'static,
+    work: impl FnOnce(&Loaded, &Cancel) -> T + Send + 'static,
 ) -> Result<T, ApiError> {
+    let mut guard = CancelOnDrop {
+        cancel: Cancel::new(),
+        answered: false,
+    };
+    let cancel = guard.cancel.clone();
     let run = async {
         let turn = state.gate.enter().await?;
         let loaded = state.loaded();
@@ -129,7 +136,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
             .name("aitaem-compute".into())
             .spawn(move || {
                 let _turn = turn;
-                let _ = done.send(work(&loaded));
+                let _ = done.send(work(&loaded, &cancel));
             })
             .map_err(|e| {
                 ApiError::new(
@@ -146,15 +153,31 @@ pub(crate) async fn blocking<T: Send + 'static>(
             )
         })
     };
-    match tokio::time::timeout(state.options.timeout, run).await {
+    let answer = tokio::time::timeout(state.options.timeout, run).await;
+    guard.answered = matches!(answer, Ok(Ok(_)));
+    match answer {
         Ok(answer) => answer,
         Err(_) => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "Timeout",
             format!(
-                "no answer within {} s (the server's --timeout)",
+                "no answer within {} s (the server's --timeout); its statements were cancelled",
                 state.options.timeout.as_secs_f64()
             ),
         )),
+    }
+}
+
+/// Cancels a compute's statements when its request ends without the answer.
+struct CancelOnDrop {
+    cancel: Cancel,
+    answered: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.cancel.cancel();
+        }
     }
 }

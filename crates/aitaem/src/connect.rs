@@ -300,8 +300,9 @@ impl ConnectionManager {
         &self,
         backend: BackendKind,
         sql: &str,
+        cancel: &crate::Cancel,
     ) -> Result<std::result::Result<Vec<RecordBatch>, BackendError>> {
-        Ok(self.backend_of(backend)?.query(sql))
+        Ok(self.backend_of(backend)?.query(sql, cancel))
     }
 
     /// The backend's own plan of a statement.

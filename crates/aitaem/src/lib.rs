@@ -44,6 +44,7 @@
 )]
 
 pub mod backend;
+mod cancel;
 pub mod catalog;
 mod compute;
 pub mod config;
@@ -79,6 +80,7 @@ pub mod duckdb {
 }
 
 pub use backend::BackendKind;
+pub use cancel::Cancel;
 pub use catalog::Column;
 pub use compute::scan::{self, ScanEntry, ScanResult};
 pub use compute::{ComputeResult, MetricCompute};

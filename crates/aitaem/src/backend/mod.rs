@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 
+use crate::cancel::Cancel;
 use crate::catalog::{Column, Table};
 use crate::config::paths::PathResolver;
 use crate::config::{AccessMode, BackendConfig, SettingsReader};
@@ -209,9 +210,14 @@ pub(crate) trait Backend: Send + Sync {
     /// or file exists.
     fn table(&self, source: &SourceUri) -> Result<Table>;
 
-    /// Runs one read-only statement. A statement the backend rejects gives an error with the
-    /// position in `sql` it points at and the name it does not know, where the backend says.
-    fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, BackendError>;
+    /// Runs one read-only statement, stopped (as cancelled) when `cancel` is. A statement the
+    /// backend rejects gives an error with the position in `sql` it points at and the name it
+    /// does not know, where the backend says.
+    fn query(
+        &self,
+        sql: &str,
+        cancel: &Cancel,
+    ) -> std::result::Result<Vec<RecordBatch>, BackendError>;
 
     /// The backend's query plan of a statement, as text.
     fn explain(&self, sql: &str) -> std::result::Result<String, BackendError>;

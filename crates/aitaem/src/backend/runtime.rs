@@ -31,6 +31,17 @@ fn runtime() -> Result<&'static Runtime, BackendError> {
         })
 }
 
+/// Starts a future on the shared runtime without waiting for it (nothing happens when the
+/// runtime cannot start).
+pub(crate) fn spawn<F>(future: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    if let Ok(runtime) = runtime() {
+        runtime.spawn(future);
+    }
+}
+
 /// Runs a future to completion on the shared runtime, from any thread (also from inside
 /// another asynchronous runtime, by blocking a helper thread instead of the caller's worker).
 pub(crate) fn block_on<F>(future: F) -> Result<F::Output, BackendError>

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
+use crate::cancel::Cancel;
 use crate::connect::ConnectionManager;
 use crate::error::{BackendError, Error, Result};
 use crate::plan::{self, Plan, PlannedStatement};
@@ -128,14 +129,47 @@ impl<'a> MetricCompute<'a> {
         self.run(&self.plan(request)?)
     }
 
+    /// [`MetricCompute::compute`], whose statements stop when `cancel` is cancelled (from
+    /// another thread): the compute then fails with a `QueryExecutionError` whose backend error
+    /// is `Cancelled`.
+    ///
+    /// ```
+    /// use aitaem::{Cancel, ComputeRequest, ConnectionManager, MetricCompute, SpecCache};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let csv = dir.path().join("events.csv");
+    /// std::fs::write(&csv, "clicks\n3\n4\n").unwrap();
+    /// let metric = format!("metric:\n  name: clicks\n  source: duckdb://{}\n  numerator: SUM(clicks)\n", csv.display());
+    /// let specs = SpecCache::from_strings(&[&metric], &[], &[]).unwrap();
+    /// let connections = ConnectionManager::new();
+    /// let compute = MetricCompute::new(&specs, &connections);
+    /// let cancel = Cancel::new();
+    /// assert!(compute.compute_cancellable(&ComputeRequest::new(["clicks"]), &cancel).is_ok());
+    /// cancel.cancel();
+    /// let err = compute.compute_cancellable(&ComputeRequest::new(["clicks"]), &cancel).unwrap_err();
+    /// assert_eq!(err.backend_error().unwrap().kind(), aitaem::error::BackendErrorKind::Cancelled);
+    /// ```
+    pub fn compute_cancellable(
+        &self,
+        request: &ComputeRequest,
+        cancel: &Cancel,
+    ) -> Result<ComputeResult> {
+        self.run_cancellable(&self.plan(request)?, cancel)
+    }
+
     /// Runs a plan made by [`MetricCompute::plan`] (as [`MetricCompute::compute`] does, for
     /// callers that look at the plan first).
     pub fn run(&self, plan: &Plan) -> Result<ComputeResult> {
+        self.run_cancellable(plan, &Cancel::new())
+    }
+
+    /// [`MetricCompute::run`], stopped when `cancel` is (see
+    /// [`MetricCompute::compute_cancellable`]).
+    pub fn run_cancellable(&self, plan: &Plan, cancel: &Cancel) -> Result<ComputeResult> {
         let outcomes: Vec<Result<Vec<RecordBatch>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = plan
                 .statements()
                 .iter()
-                .map(|statement| scope.spawn(move || self.run_statement(statement)))
+                .map(|statement| scope.spawn(move || self.run_statement(statement, cancel)))
                 .collect();
             handles
                 .into_iter()
@@ -185,10 +219,14 @@ impl<'a> MetricCompute<'a> {
     }
 
     /// Runs one statement and unpivots its rows into the standard table.
-    fn run_statement(&self, statement: &PlannedStatement) -> Result<Vec<RecordBatch>> {
+    fn run_statement(
+        &self,
+        statement: &PlannedStatement,
+        cancel: &Cancel,
+    ) -> Result<Vec<RecordBatch>> {
         let batches = self
             .connections
-            .query(statement.backend, &statement.sql)?
+            .query(statement.backend, &statement.sql, cancel)?
             .map_err(|source| execution_error(statement, source))?;
         let layout = &statement.layout;
         match &layout.derive {

@@ -23,6 +23,7 @@ use super::dialect::BigQueryDialect as D;
 use super::{auth, convert};
 use crate::backend::runtime::block_on;
 use crate::backend::{Backend, BackendKind, char_position};
+use crate::cancel::Cancel;
 use crate::catalog::{Column, Table};
 use crate::config::paths::PathResolver;
 use crate::error::{BackendError, BackendErrorKind, Error, Result, close_names};
@@ -281,7 +282,13 @@ impl Backend for BigQuery {
         ))
     }
 
-    fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, BackendError> {
+    /// A BigQuery job is left to finish when `cancel` is cancelled (the service bills it
+    /// whatever happens to the client).
+    fn query(
+        &self,
+        sql: &str,
+        _cancel: &Cancel,
+    ) -> std::result::Result<Vec<RecordBatch>, BackendError> {
         // The service ends the job at its timeout; the client gives up a little later.
         let limit = self.settings.job_timeout + Duration::from_secs(30);
         block_on(async {
@@ -543,6 +550,7 @@ mod tests {
                         TIMESTAMP '2024-01-01 00:00:00+02' AS ts, CAST(NULL AS FLOAT64) AS z
                  UNION ALL
                  SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL",
+                &Cancel::new(),
             )
             .unwrap();
         let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();

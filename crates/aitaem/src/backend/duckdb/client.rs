@@ -14,6 +14,7 @@ use ::duckdb::{Config, Connection, InterruptHandle};
 use arrow::record_batch::RecordBatch;
 
 use crate::backend::{Backend, BackendKind};
+use crate::cancel::Cancel;
 use crate::catalog::{Column, Table};
 use crate::config::AccessMode;
 use crate::config::paths::{self, PathResolver, Resolved};
@@ -374,24 +375,49 @@ impl Backend for DuckDb {
         Ok(table)
     }
 
-    fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, BackendError> {
+    fn query(
+        &self,
+        sql: &str,
+        cancel: &Cancel,
+    ) -> std::result::Result<Vec<RecordBatch>, BackendError> {
         let conn = self.connection()?;
         let handle = conn.interrupt_handle();
         self.running
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(handle.clone());
-        let result = conn.execute_batch("BEGIN TRANSACTION").and_then(|()| {
-            conn.prepare(sql)
-                .and_then(|mut stmt| Ok(stmt.query_arrow([])?.collect::<Vec<RecordBatch>>()))
-        });
+        let stop = handle.clone();
+        let watch = cancel.watch(move || stop.interrupt());
+        let cancelled = || {
+            BackendError::new(
+                BackendErrorKind::Cancelled,
+                "INTERRUPT Error: the statement was cancelled",
+            )
+        };
+        // A statement starting after a cancel would clear DuckDB's interrupt: it does not start.
+        let result = if cancel.is_cancelled() {
+            Err(cancelled())
+        } else {
+            conn.execute_batch("BEGIN TRANSACTION")
+                .and_then(|()| conn.prepare(sql))
+                .map_err(|e| located(backend_error(e), sql))
+                .and_then(|mut stmt| {
+                    if cancel.is_cancelled() {
+                        return Err(cancelled());
+                    }
+                    stmt.query_arrow([])
+                        .map(|batches| batches.collect::<Vec<RecordBatch>>())
+                        .map_err(|e| located(backend_error(e), sql))
+                })
+        };
+        drop(watch);
         // Nothing a statement did is kept.
         let _ = conn.execute_batch("ROLLBACK");
         self.running
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|h| !Arc::ptr_eq(h, &handle));
-        result.map_err(|e| located(backend_error(e), sql))
+        result
     }
 
     fn interrupt(&self) {

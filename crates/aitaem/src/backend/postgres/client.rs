@@ -20,8 +20,9 @@ use super::copy::CopyReader;
 use super::dialect::PostgresDialect as D;
 use super::tls;
 use super::{PostgresConfig, SslMode};
-use crate::backend::runtime::block_on;
+use crate::backend::runtime::{block_on, spawn};
 use crate::backend::{Backend, BackendKind};
+use crate::cancel::Cancel;
 use crate::catalog::{Column, Table};
 use crate::config::paths::PathResolver;
 use crate::error::{BackendError, BackendErrorKind, Error, Result, close_names};
@@ -284,10 +285,34 @@ impl Backend for Postgres {
         Ok(Table::new(BackendKind::POSTGRES, relation))
     }
 
-    fn query(&self, sql: &str) -> std::result::Result<Vec<RecordBatch>, BackendError> {
+    fn query(
+        &self,
+        sql: &str,
+        cancel: &Cancel,
+    ) -> std::result::Result<Vec<RecordBatch>, BackendError> {
         let sql = sql.to_string();
+        let tls = self.tls.clone();
+        let cancel = cancel.clone();
         self.with_session(move |client| {
+            // The server stops the statement when asked on a connection of its own.
+            let token = client.cancel_token();
+            let watch = cancel.watch(move || {
+                let (token, tls) = (token.clone(), tls.clone());
+                spawn(async move {
+                    let _ = match tls {
+                        Some(tls) => token.cancel_query(tls).await,
+                        None => token.cancel_query(NoTls).await,
+                    };
+                });
+            });
             Box::pin(async move {
+                let _watch = watch;
+                if cancel.is_cancelled() {
+                    return Err(BackendError::new(
+                        BackendErrorKind::Cancelled,
+                        "canceling statement due to user request",
+                    ));
+                }
                 client
                     .batch_execute("BEGIN READ ONLY")
                     .await
@@ -485,6 +510,7 @@ mod tests {
                  UNION ALL
                  SELECT NULL, NULL, NULL, NULL, NULL, -0.0001, NULL, NULL, NULL, NULL, NULL, NULL,
                         NULL, NULL",
+                &Cancel::new(),
             )
             .unwrap();
         let batch = &batches[0];
@@ -532,7 +558,9 @@ mod tests {
             assert!(column(name).is_null(1), "{name}");
         }
         assert!(column("n").is_null(0));
-        let err = backend.query("SELECT point(1, 2) AS p").unwrap_err();
+        let err = backend
+            .query("SELECT point(1, 2) AS p", &Cancel::new())
+            .unwrap_err();
         assert!(err.message().contains("column `p` has type point"), "{err}");
     }
 }
