@@ -152,6 +152,12 @@ enum Command {
         /// The largest request body; larger ones get 413.
         #[arg(long, value_name = "BYTES", default_value = "1048576")]
         max_body: usize,
+        /// Serve HTTPS with this certificate chain (PEM; with --tls-key).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (PEM).
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Serve the project's tools to an AI assistant over MCP on stdin and stdout.
     #[command(
@@ -609,6 +615,8 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             max_queued,
             timeout,
             max_body,
+            tls_cert,
+            tls_key,
         } => {
             let defaults = aitaem_serve::ServeOptions::default();
             let token = match token_file {
@@ -622,10 +630,11 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 max_queued: max_queued.unwrap_or(defaults.max_queued),
                 timeout,
                 body_limit: max_body,
+                tls: tls_cert.zip(tls_key),
             };
             let server = aitaem_serve::Server::bind(connections.apply(specs.project()), options)
                 .map_err(serve_error)?;
-            eprintln!("aitaem: listening on http://{}", server.local_addr());
+            eprintln!("aitaem: listening on {}", server.url());
             server.run().map_err(serve_error)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -902,3 +902,98 @@ fn specs_reload_when_their_files_change() {
         get(&server, "/healthz").1["reload_error"].is_null()
     });
 }
+
+/// HTTPS with a certificate and key: a client that trusts the certificate gets its answers over
+/// TLS; plain HTTP gets none; a key that is not one stops the server before it listens.
+#[test]
+fn https_with_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let args = example_args();
+    let (cert_arg, key_arg) = (cert.display().to_string(), key.display().to_string());
+    let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+    all.extend(["--tls-cert", &cert_arg, "--tls-key", &key_arg]);
+    let server = Server::start(&all, &[]);
+    assert!(
+        server.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+    let curl = |extra: &[&str], url: &str| {
+        Command::new("curl")
+            .args(["-s", "--max-time", "60", "--cacert", &cert_arg])
+            .args(extra)
+            .arg(url)
+            .output()
+            .unwrap()
+    };
+    let out = curl(&[], &server.url("/healthz"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let health: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(health["status"], "ok");
+    let out = curl(
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"metrics": "revenue"}"#,
+        ],
+        &server.url("/v1/compute"),
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total = oracle("SELECT SUM(revenue) FROM EVENTS");
+    assert!(
+        close(answer["rows"][0][10].as_f64().unwrap(), total),
+        "{answer}"
+    );
+    // Plain HTTP to the TLS port: no answer.
+    let plain = server.url("/healthz").replace("https://", "http://");
+    let out = curl(&[], &plain);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("\"ok\""));
+    drop(server);
+
+    // A key file that holds no key: refused at start, naming the file.
+    std::fs::write(&key, "not a key\n").unwrap();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("aitaem"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &cert_arg,
+            "--tls-key",
+            &key_arg,
+        ])
+        .arg("--specs")
+        .arg(example())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("key.pem"), "{stderr}");
+}

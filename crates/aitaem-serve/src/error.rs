@@ -25,6 +25,9 @@ pub enum ServeError {
         "listening on {0}, which is not a loopback address, needs a token (--token-file or AITAEM_TOKEN)"
     )]
     TokenRequired(SocketAddr),
+    /// The TLS certificate or key could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The MCP session could not start or failed.
     #[error("MCP: {0}")]
     Mcp(String),

@@ -38,8 +38,10 @@ mod reload;
 mod response;
 mod state;
 mod telemetry;
+mod tls;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +65,8 @@ pub struct ServeOptions {
     pub timeout: Duration,
     /// The largest request body, in bytes.
     pub body_limit: usize,
+    /// HTTPS with this certificate chain and private key (PEM files), instead of HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Default for ServeOptions {
@@ -75,6 +79,7 @@ impl Default for ServeOptions {
             max_queued: 64 * cores,
             timeout: Duration::from_secs(300),
             body_limit: 1 << 20,
+            tls: None,
         }
     }
 }
@@ -88,6 +93,7 @@ pub(crate) struct Loaded {
 /// A server bound to its address, with its project loaded.
 pub struct Server {
     listener: std::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<state::State>,
 }
 
@@ -99,6 +105,10 @@ impl Server {
             return Err(ServeError::TokenRequired(options.listen));
         }
         let listen = options.listen;
+        let tls = match &options.tls {
+            Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+            None => None,
+        };
         let state = state::State::load(project, options)?;
         let bound = |source| ServeError::Bind {
             address: listen,
@@ -108,6 +118,7 @@ impl Server {
         listener.set_nonblocking(true).map_err(bound)?;
         Ok(Server {
             listener,
+            tls,
             state: Arc::new(state),
         })
     }
@@ -117,6 +128,12 @@ impl Server {
         self.listener
             .local_addr()
             .unwrap_or(self.state.options.listen)
+    }
+
+    /// Its base URL: `http://` or `https://` and the address.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr())
     }
 
     /// Answers requests until Ctrl-C or SIGTERM; then stops accepting, lets the requests in
@@ -133,13 +150,26 @@ impl Server {
                 tokio::net::TcpListener::from_std(self.listener).map_err(ServeError::Runtime)?;
             let stopping = self.state.stopping.clone();
             let watcher = tokio::spawn(reload::watch(self.state.clone()));
-            let served = axum::serve(listener, api::router(self.state))
-                .with_graceful_shutdown(async move {
-                    stop_signal().await;
-                    stopping.cancel();
-                })
-                .await
-                .map_err(ServeError::Runtime);
+            let router = api::router(self.state);
+            let stop = async move {
+                stop_signal().await;
+                stopping.cancel();
+            };
+            let served = match self.tls {
+                Some(acceptor) => {
+                    let listener =
+                        tls::TlsListener::new(listener, acceptor).map_err(ServeError::Runtime)?;
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(stop)
+                        .await
+                }
+                None => {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(stop)
+                        .await
+                }
+            }
+            .map_err(ServeError::Runtime);
             watcher.abort();
             served
         });
