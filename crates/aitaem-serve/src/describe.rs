@@ -1,11 +1,21 @@
 //! What the specs declare, as JSON: `GET /v1/metrics`, `/v1/slices` and `/v1/segments`.
 
 use aitaem::SpecCache;
-use aitaem::spec::{MetricKind, MetricSpec, SegmentKind, SegmentSpec, SliceKind, SliceSpec};
+use aitaem::spec::{
+    MetricKind, MetricSpec, NamedPredicate, SegmentKind, SegmentSpec, SliceKind, SliceSpec,
+};
 use serde_json::{Value, json};
 
 fn names(idents: &[aitaem::sql::Ident]) -> Vec<&str> {
     idents.iter().map(|i| i.name.as_str()).collect()
+}
+
+/// Named values as `[{"name", "where"}]`.
+fn named(values: &[NamedPredicate]) -> Value {
+    values
+        .iter()
+        .map(|v| json!({"name": v.name, "where": v.predicate.text}))
+        .collect()
 }
 
 /// A metric: name, description, format, and where its values come from (source, aggregates,
@@ -40,10 +50,7 @@ pub(crate) fn slice(spec: &SliceSpec) -> Value {
     match &spec.kind {
         SliceKind::Values(values) => {
             out["kind"] = json!("values");
-            out["values"] = values
-                .iter()
-                .map(|v| json!({"name": v.name, "where": v.predicate.text}))
-                .collect();
+            out["values"] = named(values);
         }
         SliceKind::Column { column, .. } => {
             out["kind"] = json!("column");
@@ -70,10 +77,7 @@ pub(crate) fn segment(spec: &SegmentSpec) -> Value {
     match &spec.kind {
         SegmentKind::Values(values) => {
             out["kind"] = json!("values");
-            out["values"] = values
-                .iter()
-                .map(|v| json!({"name": v.name, "where": v.predicate.text}))
-                .collect();
+            out["values"] = named(values);
         }
         SegmentKind::Columns(columns) => {
             out["kind"] = json!("columns");

@@ -139,11 +139,7 @@ impl Server {
     /// Answers requests until Ctrl-C or SIGTERM; then stops accepting, lets the requests in
     /// flight finish, and returns.
     pub fn run(self) -> Result<(), ServeError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("aitaem-serve")
-            .build()
-            .map_err(ServeError::Runtime)?;
+        let runtime = runtime("aitaem-serve")?;
         let state = self.state.clone();
         let served = runtime.block_on(async move {
             let listener =
@@ -173,8 +169,8 @@ impl Server {
             watcher.abort();
             served
         });
-        // Computes whose requests timed out may still run: stop their statements, and give
-        // them a moment to end before the backends close.
+        // Computes may still run (their requests were cut off as the server stopped): stop
+        // their statements, and give them a moment to end before the backends close.
         state.stop_computes(Duration::from_secs(10));
         served
     }
@@ -185,11 +181,7 @@ impl Server {
 pub fn mcp_stdio(project: Project, options: ServeOptions) -> Result<(), ServeError> {
     use rmcp::ServiceExt;
     let state = Arc::new(state::State::load(project, options)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("aitaem-mcp")
-        .build()
-        .map_err(ServeError::Runtime)?;
+    let runtime = runtime("aitaem-mcp")?;
     let served = runtime.block_on(async {
         let watcher = tokio::spawn(reload::watch(state.clone()));
         let running = mcp::Metrics::new(state.clone())
@@ -206,6 +198,15 @@ pub fn mcp_stdio(project: Project, options: ServeOptions) -> Result<(), ServeErr
     });
     state.stop_computes(Duration::from_secs(10));
     served
+}
+
+/// The asynchronous runtime that serves, its threads named `name`.
+fn runtime(name: &str) -> Result<tokio::runtime::Runtime, ServeError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(name)
+        .build()
+        .map_err(ServeError::Runtime)
 }
 
 /// Ctrl-C, or SIGTERM on Unix.

@@ -377,6 +377,21 @@ fn distinct_counts_by_entity() {
     }
 }
 
+/// The overall (no slice, no segment) value of each metric of an ungrouped request.
+fn overall_values(backend: &Backend, request: &ComputeRequest) -> impl Fn(&str) -> f64 {
+    let result = aitaem::MetricCompute::new(&backend.specs, &backend.connections)
+        .compute(request)
+        .unwrap_or_else(|e| panic!("{}: {e}", backend.name));
+    let rows = result.rows().unwrap();
+    let name = backend.name;
+    move |m: &str| {
+        rows.iter()
+            .find(|r| r.metric_name == m)
+            .and_then(|r| r.metric_value)
+            .unwrap_or_else(|| panic!("{name}: no {m}"))
+    }
+}
+
 /// Approximate distinct counts and quantiles run everywhere, within their error bounds (on
 /// this little data: exact counts, and a median between the two middle values).
 #[test]
@@ -384,16 +399,7 @@ fn approximate_aggregates_run_everywhere() {
     let request = ComputeRequest::new(["approx_users", "approx_median", "median"])
         .time_window("2024-02-26", "2024-03-04");
     for backend in backends() {
-        let result = aitaem::MetricCompute::new(&backend.specs, &backend.connections)
-            .compute(&request)
-            .unwrap_or_else(|e| panic!("{}: {e}", backend.name));
-        let rows = result.rows().unwrap();
-        let value = |m: &str| {
-            rows.iter()
-                .find(|r| r.metric_name == m)
-                .and_then(|r| r.metric_value)
-                .unwrap_or_else(|| panic!("{}: no {m}", backend.name))
-        };
+        let value = overall_values(&backend, &request);
         assert_eq!(value("approx_users"), 3.0, "{}", backend.name);
         // Amounts 10..80: the exact median is 45, between 40 and 50.
         assert_eq!(value("median"), 45.0, "{}", backend.name);
@@ -413,16 +419,7 @@ fn approximate_aggregates_run_everywhere() {
 fn approximate_aggregates_within_their_error_bounds() {
     let request = ComputeRequest::new(["approx_visitors", "approx_p90"]);
     for backend in backends() {
-        let result = aitaem::MetricCompute::new(&backend.specs, &backend.connections)
-            .compute(&request)
-            .unwrap_or_else(|e| panic!("{}: {e}", backend.name));
-        let rows = result.rows().unwrap();
-        let value = |m: &str| {
-            rows.iter()
-                .find(|r| r.metric_name == m)
-                .and_then(|r| r.metric_value)
-                .unwrap_or_else(|| panic!("{}: no {m}", backend.name))
-        };
+        let value = overall_values(&backend, &request);
         let count = value("approx_visitors");
         assert!((count - 3000.0).abs() <= 300.0, "{}: {count}", backend.name);
         let p90 = value("approx_p90");
