@@ -1,5 +1,6 @@
 //! The OpenAPI 3 description of the HTTP endpoints (`GET /v1/openapi.json`).
 
+use aitaem::{Comparison, PeriodType, WeekStart};
 use serde_json::{Value, json};
 
 /// The document.
@@ -132,11 +133,11 @@ pub(crate) fn compute_request(sql: bool) -> Value {
         "where": names("SQL predicates on the source rows, all of which must hold"),
         "time_window": {"description": "[start, end): dates or date-times", "type": "array",
             "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
-        "period": {"type": "string", "enum": ["all_time", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]},
+        "period": {"type": "string", "enum": PeriodType::ALL.map(PeriodType::as_str)},
         "by_entity": {"type": "string", "description": "a column: a row per value"},
-        "week_start": {"type": "string", "enum": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]},
+        "week_start": {"type": "string", "enum": WeekStart::ALL.map(WeekStart::as_str)},
         "fill_gaps": {"type": "boolean", "description": "every period of the window for every series"},
-        "compare": {"type": "string", "enum": ["previous_period", "previous_year"]},
+        "compare": {"type": "string", "enum": [Comparison::PreviousPeriod.as_str(), Comparison::PreviousYear.as_str()]},
         "share": {"type": "boolean", "description": "each value over its slice's total"},
         "cumulative": {"type": "boolean", "description": "running values from the window's start"},
         "rolling": {"type": "integer", "minimum": 1, "description": "values over the last N periods"},
