@@ -40,8 +40,6 @@ EXAMPLE = os.path.join(run.ROOT, "examples", "ads")
 SMALL = {"metrics": ["revenue"], "slices": ["device"], "time_window": ["2024-06-01", "2024-07-01"]}
 SMALL_BENCH = {"metrics": ["revenue_total"], "slices": ["campaign_type"],
                "time_window": ["2024-06-01", "2024-07-01"]}
-SMALL_WORKLOAD = {"metrics": ["revenue"], "slices": ["device"], "segments": None,
-                  "time_window": ["2024-06-01", "2024-07-01"], "period_type": "all_time", "by_entity": None}
 
 
 class Server:
@@ -140,7 +138,7 @@ def main():
     ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"), help="markdown output ('-': stdout only)")
     args = ap.parse_args()
     bins = run.build("release")
-    over, lines = [], []
+    over = []
 
     # Start-up to the first answered request, and to the first compute (medians of 5 starts).
     startups, first_computes = [], []
@@ -173,7 +171,7 @@ def main():
         sequential = [compute(connection, SMALL_BENCH)[2] for _ in range(300)]
     finally:
         server.stop()
-    workload = dict(SMALL_WORKLOAD, metrics=SMALL_BENCH["metrics"], slices=SMALL_BENCH["slices"])
+    workload = dict(SMALL_BENCH, segments=None, period_type="all_time", by_entity=None)
     _, _, out = run.run([bins["compute_warm"], "--specs", os.path.join(HERE, "specs"), "--connections",
                          "connections.yaml", "--workload", json.dumps(workload), "--runs", "301",
                          "--out", os.path.join(small_data, "serve_small.csv")], cwd=small_data, capture=True)

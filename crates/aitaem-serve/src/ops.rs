@@ -92,22 +92,20 @@ pub(crate) fn list(state: &State, kind: &str) -> Value {
     describe::all(&state.loaded().specs, kind)
 }
 
-/// One spec by name, whatever its kind: `{"kind": ..., "spec": ...}`, or 404 with suggestions.
+/// One spec by name, whatever its kind: `{"kind": ..., "spec": ...}`, or 404 with the metric
+/// lookup's suggestions.
 pub(crate) fn describe(state: &State, name: &str) -> Result<Value, ApiError> {
     let loaded = state.loaded();
     let specs = &loaded.specs;
-    if let Ok(metric) = specs.metric(name) {
-        return Ok(json!({"kind": "metric", "spec": describe::metric(metric)}));
-    }
+    let missing = match specs.metric(name) {
+        Ok(metric) => return Ok(json!({"kind": "metric", "spec": describe::metric(metric)})),
+        Err(err) => err,
+    };
     if let Ok(slice) = specs.slice(name) {
         return Ok(json!({"kind": "slice", "spec": describe::slice(slice)}));
     }
-    match specs.segment(name) {
-        Ok(segment) => Ok(json!({"kind": "segment", "spec": describe::segment(segment)})),
-        Err(_) => {
-            // The metric lookup's error names the closest metrics.
-            let err = specs.metric(name).err().map(|e| ApiError::engine(&e));
-            Err(err.unwrap_or_else(|| ApiError::bad_request(format!("no spec named `{name}`"))))
-        }
+    if let Ok(segment) = specs.segment(name) {
+        return Ok(json!({"kind": "segment", "spec": describe::segment(segment)}));
     }
+    Err(ApiError::engine(&missing))
 }

@@ -247,6 +247,15 @@ impl Postgres {
     }
 }
 
+/// Asks the server, on a connection of its own, to stop the statement running on a session
+/// (nothing happens when it has ended).
+async fn cancel_query(token: CancelToken, tls: Option<MakeRustlsConnect>) {
+    let _ = match tls {
+        Some(tls) => token.cancel_query(tls).await,
+        None => token.cancel_query(NoTls).await,
+    };
+}
+
 impl Backend for Postgres {
     fn interrupt(&self) {
         let tokens: Vec<CancelToken> = self
@@ -259,10 +268,7 @@ impl Backend for Postgres {
         let tls = self.tls.clone();
         let _ = block_on(async move {
             for token in tokens {
-                let _ = match &tls {
-                    Some(tls) => token.cancel_query(tls.clone()).await,
-                    None => token.cancel_query(NoTls).await,
-                };
+                cancel_query(token, tls.clone()).await;
             }
         });
     }
@@ -297,13 +303,7 @@ impl Backend for Postgres {
             // The server stops the statement when asked on a connection of its own.
             let token = client.cancel_token();
             let watch = cancel.watch(move || {
-                let (token, tls) = (token.clone(), tls.clone());
-                spawn(async move {
-                    let _ = match tls {
-                        Some(tls) => token.cancel_query(tls).await,
-                        None => token.cancel_query(NoTls).await,
-                    };
-                });
+                spawn(cancel_query(token.clone(), tls.clone()));
             });
             Box::pin(async move {
                 let _watch = watch;
