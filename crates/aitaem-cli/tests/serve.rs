@@ -318,6 +318,19 @@ fn listings_scan_and_sql() {
         sql["derived_metrics"],
         json!([{"name": "revenue_per_user", "expression": "revenue / unique_users"}])
     );
+    // With `explain`, DuckDB's own plan of the statement (it reads the events file).
+    let (status, explained) = post(
+        &server,
+        "/v1/sql",
+        &json!({"metrics": ["revenue"], "explain": true}),
+    );
+    assert_eq!(status, 200, "{explained}");
+    let plan = explained["statements"][0]["explain"].as_str().unwrap();
+    assert!(
+        plan.contains("events.csv") || plan.contains("READ_CSV"),
+        "{plan}"
+    );
+    assert!(explained["statements"][0].get("estimated_bytes").is_none());
     let (status, document) = get(&server, "/v1/openapi.json");
     assert_eq!(status, 200);
     assert_eq!(document["openapi"], "3.0.3");
