@@ -124,9 +124,10 @@ enum Command {
         #[arg(long = "from-csv", value_name = "CSV", required = true, num_args = 1..)]
         from_csv: Vec<PathBuf>,
     },
-    /// Serve the project's metrics over HTTP (JSON, CSV, Arrow) until Ctrl-C or SIGTERM.
+    /// Serve the project's metrics over HTTP (JSON, CSV, Arrow), and Arrow Flight SQL with
+    /// --flight, until Ctrl-C or SIGTERM.
     #[command(
-        after_help = "Examples:\n  aitaem serve --specs examples/ads\n  curl -s localhost:8080/v1/compute -d '{\"metrics\": [\"revenue\"], \"slices\": [\"device\"]}'\n  AITAEM_TOKEN=secret aitaem serve --specs examples/ads --listen 0.0.0.0:8080"
+        after_help = "Examples:\n  aitaem serve --specs examples/ads\n  curl -s localhost:8080/v1/compute -d '{\"metrics\": [\"revenue\"], \"slices\": [\"device\"]}'\n  aitaem serve --specs examples/ads --flight 127.0.0.1:50051\n  AITAEM_TOKEN=secret aitaem serve --specs examples/ads --listen 0.0.0.0:8080"
     )]
     Serve {
         #[command(flatten)]
@@ -136,6 +137,9 @@ enum Command {
         /// The address to listen on (port 0: any free port).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Also answer Arrow Flight SQL (for BI tools and ADBC/JDBC clients) on this address.
+        #[arg(long, value_name = "ADDR")]
+        flight: Option<std::net::SocketAddr>,
         /// A file holding the bearer token requests must carry (else $AITAEM_TOKEN); needed
         /// to listen on anything but a loopback address.
         #[arg(long, value_name = "FILE")]
@@ -610,6 +614,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             specs,
             connections,
             listen,
+            flight,
             token_file,
             max_concurrent,
             max_queued,
@@ -631,10 +636,19 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 timeout,
                 body_limit: max_body,
                 tls: tls_cert.zip(tls_key),
+                flight,
             };
             let server = aitaem_serve::Server::bind(connections.apply(specs.project()), options)
                 .map_err(serve_error)?;
             eprintln!("aitaem: listening on {}", server.url());
+            if let Some(address) = server.flight_addr() {
+                let scheme = if server.url().starts_with("https") {
+                    "grpc+tls"
+                } else {
+                    "grpc"
+                };
+                eprintln!("aitaem: Flight SQL on {scheme}://{address}");
+            }
             server.run().map_err(serve_error)?;
             Ok(ExitCode::SUCCESS)
         }

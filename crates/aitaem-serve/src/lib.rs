@@ -14,6 +14,11 @@
 //! | `GET /v1/openapi.json` | an OpenAPI 3 description of all of it |
 //! | `/mcp` | the MCP tools (streamable HTTP), for AI assistants; also over stdio ([`mcp_stdio`]) |
 //!
+//! With [`ServeOptions::flight`], it also answers Arrow Flight SQL on a second address, for BI
+//! tools and ADBC/JDBC clients: the standard result is the table `metrics`, and a query's
+//! predicates on `metric_name`, `slice_type`, `segment_name`, `period_type` and the period
+//! dates are the compute it runs.
+//!
 //! A compute's body is the request the command line and Python take, as JSON:
 //!
 //! ```json
@@ -30,6 +35,7 @@ mod api;
 mod body;
 mod describe;
 mod error;
+mod flight;
 mod gate;
 mod mcp;
 mod openapi;
@@ -65,8 +71,11 @@ pub struct ServeOptions {
     pub timeout: Duration,
     /// The largest request body, in bytes.
     pub body_limit: usize,
-    /// HTTPS with this certificate chain and private key (PEM files), instead of HTTP.
+    /// HTTPS with this certificate chain and private key (PEM files), instead of HTTP; Flight
+    /// SQL then uses TLS too.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Also answer Arrow Flight SQL on this address (port 0: any free port).
+    pub flight: Option<SocketAddr>,
 }
 
 impl Default for ServeOptions {
@@ -80,6 +89,7 @@ impl Default for ServeOptions {
             timeout: Duration::from_secs(300),
             body_limit: 1 << 20,
             tls: None,
+            flight: None,
         }
     }
 }
@@ -94,6 +104,10 @@ pub(crate) struct Loaded {
 pub struct Server {
     listener: std::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    flight: Option<(
+        std::net::TcpListener,
+        Option<tonic::transport::ServerTlsConfig>,
+    )>,
     state: Arc<state::State>,
 }
 
@@ -101,24 +115,30 @@ impl Server {
     /// Loads the project and binds the address. Fails on a project that does not load, on an
     /// address that cannot be bound, and on a non-loopback address without a token.
     pub fn bind(project: Project, options: ServeOptions) -> Result<Server, ServeError> {
-        if !options.listen.ip().is_loopback() && options.token.is_none() {
-            return Err(ServeError::TokenRequired(options.listen));
+        for address in std::iter::once(options.listen).chain(options.flight) {
+            if !address.ip().is_loopback() && options.token.is_none() {
+                return Err(ServeError::TokenRequired(address));
+            }
         }
-        let listen = options.listen;
         let tls = match &options.tls {
             Some((cert, key)) => Some(tls::acceptor(cert, key)?),
             None => None,
         };
-        let state = state::State::load(project, options)?;
-        let bound = |source| ServeError::Bind {
-            address: listen,
-            source,
+        let flight_tls = match (&options.tls, options.flight) {
+            (Some((cert, key)), Some(_)) => Some(flight::tls(cert, key)?),
+            _ => None,
         };
-        let listener = std::net::TcpListener::bind(listen).map_err(bound)?;
-        listener.set_nonblocking(true).map_err(bound)?;
+        let (listen, flight_address) = (options.listen, options.flight);
+        let state = state::State::load(project, options)?;
+        let listener = listen_on(listen)?;
+        let flight = match flight_address {
+            Some(address) => Some((listen_on(address)?, flight_tls)),
+            None => None,
+        };
         Ok(Server {
             listener,
             tls,
+            flight,
             state: Arc::new(state),
         })
     }
@@ -128,6 +148,11 @@ impl Server {
         self.listener
             .local_addr()
             .unwrap_or(self.state.options.listen)
+    }
+
+    /// The address Flight SQL listens on, when it does.
+    pub fn flight_addr(&self) -> Option<SocketAddr> {
+        self.flight.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// Its base URL: `http://` or `https://` and the address.
@@ -146,6 +171,20 @@ impl Server {
                 tokio::net::TcpListener::from_std(self.listener).map_err(ServeError::Runtime)?;
             let stopping = self.state.stopping.clone();
             let watcher = tokio::spawn(reload::watch(self.state.clone()));
+            let flight = match self.flight {
+                Some((listener, tls)) => {
+                    let listener =
+                        tokio::net::TcpListener::from_std(listener).map_err(ServeError::Runtime)?;
+                    let stopped = self.state.stopping.clone();
+                    Some(tokio::spawn(flight::serve(
+                        self.state.clone(),
+                        listener,
+                        tls,
+                        async move { stopped.cancelled().await },
+                    )))
+                }
+                None => None,
+            };
             let router = api::router(self.state);
             let stop = async move {
                 stop_signal().await;
@@ -167,7 +206,13 @@ impl Server {
             }
             .map_err(ServeError::Runtime);
             watcher.abort();
-            served
+            let flight = match flight {
+                Some(flight) => flight
+                    .await
+                    .unwrap_or_else(|e| Err(ServeError::Runtime(std::io::Error::other(e)))),
+                None => Ok(()),
+            };
+            served.and(flight)
         });
         // Computes may still run (their requests were cut off as the server stopped): stop
         // their statements, and give them a moment to end before the backends close.
@@ -198,6 +243,14 @@ pub fn mcp_stdio(project: Project, options: ServeOptions) -> Result<(), ServeErr
     });
     state.stop_computes(Duration::from_secs(10));
     served
+}
+
+/// A listener on `address`, ready for the runtime.
+fn listen_on(address: SocketAddr) -> Result<std::net::TcpListener, ServeError> {
+    let bound = |source| ServeError::Bind { address, source };
+    let listener = std::net::TcpListener::bind(address).map_err(bound)?;
+    listener.set_nonblocking(true).map_err(bound)?;
+    Ok(listener)
 }
 
 /// The asynchronous runtime that serves, its threads named `name`.

@@ -168,6 +168,12 @@ pub(crate) async fn blocking<T: Send + 'static>(
     }
 }
 
+/// Whether a secret given by a caller is the token, compared in constant time.
+pub(crate) fn same_secret(given: &str, token: &str) -> bool {
+    let (a, b) = (given.as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Cancels a compute's statements when its request ends without the answer.
 struct CancelOnDrop {
     cancel: Cancel,
