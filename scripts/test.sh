@@ -8,7 +8,8 @@
 # missing and starts it on free local ports; points the tests at both (AITAEM_TEST_POSTGRES*,
 # AITAEM_TEST_BIGQUERY*), and stops them afterwards, also when tests fail. Then builds the Python
 # package into a virtualenv (with its test requirements from PyPI) and runs its tests against the
-# same servers. Extra arguments go to `cargo test`.
+# same servers, then the original aitaem's own test suite against it (python/original-tests).
+# Extra arguments go to `cargo test`.
 #
 # Every suite runs even when an earlier one fails; the failures are listed at the end and the
 # script exits non-zero.
@@ -139,6 +140,9 @@ if (
     export AITAEM_CLI="${CARGO_TARGET_DIR:-$PWD/target}/$host/debug/aitaem"
     "$PY_VENV/bin/python" -m pytest -q python/tests --doctest-modules python/aitaem ||
         failed+=("Python tests (pytest)")
+    # The original aitaem's own test suite (from its sdist on PyPI), as the drop-in contract.
+    "$PY_VENV/bin/python" python/original-tests/run.py ||
+        failed+=("the original's test suite (python/original-tests)")
 else
     failed+=("the Python package's build (maturin develop)")
 fi

@@ -426,6 +426,4 @@ impl FlightSqlService for Metrics {
     ) -> Result<Response<DataStream>, Status> {
         one(query.into_builder(&SQL_INFO).build())
     }
-
-    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
 }
