@@ -162,7 +162,7 @@ class MetricCompute:
         if rolling is not None:
             request = request.rolling(rolling)
         table = _native.compute(
-            self.spec_cache._store, self.connection_manager._connections, request
+            self.spec_cache._store, self.connection_manager._native, request
         )
         for notice in table.notices:
             logger.warning("%s", notice)
@@ -176,7 +176,7 @@ class MetricCompute:
         A slice fits a metric when every column it reads is in the metric's table; a segment
         fits when at least one of its join keys (``join_keys``, or ``entity_id``) is.
         """
-        rows = _native.scan(self.spec_cache._store, self.connection_manager._connections)
+        rows = _native.scan(self.spec_cache._store, self.connection_manager._native)
         return ScanResult(
             results=tuple(
                 CompatibilityResult(

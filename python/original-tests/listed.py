@@ -67,8 +67,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    stats = terminalreporter.stats
     terminalreporter.write_line(
-        "original suite: "
+        f"original suite: passed: {len(stats.get('passed', []))}, "
+        f"skipped by the suite: {len(stats.get('skipped', []))}, "
         + ", ".join(
             f"{kind}: {COUNTS[kind]} tests" + (f" and {FILES[kind]} files" if FILES[kind] else "")
             for kind in LISTS

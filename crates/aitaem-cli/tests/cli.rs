@@ -487,7 +487,7 @@ fn compute_errors_start_with_their_kind() {
         "SpecNotFoundError: no metric named `revenu`; did you mean `revenue`",
     ));
     run(&["revenue", "--period", "monthly"]).stderr(predicate::str::starts_with(
-        "QueryBuildError: period `monthly` needs a time window",
+        "QueryBuildError: period `monthly` requires time_window",
     ));
     run(&["known_users", "--time-window", "2024-01-01,2024-02-01"])
         .stderr(predicate::str::contains("`known_users` has none"));

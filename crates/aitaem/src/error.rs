@@ -409,7 +409,7 @@ impl std::error::Error for BackendError {
 /// let problem = RequestError::PeriodNeedsWindow { period: PeriodType::Daily };
 /// assert_eq!(
 ///     problem.to_string(),
-///     "period `daily` needs a time window; give one (e.g. `--time-window 2024-01-01,2025-01-01`)"
+///     "period `daily` requires time_window; give one (e.g. `--time-window 2024-01-01,2025-01-01`)"
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -579,7 +579,7 @@ impl fmt::Display for RequestError {
             RequestError::InvalidName { reason } => f.write_str(reason),
             RequestError::PeriodNeedsWindow { period } => write!(
                 f,
-                "period `{period}` needs a time window; give one (e.g. `--time-window 2024-01-01,2025-01-01`)"
+                "period `{period}` requires time_window; give one (e.g. `--time-window 2024-01-01,2025-01-01`)"
             ),
             RequestError::NoTimestamp { period, metrics } => {
                 let what = if *period == PeriodType::AllTime {
@@ -595,7 +595,7 @@ impl fmt::Display for RequestError {
             }
             RequestError::EntityNotDeclared { column, metrics } => write!(
                 f,
-                "by_entity `{column}` is not declared in the `entities` of {}; add it there to allow this breakdown",
+                "by_entity='{column}' is not declared in the `entities` of {}; add it there to allow this breakdown",
                 quoted(metrics)
             ),
             RequestError::WeekStartNeedsWeekly { week_start, period } => write!(

@@ -368,7 +368,7 @@ impl Decoder {
         match text {
             Some(text) if !text.trim().is_empty() => Some((text, at)),
             Some(_) => {
-                self.issue(at, field, "must not be empty", None);
+                self.issue(at, field, "must be a non-empty string", None);
                 None
             }
             None => {

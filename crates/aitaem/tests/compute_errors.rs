@@ -104,7 +104,7 @@ fn time_options_are_checked() {
         &p,
         ComputeRequest::new(["revenue"]).period(PeriodType::Monthly),
         "QueryBuildError",
-        &["period `monthly` needs a time window"],
+        &["period `monthly` requires time_window"],
     );
     assert_error(
         &p,
@@ -147,7 +147,7 @@ fn entity_and_join_key_are_checked() {
         &p,
         ComputeRequest::new(["revenue", "revenue_avg"]).by_entity("user_id"),
         "QueryBuildError",
-        &["by_entity `user_id` is not declared", "`revenue_avg`"],
+        &["by_entity='user_id' is not declared", "`revenue_avg`"],
     );
     assert_error(
         &p,

@@ -35,8 +35,9 @@ class ConnectionManager:
             tmp_dir: Accepted for compatibility and not used: results are held in memory as
                 Arrow data, so a computation over several backends needs no scratch database.
         """
-        self._connections = _native.Connections()
-        self._connectors: Dict[str, IbisConnector] = {}
+        # The engine's connections, and a connector per backend, in the order they were added.
+        self._native = _native.Connections()
+        self._connections: Dict[str, IbisConnector] = {}
         self._tmp_dir = tmp_dir
 
     @classmethod
@@ -56,7 +57,9 @@ class ConnectionManager:
                 "Check that the file path is correct and the file exists."
             )
         manager = cls(tmp_dir=tmp_dir)
-        manager._connections = _native.Connections.from_yaml(str(yaml_path))
+        manager._native = _native.Connections.from_yaml(str(yaml_path))
+        for backend_type in manager._native.backends():
+            manager._connections[backend_type] = IbisConnector._of(backend_type, manager._native)
         return manager
 
     def add_connection(
@@ -78,7 +81,7 @@ class ConnectionManager:
                 settings are invalid.
             UnsupportedBackendError: for an unknown backend.
         """
-        if self._connections.has(backend_type):
+        if backend_type in self._connections or self._native.has(backend_type):
             raise ConfigurationError(
                 f"A connection for backend '{backend_type}' already exists.\n\n"
                 "Close the existing connections before adding a new one:\n"
@@ -89,10 +92,11 @@ class ConnectionManager:
                 raise ConfigurationError(
                     f"The connector is a {connector.backend_type} connector, not {backend_type}"
                 )
-            self._connections.adopt(connector._require(), backend_type)
-            self._connectors[backend_type] = connector
+            self._native.adopt(connector._require(), backend_type)
+            self._connections[backend_type] = connector
             return
-        self._connections.add(backend_type, _settings(config))
+        self._native.add(backend_type, _settings(config))
+        self._connections[backend_type] = IbisConnector._of(backend_type, self._native)
 
     def get_connection(self, backend_type: str) -> IbisConnector:
         """The connector of ``backend_type``.
@@ -100,7 +104,7 @@ class ConnectionManager:
         Raises:
             ConnectionNotFoundError: if no such connection is configured.
         """
-        if backend_type not in self.backend_types:
+        if backend_type not in self._connections:
             raise ConnectionNotFoundError(
                 f"No connection configured for backend '{backend_type}'\n\n"
                 "Add the connection to your connections.yaml:\n"
@@ -109,9 +113,7 @@ class ConnectionManager:
                 "Or call add_connection():\n"
                 f"  manager.add_connection('{backend_type}', ...)"
             )
-        if backend_type not in self._connectors:
-            self._connectors[backend_type] = IbisConnector._of(backend_type, self._connections)
-        return self._connectors[backend_type]
+        return self._connections[backend_type]
 
     def get_connection_for_source(self, source_uri: str) -> IbisConnector:
         """The connector that reads ``source_uri``.
@@ -129,7 +131,7 @@ class ConnectionManager:
         Raises:
             TableNotFoundError: if the table or file does not exist.
         """
-        return self._connections.describe(source_uri)
+        return self._native.describe(source_uri)
 
     @staticmethod
     def parse_source_uri(uri: str) -> Tuple[str, str, str]:
@@ -160,15 +162,27 @@ class ConnectionManager:
 
     def close_all(self) -> None:
         """Closes every connection and forgets them."""
-        self._connections.close()
-        for connector in self._connectors.values():
+        self._native.close()
+        for connector in self._connections.values():
             connector._closed = True
-        self._connectors.clear()
+        self._connections.clear()
 
     @property
     def backend_types(self) -> List[str]:
-        """The backends with a connection, e.g. ``['duckdb', 'postgres']``."""
-        return list(self._connections.backends())
+        """The backends with a connection, in the order they were added, e.g.
+        ``['duckdb', 'postgres']``."""
+        return list(self._connections)
+
+    @property
+    def requires_compute_lock(self) -> bool:
+        """Whether the original library needed computes on this manager to run one at a time:
+        when DuckDB is a backend, or when there are several backends.
+
+        This engine can run computes at once on any backend (the GIL is released while they
+        run), so callers need no lock; the value is the original's, for code that decides on
+        it.
+        """
+        return "duckdb" in self._connections or len(self._connections) > 1
 
     def __repr__(self) -> str:
         return f"ConnectionManager(backends={self.backend_types})"

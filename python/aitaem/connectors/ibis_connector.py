@@ -50,6 +50,8 @@ class IbisConnector:
         self.backend_type = backend_type
         self._connections: Optional[Any] = None
         self._closed = False
+        # The settings given to connect(), for build_source_uri().
+        self._settings: Dict[str, Any] = {}
 
     @classmethod
     def _of(cls, backend_type: str, connections: Any) -> "IbisConnector":
@@ -81,6 +83,7 @@ class IbisConnector:
         connections.open(self.backend_type)
         self._connections = connections
         self._closed = False
+        self._settings = config
 
     def _require(self) -> Any:
         if self._connections is None:
@@ -105,6 +108,29 @@ class IbisConnector:
         uris: List[str] = self._require().list_tables(self.backend_type)
         self._closed = False
         return uris
+
+    def build_source_uri(self, table_name: str) -> Optional[str]:
+        """A source URI for a table of this connection, as :meth:`list_tables` names it; ``None``
+        when the connection cannot say where the table is (not connected with
+        :meth:`connect`, or a PostgreSQL or BigQuery connection without a schema or dataset
+        of its own: use :meth:`source_uris` then).
+
+        Example:
+            >>> connector = IbisConnector("duckdb")
+            >>> connector.connect(":memory:")
+            >>> connector.build_source_uri("events")
+            'duckdb://:memory:/events'
+        """
+        if self._connections is None or not self._settings:
+            return None
+        if self.backend_type == "duckdb":
+            return f"duckdb://{self._settings['path']}/{table_name}"
+        if self.backend_type == "postgres" and self._settings.get("schema"):
+            return f"postgres://{self._settings['schema']}/{table_name}"
+        if self.backend_type == "bigquery" and self._settings.get("dataset_id"):
+            project = self._settings.get("project_id")
+            return f"bigquery://{project}.{self._settings['dataset_id']}.{table_name}"
+        return None
 
     def get_table(self, table_name: str, database: Optional[str] = None) -> Any:
         """Not available: tables are not exposed as ibis expressions. Use

@@ -137,15 +137,29 @@ class SpecCache:
     def __init__(self) -> None:
         """An empty cache; use :meth:`from_yaml` or :meth:`from_string` to load specs, or
         :meth:`add`."""
+        # The engine's store validates every change; these hold the spec objects themselves,
+        # in the order they came in, so that a spec added is the one given back.
         self._store = _native.SpecStore()
-        self._views: Optional[Dict[str, Mapping[str, Any]]] = None
-        self._views_version = -1
+        self._metrics: Dict[str, MetricSpec] = {}
+        self._slices: Dict[str, SliceSpec] = {}
+        self._segments: Dict[str, SegmentSpec] = {}
 
     @classmethod
-    def _wrap(cls, store: Any) -> "SpecCache":
+    def _wrap(cls, store: Any, order: Optional[Dict[str, List[str]]] = None) -> "SpecCache":
+        """A cache over a loaded store; ``order`` lists each kind's names in declaration order
+        (the rest follow by name)."""
         cache = cls()
         cache._store = store
+        for kind, spec_class in _CLASSES.items():
+            specs = {f["name"]: spec_class._from_fields(f) for f in store.specs(kind)}
+            first = [n for n in (order or {}).get(kind, []) if n in specs]
+            specs_of = cache._of(kind)
+            for name in first + [n for n in specs if n not in first]:
+                specs_of.setdefault(name, specs[name])
         return cache
+
+    def _of(self, kind: str) -> Dict[str, Any]:
+        return {"metric": self._metrics, "slice": self._slices, "segment": self._segments}[kind]
 
     @classmethod
     def from_yaml(
@@ -177,11 +191,12 @@ class SpecCache:
         Raises:
             SpecValidationError: if any spec is invalid.
         """
-        return cls._wrap(
-            _native.SpecStore.from_strings(
-                _texts(metric_yaml), _texts(slice_yaml), _texts(segment_yaml)
-            )
-        )
+        texts = {kind: _texts(t) for kind, t in
+                 (("metric", metric_yaml), ("slice", slice_yaml), ("segment", segment_yaml))}
+        store = _native.SpecStore.from_strings(texts["metric"], texts["slice"], texts["segment"])
+        order = {kind: [_native.parse_spec(t, kind, None)["name"] for t in ts]
+                 for kind, ts in texts.items()}
+        return cls._wrap(store, order)
 
     def add(self, spec: AnySpec) -> None:
         """Adds a spec. The cache is unchanged if it fails.
@@ -192,6 +207,7 @@ class SpecCache:
         """
         kind = _kind_of(spec)
         self._store.add(kind, _io.to_yaml(kind, spec._document()))
+        self._of(kind)[spec.name] = spec
 
     def update(self, spec: AnySpec) -> None:
         """Replaces the spec of the same kind and name. The cache is unchanged if it fails.
@@ -202,6 +218,7 @@ class SpecCache:
         """
         kind = _kind_of(spec)
         self._store.update(kind, _io.to_yaml(kind, spec._document()))
+        self._of(kind)[spec.name] = spec
 
     def remove(self, spec_type: str, name: str) -> None:
         """Removes the spec of ``spec_type`` (``"metric"``, ``"slice"`` or ``"segment"``)
@@ -214,54 +231,51 @@ class SpecCache:
         if spec_type not in _CLASSES:
             raise ValueError(f"Unknown spec_type: {spec_type!r}")
         self._store.remove(spec_type, name)
+        self._of(spec_type).pop(name, None)
 
     def clear(self) -> None:
         """Removes every spec."""
         self._store.clear()
+        for kind in _CLASSES:
+            self._of(kind).clear()
 
     @property
     def version(self) -> int:
         """A counter that increases with every change (add, update, remove, clear)."""
         return self._store.version
 
-    def _view(self, kind: str) -> Mapping[str, Any]:
-        version = self._store.version
-        if self._views is None or self._views_version != version:
-            self._views = {
-                k: MappingProxyType(
-                    {f["name"]: cls._from_fields(f) for f in self._store.specs(k)}
-                )
-                for k, cls in _CLASSES.items()
-            }
-            self._views_version = version
-        return self._views[kind]
-
     @property
     def metrics(self) -> Mapping[str, MetricSpec]:
-        """Read-only mapping of metric name to :class:`MetricSpec`."""
-        return self._view("metric")
+        """Read-only mapping of metric name to :class:`MetricSpec`, in the order they came in."""
+        return MappingProxyType(self._metrics)
 
     @property
     def slices(self) -> Mapping[str, SliceSpec]:
-        """Read-only mapping of slice name to :class:`SliceSpec`."""
-        return self._view("slice")
+        """Read-only mapping of slice name to :class:`SliceSpec`, in the order they came in."""
+        return MappingProxyType(self._slices)
 
     @property
     def segments(self) -> Mapping[str, SegmentSpec]:
-        """Read-only mapping of segment name to :class:`SegmentSpec`."""
-        return self._view("segment")
+        """Read-only mapping of segment name to :class:`SegmentSpec`, in the order they came in."""
+        return MappingProxyType(self._segments)
+
+    def _get(self, kind: str, name: str) -> Any:
+        found = self._of(kind).get(name)
+        if found is None:
+            self._store.get(kind, name)  # raises SpecNotFoundError, with suggestions
+        return found
 
     def get_metric(self, name: str) -> MetricSpec:
         """The metric called ``name`` (:class:`SpecNotFoundError` if none)."""
-        return MetricSpec._from_fields(self._store.get("metric", name))
+        return self._get("metric", name)
 
     def get_slice(self, name: str) -> SliceSpec:
         """The slice called ``name`` (:class:`SpecNotFoundError` if none)."""
-        return SliceSpec._from_fields(self._store.get("slice", name))
+        return self._get("slice", name)
 
     def get_segment(self, name: str) -> SegmentSpec:
         """The segment called ``name`` (:class:`SpecNotFoundError` if none)."""
-        return SegmentSpec._from_fields(self._store.get("segment", name))
+        return self._get("segment", name)
 
     def __repr__(self) -> str:
         return (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Optional
+from typing import Any, Dict, FrozenSet, List, Optional
 
 METRIC_FORMAT_VALUES: FrozenSet[str] = frozenset({"percentage", "absolute", "ratio", "currency"})
 """The values of a metric's ``format`` (also ``currency:XXX`` with an ISO 4217 code)."""
@@ -43,4 +43,38 @@ class ValidationResult:
     referenced_columns: Optional[Dict[str, List[str]]] = None
 
 
-__all__ = ["METRIC_FORMAT_VALUES", "ValidationError", "ValidationResult"]
+def validate_metric_spec(spec_dict: Dict[str, Any]) -> ValidationResult:
+    """Validates a metric spec's fields (the mapping under ``metric:``) without raising.
+
+    Example:
+        >>> validate_metric_spec({"name": "revenue-2024", "source": "duckdb://db/t",
+        ...                       "numerator": "SUM(x)"}).errors[0].message
+        '`revenue-2024` is not a valid SQL identifier'
+    """
+    return _validate("metric", spec_dict)
+
+
+def validate_slice_spec(spec_dict: Dict[str, Any]) -> ValidationResult:
+    """Validates a slice spec's fields (the mapping under ``slice:``) without raising."""
+    return _validate("slice", spec_dict)
+
+
+def validate_segment_spec(spec_dict: Dict[str, Any]) -> ValidationResult:
+    """Validates a segment spec's fields (the mapping under ``segment:``) without raising."""
+    return _validate("segment", spec_dict)
+
+
+def _validate(kind: str, spec_dict: Dict[str, Any]) -> ValidationResult:
+    from aitaem.specs import _io
+
+    return _io.validate(kind, spec_dict)
+
+
+__all__ = [
+    "METRIC_FORMAT_VALUES",
+    "ValidationError",
+    "ValidationResult",
+    "validate_metric_spec",
+    "validate_segment_spec",
+    "validate_slice_spec",
+]

@@ -283,7 +283,7 @@ impl SpecDecoder {
             (None, None, None) => {
                 self.d.issue(
                     fields.at.clone(),
-                    "",
+                    "values",
                     "a slice needs one of `values`, `where` or `cross_product`",
                     Some("`values`: named predicates; `where`: a column whose values become slice values; `cross_product`: two or more slice names".into()),
                 );
@@ -298,14 +298,20 @@ impl SpecDecoder {
                 let at = self
                     .d
                     .location(second.expect("two of the three are present"));
-                let help = if values.is_some() && fields.get("where").is_some() {
-                    "a value-list slice puts a `where` on each value, not on the slice"
+                let (help, field) = if values.is_some() && fields.get("where").is_some() {
+                    (
+                        "a value-list slice puts a `where` on each value, not on the slice",
+                        "where",
+                    )
                 } else {
-                    "a slice is either a value list, a column (`where`) or a cross product"
+                    (
+                        "a slice is either a value list, a column (`where`) or a cross product",
+                        "cross_product",
+                    )
                 };
                 self.d.issue(
                     at,
-                    "",
+                    field,
                     "`values`, `where` and `cross_product` are mutually exclusive",
                     Some(help.into()),
                 );
@@ -332,7 +338,14 @@ impl SpecDecoder {
             .and_then(|n| self.ident(n, "entity_id"));
         let join_keys = match fields.get("join_keys") {
             Some(n) if matches!(&n.value, Value::Seq(items) if items.is_empty()) => {
-                Some(Vec::new())
+                let at = self.d.location(n);
+                self.d.issue(
+                    at,
+                    "join_keys",
+                    "`join_keys` is empty",
+                    Some("list the fact-table columns this segment may join on, or leave `join_keys` out to join on the column named like `entity_id`".into()),
+                );
+                None
             }
             Some(n) => self.ident_list(n, "join_keys"),
             None => Some(Vec::new()),
@@ -342,11 +355,17 @@ impl SpecDecoder {
             (Some(values), None) => SegmentKind::Values(
                 self.named_predicates(values, Some(dialect.unwrap_or(BackendKind::DUCKDB)))?,
             ),
-            (None, Some(columns)) => SegmentKind::Columns(self.segment_columns(columns)?),
+            (None, Some(columns)) => {
+                let keys: Vec<&Ident> = entity_id
+                    .iter()
+                    .chain(join_keys.iter().flatten())
+                    .collect();
+                SegmentKind::Columns(self.segment_columns(columns, &keys)?)
+            }
             (None, None) => {
                 self.d.issue(
                     fields.at.clone(),
-                    "",
+                    "values",
                     "a segment needs `values` (named predicates on the dimension table) or `where` (dimension columns whose values become segment values)",
                     None,
                 );
@@ -381,11 +400,11 @@ impl SpecDecoder {
             self.d.issue(
                 at,
                 "name",
-                format!("`{name}` is not a valid name"),
-                Some(
-                    "names start with a letter or `_` and contain only letters, digits and `_`"
-                        .into(),
-                ),
+                format!("`{name}` is not a valid SQL identifier"),
+                Some(format!(
+                    "try `{}`: names start with a letter or `_` and contain only letters, digits and `_`",
+                    identifier_like(&name)
+                )),
             );
             return None;
         }
@@ -486,7 +505,9 @@ impl SpecDecoder {
         ok.then_some(out)
     }
 
-    fn segment_columns(&mut self, node: &Node) -> Option<Vec<Ident>> {
+    /// A segment's `where` columns: plain (or `_dim.`-qualified) names, each once, none of
+    /// them one of the `keys` that identify entities.
+    fn segment_columns(&mut self, node: &Node, keys: &[&Ident]) -> Option<Vec<Ident>> {
         let single = [node.clone()];
         let items: &[Node] = match &node.value {
             Value::Seq(_) => self.d.list(node, "where")?,
@@ -500,12 +521,33 @@ impl SpecDecoder {
                 continue;
             };
             match Ident::parse_qualified(&text) {
-                Ok(mut parts) => out.push(parts.pop().expect("at least one part")),
+                Ok(mut parts) => {
+                    let column = parts.pop().expect("at least one part");
+                    if out.contains(&column) {
+                        self.d.issue(
+                            at,
+                            "where",
+                            format!("Duplicate column `{text}`"),
+                            Some("list each column once".into()),
+                        );
+                        ok = false;
+                    } else if keys.contains(&&column) {
+                        self.d.issue(
+                            at,
+                            "where",
+                            format!("column `{text}` overlaps with entity_id or join_keys"),
+                            Some("a segment's `where` names the dimension columns whose values label entities, not the key that identifies them".into()),
+                        );
+                        ok = false;
+                    } else {
+                        out.push(column);
+                    }
+                }
                 Err(why) => {
                     self.d.issue(
                         at,
                         "where",
-                        why,
+                        format!("`{text}` is not a plain column identifier: {why}"),
                         Some("a segment's `where` names dimension-table columns; for predicates use `values:`".into()),
                     );
                     ok = false;
@@ -571,7 +613,7 @@ impl SpecDecoder {
                     self.d.issue(
                         at,
                         &format!("{path}.name"),
-                        format!("value name `{name}` is used twice in this spec"),
+                        format!("duplicate value name `{name}`: it is used twice in this spec"),
                         Some("value names must be unique within a slice or segment".into()),
                     );
                     return None;
@@ -643,6 +685,18 @@ fn valid<T>(field: Option<Option<T>>) -> Option<Option<T>> {
         Some(Some(value)) => Some(Some(value)),
         Some(None) => None,
     }
+}
+
+/// `name` made a valid name: other characters become `_`, and a leading digit gets a `_`.
+fn identifier_like(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -765,7 +819,7 @@ mod tests {
         assert!(
             summary
                 .iter()
-                .any(|s| (s.0, s.1) == (2, 9) && s.2.contains("not a valid name"))
+                .any(|s| (s.0, s.1) == (2, 9) && s.2.contains("not a valid SQL identifier"))
         );
         assert!(
             summary
