@@ -186,7 +186,7 @@ def test_request_errors(ads_compute: MetricCompute) -> None:
         ads_compute.compute("revenue", segments="nope")
     with pytest.raises(QueryBuildError, match="biweekly"):
         ads_compute.compute("revenue", time_window=("2024-01-01", "2024-02-01"), period_type="biweekly")  # type: ignore[arg-type]
-    with pytest.raises(QueryBuildError, match="time window"):
+    with pytest.raises(QueryBuildError, match="requires time_window"):
         ads_compute.compute("revenue", period_type="daily")
     with pytest.raises(QueryBuildError, match="timestamp_col"):
         ads_compute.compute("known_users", time_window=("2024-01-01", "2024-02-01"))

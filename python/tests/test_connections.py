@@ -105,5 +105,8 @@ def test_connectors_list_close_and_describe(tmp_path: pathlib.Path) -> None:
     assert "disconnected" in repr(connector)
     with pytest.raises(ConfigurationError, match="not duckdb"):
         ConnectionManager().add_connection("duckdb", connector=IbisConnector("postgres"))
+    # get_table() reads database files (see test_load.py); not an in-memory database.
+    memory = IbisConnector("duckdb")
+    memory.connect(":memory:")
     with pytest.raises(NotImplementedError):
-        connector.get_table("events")
+        memory.get_table("events")

@@ -68,3 +68,24 @@ def test_a_bad_file_loads_nothing(tmp_path: pathlib.Path) -> None:
     with pytest.raises(aitaem.AitaemError, match="empty"):
         load_csvs_to_duckdb(tmp_path, tmp_path / "ads.duckdb")
     assert not (tmp_path / "ads.duckdb").exists()
+
+
+def test_files_open_in_duckdb_1(tmp_path: pathlib.Path) -> None:
+    """Files this package (and `aitaem load-csv`, `aitaem init`) write open in DuckDB 1.x, the
+    release other tools and the original's users have: the test environment pins a 1.x
+    `duckdb`, and the table reads back in it and in ibis over it."""
+    assert duckdb.__version__.startswith("1."), duckdb.__version__
+    csv = tmp_path / "events.csv"
+    db = tmp_path / "ads.duckdb"
+    csv.write_text("day,clicks\n2024-01-01,3\n2024-01-02,4\n")
+    connector = load_csvs_to_duckdb(csv, db)
+    connector.close()
+    assert table(db, "SELECT COUNT(*), SUM(clicks) FROM events") == [(2, 7)]
+    # get_table() gives an ibis table of the file, as the original's did.
+    connector = aitaem.IbisConnector("duckdb")
+    connector.connect(str(db))
+    frame = connector.execute(connector.get_table("events"))
+    assert list(frame["clicks"]) == [3, 4]
+    with pytest.raises(aitaem.TableNotFoundError):
+        connector.get_table("missing")
+    connector.close()

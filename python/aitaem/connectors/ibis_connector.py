@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from aitaem import _native
-from aitaem.utils.exceptions import AitaemConnectionError, UnsupportedBackendError
+from aitaem.utils.exceptions import (
+    AitaemConnectionError,
+    TableNotFoundError,
+    UnsupportedBackendError,
+)
 
 
 def _settings(config: Dict[str, Any]) -> Dict[str, Any]:
@@ -50,8 +54,10 @@ class IbisConnector:
         self.backend_type = backend_type
         self._connections: Optional[Any] = None
         self._closed = False
-        # The settings given to connect(), for build_source_uri().
+        # The settings given to connect(), for build_source_uri() and get_table().
         self._settings: Dict[str, Any] = {}
+        # An ibis connection of get_table(), opened when first asked for.
+        self._ibis: Optional[Any] = None
 
     @classmethod
     def _of(cls, backend_type: str, connections: Any) -> "IbisConnector":
@@ -133,20 +139,52 @@ class IbisConnector:
         return None
 
     def get_table(self, table_name: str, database: Optional[str] = None) -> Any:
-        """Not available: tables are not exposed as ibis expressions. Use
-        :meth:`aitaem.ConnectionManager.describe_table` for a table's columns, or compute the
-        result and call ``to_ibis()`` on it."""
-        raise NotImplementedError(
-            "get_table() is not available: aitaem computes in its own engine. Use "
-            "ConnectionManager.describe_table(uri) for a table's columns, or "
-            "MetricCompute.compute(...).to_ibis() for an ibis table of a result."
-        )
+        """An ibis table of a table of this connection's DuckDB database file, read-only, for
+        code that explores data in ibis (needs ``ibis-framework[duckdb]``).
+
+        Metrics are computed by :class:`aitaem.MetricCompute`, not through this table. Other
+        connections (PostgreSQL, BigQuery, an in-memory DuckDB, a manager's connectors) raise
+        :class:`NotImplementedError`: use :meth:`aitaem.ConnectionManager.describe_table` for a
+        table's columns, or ``to_ibis()`` on a result.
+
+        Raises:
+            AitaemConnectionError: if not connected.
+            TableNotFoundError: if the database has no such table.
+        """
+        self._require()
+        path = self._settings.get("path") if self.backend_type == "duckdb" else None
+        if not path or path == ":memory:":
+            raise NotImplementedError(
+                "get_table() reads DuckDB database files only: aitaem computes in its own "
+                "engine. Use ConnectionManager.describe_table(uri) for a table's columns, or "
+                "MetricCompute.compute(...).to_ibis() for an ibis table of a result."
+            )
+        if self._ibis is None:
+            import ibis
+
+            self._ibis = ibis.duckdb.connect(path, read_only=True)
+        if table_name not in self._ibis.list_tables(database=database):
+            raise TableNotFoundError(
+                f"Table '{table_name}' not found in DuckDB database {path}"
+                + (f" (schema {database})" if database else "")
+            )
+        return self._ibis.table(table_name, database=database)
 
     def execute(self, expr: Any, output_format: str = "pandas") -> Any:
-        """Not available: see :meth:`get_table`."""
-        raise NotImplementedError(
-            "execute() is not available: aitaem computes in its own engine; call to_pandas() "
-            "or to_polars() on the result of MetricCompute.compute(...)."
+        """Runs an ibis expression (from :meth:`get_table`) and returns a pandas DataFrame
+        (``output_format="pandas"``) or a polars DataFrame (``"polars"``).
+
+        Raises:
+            AitaemConnectionError: if not connected.
+            ValueError: for another output format.
+        """
+        self._require()
+        if output_format == "pandas":
+            return expr.execute()
+        if output_format == "polars":
+            return expr.to_polars()
+        raise ValueError(
+            f"Invalid output_format: {output_format!r}; use 'pandas' or 'polars'"
         )
 
     def close(self) -> None:
@@ -154,6 +192,9 @@ class IbisConnector:
         connector opens it again when it next needs it."""
         if self._connections is not None:
             self._connections.close(self.backend_type)
+        if self._ibis is not None:
+            self._ibis.disconnect()
+            self._ibis = None
         self._closed = True
 
     @property

@@ -356,10 +356,8 @@ impl SpecDecoder {
                 self.named_predicates(values, Some(dialect.unwrap_or(BackendKind::DUCKDB)))?,
             ),
             (None, Some(columns)) => {
-                let keys: Vec<&Ident> = entity_id
-                    .iter()
-                    .chain(join_keys.iter().flatten())
-                    .collect();
+                let keys: Vec<&Ident> =
+                    entity_id.iter().chain(join_keys.iter().flatten()).collect();
                 SegmentKind::Columns(self.segment_columns(columns, &keys)?)
             }
             (None, None) => {
@@ -691,7 +689,13 @@ fn valid<T>(field: Option<Option<T>>) -> Option<Option<T>> {
 fn identifier_like(name: &str) -> String {
     let mut out: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');

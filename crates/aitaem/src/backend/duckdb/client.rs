@@ -109,7 +109,13 @@ fn caret_offset(message: &str, sql: &str) -> Option<usize> {
     sql.is_char_boundary(offset).then_some(offset)
 }
 
-/// Settings for every connection we open: no network, and read-only when asked.
+/// The storage format of database files this engine creates: one that DuckDB 1.0 and later
+/// read, so that files made by `load-csv` and `init` open in the DuckDB (1.x) that other tools
+/// and the original Python library's users have. Existing files keep their format.
+pub(crate) const STORAGE_VERSION: &str = "v1.0.0";
+
+/// Settings for every connection we open: no network, read-only when asked, and new files in
+/// [`STORAGE_VERSION`].
 pub(crate) fn settings(access: AccessMode) -> std::result::Result<Config, ::duckdb::Error> {
     let mode = match access {
         AccessMode::ReadOnly => ::duckdb::AccessMode::ReadOnly,
@@ -118,7 +124,8 @@ pub(crate) fn settings(access: AccessMode) -> std::result::Result<Config, ::duck
     Config::default()
         .access_mode(mode)?
         .with("autoinstall_known_extensions", "false")?
-        .with("autoload_known_extensions", "false")
+        .with("autoload_known_extensions", "false")?
+        .with("storage_compatibility_version", STORAGE_VERSION)
 }
 
 /// Opens a database file. While another process writes it (DuckDB locks the file), tries
