@@ -171,12 +171,33 @@ class MetricCompute:
         return ComputeResult(table)
 
     def scan(self) -> ScanResult:
-        """Which loaded slices and segments fit which loaded metrics.
+        """Which loaded slices and segments fit which loaded metrics, in the order the specs
+        were loaded or added (per metric: its slices, then its segments).
 
         A slice fits a metric when every column it reads is in the metric's table; a segment
-        fits when at least one of its join keys (``join_keys``, or ``entity_id``) is.
+        fits when at least one of its join keys (``join_keys``, or ``entity_id``) is, and
+        ``missing_columns`` lists the join keys that are not. A metric whose table cannot be
+        read (no connection for its backend, no such table) is left out, with a logged
+        warning.
         """
         rows = _native.scan(self.spec_cache._store, self.connection_manager._native)
+        unreadable = {}
+        for metric, _, _, _, _, _, reason in rows:
+            if reason is not None and reason.startswith("cannot read the metric's table"):
+                unreadable.setdefault(metric, reason)
+        for metric, reason in unreadable.items():
+            logger.warning("scan: metric '%s' is left out: %s", metric, reason)
+        metrics = {name: i for i, name in enumerate(self.spec_cache.metrics)}
+        specs = {
+            (kind, name): i
+            for kind, names in (("slice", self.spec_cache.slices), ("segment", self.spec_cache.segments))
+            for i, name in enumerate(names)
+        }
+        kinds = {"slice": 0, "segment": 1}
+        kept = sorted(
+            (row for row in rows if row[0] not in unreadable),
+            key=lambda r: (metrics.get(r[0], len(metrics)), kinds.get(r[2], 2), specs.get((r[2], r[1]), 0)),
+        )
         return ScanResult(
             results=tuple(
                 CompatibilityResult(
@@ -188,6 +209,6 @@ class MetricCompute:
                     missing_columns=list(missing),
                     reason=reason,
                 )
-                for metric, spec, kind, compatible, keys, missing, reason in rows
+                for metric, spec, kind, compatible, keys, missing, reason in kept
             )
         )

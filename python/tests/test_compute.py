@@ -411,6 +411,45 @@ def test_scan_gives_reasons_only_against(ads_compute: MetricCompute) -> None:
     assert "lacks `device_type`" in (misfit.reason or ""), misfit
 
 
+def test_scan_follows_the_original_contract(tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Results in the order the specs came in (per metric: slices, then segments); `reason` is
+    None where a pair fits; a segment's `missing_columns` lists its join keys the table lacks;
+    a metric whose backend has no connection is left out with a warning."""
+    csv = tmp_path / "orders.csv"
+    csv.write_text("buyer_id,country,amount\n1,FR,10\n")
+    specs = aitaem.SpecCache.from_string(
+        metric_yaml=[
+            f"metric:\n  name: zz_amount\n  source: duckdb://{csv}\n  numerator: SUM(amount)\n",
+            "metric:\n  name: aa_remote\n  source: postgres://public/orders\n  numerator: SUM(amount)\n",
+            f"metric:\n  name: mm_orders\n  source: duckdb://{csv}\n  numerator: COUNT(*)\n",
+        ],
+        slice_yaml=[
+            "slice:\n  name: z_country\n  where: country\n",
+            "slice:\n  name: a_region\n  where: region\n",
+        ],
+        segment_yaml=(
+            "segment:\n  name: buyers\n  source: duckdb://dim.csv\n  entity_id: id\n"
+            "  join_keys: [buyer_id, seller_id]\n  where: tier\n"
+        ),
+    )
+    with caplog.at_level(logging.WARNING, logger="aitaem"):
+        scan = MetricCompute(specs, aitaem.ConnectionManager()).scan()
+    assert [(r.metric_name, r.spec_name) for r in scan.results] == [
+        ("zz_amount", "z_country"),
+        ("zz_amount", "a_region"),
+        ("zz_amount", "buyers"),
+        ("mm_orders", "z_country"),
+        ("mm_orders", "a_region"),
+        ("mm_orders", "buyers"),
+    ]
+    country, region, buyers = scan.results[:3]
+    assert country.compatible and country.reason is None and country.missing_columns == []
+    assert not region.compatible and region.missing_columns == ["region"] and region.reason
+    assert buyers.compatible and buyers.reason is None
+    assert buyers.valid_join_keys == ["buyer_id"] and buyers.missing_columns == ["seller_id"]
+    assert any("aa_remote" in r.getMessage() for r in caplog.records)
+
+
 def test_filters_and_derived_metrics(ads_compute: MetricCompute, oracle: Oracle) -> None:
     # `mobile_revenue` counts only mobile rows; `where=` filters every metric (a string or a
     # list, all must hold); `revenue_per_user` is revenue over unique users, row by row.

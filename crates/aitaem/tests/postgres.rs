@@ -77,6 +77,25 @@ fn quoted_mixed_case_and_unicode_identifiers() {
     let columns = connections.describe_table(&source).unwrap();
     assert_eq!(columns[0].name, "Clicks");
     assert_eq!(columns[0].data_type, "integer");
+
+    // A name with dots is one table, not a schema and a table.
+    pg.sql(
+        "CREATE TABLE \"my.weird.table\" (x int); INSERT INTO \"my.weird.table\" VALUES (4), (6);",
+    );
+    let dotted = format!("postgres://{}/my.weird.table", pg.schema);
+    assert!(connections.list_tables().unwrap().contains(&dotted));
+    let specs = SpecCache::from_strings(
+        &[&metric("total", &dotted, "  numerator: SUM(x)\n")],
+        &[],
+        &[],
+    )
+    .unwrap();
+    let rows = MetricCompute::new(&specs, &connections)
+        .compute(&ComputeRequest::new(["total"]))
+        .unwrap()
+        .rows()
+        .unwrap();
+    assert_eq!(rows[0].metric_value, Some(10.0));
 }
 
 #[test]

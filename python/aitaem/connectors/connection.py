@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from aitaem import _native
 from aitaem.connectors.ibis_connector import IbisConnector, _settings
-from aitaem.utils.exceptions import ConfigurationError, ConnectionNotFoundError
+from aitaem.utils.exceptions import ConfigurationError, ConnectionNotFoundError, InvalidURIError
 
 
 class ConnectionManager:
@@ -57,7 +57,13 @@ class ConnectionManager:
                 "Check that the file path is correct and the file exists."
             )
         manager = cls(tmp_dir=tmp_dir)
-        manager._native = _native.Connections.from_yaml(str(yaml_path))
+        try:
+            manager._native = _native.Connections.from_yaml(str(yaml_path))
+        except ConfigurationError as e:
+            if "invalid YAML" not in str(e):
+                raise
+            # In the original's words too: code written for it matches on them.
+            raise ConfigurationError(f"Invalid YAML syntax: {e}") from None
         for backend_type in manager._native.backends():
             manager._connections[backend_type] = IbisConnector._of(backend_type, manager._native)
         return manager
@@ -145,7 +151,13 @@ class ConnectionManager:
             InvalidURIError: if the URI is malformed.
             UnsupportedBackendError: for an unknown backend.
         """
-        return _native.parse_source_uri(uri)
+        try:
+            backend, database, table = _native.parse_source_uri(uri)
+        except InvalidURIError as e:
+            raise InvalidURIError(_in_original_words(uri, str(e))) from None
+        if backend == "duckdb" and not database and uri.startswith("duckdb://:memory:/"):
+            database = ":memory:"
+        return backend, database, table
 
     @staticmethod
     def resolve_table_reference(source_uri: str) -> Tuple[str, Optional[str]]:
@@ -186,3 +198,19 @@ class ConnectionManager:
 
     def __repr__(self) -> str:
         return f"ConnectionManager(backends={self.backend_types})"
+
+
+def _in_original_words(uri: str, message: str) -> str:
+    """An invalid URI's message, led by the original library's words for the problem where
+    they apply (code written for it matches on them)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        problem = "Missing backend type"
+    elif "/" not in rest:
+        problem = "Missing table separator '/'"
+    elif rest.endswith("/"):
+        problem = "Empty table name"
+    else:
+        return message
+    detail = message.split(": ", 1)[-1]
+    return f"{problem} in URI '{uri}': {detail}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Type, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Type, Union
 
 from aitaem import _native
 from aitaem.specs import _io
@@ -113,6 +115,22 @@ def load_specs_from_directory(directory: Union[str, Path], spec_type: SpecType) 
     return specs
 
 
+@contextlib.contextmanager
+def _named_duplicates() -> Iterator[None]:
+    """A load that fails on a name defined twice says which name (``SpecValidationError.name``),
+    as the original's loads do."""
+    try:
+        yield
+    except SpecValidationError as e:
+        if e.name is None:
+            for error in e.errors:
+                found = re.match(r"Duplicate \w+ name `([^`]+)`", error.message)
+                if found:
+                    e.name = found.group(1)
+                    break
+        raise
+
+
 class SpecCache:
     """Every metric, slice and segment of a session, validated together.
 
@@ -175,9 +193,11 @@ class SpecCache:
             FileNotFoundError: if a path does not exist.
             SpecValidationError: if any spec is invalid.
         """
-        return cls._wrap(
-            _native.SpecStore.load(_paths(metric_paths), _paths(slice_paths), _paths(segment_paths))
-        )
+        with _named_duplicates():
+            store = _native.SpecStore.load(
+                _paths(metric_paths), _paths(slice_paths), _paths(segment_paths)
+            )
+        return cls._wrap(store)
 
     @classmethod
     def from_string(
@@ -193,7 +213,10 @@ class SpecCache:
         """
         texts = {kind: _texts(t) for kind, t in
                  (("metric", metric_yaml), ("slice", slice_yaml), ("segment", segment_yaml))}
-        store = _native.SpecStore.from_strings(texts["metric"], texts["slice"], texts["segment"])
+        with _named_duplicates():
+            store = _native.SpecStore.from_strings(
+                texts["metric"], texts["slice"], texts["segment"]
+            )
         order = {kind: [_native.parse_spec(t, kind, None)["name"] for t in ts]
                  for kind, ts in texts.items()}
         return cls._wrap(store, order)

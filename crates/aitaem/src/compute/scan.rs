@@ -191,11 +191,11 @@ fn aggregate_entries(
                     spec_name: segment.name.clone(),
                     spec_type: SpecKind::Segment,
                     compatible: !valid.is_empty(),
-                    missing_columns: if valid.is_empty() {
-                        candidates.iter().map(|k| k.name.clone()).collect()
-                    } else {
-                        Vec::new()
-                    },
+                    missing_columns: candidates
+                        .iter()
+                        .filter(|k| !has_column(columns, &k.name))
+                        .map(|k| k.name.clone())
+                        .collect(),
                     valid_join_keys: valid,
                     reason,
                 }

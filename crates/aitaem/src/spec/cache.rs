@@ -528,7 +528,7 @@ impl Loader {
                     location: spec.location().clone(),
                     field: "name".into(),
                     message: format!(
-                        "{} `{}` is also defined in {first}",
+                        "Duplicate {} name `{}`: also defined in {first}",
                         spec.kind(),
                         spec.name()
                     ),

@@ -424,7 +424,9 @@ impl Driver for PostgresDriver {
                     .into(),
             );
         }
-        if table.is_empty() || table.contains('/') || table.contains('.') {
+        // The table's name as written: it is quoted in statements, so it may hold any
+        // character but `/` (`postgres://public/my.weird.table` is the table `my.weird.table`).
+        if table.is_empty() || table.contains('/') {
             return Err(format!(
                 "`{table}` is not a table name: write `postgres://schema/table` or `postgres:///table`"
             ));
@@ -543,10 +545,18 @@ mod tests {
             parse("postgresql:///events"),
             Source::Table(TableName::new(None, None, "events"))
         );
+        assert_eq!(
+            parse("postgres://public/my.weird.table"),
+            Source::Table(TableName::new(
+                None,
+                Some("public".into()),
+                "my.weird.table"
+            ))
+        );
         for (uri, fragment) in [
             ("postgres://events", "postgres://schema/table"),
             ("postgres://u:pw@host:5432/db", "connection URL"),
-            ("postgres://public/a.b", "not a table name"),
+            ("postgres://public/a/b", "not a table name"),
         ] {
             let err = SourceUri::parse(uri).unwrap_err().to_string();
             assert!(err.contains(fragment), "{uri}: {err}");
