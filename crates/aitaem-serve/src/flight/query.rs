@@ -273,11 +273,12 @@ impl Predicates {
             "segment_name" => &mut self.segments,
             "period_type" => &mut self.periods,
             "period_start_date" => {
-                for value in values {
-                    self.lower_bound(column, value.clone());
-                    self.upper_bound(column, value, true)?;
-                }
-                return Ok(());
+                // `= d` or `IN (d1, d2, …)`: the window from the first to just after the last.
+                let (Some(first), Some(last)) = (values.iter().min(), values.iter().max()) else {
+                    return Ok(());
+                };
+                self.lower_bound(column, first.clone());
+                return self.upper_bound(column, last.clone(), true);
             }
             _ => return Ok(()),
         };
@@ -530,6 +531,10 @@ mod tests {
         assert_eq!(
             window("SELECT * FROM metrics WHERE period_start_date = '2024-01-01 05:00:00'"),
             w("2024-01-01 05:00:00", "2024-01-01 05:00:01")
+        );
+        assert_eq!(
+            window("SELECT * FROM metrics WHERE period_start_date IN ('2024-03-01', '2024-01-01')"),
+            w("2024-01-01", "2024-03-02")
         );
         assert!(
             refused("SELECT * FROM metrics WHERE period_start_date >= '2024-01-01'")
