@@ -167,7 +167,7 @@ fn parts(rest: &str) -> std::result::Result<(Option<String>, &str, &str), String
             }
             _ => return Err(format!("`{rest}` names no dataset and table; {FORMS}")),
         },
-        // [project.]dataset.table (a domain-scoped project may hold dots itself)
+        // [project.]dataset.table
         [path] => {
             let parts = dotted(path);
             let n = parts.len();
@@ -176,8 +176,23 @@ fn parts(rest: &str) -> std::result::Result<(Option<String>, &str, &str), String
                     "a BigQuery source names a dataset and a table, and optionally a project first; {FORMS}"
                 ));
             }
-            let project = (n > 2).then(|| parts[..n - 2].join("."));
-            (project, parts[n - 2], parts[n - 1])
+            if n == 2 {
+                (None, parts[0], parts[1])
+            } else if parts[..n - 2].iter().any(|p| p.contains(':')) {
+                // A domain-scoped project (`example.com:project`) holds dots itself.
+                (Some(parts[..n - 2].join(".")), parts[n - 2], parts[n - 1])
+            } else {
+                // project.dataset.table, the rest of the dots in the table (as the original
+                // library reads it).
+                let mut split = path.splitn(3, '.');
+                let (project, dataset) = (split.next(), split.next());
+                let table = split.next().unwrap_or_default();
+                (
+                    project.map(String::from),
+                    dataset.unwrap_or_default(),
+                    table,
+                )
+            }
         }
         _ => return Err(format!("`{rest}` has too many `/`; {FORMS}")),
     })
@@ -325,6 +340,10 @@ mod tests {
         assert_eq!(
             parse("bigquery://example.com:proj.analytics/events"),
             bq("example.com:proj", "analytics", "events")
+        );
+        assert_eq!(
+            parse("bigquery://proj.ds.tbl.extra"),
+            bq("proj", "ds", "tbl.extra")
         );
         assert_eq!(
             parse("bigquery://analytics.events"),
