@@ -4,13 +4,14 @@ is skipped, and fails under CI=true)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
 import subprocess
 import urllib.request
 from collections import defaultdict
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -94,9 +95,9 @@ def values_sql() -> str:
     return ", ".join(f"(DATE '{d}', '{c}', {k}, {i})" for d, c, k, i in DATA)
 
 
-def test_postgres(tmp_path: pathlib.Path) -> None:
-    url = needs_server("AITAEM_TEST_POSTGRES", "PostgreSQL")
-    schema = f"py_{os.getpid()}"
+@contextlib.contextmanager
+def postgres_events(url: str, schema: str) -> Iterator[None]:
+    """The table `SCHEMA.events` of DATA on the PostgreSQL server, dropped afterwards."""
 
     def psql(sql: str) -> None:
         subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True)
@@ -107,6 +108,15 @@ def test_postgres(tmp_path: pathlib.Path) -> None:
         f"INSERT INTO {schema}.events VALUES {values_sql()}"
     )
     try:
+        yield
+    finally:
+        psql(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_postgres(tmp_path: pathlib.Path) -> None:
+    url = needs_server("AITAEM_TEST_POSTGRES", "PostgreSQL")
+    schema = f"py_{os.getpid()}"
+    with postgres_events(url, schema):
         connections = aitaem.ConnectionManager()
         connections.add_connection(
             "postgres",
@@ -128,8 +138,6 @@ def test_postgres(tmp_path: pathlib.Path) -> None:
         with pytest.raises(aitaem.AitaemConnectionError) as caught:
             compute(f"postgres://{schema}/events", bad)
         assert "wrong-password" not in str(caught.value)
-    finally:
-        psql(f"DROP SCHEMA {schema} CASCADE")
 
 
 def bigquery_request(url: str, body: dict) -> dict:
@@ -140,10 +148,9 @@ def bigquery_request(url: str, body: dict) -> dict:
         return json.loads(answer.read() or b"{}")
 
 
-def test_bigquery(tmp_path: pathlib.Path) -> None:
-    endpoint = needs_server("AITAEM_TEST_BIGQUERY", "BigQuery")
-    project = os.environ.get("AITAEM_TEST_BIGQUERY_PROJECT", "aitaem-test")
-    dataset = f"py_{os.getpid()}"
+@contextlib.contextmanager
+def bigquery_events(endpoint: str, project: str, dataset: str) -> Iterator[None]:
+    """The table `DATASET.events` of DATA on the BigQuery emulator, deleted afterwards."""
     base = f"{endpoint}/bigquery/v2/projects/{project}"
     bigquery_request(
         f"{base}/datasets", {"datasetReference": {"projectId": project, "datasetId": dataset}}
@@ -155,13 +162,21 @@ def test_bigquery(tmp_path: pathlib.Path) -> None:
         ]:
             answer = bigquery_request(f"{base}/queries", {"query": sql, "useLegacySql": False})
             assert not answer.get("errors"), answer
-        connections = aitaem.ConnectionManager()
-        connections.add_connection("bigquery", project_id=project, endpoint=endpoint)
-        got = compute(f"bigquery://{project}.{dataset}.events", connections)
-        assert_same(got, by_hand())
-        assert_same(got, duckdb_answers(tmp_path))
+        yield
     finally:
         urllib.request.urlopen(
             urllib.request.Request(f"{base}/datasets/{dataset}?deleteContents=true", method="DELETE"),
             timeout=60,
         )
+
+
+def test_bigquery(tmp_path: pathlib.Path) -> None:
+    endpoint = needs_server("AITAEM_TEST_BIGQUERY", "BigQuery")
+    project = os.environ.get("AITAEM_TEST_BIGQUERY_PROJECT", "aitaem-test")
+    dataset = f"py_{os.getpid()}"
+    with bigquery_events(endpoint, project, dataset):
+        connections = aitaem.ConnectionManager()
+        connections.add_connection("bigquery", project_id=project, endpoint=endpoint)
+        got = compute(f"bigquery://{project}.{dataset}.events", connections)
+        assert_same(got, by_hand())
+        assert_same(got, duckdb_answers(tmp_path))

@@ -18,7 +18,7 @@ import adbc_driver_manager
 import pytest
 
 from conftest import aitaem_cli, needs_server
-from test_backends import METRICS, SLICE, bigquery_request, by_hand, values_sql
+from test_backends import METRICS, SLICE, bigquery_events, by_hand, postgres_events
 
 TOKEN = "flight-test-token"
 MONTHLY_BY_DEVICE = (
@@ -277,16 +277,7 @@ def backend_project(tmp_path: pathlib.Path, source: str, connections: str) -> pa
 def test_postgres(tmp_path: pathlib.Path) -> None:
     url = needs_server("AITAEM_TEST_POSTGRES", "PostgreSQL")
     schema = f"flight_{os.getpid()}"
-
-    def psql(sql: str) -> None:
-        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True)
-
-    psql(
-        f"CREATE SCHEMA {schema}; "
-        f"CREATE TABLE {schema}.events (day DATE, channel TEXT, clicks INT, impressions INT); "
-        f"INSERT INTO {schema}.events VALUES {values_sql()}"
-    )
-    try:
+    with postgres_events(url, schema):
         connections = f"postgres:\n  url: {url}\n"
         if os.environ.get("AITAEM_TEST_POSTGRES_CA"):
             connections += (
@@ -294,35 +285,16 @@ def test_postgres(tmp_path: pathlib.Path) -> None:
             )
         project = backend_project(tmp_path, f"postgres://{schema}/events", connections)
         same_as_by_hand(project, tmp_path)
-    finally:
-        psql(f"DROP SCHEMA {schema} CASCADE")
 
 
 def test_bigquery(tmp_path: pathlib.Path) -> None:
-    import urllib.request
-
     endpoint = needs_server("AITAEM_TEST_BIGQUERY", "BigQuery")
     project_id = os.environ.get("AITAEM_TEST_BIGQUERY_PROJECT", "aitaem-test")
     dataset = f"flight_{os.getpid()}"
-    base = f"{endpoint}/bigquery/v2/projects/{project_id}"
-    bigquery_request(
-        f"{base}/datasets", {"datasetReference": {"projectId": project_id, "datasetId": dataset}}
-    )
-    try:
-        for sql in [
-            f"CREATE TABLE {dataset}.events (day DATE, channel STRING, clicks INT64, impressions INT64)",
-            f"INSERT INTO {dataset}.events VALUES {values_sql()}",
-        ]:
-            answer = bigquery_request(f"{base}/queries", {"query": sql, "useLegacySql": False})
-            assert not answer.get("errors"), answer
+    with bigquery_events(endpoint, project_id, dataset):
         project = backend_project(
             tmp_path,
             f"bigquery://{project_id}.{dataset}.events",
             f"bigquery:\n  project_id: {project_id}\n  endpoint: {endpoint}\n",
         )
         same_as_by_hand(project, tmp_path)
-    finally:
-        urllib.request.urlopen(
-            urllib.request.Request(f"{base}/datasets/{dataset}?deleteContents=true", method="DELETE"),
-            timeout=60,
-        )

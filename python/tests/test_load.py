@@ -71,9 +71,9 @@ def test_a_bad_file_loads_nothing(tmp_path: pathlib.Path) -> None:
 
 
 def test_files_open_in_duckdb_1(tmp_path: pathlib.Path) -> None:
-    """Files this package (and `aitaem load-csv`, `aitaem init`) write open in DuckDB 1.x, the
-    release other tools and the original's users have: the test environment pins a 1.x
-    `duckdb`, and the table reads back in it and in ibis over it."""
+    """Files this package (and `aitaem load-csv`, `aitaem init`) write open in DuckDB 1.x (1.4
+    and later), the release other tools and the original's users have: the test environment
+    pins a 1.x `duckdb`, and the table reads back in it and in ibis over it."""
     assert duckdb.__version__.startswith("1."), duckdb.__version__
     csv = tmp_path / "events.csv"
     db = tmp_path / "ads.duckdb"

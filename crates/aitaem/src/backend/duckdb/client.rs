@@ -109,10 +109,12 @@ fn caret_offset(message: &str, sql: &str) -> Option<usize> {
     sql.is_char_boundary(offset).then_some(offset)
 }
 
-/// The storage format of database files this engine creates: one that DuckDB 1.0 and later
-/// read, so that files made by `load-csv` and `init` open in the DuckDB (1.x) that other tools
-/// and the original Python library's users have. Existing files keep their format.
-pub(crate) const STORAGE_VERSION: &str = "v1.0.0";
+/// The storage format of database files this engine creates: DuckDB 1.4's (the long-term
+/// support release), which DuckDB 1.4 and later read, so that files made by `load-csv` and
+/// `init` open in the DuckDB 1.x that other tools and the original Python library's users have.
+/// (v1.0.0 would reach back further, but computes on it run up to a third slower; see
+/// docs/connections.md.) Existing files keep their format.
+pub(crate) const STORAGE_VERSION: &str = "v1.4.0";
 
 /// Settings for every connection we open: no network, read-only when asked, and new files in
 /// [`STORAGE_VERSION`].
