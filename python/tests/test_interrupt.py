@@ -1,4 +1,4 @@
-"""A long compute releases the GIL, and Ctrl-C stops it cleanly."""
+"""A long compute releases the GIL, and Ctrl-C stops it cleanly, and only it."""
 
 from __future__ import annotations
 
@@ -24,8 +24,17 @@ SCRIPT = textwrap.dedent(
     specs = aitaem.SpecCache.from_string([
         "metric:\\n  name: endless\\n  source: duckdb://huge\\n  numerator: SUM(i * i % 7)\\n",
         "metric:\\n  name: small\\n  source: duckdb://small\\n  numerator: SUM(i)\\n",
+        "metric:\\n  name: medium\\n  source: duckdb://medium\\n  numerator: SUM(i % 3)\\n",
     ])
     compute = aitaem.MetricCompute(specs, manager)
+
+    # A compute in another thread on the same connections, running when Ctrl-C comes: it is
+    # not this Ctrl-C's, so it finishes.
+    meanwhile = []
+    other = threading.Thread(
+        target=lambda: meanwhile.append(compute.compute("medium").to_pyarrow()["metric_value"].to_pylist())
+    )
+    other.start()
 
     # Another Python thread counts while the compute runs, and sends Ctrl-C after 20 counts:
     # it gets that far only if the compute released the GIL.
@@ -48,9 +57,10 @@ SCRIPT = textwrap.dedent(
     except KeyboardInterrupt:
         pass
     ticker.join()
+    other.join()
     # The connection still works after the interruption.
     value = compute.compute("small").to_pyarrow()["metric_value"].to_pylist()
-    print(f"interrupted after {ticks} ticks; then {value}")
+    print(f"interrupted after {ticks} ticks; then {value}; meanwhile {meanwhile}")
     """
 )
 
@@ -61,6 +71,8 @@ def test_ctrl_c_interrupts_a_long_compute(tmp_path: pathlib.Path) -> None:
     # A view over ten billion generated rows: minutes of work, no storage.
     con.execute("CREATE VIEW huge AS SELECT range AS i FROM range(10000000000)")
     con.execute("CREATE TABLE small AS SELECT range AS i FROM range(5)")
+    # Three hundred million rows: a few seconds, still running when Ctrl-C comes.
+    con.execute("CREATE VIEW medium AS SELECT range AS i FROM range(300000000)")
     con.close()
     script = tmp_path / "interrupt.py"
     script.write_text(SCRIPT)
@@ -70,4 +82,7 @@ def test_ctrl_c_interrupts_a_long_compute(tmp_path: pathlib.Path) -> None:
     # A compute that kept the GIL would run for minutes, past the timeout above, with the
     # counting thread stuck; one that ignored Ctrl-C would print "finished without interruption".
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.strip() == "interrupted after 20 ticks; then [10.0]", done.stdout
+    # The other thread's compute, over 0, 1, 2, 0, 1, 2, ..., ends with its whole sum.
+    assert done.stdout.strip() == (
+        "interrupted after 20 ticks; then [10.0]; meanwhile [[300000000.0]]"
+    ), done.stdout

@@ -828,6 +828,33 @@ fn the_same_answers_as_the_command_line_on_bigquery() {
         ],
         &env,
     );
+    // The bytes the statement would process, as the service estimates them (a dry run): the
+    // same number as `aitaem sql --estimate`.
+    let (status, answer) = post(
+        &server,
+        "/v1/sql",
+        &json!({"metrics": "sales", "estimate": true}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let bytes = answer["statements"][0]["estimated_bytes"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no estimate: {answer}"));
+    let mut cli = Command::new(assert_cmd::cargo::cargo_bin("aitaem"));
+    cli.args(["sql", "sales", "--estimate", "--specs", &specs]);
+    for (key, value) in env {
+        cli.env(key, value);
+    }
+    let out = cli.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(&format!("would process {bytes} bytes")),
+        "{bytes} not in: {text}"
+    );
 }
 
 /// Polls `check` every 100 ms until it holds; panics only on a hang (nothing after 120 s).

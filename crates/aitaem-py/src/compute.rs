@@ -7,7 +7,8 @@ use std::time::Duration;
 use aitaem::duckdb::{Existing, LoadOptions};
 use aitaem::error::RequestError;
 use aitaem::{
-    Comparison, ComputeRequest, ConnectionManager, MetricCompute, PeriodType, SpecCache, WeekStart,
+    Cancel, Comparison, ComputeRequest, ConnectionManager, MetricCompute, PeriodType, SpecCache,
+    WeekStart,
 };
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -126,8 +127,8 @@ pub fn compute(
     request: &Request,
 ) -> PyResult<Table> {
     let request = request.request.clone();
-    let result = interruptible(py, specs, connections, move |specs, connections| {
-        MetricCompute::new(specs, connections).compute(&request)
+    let result = interruptible(py, specs, connections, move |specs, connections, cancel| {
+        MetricCompute::new(specs, connections).compute_cancellable(&request, cancel)
     })?;
     Ok(Table::new(result))
 }
@@ -151,7 +152,7 @@ pub fn scan(
     specs: &SpecStore,
     connections: &Connections,
 ) -> PyResult<Vec<ScanRow>> {
-    let result = interruptible(py, specs, connections, |specs, connections| {
+    let result = interruptible(py, specs, connections, |specs, connections, _| {
         MetricCompute::new(specs, connections).scan()
     })?;
     Ok(result
@@ -196,8 +197,8 @@ pub fn load_csvs(
 }
 
 /// Runs `work` on another thread with the GIL released, looking for Ctrl-C meanwhile: on
-/// Ctrl-C the running statements are interrupted, and once `work` has stopped, the
-/// `KeyboardInterrupt` is raised.
+/// Ctrl-C the cancel handle `work` gets is cancelled (a compute's running statements stop on
+/// DuckDB and PostgreSQL), and once `work` has stopped, the `KeyboardInterrupt` is raised.
 ///
 /// Both locks are held (for reading) until `work` ends, by this thread, which waits without the
 /// GIL; the worker thread never needs the GIL.
@@ -205,16 +206,18 @@ fn interruptible<T: Send>(
     py: Python<'_>,
     specs: &SpecStore,
     connections: &Connections,
-    work: impl FnOnce(&SpecCache, &ConnectionManager) -> aitaem::Result<T> + Send,
+    work: impl FnOnce(&SpecCache, &ConnectionManager, &Cancel) -> aitaem::Result<T> + Send,
 ) -> PyResult<T> {
     py.detach(|| {
         let specs = locked::read(&specs.cache);
         let connections = locked::read(&connections.manager);
         let (specs, connections): (&SpecCache, &ConnectionManager) = (&specs, &connections);
+        let cancel = Cancel::new();
         std::thread::scope(|scope| {
             let (done, finished) = mpsc::channel();
+            let cancelled = cancel.clone();
             let worker = scope.spawn(move || {
-                let outcome = work(specs, connections);
+                let outcome = work(specs, connections, &cancelled);
                 let _ = done.send(());
                 outcome
             });
@@ -223,12 +226,10 @@ fn interruptible<T: Send>(
                 if interrupted.is_none()
                     && let Err(signal) = Python::attach(|py| py.check_signals())
                 {
+                    // Only this call's statements stop (and any it has not started yet); other
+                    // threads' computations on the same connections go on.
+                    cancel.cancel();
                     interrupted = Some(signal);
-                }
-                // Again at every poll: a statement that started after the first interrupt (the
-                // signal came while a connection was opening) is stopped too.
-                if interrupted.is_some() {
-                    connections.interrupt();
                 }
             }
             let outcome = worker.join();
