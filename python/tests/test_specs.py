@@ -196,3 +196,27 @@ def test_load_specs_from_directory_skips_bad_files(tmp_path: pathlib.Path, caplo
     assert "b.yml" in caplog.text
     with pytest.raises(ValueError):
         load_specs_from_directory(tmp_path / "none", SliceSpec)
+
+
+def test_specs_come_back_as_given_in_the_order_they_came_in(tmp_path: pathlib.Path) -> None:
+    """The same objects (subclasses too), in declaration order: files as read (a directory's
+    sorted by path), texts as given, added specs last."""
+    (tmp_path / "a.yaml").write_text("metric:\n  name: zz\n  source: duckdb://db/t\n  numerator: SUM(x)\n")
+    (tmp_path / "b.yaml").write_text("metric:\n  name: aa\n  source: duckdb://db/t\n  numerator: SUM(x)\n")
+    cache = SpecCache.from_yaml(metric_paths=tmp_path)
+    assert list(cache.metrics) == ["zz", "aa"]
+    assert cache.get_metric("zz") is cache.get_metric("zz")
+
+    class Tagged(aitaem.MetricSpec):
+        pass
+
+    mine = Tagged(name="mm", source="duckdb://db/t", numerator="COUNT(*)")
+    cache.add(mine)
+    assert cache.get_metric("mm") is mine and list(cache.metrics) == ["zz", "aa", "mm"]
+    texts = SpecCache.from_string(
+        metric_yaml=[
+            "metric:\n  name: zz\n  source: duckdb://db/t\n  numerator: SUM(x)\n",
+            "metric:\n  name: aa\n  source: duckdb://db/t\n  numerator: SUM(x)\n",
+        ]
+    )
+    assert list(texts.metrics) == ["zz", "aa"]

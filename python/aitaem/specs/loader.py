@@ -115,6 +115,24 @@ def load_specs_from_directory(directory: Union[str, Path], spec_type: SpecType) 
     return specs
 
 
+def _names_in_files(kind: str, paths: List[str]) -> List[str]:
+    """The names of the specs of ``kind`` in these files and directories, in the order they are
+    read: the paths as given, a directory's ``*.yaml`` and ``*.yml`` files sorted by path."""
+    files: List[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(list(path.glob("*.yaml")) + list(path.glob("*.yml"))))
+        else:
+            files.append(path)
+    names = []
+    for file in files:
+        try:
+            names.append(_native.parse_spec(file.read_text(encoding="utf-8"), kind, str(file))["name"])
+        except Exception:  # a file of several specs: those follow by name
+            continue
+    return names
+
+
 @contextlib.contextmanager
 def _named_duplicates() -> Iterator[None]:
     """A load that fails on a name defined twice says which name (``SpecValidationError.name``),
@@ -193,11 +211,11 @@ class SpecCache:
             FileNotFoundError: if a path does not exist.
             SpecValidationError: if any spec is invalid.
         """
+        paths = {"metric": _paths(metric_paths), "slice": _paths(slice_paths),
+                 "segment": _paths(segment_paths)}
         with _named_duplicates():
-            store = _native.SpecStore.load(
-                _paths(metric_paths), _paths(slice_paths), _paths(segment_paths)
-            )
-        return cls._wrap(store)
+            store = _native.SpecStore.load(paths["metric"], paths["slice"], paths["segment"])
+        return cls._wrap(store, {kind: _names_in_files(kind, p) for kind, p in paths.items()})
 
     @classmethod
     def from_string(
