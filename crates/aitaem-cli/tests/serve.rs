@@ -633,18 +633,7 @@ fn same_as_the_command_line(
     let status = response.status().as_u16();
     let csv = response.body_mut().read_to_string().unwrap();
     assert_eq!(status, 200, "{csv}");
-    let mut cli = Command::new(assert_cmd::cargo::cargo_bin("aitaem"));
-    cli.args(cli_args);
-    for (key, value) in env {
-        cli.env(key, value);
-    }
-    let out = cli.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let expected = String::from_utf8(out.stdout).unwrap();
+    let expected = command_line(cli_args, env);
     assert!(expected.lines().count() > 2, "{expected}");
     same_csv(&csv, &expected);
 }
@@ -839,22 +828,20 @@ fn the_same_answers_as_the_command_line_on_bigquery() {
     let bytes = answer["statements"][0]["estimated_bytes"]
         .as_u64()
         .unwrap_or_else(|| panic!("no estimate: {answer}"));
-    let mut cli = Command::new(assert_cmd::cargo::cargo_bin("aitaem"));
-    cli.args(["sql", "sales", "--estimate", "--specs", &specs]);
-    for (key, value) in env {
-        cli.env(key, value);
-    }
-    let out = cli.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = command_line(&["sql", "sales", "--estimate", "--specs", &specs], &env);
     assert!(
         text.contains(&format!("would process {bytes} bytes")),
         "{bytes} not in: {text}"
     );
+}
+
+/// The standard output of a successful `aitaem ARGS` run with these environment variables.
+fn command_line(args: &[&str], env: &[(&str, &str)]) -> String {
+    common::stdout(
+        common::aitaem()
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, *v))),
+    )
 }
 
 /// Polls `check` every 100 ms until it holds; panics only on a hang (nothing after 120 s).

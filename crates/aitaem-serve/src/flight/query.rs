@@ -104,9 +104,7 @@ fn unqualify(query: &mut Query) -> Result<(), ApiError> {
         let written = name.to_string();
         match parts.as_deref() {
             Some([table]) if ctes.0.contains(table) => ControlFlow::Continue(()),
-            Some([table]) | Some([_, table]) | Some([_, _, table])
-                if table == TABLE && qualified_as_served(parts.as_deref().unwrap_or_default()) =>
-            {
+            Some(parts) if is_served(parts) => {
                 *name = ObjectName::from(vec![Ident::new(TABLE)]);
                 ControlFlow::Continue(())
             }
@@ -124,11 +122,11 @@ fn unqualify(query: &mut Query) -> Result<(), ApiError> {
 }
 
 /// Whether `metrics`, `main.metrics` or `aitaem.main.metrics` (any case) is the served table.
-fn qualified_as_served(parts: &[String]) -> bool {
+fn is_served(parts: &[String]) -> bool {
     match parts {
-        [_] => true,
-        [schema, _] => schema == SCHEMA,
-        [catalog, schema, _] => catalog == CATALOG && schema == SCHEMA,
+        [table] => table == TABLE,
+        [schema, table] => schema == SCHEMA && table == TABLE,
+        [catalog, schema, table] => catalog == CATALOG && schema == SCHEMA && table == TABLE,
         _ => false,
     }
 }
