@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust workspace and the Python package, against real DuckDB files, a real
-# PostgreSQL server and the BigQuery emulator.
+# PostgreSQL server, the BigQuery emulator and a real local Spark.
 #
 # Provisions what the tests need: installs the PostgreSQL server from Debian's packages when it is
 # missing, starts a throwaway cluster (TLS on, with a test certificate authority) on a free local
 # port; installs the BigQuery emulator (bqemulator, from PyPI) into a virtualenv when it is
-# missing and starts it on free local ports; points the tests at both (AITAEM_TEST_POSTGRES*,
-# AITAEM_TEST_BIGQUERY*), and stops them afterwards, also when tests fail. Then builds the Python
+# missing and starts it on free local ports; installs Java 17 (Debian's packages) and Spark
+# (PyPI's pyspark, which holds Spark itself) into a virtualenv when missing and starts a local
+# Spark Connect server on a free port in the background; points the tests at all three
+# (AITAEM_TEST_POSTGRES*, AITAEM_TEST_BIGQUERY*, AITAEM_TEST_SPARK*), and stops them afterwards,
+# also when tests fail. Then builds the Python
 # package into a virtualenv (with its test requirements from PyPI) and runs its tests against the
 # same servers, then the original aitaem's own test suite against it (python/original-tests).
 # Extra arguments go to `cargo test`.
@@ -35,7 +38,14 @@ PGDATA="$PGROOT/data"
 PGPORT="$(free_port)"
 
 BQ_PID=""
+SPARK_PID=""
 stop_servers() {
+    if [ -n "$SPARK_PID" ]; then
+        # The server runs in a process group of its own (the launcher and the JVM).
+        kill -- "-$SPARK_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$SPARK_PID" 2>/dev/null || break; sleep 0.2; done
+        kill -9 -- "-$SPARK_PID" 2>/dev/null || true
+    fi
     if [ -f "$PGDATA/postmaster.pid" ]; then
         runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
     fi
@@ -81,6 +91,37 @@ export AITAEM_TEST_POSTGRES_CA="$certs/ca.pem"
 export AITAEM_TEST_POSTGRES_OTHER_CA="$certs/other.pem"
 echo "test.sh: PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on localhost:$PGPORT" >&2
 
+# --- Spark (started first: it is the slowest to come up, and comes up while the rest is set up
+# and compiled) --------------------------------------------------------------------------------
+if ! java -version 2>&1 | grep -Eq 'version "(1[7-9]|2[0-9])'; then
+    echo "test.sh: installing Java 17 (Debian packages)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+SPARK_VENV="$HOME/.cache/aitaem/spark-venv"
+SPARK_VERSION=4.3.0
+if [ ! -x "$SPARK_VENV/bin/python" ] ||
+    [ "$("$SPARK_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)' 2>/dev/null)" != "$SPARK_VERSION" ] ||
+    ! "$SPARK_VENV/bin/python" -c 'import pyspark.sql.connect.session' 2>/dev/null; then
+    echo "test.sh: installing Spark $SPARK_VERSION (pyspark, PyPI) into $SPARK_VENV" >&2
+    python3 -m venv "$SPARK_VENV"
+    "$SPARK_VENV/bin/pip" install -q "pyspark[connect]==$SPARK_VERSION"
+fi
+SPARK_HOME="$("$SPARK_VENV/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
+SPARK_TMP="$PGROOT/spark"
+mkdir -p "$SPARK_TMP/conf" "$SPARK_TMP/logs" "$SPARK_TMP/pids"
+SPARK_PORT="$(free_port)"
+SPARK_HOME="$SPARK_HOME" SPARK_CONF_DIR="$SPARK_TMP/conf" SPARK_LOG_DIR="$SPARK_TMP/logs" \
+    SPARK_PID_DIR="$SPARK_TMP/pids" setsid "$SPARK_HOME/sbin/start-connect-server.sh" --wait \
+    --master 'local[2]' --conf spark.connect.grpc.binding.port="$SPARK_PORT" \
+    --conf spark.sql.session.timeZone=UTC --conf spark.driver.memory=1g \
+    --conf spark.sql.shuffle.partitions=4 --conf spark.ui.enabled=false \
+    --conf spark.sql.warehouse.dir="$SPARK_TMP/warehouse" \
+    --conf "spark.driver.extraJavaOptions=-Duser.timezone=UTC -Dderby.system.home=$SPARK_TMP" \
+    >"$SPARK_TMP/server.log" 2>&1 &
+SPARK_PID=$!
+export AITAEM_TEST_SPARK="sc://127.0.0.1:$SPARK_PORT"
+export AITAEM_TEST_SPARK_PYTHON="$SPARK_VENV/bin/python"
+
 # --- BigQuery emulator ------------------------------------------------------------------------
 BQ_VENV="$HOME/.cache/aitaem/bqemu-venv"
 if [ ! -x "$BQ_VENV/bin/python" ] || ! "$BQ_VENV/bin/python" -c 'import bqemulator' 2>/dev/null; then
@@ -122,6 +163,14 @@ if [ ! -x "$PY_VENV/bin/python" ] || ! cmp -s python/requirements-test.txt "$PY_
     "$PY_VENV/bin/pip" install -q -r python/requirements-test.txt
     cp python/requirements-test.txt "$PY_VENV/requirements-test.txt"
 fi
+
+# --- Spark, up ----------------------------------------------------------------------------------
+for _ in $(seq 1 300); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $SPARK_PORT), 1)" 2>/dev/null && break
+    kill -0 "$SPARK_PID" 2>/dev/null || { cat "$SPARK_TMP/server.log" >&2; exit 1; }
+    sleep 1
+done
+echo "test.sh: Spark $SPARK_VERSION (Spark Connect) on 127.0.0.1:$SPARK_PORT" >&2
 
 # --- the tests --------------------------------------------------------------------------------
 failed=()

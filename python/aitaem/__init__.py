@@ -1,7 +1,7 @@
 """aitaem - All Interesting Things Are Essentially Metrics.
 
 Declare metrics, slices and segments once, in YAML; compute any combination of them over a
-time window, per period and per entity, on DuckDB, PostgreSQL or BigQuery, and get one
+time window, per period and per entity, on DuckDB, PostgreSQL, BigQuery or Spark, and get one
 standard 11-column table back.
 
 Example:

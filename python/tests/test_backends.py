@@ -1,4 +1,4 @@
-"""PostgreSQL and BigQuery through the Python package: the same answers as DuckDB, and as
+"""PostgreSQL, BigQuery and Spark through the Python package: the same answers as DuckDB, and as
 computed by hand. The servers are the ones scripts/test.sh starts (a test without its server
 is skipped, and fails under CI=true)."""
 
@@ -17,7 +17,7 @@ import pytest
 
 import aitaem
 
-from conftest import needs_server, rows
+from conftest import aitaem_cli, needs_server, rows
 
 # (day, channel, clicks, impressions)
 DATA: List[Tuple[str, str, int, int]] = [
@@ -180,3 +180,64 @@ def test_bigquery(tmp_path: pathlib.Path) -> None:
         got = compute(f"bigquery://{project}.{dataset}.events", connections)
         assert_same(got, by_hand())
         assert_same(got, duckdb_answers(tmp_path))
+
+
+@contextlib.contextmanager
+def spark_events(url: str, schema: str) -> Iterator[None]:
+    """The table `SCHEMA.events` of DATA on the Spark Connect server, made with PySpark's own
+    client (the Python in AITAEM_TEST_SPARK_PYTHON), dropped afterwards."""
+    python = os.environ.get("AITAEM_TEST_SPARK_PYTHON", "python3")
+    script = pathlib.Path(__file__).parents[2] / "crates/aitaem/tests/common/spark_sql.py"
+
+    def spark_sql(*statements: str) -> None:
+        subprocess.run(
+            [python, str(script), url], input="\n;\n".join(statements), text=True, check=True,
+            capture_output=True, timeout=600,
+        )
+
+    spark_sql(
+        f"CREATE SCHEMA {schema}",
+        f"CREATE TABLE {schema}.events (day DATE, channel STRING, clicks INT, impressions INT)",
+        f"INSERT INTO {schema}.events VALUES {values_sql()}",
+    )
+    try:
+        yield
+    finally:
+        spark_sql(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_spark(tmp_path: pathlib.Path) -> None:
+    url = needs_server("AITAEM_TEST_SPARK", "Spark Connect")
+    schema = f"py_{os.getpid()}"
+    with spark_events(url, schema):
+        connections = aitaem.ConnectionManager()
+        connections.add_connection("spark", url=url)
+        got = compute(f"spark://{schema}.events", connections)
+        assert_same(got, by_hand())
+        assert_same(got, duckdb_answers(tmp_path))
+        assert f"{schema}.events" in connections.get_connection("spark").list_tables()
+        with pytest.raises(aitaem.TableNotFoundError):
+            compute(f"spark://{schema}.missing", connections)
+        # The same numbers from the command line tool, with a connections.yaml.
+        project = tmp_path / "project"
+        (project / "metrics").mkdir(parents=True)
+        (project / "slices").mkdir()
+        for i, metric in enumerate(METRICS.format(source=f"spark://{schema}.events").split("---")):
+            (project / "metrics" / f"m{i}.yaml").write_text(metric)
+        (project / "slices" / "channel.yaml").write_text(SLICE)
+        (project / "connections.yaml").write_text(f"spark:\n  url: {url}\n")
+        out = subprocess.run(
+            [aitaem_cli(), "compute", "ctr", "clicks", "--slice", "channel", "--period", "daily",
+             "--time-window", ",".join(WINDOW), "--format", "json"],
+            cwd=project, capture_output=True, text=True, check=True, timeout=600,
+        ).stdout
+        cli = {
+            (r["metric_name"], r["period_start_date"], r["slice_value"]): r["metric_value"]
+            for r in json.loads(out)
+        }
+        assert_same(cli, by_hand())
+    down = aitaem.ConnectionManager()
+    down.add_connection("spark", url="sc://127.0.0.1:1", connect_timeout="2s")
+    with pytest.raises(aitaem.AitaemConnectionError) as caught:
+        compute(f"spark://{schema}.events", down)
+    assert "sc://127.0.0.1:1" in str(caught.value)

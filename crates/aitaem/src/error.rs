@@ -357,7 +357,10 @@ impl BackendError {
     }
 
     /// The same error with another message (the code, kind and source are kept).
-    #[cfg_attr(not(any(feature = "postgres", feature = "bigquery")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "bigquery", feature = "spark")),
+        allow(dead_code)
+    )]
     pub(crate) fn reworded(mut self, message: String) -> Self {
         self.0.message = message;
         self

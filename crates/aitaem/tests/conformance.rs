@@ -1,10 +1,11 @@
-//! What every backend must do, run on each (`duckdb::…`, `postgres::…`, `bigquery::…`): the
+//! What every backend must do, run on each (`duckdb::…`, `postgres::…`, `bigquery::…`,
+//! `spark::…`): the
 //! same small table, loaded with the backend's own SQL, and the same requests, checked against
 //! values computed by hand. What only one backend has (PostgreSQL's TLS and SQLSTATEs, BigQuery's
-//! dry runs and paging) is tested in its own file. Without a server, a backend's tests say they
+//! dry runs and paging, Spark's sessions) is tested in its own file. Without a server, a backend's tests say they
 //! were skipped (and fail under `CI=true`).
 
-#![cfg(all(feature = "postgres", feature = "bigquery"))]
+#![cfg(all(feature = "postgres", feature = "bigquery", feature = "spark"))]
 
 mod common;
 
@@ -249,6 +250,35 @@ fn bigquery() -> Option<Backend> {
     })
 }
 
+fn spark() -> Option<Backend> {
+    let spark = common::spark::Spark::new("conformance")?;
+    let d = Dialect {
+        events: "CREATE TABLE {} (id INT, ts TIMESTAMP_NTZ, ts_ltz TIMESTAMP, day DATE, country STRING, category STRING, clicks INT, impressions INT, revenue DECIMAL(12, 2), converted BOOLEAN, user_id BIGINT)",
+        users: "CREATE TABLE {} (user_id BIGINT, tier STRING)",
+        text: |t| format!("'{}'", t.replace('\\', "\\\\").replace('\'', "\\'")),
+        times: |ts| {
+            [
+                format!("TIMESTAMP_NTZ '{ts}'"),
+                format!("TIMESTAMP '{ts}'"),
+                format!("DATE '{}'", &ts[..10]),
+            ]
+        },
+        numeric: |n| n.to_string(),
+    };
+    let schema = spark.schema.clone();
+    let statements = load(&d, &|t| format!("{schema}.{t}"));
+    spark.sql(&statements.iter().map(String::as_str).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("connections.yaml");
+    std::fs::write(&file, spark.connections_yaml("")).unwrap();
+    Some(Backend {
+        prefix: format!("spark://{}.", spark.schema),
+        time_columns: ["ts", "ts_ltz", "day"],
+        connections: ConnectionManager::from_yaml(&file).unwrap(),
+        _keep: Box::new(spark),
+    })
+}
+
 /// Sums, counts, averages, distinct counts, filtered counts and ratios, by a column slice and
 /// a value slice whose value name and predicate hold quotes.
 fn aggregates_ratios_and_filters(b: Backend) {
@@ -481,4 +511,4 @@ macro_rules! conformance {
     };
 }
 
-conformance!(duckdb, postgres, bigquery);
+conformance!(duckdb, postgres, bigquery, spark);

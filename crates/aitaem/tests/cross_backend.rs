@@ -1,16 +1,17 @@
 //! The same answers everywhere: one generated dataset (NULLs, zero denominators, quotes and
 //! unicode in values, orphan and duplicate keys, a leap day, midnight and year boundaries,
-//! integer columns in ratios) loaded into DuckDB, PostgreSQL and the BigQuery emulator, and every
+//! integer columns in ratios) loaded into DuckDB, PostgreSQL, the BigQuery emulator and a local
+//! Spark, and every
 //! compute feature run on each: every aggregate kind, ratios, value-list / wildcard / composite slices with
 //! overlapping values, value and wildcard segments with join keys, every period type, windows,
 //! by-entity and grouping sets, quarters, week starts, filled gaps, comparisons, shares, running
 //! and rolling totals. Results must be equal within 1e-9 relative.
 //!
 //! DuckDB's own answers are checked against hand-written SQL elsewhere (`oracle.rs`,
-//! `compute.rs`); here PostgreSQL and BigQuery must agree with them row for row. The dataset is
+//! `compute.rs`); here PostgreSQL, BigQuery and Spark must agree with them row for row. The dataset is
 //! loaded once for the whole file; each test is one feature, compared on every backend.
 
-#![cfg(all(feature = "postgres", feature = "bigquery"))]
+#![cfg(all(feature = "postgres", feature = "bigquery", feature = "spark"))]
 
 mod common;
 
@@ -24,6 +25,7 @@ use aitaem::{
 };
 use common::bigquery::Bq;
 use common::postgres::Pg;
+use common::spark::Spark;
 use common::{Key, close};
 
 /// A deterministic pseudo-random sequence (64-bit LCG, top bits).
@@ -87,19 +89,39 @@ enum Target {
     DuckDb = 0,
     Postgres = 1,
     BigQuery = 2,
+    Spark = 3,
 }
 
 impl Kind {
-    /// DuckDB, PostgreSQL, BigQuery.
-    fn names(self) -> [&'static str; 3] {
+    /// DuckDB, PostgreSQL, BigQuery, Spark.
+    fn names(self) -> [&'static str; 4] {
         match self {
-            Kind::Int => ["INTEGER", "INTEGER", "INT64"],
-            Kind::Timestamp => ["TIMESTAMP", "TIMESTAMP", "DATETIME"],
-            Kind::Date => ["DATE", "DATE", "DATE"],
-            Kind::Text => ["VARCHAR", "TEXT", "STRING"],
-            Kind::Double => ["DOUBLE", "DOUBLE PRECISION", "FLOAT64"],
-            Kind::Decimal => ["DECIMAL(10, 2)", "DECIMAL(10, 2)", "NUMERIC"],
-            Kind::Bool => ["BOOLEAN", "BOOLEAN", "BOOL"],
+            Kind::Int => ["INTEGER", "INTEGER", "INT64", "INT"],
+            Kind::Timestamp => ["TIMESTAMP", "TIMESTAMP", "DATETIME", "TIMESTAMP_NTZ"],
+            Kind::Date => ["DATE", "DATE", "DATE", "DATE"],
+            Kind::Text => ["VARCHAR", "TEXT", "STRING", "STRING"],
+            Kind::Double => ["DOUBLE", "DOUBLE PRECISION", "FLOAT64", "DOUBLE"],
+            Kind::Decimal => [
+                "DECIMAL(10, 2)",
+                "DECIMAL(10, 2)",
+                "NUMERIC",
+                "DECIMAL(10, 2)",
+            ],
+            Kind::Bool => ["BOOLEAN", "BOOLEAN", "BOOL", "BOOLEAN"],
+        }
+    }
+
+    /// A Spark SQL literal of a value.
+    fn spark_literal(self, value: &Option<String>) -> String {
+        let Some(v) = value else {
+            return "NULL".into();
+        };
+        match self {
+            Kind::Timestamp => format!("TIMESTAMP_NTZ '{v}'"),
+            Kind::Date => format!("DATE '{v}'"),
+            Kind::Decimal => format!("CAST('{v}' AS DECIMAL(10, 2))"),
+            Kind::Text => format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'")),
+            Kind::Int | Kind::Double | Kind::Bool => v.clone(),
         }
     }
 
@@ -150,8 +172,9 @@ impl Data {
         )
     }
 
-    /// GoogleSQL `INSERT` statements into `dataset`, a few hundred rows each.
-    fn google_inserts(&self, dataset: &str) -> Vec<String> {
+    /// `INSERT` statements into `schema` with literals written by `literal`, a few hundred rows
+    /// each.
+    fn inserts(&self, schema: &str, literal: fn(Kind, &Option<String>) -> String) -> Vec<String> {
         self.rows
             .chunks(500)
             .map(|chunk| {
@@ -161,13 +184,13 @@ impl Data {
                         let values: Vec<String> = row
                             .iter()
                             .zip(&self.columns)
-                            .map(|(v, (_, k))| k.google_literal(v))
+                            .map(|(v, (_, k))| literal(*k, v))
                             .collect();
                         format!("({})", values.join(", "))
                     })
                     .collect();
                 format!(
-                    "INSERT INTO {dataset}.{} VALUES {}",
+                    "INSERT INTO {schema}.{} VALUES {}",
                     self.name,
                     rows.join(", ")
                 )
@@ -500,10 +523,14 @@ fn suite() -> &'static Suite {
     static SUITE: std::sync::OnceLock<Suite> = std::sync::OnceLock::new();
     SUITE.get_or_init(|| {
         let reference = Reference::new();
-        let others = [postgres(&reference), bigquery(&reference)]
-            .into_iter()
-            .flatten()
-            .collect();
+        let others = [
+            postgres(&reference),
+            bigquery(&reference),
+            spark(&reference),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         Suite { reference, others }
     })
 }
@@ -544,7 +571,7 @@ fn bigquery(reference: &Reference) -> Option<Other> {
     let bq = Bq::new("cross_backend")?;
     for table in dataset() {
         bq.sql(&table.create(Target::BigQuery, &format!("{}.", bq.dataset)));
-        for insert in table.google_inserts(&bq.dataset) {
+        for insert in table.inserts(&bq.dataset, Kind::google_literal) {
             bq.sql(&insert);
         }
     }
@@ -567,6 +594,37 @@ fn bigquery(reference: &Reference) -> Option<Other> {
         specs: specs(&format!("bigquery://{}.", bq.dataset)),
         connections: ConnectionManager::from_yaml(&yaml).unwrap(),
         _keep: Box::new(bq),
+    })
+}
+
+fn spark(reference: &Reference) -> Option<Other> {
+    let spark = Spark::new("cross_backend")?;
+    let mut statements = Vec::new();
+    for table in dataset() {
+        statements.push(table.create(Target::Spark, &format!("{}.", spark.schema)));
+        statements.extend(table.inserts(&spark.schema, Kind::spark_literal));
+    }
+    let events = format!("{}.events", spark.schema);
+    statements.push(format!("SELECT COUNT(*) FROM {events}"));
+    statements.push(format!(
+        "SELECT COUNT(*) FROM {events} WHERE country IS NULL"
+    ));
+    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
+    let answers = spark.sql(&statements);
+    let count = |i: usize| answers[answers.len() - i][0][0].clone();
+    assert_eq!(count(2).as_deref(), Some("2500"));
+    assert_eq!(
+        count(1).unwrap(),
+        reference.scalar("SELECT COUNT(*) FROM events WHERE country IS NULL"),
+        "both loads read NULLs alike"
+    );
+    let yaml = reference.dir.path().join("spark.yaml");
+    std::fs::write(&yaml, spark.connections_yaml("")).unwrap();
+    Some(Other {
+        name: "Spark",
+        specs: specs(&format!("spark://{}.", spark.schema)),
+        connections: ConnectionManager::from_yaml(&yaml).unwrap(),
+        _keep: Box::new(spark),
     })
 }
 

@@ -48,13 +48,21 @@ class PostgresConfig:
     port: int = 5432
 
 
-BackendConfig = Union[DuckDBConfig, BigQueryConfig, PostgresConfig]
+@dataclass
+class SparkConfig:
+    """Spark (and Databricks) through Spark Connect: the server's ``sc://`` URL."""
+
+    url: str
+
+
+BackendConfig = Union[DuckDBConfig, BigQueryConfig, PostgresConfig, SparkConfig]
 
 #: The configuration class of each backend.
 BACKEND_SPECS: Dict[str, Type[Any]] = {
     "duckdb": DuckDBConfig,
     "bigquery": BigQueryConfig,
     "postgres": PostgresConfig,
+    "spark": SparkConfig,
 }
 
 _EXAMPLES = {
@@ -64,6 +72,7 @@ _EXAMPLES = {
         "postgres:\n  host: localhost\n  port: 5432\n  database: analytics\n  user: analyst\n"
         "  password: ${POSTGRES_PASSWORD}"
     ),
+    "spark": "spark:\n  url: sc://localhost:15002",
 }
 
 
@@ -86,7 +95,7 @@ def validate_backend_config(backend_type: str, config: Dict[str, Any]) -> Backen
     contains.
 
     Raises:
-        UnsupportedBackendError: for a backend other than duckdb, postgres and bigquery.
+        UnsupportedBackendError: for a backend other than duckdb, postgres, bigquery and spark.
         ConfigurationError: when a required field is missing (named, with an example).
     """
     spec = BACKEND_SPECS.get(backend_type)
@@ -119,5 +128,6 @@ __all__ = [
     "BigQueryConfig",
     "DuckDBConfig",
     "PostgresConfig",
+    "SparkConfig",
     "validate_backend_config",
 ]

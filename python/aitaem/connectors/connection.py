@@ -74,13 +74,14 @@ class ConnectionManager:
         """Adds the connection of one backend.
 
         Args:
-            backend_type: ``duckdb``, ``postgres`` or ``bigquery``.
+            backend_type: ``duckdb``, ``postgres``, ``bigquery`` or ``spark``.
             connector: A connector (for example from
                 :func:`aitaem.helpers.load_csvs_to_duckdb`) whose connection to use.
             **config: Otherwise, the settings, with the keys of a ``connections.yaml`` block:
                 DuckDB ``path`` (and ``read_only``); PostgreSQL ``host``, ``port``,
                 ``database``, ``user``, ``password`` or ``url``, and optional settings;
-                BigQuery ``project_id`` (and ``dataset_id`` and optional settings).
+                BigQuery ``project_id`` (and ``dataset_id`` and optional settings); Spark
+                ``url`` (``sc://host:15002``, and optional settings).
 
         Raises:
             ConfigurationError: if a connection of ``backend_type`` exists already, or the

@@ -23,7 +23,7 @@ def _settings(config: Dict[str, Any]) -> Dict[str, Any]:
 
 
 class IbisConnector:
-    """A connection to one backend (``duckdb``, ``postgres`` or ``bigquery``).
+    """A connection to one backend (``duckdb``, ``postgres``, ``bigquery`` or ``spark``).
 
     What :func:`aitaem.helpers.load_csvs_to_duckdb` returns and
     :meth:`aitaem.ConnectionManager.get_connection` gives back; pass it to
@@ -44,7 +44,8 @@ class IbisConnector:
         """A connector for ``backend_type``, not yet connected.
 
         Raises:
-            UnsupportedBackendError: for a backend other than duckdb, postgres and bigquery.
+            UnsupportedBackendError: for a backend other than duckdb, postgres, bigquery and
+                spark.
         """
         if backend_type not in self.SUPPORTED_BACKENDS:
             raise UnsupportedBackendError(

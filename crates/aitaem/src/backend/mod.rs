@@ -1,6 +1,6 @@
 //! Backends: the databases statements run on.
 //!
-//! Each backend is one folder (`duckdb/`, `postgres/`, `bigquery/`) with everything that is its
+//! Each backend is one folder (`duckdb/`, `postgres/`, `bigquery/`, `spark/`) with everything that is its
 //! own: how its source URIs read, its settings in `connections.yaml`, its SQL dialect (with the
 //! rewrite of spec fragments), how its errors read, and its client (a connection) behind a cargo
 //! feature of the same name. It reaches the rest of the library through one driver in one table
@@ -14,8 +14,9 @@
 pub mod bigquery;
 pub mod duckdb;
 pub mod postgres;
-#[cfg(any(feature = "postgres", feature = "bigquery"))]
+#[cfg(any(feature = "postgres", feature = "bigquery", feature = "spark"))]
 mod runtime;
+pub mod spark;
 
 use std::fmt;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ const DRIVERS: &[BackendKind] = &[
     BackendKind::DUCKDB,
     BackendKind::POSTGRES,
     BackendKind::BIGQUERY,
+    BackendKind::SPARK,
 ];
 
 /// What a backend is to the rest of the library: its names, its source URIs, its settings, its
@@ -261,7 +263,10 @@ pub(crate) fn connect(
 
 /// The 1-based character position of a place in `sql` given by its line and column (both
 /// 1-based, the column counted in characters), as backends that report places so say them.
-#[cfg_attr(not(any(feature = "duckdb", feature = "bigquery")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "duckdb", feature = "bigquery", feature = "spark")),
+    allow(dead_code)
+)]
 pub(crate) fn char_position(sql: &str, line: usize, column: usize) -> Option<u32> {
     let mut lines = sql.split('\n');
     let before: usize = lines
@@ -277,7 +282,12 @@ pub(crate) fn char_position(sql: &str, line: usize, column: usize) -> Option<u32
 
 /// The error for a backend this build was compiled without (its cargo feature has its name).
 #[cfg_attr(
-    all(feature = "duckdb", feature = "postgres", feature = "bigquery"),
+    all(
+        feature = "duckdb",
+        feature = "postgres",
+        feature = "bigquery",
+        feature = "spark"
+    ),
     allow(dead_code)
 )]
 pub(crate) fn not_built(backend: BackendKind) -> Error {

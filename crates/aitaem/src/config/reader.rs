@@ -134,6 +134,38 @@ impl<'r> SettingsReader<'r> {
         })
     }
 
+    /// A field that is a mapping of names to scalar values (`key: value` lines), each value's
+    /// text with variables substituted; `None` when the field is absent, or invalid (recorded).
+    pub(crate) fn mapping(&mut self, name: &str) -> Option<Vec<(String, String)>> {
+        let node = self.node(name)?;
+        let field = self.path(name);
+        let Value::Map(entries) = &node.value else {
+            let at = self.d.location(node);
+            let found = node.value.type_name();
+            self.d.issue(
+                at,
+                &field,
+                format!("expected a mapping, found {found}"),
+                Some(format!("write `{name}` as `key: value` lines")),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for (key, value) in entries {
+            let key = self.d.string(key, &field, true)?.0;
+            let entry = format!("{field}.{key}");
+            let (raw, at) = self.d.string(value, &entry, true)?;
+            match substitute(&raw, self.env) {
+                Ok(value) => out.push((key, value)),
+                Err(message) => {
+                    self.d.issue(at, &entry, message, None);
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
+
     /// Records a problem with a field (or with the block, when it has no such field).
     pub(crate) fn issue(&mut self, name: &str, message: impl Into<String>, help: Option<String>) {
         let at = self.location(name);

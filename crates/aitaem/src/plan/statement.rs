@@ -715,7 +715,10 @@ impl Builder {
                             false => k.expr.clone(),
                         })
                         .collect();
-                    items.push(Item::new(Sql::call("GROUPING", arguments), Alias::Set));
+                    items.push(Item::new(
+                        Sql::call(self.d.grouping_function(), arguments),
+                        Alias::Set,
+                    ));
                     GroupBy::Sets(
                         self.sets
                             .iter()

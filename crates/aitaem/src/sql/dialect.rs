@@ -139,6 +139,12 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
         )
     }
 
+    /// The function that numbers a row's grouping set by the keys it leaves out, one bit per key
+    /// (the standard's `GROUPING` of several keys).
+    fn grouping_function(&self) -> &'static str {
+        "GROUPING"
+    }
+
     /// Whether `GROUPING(...)` accepts the aliases of the select list (the standard wants the
     /// grouped expressions themselves).
     fn grouping_reads_aliases(&self) -> bool {

@@ -5,6 +5,7 @@
 
 pub mod bigquery;
 pub mod postgres;
+pub mod spark;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

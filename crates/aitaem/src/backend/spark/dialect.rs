@@ -1,0 +1,305 @@
+//! Spark SQL: backtick names, backslash escapes in strings, `TIMESTAMP_NTZ` for wall-clock time,
+//! ANSI mode's errors avoided (`try_divide`), and spec fragments written in standard SQL
+//! rewritten into Spark's.
+
+use std::ops::ControlFlow;
+
+use chrono::NaiveDateTime;
+use sqlparser::ast::{
+    BinaryOperator, CastKind, DataType, Expr, TimezoneInfo, Value, VisitMut, VisitorMut,
+};
+
+use crate::period::{TimeUnit, WeekStart};
+use crate::sql::ast::{call, number, object_name, take};
+use crate::sql::fragment::{ExprError, parse};
+use crate::sql::quantile::{QuantileKind, approx_count_distinct, quantile};
+use crate::sql::{Dialect, SqlType};
+
+#[derive(Debug)]
+pub(crate) struct SparkDialect;
+
+impl Dialect for SparkDialect {
+    /// `/` becomes `try_divide` (division in floating point, NULL for a zero divisor, as on
+    /// DuckDB, where ANSI mode's `/` would fail); quantiles become `percentile_cont` /
+    /// `percentile_disc` (`approx_percentile` for `APPROX_QUANTILE`), `APPROX_COUNT_DISTINCT(x)`
+    /// has a 1% relative standard deviation; `x::type` becomes `CAST(x AS type)` with Spark's
+    /// type names (`TIMESTAMP` without a time zone is `TIMESTAMP_NTZ`); quoted names are written
+    /// in backticks and string literals with Spark's backslash escapes.
+    fn rewrite(&self, expr: &mut Expr) -> Result<(), ExprError> {
+        match VisitMut::visit(expr, &mut SparkRewrite) {
+            ControlFlow::Break(err) => Err(err),
+            ControlFlow::Continue(()) => Ok(()),
+        }
+    }
+
+    fn quote(&self, name: &str) -> String {
+        format!("`{}`", name.replace('`', "``"))
+    }
+
+    fn string(&self, value: &str) -> String {
+        format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+
+    fn timestamp(&self, ts: NaiveDateTime) -> String {
+        format!("TIMESTAMP_NTZ '{}'", ts.format("%Y-%m-%d %H:%M:%S%.f"))
+    }
+
+    /// Bounds compare with the column as it is, so that partitions are pruned.
+    fn needs_time_column_types(&self) -> bool {
+        true
+    }
+
+    /// A `TIMESTAMP` column (an instant) gets a `TIMESTAMP` literal, read in the session's time
+    /// zone like the periods; a `DATE` column the first date not before the bound, so that `>=`
+    /// and `<` mean what they mean for the timestamp.
+    fn time_bound(&self, ts: NaiveDateTime, column_type: Option<&str>) -> String {
+        match column_type.map(str::to_ascii_lowercase).as_deref() {
+            Some("timestamp") => format!("TIMESTAMP '{}'", ts.format("%Y-%m-%d %H:%M:%S%.f")),
+            Some("date") => {
+                let date = ts.date();
+                let day = if ts == date.and_time(chrono::NaiveTime::MIN) {
+                    date
+                } else {
+                    date.succ_opt().unwrap_or(date)
+                };
+                format!("DATE '{}'", day.format("%Y-%m-%d"))
+            }
+            _ => self.timestamp(ts),
+        }
+    }
+
+    fn type_name(&self, ty: SqlType) -> &'static str {
+        match ty {
+            SqlType::Text => "STRING",
+            SqlType::Double => "DOUBLE",
+            SqlType::Timestamp => "TIMESTAMP_NTZ",
+            SqlType::Integer => "BIGINT",
+        }
+    }
+
+    /// `date_trunc` answers a `TIMESTAMP` (in the session's time zone) also for a
+    /// `TIMESTAMP_NTZ`; the result is cast back, which gives the same wall-clock time.
+    fn truncate(&self, expr: &str, unit: TimeUnit) -> String {
+        let ts = self.cast(expr, SqlType::Timestamp);
+        let truncated = match unit {
+            TimeUnit::Week(start) if start != WeekStart::Monday => {
+                let shift = 7 - start.days_from_monday();
+                format!("date_trunc('WEEK', {ts} + INTERVAL {shift} DAYS) - INTERVAL {shift} DAYS")
+            }
+            _ => format!("date_trunc('{}', {ts})", unit.word().to_uppercase()),
+        };
+        self.cast(&truncated, SqlType::Timestamp)
+    }
+
+    /// Spark's `grouping` takes one key; `grouping_id` several, with the standard's bits.
+    fn grouping_function(&self) -> &'static str {
+        "grouping_id"
+    }
+
+    /// Days are counted between dates, so that the session's time zone plays no part.
+    fn period_number(&self, key: &str, unit: TimeUnit) -> String {
+        let days = format!("datediff(CAST({key} AS DATE), DATE '1970-01-01')");
+        let months = format!("(year({key}) * 12 + month({key}) - 1)");
+        match unit {
+            TimeUnit::Hour => format!("(CAST({days} AS BIGINT) * 24 + hour({key}))"),
+            TimeUnit::Day => format!("CAST({days} AS BIGINT)"),
+            TimeUnit::Week(_) => format!("CAST(FLOOR({days} / 7) AS BIGINT)"),
+            TimeUnit::Month => format!("CAST({months} AS BIGINT)"),
+            TimeUnit::Quarter => format!("CAST(FLOOR({months} / 3) AS BIGINT)"),
+            TimeUnit::Year => format!("CAST(year({key}) AS BIGINT)"),
+        }
+    }
+}
+
+/// Standard SQL written for every backend, as Spark SQL (see [`SparkDialect::rewrite`]).
+struct SparkRewrite;
+
+impl SparkRewrite {
+    /// Spark's name of a type written for another backend.
+    fn data_type(ty: &DataType) -> Option<DataType> {
+        let name = |n: &str| Some(DataType::Custom(object_name(n), Vec::new()));
+        match ty {
+            DataType::Varchar(_)
+            | DataType::Text
+            | DataType::CharVarying(_)
+            | DataType::CharacterVarying(_)
+            | DataType::String(_) => name("STRING"),
+            DataType::Int(_) | DataType::Integer(_) | DataType::Int4(_) => name("INT"),
+            DataType::Int2(_) => name("SMALLINT"),
+            DataType::Int8(_) | DataType::Int64 => name("BIGINT"),
+            DataType::DoublePrecision | DataType::Float8 | DataType::Float64 => name("DOUBLE"),
+            DataType::Real | DataType::Float4 => name("FLOAT"),
+            DataType::Bool => name("BOOLEAN"),
+            DataType::Timestamp(_, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone)
+            | DataType::Datetime(_) => name("TIMESTAMP_NTZ"),
+            DataType::Timestamp(..) => name("TIMESTAMP"),
+            _ => None,
+        }
+    }
+}
+
+impl VisitorMut for SparkRewrite {
+    type Break = ExprError;
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<ExprError> {
+        match expr {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Divide,
+                right,
+            } => *expr = call("try_divide", vec![take(left), take(right)]),
+            Expr::Function(f) if quantile(f).is_some() || approx_count_distinct(f).is_some() => {
+                match parse(&spark_quantile(f), Some(&SparkDialect)) {
+                    Ok(rewritten) => *expr = rewritten,
+                    Err(err) => return ControlFlow::Break(err),
+                }
+            }
+            Expr::Cast {
+                kind, data_type, ..
+            } => {
+                if *kind == CastKind::DoubleColon {
+                    *kind = CastKind::Cast;
+                }
+                if let Some(spark) = SparkRewrite::data_type(data_type) {
+                    *data_type = spark;
+                }
+            }
+            Expr::Identifier(ident) if ident.quote_style.is_some() => {
+                ident.quote_style = Some('`');
+            }
+            Expr::CompoundIdentifier(parts) => {
+                for ident in parts.iter_mut().filter(|i| i.quote_style.is_some()) {
+                    ident.quote_style = Some('`');
+                }
+            }
+            Expr::Value(value) => {
+                if let Value::SingleQuotedString(text) | Value::DoubleQuotedString(text) =
+                    &value.value
+                    && text.contains('\\')
+                {
+                    *expr = spark_string(text);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// A quantile or approximate distinct count (see [`crate::sql::quantile`]) in Spark SQL.
+fn spark_quantile(f: &sqlparser::ast::Function) -> String {
+    let filtered = |call: String, filter: Option<&Expr>| match filter {
+        Some(filter) => format!("{call} FILTER (WHERE {filter})"),
+        None => call,
+    };
+    if let Some((value, filter)) = approx_count_distinct(f) {
+        return filtered(
+            format!("approx_count_distinct({value}, 0.01)"),
+            filter.as_ref(),
+        );
+    }
+    let Some(q) = quantile(f) else {
+        return f.to_string();
+    };
+    let call = match q.kind {
+        QuantileKind::Continuous => format!(
+            "percentile_cont({}) WITHIN GROUP (ORDER BY {})",
+            q.fraction, q.value
+        ),
+        QuantileKind::Discrete => format!(
+            "percentile_disc({}) WITHIN GROUP (ORDER BY {})",
+            q.fraction, q.value
+        ),
+        QuantileKind::Approximate => format!("approx_percentile({}, {})", q.value, q.fraction),
+    };
+    filtered(call, q.filter.as_ref())
+}
+
+/// A string literal holding backslashes, which Spark reads as escapes: the pieces between them
+/// joined by `chr(92)`.
+fn spark_string(text: &str) -> Expr {
+    let mut pieces = Vec::new();
+    for (i, piece) in text.split('\\').enumerate() {
+        if i > 0 {
+            pieces.push(call("chr", vec![number("92")]));
+        }
+        if !piece.is_empty() {
+            pieces.push(Expr::value(Value::SingleQuotedString(piece.to_string())));
+        }
+    }
+    call("concat", pieces)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::fragment::translate;
+
+    fn spark(text: &str) -> String {
+        translate(&parse(text, Some(&SparkDialect)).unwrap(), &SparkDialect)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn standard_sql_becomes_spark_sql() {
+        assert_eq!(
+            spark("SUM(a) / SUM(b) + 1 / 2"),
+            "try_divide(SUM(a), SUM(b)) + try_divide(1, 2)"
+        );
+        assert_eq!(
+            spark("COUNT(*) FILTER (WHERE converted) + SUM(x::INTEGER)"),
+            "COUNT(*) FILTER (WHERE converted) + SUM(CAST(x AS INT))"
+        );
+        assert_eq!(
+            spark("CAST(ts AS TIMESTAMP) < CAST(t AS TIMESTAMPTZ) AND CAST(v AS VARCHAR) = 'a'"),
+            "CAST(ts AS TIMESTAMP_NTZ) < CAST(t AS TIMESTAMP) AND CAST(v AS STRING) = 'a'"
+        );
+        assert_eq!(
+            spark("\"Weird Col\" = 'Kids'' Toys' AND path LIKE 'C:\\dir%'"),
+            "`Weird Col` = 'Kids'' Toys' AND path LIKE concat('C:', chr(92), 'dir%')"
+        );
+    }
+
+    #[test]
+    fn quantiles_and_approximations() {
+        assert_eq!(
+            spark("MEDIAN(x) FILTER (WHERE y > 1)"),
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FILTER (WHERE y > 1)"
+        );
+        assert_eq!(
+            spark("quantile_disc(a / b, 0.9) + APPROX_QUANTILE(x, 0.1)"),
+            "percentile_disc(0.9) WITHIN GROUP (ORDER BY try_divide(a, b)) + approx_percentile(x, 0.1)"
+        );
+        assert_eq!(
+            spark("APPROX_COUNT_DISTINCT(u) FILTER (WHERE ok)"),
+            "approx_count_distinct(u, 0.01) FILTER (WHERE ok)"
+        );
+    }
+
+    #[test]
+    fn literals_time_bounds_and_periods() {
+        assert_eq!(SparkDialect.quote("a`b"), "`a``b`");
+        assert_eq!(SparkDialect.string(r"a\'b"), r"'a\\\'b'");
+        let bound = chrono::NaiveDate::from_ymd_opt(2024, 2, 29)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        assert_eq!(
+            SparkDialect.time_bound(bound, Some("date")),
+            "DATE '2024-03-01'"
+        );
+        assert_eq!(
+            SparkDialect.time_bound(bound, Some("timestamp")),
+            "TIMESTAMP '2024-02-29 12:00:00'"
+        );
+        assert_eq!(
+            SparkDialect.time_bound(bound, Some("timestamp_ntz")),
+            "TIMESTAMP_NTZ '2024-02-29 12:00:00'"
+        );
+        assert_eq!(
+            SparkDialect.truncate("t", TimeUnit::Week(WeekStart::Sunday)),
+            "CAST(date_trunc('WEEK', CAST(t AS TIMESTAMP_NTZ) + INTERVAL 1 DAYS) - INTERVAL 1 DAYS AS TIMESTAMP_NTZ)"
+        );
+    }
+}
