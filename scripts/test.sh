@@ -55,7 +55,9 @@ stop_servers() {
     fi
     rm -rf "$PGROOT"
 }
-trap stop_servers EXIT INT TERM
+trap stop_servers EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # A test certificate authority and a server certificate for `localhost` only, so that
 # verify-full succeeds for `localhost` and fails for `127.0.0.1`; a second authority that signed
@@ -115,6 +117,7 @@ SPARK_HOME="$SPARK_HOME" SPARK_CONF_DIR="$SPARK_TMP/conf" SPARK_LOG_DIR="$SPARK_
     --master 'local[2]' --conf spark.connect.grpc.binding.port="$SPARK_PORT" \
     --conf spark.sql.session.timeZone=UTC --conf spark.driver.memory=1g \
     --conf spark.sql.shuffle.partitions=4 --conf spark.ui.enabled=false \
+    --conf spark.scheduler.mode=FAIR \
     --conf spark.sql.warehouse.dir="$SPARK_TMP/warehouse" \
     --conf "spark.driver.extraJavaOptions=-Duser.timezone=UTC -Dderby.system.home=$SPARK_TMP" \
     >"$SPARK_TMP/server.log" 2>&1 &

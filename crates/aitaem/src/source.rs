@@ -11,6 +11,7 @@
 //! | `duckdb://data/events.csv`, `duckdb:///abs/events.parquet`, `duckdb://logs/*.csv` | files read directly by DuckDB |
 //! | `postgres://public/events`, `postgres:///events` | a PostgreSQL table (schema optional) |
 //! | `bigquery://project.dataset.table`, `bigquery://project/dataset.table`, `bigquery://dataset.table` | a BigQuery table (the last in the connection's project) |
+//! | `spark://schema.table`, `spark://catalog.schema.table`, `spark://table` | a Spark table (the last in the session's current schema) |
 //!
 //! A DuckDB URI's file forms are recognised by the extension of the last path segment (`.csv`,
 //! `.tsv`, `.parquet`, `.json`, `.jsonl`, `.ndjson`, optionally followed by `.gz` or `.zst`) or by a
@@ -274,7 +275,7 @@ mod tests {
         for (uri, fragment) in [
             (
                 "events",
-                "starts with `duckdb://`, `postgres://` or `bigquery://`",
+                "starts with `duckdb://`, `postgres://`, `bigquery://` or `spark://`",
             ),
             ("duckdb://db/ev\nx", "control"),
         ] {
@@ -285,7 +286,7 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::UnsupportedBackend);
         assert!(
             err.to_string()
-                .contains("supported backends are duckdb, postgres and bigquery"),
+                .contains("supported backends are duckdb, postgres, bigquery and spark"),
             "{err}"
         );
     }

@@ -38,13 +38,19 @@ fn setup(types: [&str; 3], table: &dyn Fn(&str) -> String) -> Vec<String> {
     let [ts, text, int] = types;
     // 3,000 visitors, numbered 1 to 3,000, each once: sketches estimate their count and
     // quantiles.
-    let visits = match text {
-        "VARCHAR" => {
+    let visits = match (text, int) {
+        ("VARCHAR", _) => {
             "SELECT 'v' || CAST(i AS VARCHAR) AS visitor, i AS amount FROM range(1, 3001) t(i)"
         }
-        "TEXT" => "SELECT 'v' || i AS visitor, i AS amount FROM generate_series(1, 3000) AS t(i)",
-        _ => {
+        ("TEXT", _) => {
+            "SELECT 'v' || i AS visitor, i AS amount FROM generate_series(1, 3000) AS t(i)"
+        }
+        (_, "INT64") => {
             "SELECT CONCAT('v', CAST(i AS STRING)) AS visitor, i AS amount FROM UNNEST(GENERATE_ARRAY(1, 3000)) AS i"
+        }
+        // Spark
+        _ => {
+            "SELECT concat('v', CAST(id AS STRING)) AS visitor, CAST(id AS INT) AS amount FROM range(1, 3001)"
         }
     };
     let rows: Vec<String> = EVENTS

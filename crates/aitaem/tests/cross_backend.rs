@@ -1005,14 +1005,49 @@ fn the_example_project_gives_the_same_answers_on_postgres() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     // As the README says: load.sql, run from the repository root.
     db.script(&root.join("examples/ads-postgres/load.sql"), &root);
+    let mut connections = ConnectionManager::new();
+    connections
+        .add_connection(aitaem::backend::postgres::PostgresConfig::from_url(&db.url).unwrap());
+    the_example_project_gives_the_same_answers("PostgreSQL", "ads-postgres", &connections);
+}
+
+#[test]
+fn the_example_project_gives_the_same_answers_on_spark() {
+    let Some(url) = common::spark::url("example project") else {
+        return;
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // As the README says: load.py, with PySpark's client. The example's schema `ads` is the
+    // server's own (one test loads it).
+    let python = std::env::var("AITAEM_TEST_SPARK_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = std::process::Command::new(&python)
+        .arg(root.join("examples/ads-spark/load.py"))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "load.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut connections = ConnectionManager::new();
+    connections.add_connection(aitaem::backend::spark::SparkConfig::from_url(&url).unwrap());
+    the_example_project_gives_the_same_answers("Spark", "ads-spark", &connections);
+}
+
+/// The example project's requests give the same rows on DuckDB (`examples/ads`) and on another
+/// backend (the same specs in `examples/<dir>`, its data loaded as the README says).
+fn the_example_project_gives_the_same_answers(
+    backend: &str,
+    dir: &str,
+    connections: &ConnectionManager,
+) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let duck = aitaem::Project::open(root.join("examples/ads"));
     let (duck_specs, duck_connections) = (duck.specs().unwrap(), duck.connections().unwrap());
-    let pg_specs = aitaem::Project::open(root.join("examples/ads-postgres"))
+    let other_specs = aitaem::Project::open(root.join("examples").join(dir))
         .specs()
         .unwrap();
-    let mut pg_connections = ConnectionManager::new();
-    pg_connections
-        .add_connection(aitaem::backend::postgres::PostgresConfig::from_url(&db.url).unwrap());
     // Every metric of the events table (`known_users` reads the user dimension).
     let all: Vec<&str> = duck_specs
         .metrics()
@@ -1047,15 +1082,15 @@ fn the_example_project_gives_the_same_answers_on_postgres() {
     for (i, request) in requests.iter().enumerate() {
         let what = format!("example request {i}");
         let expected = by_key(&compute(&duck_specs, &duck_connections, request, &what));
-        let got = by_key(&compute(&pg_specs, &pg_connections, request, &what));
+        let got = by_key(&compute(&other_specs, connections, request, &what));
         assert_eq!(expected.len(), got.len(), "{what}");
         for (key, want) in &expected {
             let have = got
                 .get(key)
-                .unwrap_or_else(|| panic!("{what}: no {key:?} on PostgreSQL"));
+                .unwrap_or_else(|| panic!("{what}: no {key:?} on {backend}"));
             assert!(
                 same(want, have),
-                "{what}: {key:?}: DuckDB {want:?}, PostgreSQL {have:?}"
+                "{what}: {key:?}: DuckDB {want:?}, {backend} {have:?}"
             );
         }
     }

@@ -13,11 +13,12 @@ use aitaem::plan::{Plan, plan};
 use aitaem::source::{Source, SourceUri};
 use aitaem::{Comparison, ComputeRequest, PeriodType, SpecCache, WeekStart};
 use sqlparser::dialect::{
-    BigQueryDialect, Dialect as ParserDialect, DuckDbDialect, PostgreSqlDialect,
+    BigQueryDialect, DatabricksDialect, Dialect as ParserDialect, DuckDbDialect, PostgreSqlDialect,
 };
 use sqlparser::parser::Parser;
 
-/// Every source is a table of its name on its backend (BigQuery's in dataset `analytics`).
+/// Every source is a table of its name on its backend (BigQuery's in dataset `analytics`, Spark's
+/// in schema `analytics`).
 struct Tables;
 
 impl Catalog for Tables {
@@ -39,6 +40,8 @@ fn parser(backend: BackendKind) -> Box<dyn ParserDialect> {
         "duckdb" => Box::new(DuckDbDialect {}),
         "postgres" => Box::new(PostgreSqlDialect {}),
         "bigquery" => Box::new(BigQueryDialect {}),
+        // Spark SQL, as Databricks speaks it.
+        "spark" => Box::new(DatabricksDialect {}),
         other => panic!("no parser for {other}"),
     }
 }
@@ -61,6 +64,7 @@ fn fixture(backend: BackendKind) -> SpecCache {
                     "duckdb" => "duckdb://",
                     "postgres" => "postgres:///",
                     "bigquery" => "bigquery://analytics.",
+                    "spark" => "spark://analytics.",
                     other => panic!("no URI form for {other}"),
                 };
                 text.replace("source: duckdb://", &format!("source: {prefix}"))

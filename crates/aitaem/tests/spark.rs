@@ -203,7 +203,9 @@ fn interrupts_and_statement_timeouts() {
     };
     spark.sql(&[
         &format!(
-            "CREATE VIEW {}.endless AS SELECT id AS x FROM range(1000000000000000)",
+            // 1,000 tasks of 100 million rows: minutes of work, which a cancel stops between two
+            // tasks (a running task finishes first: its loop does not look for interrupts).
+            "CREATE VIEW {}.endless AS SELECT id AS x FROM range(0, 100000000000, 1, 1000)",
             spark.schema
         ),
         &format!("CREATE TABLE {}.small AS SELECT 7 AS x", spark.schema),
@@ -230,7 +232,22 @@ fn interrupts_and_statement_timeouts() {
     };
     let (specs_now, connections) = (specs(), connections(&spark, ""));
     let compute = MetricCompute::new(&specs_now, &connections);
-    let err = common::interrupted(&connections, &compute, &ComputeRequest::new(["endless"]));
+    // Interrupted once its statement runs: a Spark job that starts while the interrupt arrives
+    // (an adaptive plan's first stage) can miss it and run on in the session.
+    let err = std::thread::scope(|scope| {
+        let running = scope.spawn(|| compute.compute(&ComputeRequest::new(["endless"])));
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        let deadline = std::time::Instant::now() + common::HANG;
+        while !running.is_finished() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not interrupted: a hang"
+            );
+            connections.interrupt();
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        running.join().unwrap().unwrap_err()
+    });
     assert_eq!(
         err.backend_error().map(|b| b.kind()),
         Some(BackendErrorKind::Cancelled),

@@ -95,7 +95,7 @@ pub(crate) trait Driver: Send + Sync {
     ) -> Result<Arc<dyn Backend>>;
 }
 
-/// A kind of backend: DuckDB, PostgreSQL, BigQuery. [`backends`] lists them all.
+/// A kind of backend: DuckDB, PostgreSQL, BigQuery, Spark. [`backends`] lists them all.
 ///
 /// ```
 /// use aitaem::backend::BackendKind;
@@ -109,12 +109,12 @@ pub(crate) trait Driver: Send + Sync {
 pub struct BackendKind(&'static dyn Driver);
 
 impl BackendKind {
-    /// The name used in URIs and in `connections.yaml`: `duckdb`, `postgres`, `bigquery`.
+    /// The name used in URIs and in `connections.yaml`: `duckdb`, `postgres`, `bigquery`, `spark`.
     pub fn name(self) -> &'static str {
         self.0.name()
     }
 
-    /// The product's name, for messages: `DuckDB`, `PostgreSQL`, `BigQuery`.
+    /// The product's name, for messages: `DuckDB`, `PostgreSQL`, `BigQuery`, `Spark`.
     pub fn title(self) -> &'static str {
         self.0.title()
     }
@@ -158,7 +158,7 @@ pub fn backends() -> impl Iterator<Item = BackendKind> {
     DRIVERS.iter().copied()
 }
 
-/// The backends' names, as a sentence: `duckdb, postgres and bigquery`.
+/// The backends' names, as a sentence: `duckdb, postgres, bigquery and spark`.
 pub(crate) fn names() -> String {
     let names: Vec<&str> = backends().map(BackendKind::name).collect();
     match names.split_last() {
@@ -317,9 +317,14 @@ mod tests {
 
     #[test]
     fn backends_are_named_ordered_and_found_by_any_of_their_names() {
-        assert_eq!(names(), "duckdb, postgres and bigquery");
+        assert_eq!(names(), "duckdb, postgres, bigquery and spark");
         assert!(BackendKind::DUCKDB < BackendKind::POSTGRES);
         assert!(BackendKind::POSTGRES < BackendKind::BIGQUERY);
+        assert!(BackendKind::BIGQUERY < BackendKind::SPARK);
+        assert_eq!(
+            BackendKind::from_name("databricks"),
+            Some(BackendKind::SPARK)
+        );
         assert_eq!(
             BackendKind::from_name("BigQuery"),
             Some(BackendKind::BIGQUERY)

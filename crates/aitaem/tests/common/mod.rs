@@ -363,8 +363,8 @@ pub struct Backend {
     _keep: Box<dyn std::any::Any>,
 }
 
-/// The dataset of `setup` on DuckDB, and on PostgreSQL and the BigQuery emulator when the test
-/// run has them (see [`server`]), with the specs `specs` makes for each backend's URI prefix.
+/// The dataset of `setup` on DuckDB, and on PostgreSQL, the BigQuery emulator and Spark when the
+/// test run has them (see [`server`]), with the specs `specs` makes for each backend's URI prefix.
 /// `setup` writes the dataset's statements in a backend's SQL, given its names for a timestamp,
 /// text and an integer, and a function that qualifies a table name.
 pub fn backends(
@@ -418,6 +418,20 @@ pub fn backends(
             specs: specs(&format!("bigquery://{}.", bq.dataset)),
             connections,
             _keep: Box::new(bq),
+        });
+    }
+    if let Some(spark) = spark::Spark::new(test) {
+        let schema = spark.schema.clone();
+        let statements = setup(["TIMESTAMP_NTZ", "STRING", "INT"], &|t| {
+            format!("{schema}.{t}")
+        });
+        spark.sql(&statements.iter().map(String::as_str).collect::<Vec<_>>());
+        let connections = yaml("spark.yaml", spark.connections_yaml(""));
+        out.push(Backend {
+            name: "Spark",
+            specs: specs(&format!("spark://{}.", spark.schema)),
+            connections,
+            _keep: Box::new(spark),
         });
     }
     out[0]._keep = Box::new(dir);

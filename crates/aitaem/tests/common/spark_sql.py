@@ -4,6 +4,7 @@ holding only `;`. Prints one JSON line per statement: its rows, each value as te
 """
 
 import json
+import signal
 import sys
 import warnings
 
@@ -11,6 +12,8 @@ warnings.simplefilter("ignore")
 
 from pyspark.sql import SparkSession  # noqa: E402
 
+# Never a hang: a test's setup that takes ten minutes has failed.
+signal.alarm(600)
 spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
 for statement in sys.stdin.read().split("\n;\n"):
     if statement.strip():
