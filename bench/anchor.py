@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The hand-written reference statements: each benchmark workload as ONE statement.
 
-    python3 anchor.py --workload W1 [--variant grouping-sets|rollup] [--dialect duckdb|postgres]
+    python3 anchor.py --workload W1 [--variant grouping-sets|rollup] [--dialect duckdb|postgres|spark]
 
 Labels per row (CASE for value lists, CAST(col AS VARCHAR) for wildcards, a LEFT JOIN to the
 labelled dimension table for the segment), all slice x segment combinations from GROUP BY
@@ -10,13 +10,14 @@ unpivoted into the standard 11 columns. The `rollup` variant first aggregates th
 finest label combination and forms the grouping sets from that intermediate (valid because every
 benchmark metric is decomposable). run.py executes the SQL with the same DuckDB build as aitaem
 (examples/run_sql.rs); postgres.py runs the PostgreSQL version (`DOUBLE PRECISION` for `DOUBLE`)
-with psql.
+with psql; spark.py the Spark SQL version (`STRING` for `VARCHAR`, `INTERVAL 1 MONTH`) with PySpark.
 
 The SQL mirrors the specs in specs/ by hand; if those change, change this too.
 """
 import argparse
 import json
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -235,7 +236,11 @@ def workload_sql(name: str, rollup: bool = False, dialect: str = "duckdb") -> st
         raise SystemExit("weekly needs ISO-week truncation; not used by the bench workloads")
     sql = grouped_query(metrics=wl["metrics"], slice_sets=slice_sets, segment=wl["segments"],
                         window=wl["time_window"], period=period, entity=wl["by_entity"], rollup=rollup)
-    return sql.replace(" AS DOUBLE)", " AS DOUBLE PRECISION)") if dialect == "postgres" else sql
+    if dialect == "postgres":
+        return sql.replace(" AS DOUBLE)", " AS DOUBLE PRECISION)")
+    if dialect == "spark":
+        return re.sub(r"INTERVAL '(\d+) (\w+)'", r"INTERVAL \1 \2", sql.replace(" AS VARCHAR)", " AS STRING)"))
+    return sql
 
 
 
@@ -243,7 +248,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workload", required=True)
     ap.add_argument("--variant", choices=["grouping-sets", "rollup"], default="grouping-sets")
-    ap.add_argument("--dialect", choices=["duckdb", "postgres"], default="duckdb")
+    ap.add_argument("--dialect", choices=["duckdb", "postgres", "spark"], default="duckdb")
     args = ap.parse_args()
     print(workload_sql(args.workload, rollup=args.variant == "rollup", dialect=args.dialect))
     return 0

@@ -23,7 +23,7 @@ pub(crate) fn document() -> Value {
         "info": {
             "title": "aitaem",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Metrics, slices and segments declared once in YAML, computed on DuckDB, PostgreSQL and BigQuery. Every endpoint but /healthz needs `Authorization: Bearer TOKEN` when the server has a token.",
+            "description": "Metrics, slices and segments declared once in YAML, computed on DuckDB, PostgreSQL, BigQuery and Spark. Every endpoint but /healthz needs `Authorization: Bearer TOKEN` when the server has a token.",
         },
         "paths": {
             "/healthz": {"get": {

@@ -10,7 +10,7 @@ type Stop = Arc<dyn Fn() + Send + Sync>;
 /// A handle that stops the statements of the computes it is given to
 /// ([`MetricCompute::compute_cancellable`](crate::MetricCompute::compute_cancellable)): those
 /// running when [`Cancel::cancel`] is called, and those that would start after. They fail as
-/// cancelled (DuckDB and PostgreSQL stop at once; a BigQuery job is left to finish).
+/// cancelled (DuckDB, PostgreSQL and Spark stop at once; a BigQuery job is left to finish).
 ///
 /// ```
 /// let cancel = aitaem::Cancel::new();
