@@ -114,19 +114,6 @@ def load(bins, url, data, size):
     return schema
 
 
-def specs_for(schema, into):
-    """The benchmark's specs with every source on PostgreSQL."""
-    shutil.copytree(os.path.join(HERE, "specs"), into, dirs_exist_ok=True)
-    for kind in ("metrics", "segments"):
-        for name in os.listdir(os.path.join(into, kind)):
-            path = os.path.join(into, kind, name)
-            with open(path) as f:
-                text = f.read()
-            with open(path, "w") as f:
-                f.write(text.replace("duckdb://big.duckdb/", f"postgres://{schema}/"))
-    return into
-
-
 def time_psql(url, schema, sql, runs, out_csv):
     """The hand-written statement: once to a CSV for the row check, then timed by psql."""
     query = " ".join(sql.split())
@@ -176,7 +163,7 @@ def main():
             data = duck.ensure_data(bins, args.data, size)
             schema = load(bins, url, data, size)
             work = tempfile.mkdtemp(prefix=f"aitaem-bench-pg-{size}-")
-            specs = specs_for(schema, os.path.join(work, "specs"))
+            specs = duck.specs_on(f"postgres://{schema}/", os.path.join(work, "specs"))
             with open(os.path.join(work, "connections.yaml"), "w") as f:
                 f.write(f"postgres:\n  url: {url}\n")
             # The original takes the documented fields, not a URL.

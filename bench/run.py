@@ -100,6 +100,20 @@ def specs_dir(workload):
     return specs
 
 
+def specs_on(prefix, into):
+    """A copy of the benchmark's specs in `into` with every source under `prefix`
+    (`postgres://bench_1m/`) instead of the DuckDB database."""
+    shutil.copytree(os.path.join(HERE, "specs"), into, dirs_exist_ok=True)
+    for kind in ("metrics", "segments"):
+        for name in os.listdir(os.path.join(into, kind)):
+            path = os.path.join(into, kind, name)
+            with open(path) as f:
+                text = f.read()
+            with open(path, "w") as f:
+                f.write(text.replace("duckdb://big.duckdb/", prefix))
+    return into
+
+
 def aitaem_args(bins, workload):
     args = [bins["aitaem"], "compute", *workload["metrics"], "--specs", specs_dir(workload),
             "--connections", "connections.yaml", "--format", "csv"]

@@ -156,19 +156,6 @@ def load(bins, url, data, size):
     return schema
 
 
-def specs_for(schema, into):
-    """The benchmark's specs with every source on Spark."""
-    shutil.copytree(os.path.join(HERE, "specs"), into, dirs_exist_ok=True)
-    for kind in ("metrics", "segments"):
-        for name in os.listdir(os.path.join(into, kind)):
-            path = os.path.join(into, kind, name)
-            with open(path) as f:
-                text = f.read()
-            with open(path, "w") as f:
-                f.write(text.replace("duckdb://big.duckdb/", f"spark://{schema}."))
-    return into
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default=os.environ.get("AITAEM_BENCH_SPARK"))
@@ -194,7 +181,7 @@ def main():
             data = duck.ensure_data(bins, args.data, size)
             schema = load(bins, url, data, size)
             work = tempfile.mkdtemp(prefix=f"aitaem-bench-spark-{size}-")
-            specs = specs_for(schema, os.path.join(work, "specs"))
+            specs = duck.specs_on(f"spark://{schema}.", os.path.join(work, "specs"))
             with open(os.path.join(work, "connections.yaml"), "w") as f:
                 f.write(f"spark:\n  url: {url}\n")
             for name in args.workloads.split(","):

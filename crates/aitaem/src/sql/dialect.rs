@@ -151,10 +151,31 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
         false
     }
 
-    /// How a common table expression that is read more than once is declared so that it is
-    /// computed once (`AS MATERIALIZED` where the backend has it).
-    fn materialized(&self) -> &'static str {
-        "AS"
+    /// A common table expression that is read more than once, declared so that it is computed
+    /// once where the backend can say so (`name AS MATERIALIZED (body)`); by default declared
+    /// plainly.
+    fn materialized(&self, name: &str, body: &str) -> String {
+        format!("{name} AS (\n    {body}\n)")
+    }
+}
+
+/// [`Dialect::time_bound`] for backends that compare a column only with a literal of its own type:
+/// a `TIMESTAMP` column (an instant) gets a `TIMESTAMP` literal, a `DATE` column the first date
+/// not before the bound, so that `>=` and `<` mean what they mean for the timestamp; `None` for
+/// other types.
+pub(crate) fn typed_time_bound(ts: NaiveDateTime, column_type: Option<&str>) -> Option<String> {
+    match column_type.map(str::to_ascii_uppercase).as_deref() {
+        Some("TIMESTAMP") => Some(format!("TIMESTAMP '{}'", ts.format("%Y-%m-%d %H:%M:%S%.f"))),
+        Some("DATE") => {
+            let date = ts.date();
+            let day = if ts == date.and_time(chrono::NaiveTime::MIN) {
+                date
+            } else {
+                date.succ_opt().unwrap_or(date)
+            };
+            Some(format!("DATE '{}'", day.format("%Y-%m-%d")))
+        }
+        _ => None,
     }
 }
 

@@ -12,5 +12,5 @@ pub(crate) mod quantile;
 pub(crate) mod rollup;
 pub(crate) mod tree;
 
-pub(crate) use dialect::{Dialect, SqlType, standard_period_number};
+pub(crate) use dialect::{Dialect, SqlType, standard_period_number, typed_time_bound};
 pub use ident::{Ident, is_valid_name};

@@ -573,16 +573,12 @@ impl Statement {
             .iter()
             .map(|cte| {
                 let branches: Vec<String> = cte.branches.iter().map(|b| b.render(d)).collect();
-                let declared = if cte.materialized {
-                    d.materialized()
+                let (name, body) = (cte.name.to_string(), branches.join("\n    UNION ALL\n    "));
+                if cte.materialized {
+                    d.materialized(&name, &body)
                 } else {
-                    "AS"
-                };
-                format!(
-                    "{} {declared} (\n    {}\n)",
-                    cte.name,
-                    branches.join("\n    UNION ALL\n    ")
-                )
+                    format!("{name} AS (\n    {body}\n)")
+                }
             })
             .collect();
         format!("WITH {}\n{}", ctes.join(",\n"), self.body.render(d))

@@ -14,7 +14,7 @@ use crate::period::TimeUnit;
 use crate::sql::ast::{call, number, object_name, take};
 use crate::sql::fragment::{ExprError, parse};
 use crate::sql::quantile::{QuantileKind, approx_count_distinct, quantile};
-use crate::sql::{Dialect, SqlType};
+use crate::sql::{Dialect, SqlType, typed_time_bound};
 
 #[derive(Debug)]
 pub(crate) struct BigQueryDialect;
@@ -68,19 +68,7 @@ impl Dialect for BigQueryDialect {
     /// not before the bound, so that `>=` and `<` mean what they mean for the timestamp, and the
     /// comparison stays on the column as it is (partitions are pruned).
     fn time_bound(&self, ts: NaiveDateTime, column_type: Option<&str>) -> String {
-        match column_type.map(str::to_ascii_uppercase).as_deref() {
-            Some("TIMESTAMP") => format!("TIMESTAMP '{}'", ts.format("%Y-%m-%d %H:%M:%S%.f")),
-            Some("DATE") => {
-                let date = ts.date();
-                let day = if ts == date.and_time(chrono::NaiveTime::MIN) {
-                    date
-                } else {
-                    date.succ_opt().unwrap_or(date)
-                };
-                format!("DATE '{}'", day.format("%Y-%m-%d"))
-            }
-            _ => self.timestamp(ts),
-        }
+        typed_time_bound(ts, column_type).unwrap_or_else(|| self.timestamp(ts))
     }
 
     fn type_name(&self, ty: SqlType) -> &'static str {

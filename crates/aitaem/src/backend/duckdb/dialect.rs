@@ -54,8 +54,8 @@ impl Dialect for DuckDbDialect {
         true
     }
 
-    fn materialized(&self) -> &'static str {
-        "AS MATERIALIZED"
+    fn materialized(&self, name: &str, body: &str) -> String {
+        format!("{name} AS MATERIALIZED (\n    {body}\n)")
     }
 }
 

@@ -47,8 +47,8 @@ impl Dialect for PostgresDialect {
         }
     }
 
-    fn materialized(&self) -> &'static str {
-        "AS MATERIALIZED"
+    fn materialized(&self, name: &str, body: &str) -> String {
+        format!("{name} AS MATERIALIZED (\n    {body}\n)")
     }
 }
 

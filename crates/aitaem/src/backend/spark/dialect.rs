@@ -13,7 +13,7 @@ use crate::period::{TimeUnit, WeekStart};
 use crate::sql::ast::{call, number, object_name, take};
 use crate::sql::fragment::{ExprError, parse};
 use crate::sql::quantile::{QuantileKind, approx_count_distinct, quantile};
-use crate::sql::{Dialect, SqlType};
+use crate::sql::{Dialect, SqlType, typed_time_bound};
 
 #[derive(Debug)]
 pub(crate) struct SparkDialect;
@@ -53,19 +53,7 @@ impl Dialect for SparkDialect {
     /// zone like the periods; a `DATE` column the first date not before the bound, so that `>=`
     /// and `<` mean what they mean for the timestamp.
     fn time_bound(&self, ts: NaiveDateTime, column_type: Option<&str>) -> String {
-        match column_type.map(str::to_ascii_lowercase).as_deref() {
-            Some("timestamp") => format!("TIMESTAMP '{}'", ts.format("%Y-%m-%d %H:%M:%S%.f")),
-            Some("date") => {
-                let date = ts.date();
-                let day = if ts == date.and_time(chrono::NaiveTime::MIN) {
-                    date
-                } else {
-                    date.succ_opt().unwrap_or(date)
-                };
-                format!("DATE '{}'", day.format("%Y-%m-%d"))
-            }
-            _ => self.timestamp(ts),
-        }
+        typed_time_bound(ts, column_type).unwrap_or_else(|| self.timestamp(ts))
     }
 
     fn type_name(&self, ty: SqlType) -> &'static str {
@@ -89,6 +77,16 @@ impl Dialect for SparkDialect {
             _ => format!("date_trunc('{}', {ts})", unit.word().to_uppercase()),
         };
         self.cast(&truncated, SqlType::Timestamp)
+    }
+
+    /// Spark inlines every deterministic common table expression where it is read, so a table
+    /// read by each branch of the second stage would be scanned once per branch; a CTE with a
+    /// nondeterministic column is instead computed once and its result reused. The column
+    /// (`rand()`) is never read.
+    fn materialized(&self, name: &str, body: &str) -> String {
+        format!(
+            "{name} AS (\n    SELECT *, rand() AS __computed_once FROM (\n    {body}\n    ) AS __once\n)"
+        )
     }
 
     /// Spark's `grouping` takes one key; `grouping_id` several, with the standard's bits.
