@@ -40,7 +40,7 @@ chmod +x "$build/c++"
 RUSTC_BOOTSTRAP=1 CXX="$build/c++" \
     CARGO_BUILD_BUILD_DIR="$build" CARGO_TARGET_DIR="$build/target" \
     RUSTDOCFLAGS="-Z unstable-options --output-format json -D warnings" \
-    cargo doc --quiet --locked -p aitaem --lib --no-deps --features duckdb,postgres,bigquery
+    cargo doc --quiet --locked -p aitaem --lib --no-deps --features duckdb,postgres,bigquery,spark
 current="$("$tools/bin/cargo-public-api" --rustdoc-json "$build/target/$host/doc/aitaem.json" \
     --simplified --simplified)"
 

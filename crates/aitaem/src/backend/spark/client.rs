@@ -491,10 +491,15 @@ impl Backend for Spark {
             .into_iter()
             .filter_map(|r| r.into_iter().next().flatten())
         {
-            let tables = self
+            let tables = match self
                 .session
                 .rows(&format!("SHOW TABLES IN {}", D.quote(&namespace)))
-                .map_err(failed)?;
+            {
+                Ok(tables) => tables,
+                // Dropped since it was listed.
+                Err(err) if err.kind() == BackendErrorKind::NotFound => continue,
+                Err(err) => return Err(failed(err)),
+            };
             for row in tables {
                 // namespace, tableName, isTemporary: temporary views belong to no schema.
                 if let (Some(name), Some("false")) = (

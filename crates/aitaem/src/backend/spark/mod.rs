@@ -61,7 +61,8 @@ const DEFAULT_PORT: u16 = 15002;
 /// assert_eq!((config.host(), config.port(), config.use_ssl()), ("db.example.com", 443, true));
 /// assert_eq!(config.headers(), [("x-databricks-cluster-id".to_string(), "0123".to_string())]);
 /// assert!(!format!("{config:?}").contains("secret"));
-/// assert_eq!(SparkConfig::from_url("sc://localhost").unwrap().port(), 15002);
+/// let local = SparkConfig::from_url("sc://localhost").unwrap().with_time_zone("Europe/Paris");
+/// assert_eq!((local.port(), local.time_zone(), local.use_ssl()), (15002, "Europe/Paris", false));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct SparkConfig {
@@ -204,6 +205,25 @@ impl SparkConfig {
     /// How long one statement may run before it is interrupted (default 1 h).
     pub fn statement_timeout(&self) -> Duration {
         self.statement_timeout
+    }
+
+    /// The same settings with a bearer token (which turns TLS on).
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self.use_ssl = true;
+        self
+    }
+
+    /// The same settings with another session time zone.
+    pub fn with_time_zone(mut self, zone: impl Into<String>) -> Self {
+        self.time_zone = zone.into();
+        self
+    }
+
+    /// The same settings with another connect timeout.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
     }
 
     /// The same settings with a session setting.
@@ -395,8 +415,7 @@ impl Driver for SparkDriver {
         }
         let mut config = block.parse("url", SparkConfig::from_url)?;
         if let Some(token) = block.text("token") {
-            config.token = Some(token);
-            config.use_ssl = true;
+            config = config.with_token(token);
         }
         if let Some(user) = block.text("user_id") {
             config.user_id = Some(user);
