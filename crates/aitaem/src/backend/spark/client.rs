@@ -55,11 +55,7 @@ impl Session {
     /// A request with the headers every call carries.
     fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
-        for entry in self.headers.iter() {
-            if let tonic::metadata::KeyAndValueRef::Ascii(key, value) = entry {
-                request.metadata_mut().insert(key.clone(), value.clone());
-            }
-        }
+        *request.metadata_mut() = self.headers.clone();
         request
     }
 
