@@ -56,6 +56,31 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// A TCP port, 1 to 65535.
+pub(crate) fn parse_port(text: &str) -> Result<u16, String> {
+    text.parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("`{text}` is not a port number (1-65535)"))
+}
+
+/// The host and the port (when written) of a URL's `host:port`, an IPv6 host written
+/// `[address]`.
+pub(crate) fn split_host_port(address: &str) -> Result<(&str, Option<&str>), String> {
+    Ok(match address.strip_prefix('[') {
+        Some(bracketed) => {
+            let (host, rest) = bracketed
+                .split_once(']')
+                .ok_or("an IPv6 host must be written `[address]`")?;
+            (host, rest.strip_prefix(':'))
+        }
+        None => match address.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (address, None),
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,9 +3,39 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
-    Ident as SqlIdent, ObjectName, ObjectNamePart, Query, Value, VisitMut, VisitorMut,
+    CastKind, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident as SqlIdent, ObjectName, ObjectNamePart, Query, Value, VisitMut,
+    VisitorMut,
 };
+
+/// A cast written `CAST(x AS type)` (not `x::type`), its type renamed by `rename` where it
+/// gives a backend's own name; other expressions are left as they are.
+pub(crate) fn cast_with_names(expr: &mut Expr, rename: impl Fn(&DataType) -> Option<DataType>) {
+    if let Expr::Cast {
+        kind, data_type, ..
+    } = expr
+    {
+        if *kind == CastKind::DoubleColon {
+            *kind = CastKind::Cast;
+        }
+        if let Some(renamed) = rename(data_type) {
+            *data_type = renamed;
+        }
+    }
+}
+
+/// A quoted name (or the quoted parts of a qualified name) in backticks; other expressions are
+/// left as they are.
+pub(crate) fn quote_in_backticks(expr: &mut Expr) {
+    let parts = match expr {
+        Expr::Identifier(ident) => std::slice::from_mut(ident),
+        Expr::CompoundIdentifier(parts) => parts.as_mut_slice(),
+        _ => return,
+    };
+    for ident in parts.iter_mut().filter(|i| i.quote_style.is_some()) {
+        ident.quote_style = Some('`');
+    }
+}
 
 /// A call of a plain function.
 pub(crate) fn call(name: &str, args: Vec<Expr>) -> Expr {

@@ -30,15 +30,13 @@ impl Spark {
     /// Runs statements (tables named with their schema); returns each one's rows as text
     /// (NULL: None). Panics on an error.
     pub fn sql(&self, statements: &[&str]) -> Vec<Vec<Vec<Option<String>>>> {
-        let python = std::env::var("AITAEM_TEST_SPARK_PYTHON").unwrap_or_else(|_| "python3".into());
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/common/spark_sql.py");
-        let mut child = Command::new(&python)
-            .args([script, &self.url])
+        let mut child = self
+            .client()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("{python} runs: {e}"));
+            .unwrap_or_else(|e| panic!("spark_sql.py runs: {e}"));
         let input = statements.join("\n;\n");
         child
             .stdin
@@ -59,6 +57,18 @@ impl Spark {
             .collect()
     }
 
+    /// PySpark's client on the server (`spark_sql.py`, run by the Python in
+    /// `AITAEM_TEST_SPARK_PYTHON`).
+    fn client(&self) -> Command {
+        let python = std::env::var("AITAEM_TEST_SPARK_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut command = Command::new(python);
+        command.args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/common/spark_sql.py"),
+            &self.url,
+        ]);
+        command
+    }
+
     /// One value, as text.
     pub fn scalar(&self, sql: &str) -> Option<String> {
         self.sql(&[sql])[0][0][0].clone()
@@ -72,10 +82,8 @@ impl Spark {
 
 impl Drop for Spark {
     fn drop(&mut self) {
-        let python = std::env::var("AITAEM_TEST_SPARK_PYTHON").unwrap_or_else(|_| "python3".into());
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/common/spark_sql.py");
-        if let Ok(mut child) = Command::new(python)
-            .args([script, &self.url])
+        if let Ok(mut child) = self
+            .client()
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -6,12 +6,12 @@ use std::ops::ControlFlow;
 
 use chrono::NaiveDateTime;
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    Value, VisitMut, VisitorMut,
+    BinaryOperator, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Value,
+    VisitMut, VisitorMut,
 };
 
 use crate::period::TimeUnit;
-use crate::sql::ast::{call, number, object_name, take};
+use crate::sql::ast::{call, cast_with_names, number, object_name, quote_in_backticks, take};
 use crate::sql::fragment::{ExprError, parse};
 use crate::sql::quantile::{QuantileKind, approx_count_distinct, quantile};
 use crate::sql::{Dialect, SqlType, typed_time_bound};
@@ -214,16 +214,7 @@ impl VisitorMut for GoogleSqlRewrite {
                     }
                 }
             }
-            Expr::Cast {
-                kind, data_type, ..
-            } => {
-                if *kind == CastKind::DoubleColon {
-                    *kind = CastKind::Cast;
-                }
-                if let Some(google) = GoogleSqlRewrite::data_type(data_type) {
-                    *data_type = google;
-                }
-            }
+            Expr::Cast { .. } => cast_with_names(expr, GoogleSqlRewrite::data_type),
             Expr::ILike {
                 negated,
                 any: false,
@@ -239,14 +230,7 @@ impl VisitorMut for GoogleSqlRewrite {
                     escape_char: escape_char.take(),
                 }
             }
-            Expr::Identifier(ident) if ident.quote_style.is_some() => {
-                ident.quote_style = Some('`');
-            }
-            Expr::CompoundIdentifier(parts) => {
-                for ident in parts.iter_mut().filter(|i| i.quote_style.is_some()) {
-                    ident.quote_style = Some('`');
-                }
-            }
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => quote_in_backticks(expr),
             Expr::Value(value) => {
                 if let Value::SingleQuotedString(text) | Value::DoubleQuotedString(text) =
                     &value.value

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use super::{Backend, BackendKind, Driver, Opening};
 use crate::config::paths::PathResolver;
-use crate::config::values::parse_duration;
+use crate::config::values::{parse_duration, parse_port, split_host_port};
 use crate::config::{BackendConfig, Settings, SettingsReader};
 use crate::error::Result;
 use crate::source::{Source, TableName};
@@ -138,19 +138,7 @@ impl PostgresConfig {
             );
         }
         let mut config = PostgresConfig::new(database, user, password);
-        let (host, port) = match address.strip_prefix('[') {
-            // An IPv6 address: `[::1]:5432`.
-            Some(bracketed) => {
-                let (host, rest) = bracketed
-                    .split_once(']')
-                    .ok_or("an IPv6 host must be written `[address]`")?;
-                (host, rest.strip_prefix(':'))
-            }
-            None => match address.rsplit_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (address, None),
-            },
-        };
+        let (host, port) = split_host_port(address)?;
         if let Some(port) = port {
             config.port = parse_port(port)?;
         }
@@ -366,13 +354,6 @@ impl std::str::FromStr for SslMode {
                 )
             })
     }
-}
-
-fn parse_port(text: &str) -> std::result::Result<u16, String> {
-    text.parse::<u16>()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| format!("`{text}` is not a port number (1-65535)"))
 }
 
 /// Percent-decoding of URL parts.

@@ -160,19 +160,18 @@ impl Session {
                         arrow_ipc::reader::StreamReader::try_new(Cursor::new(batch.data), None)
                             .map_err(arrow_error)?;
                     for batch in reader {
-                        let batch = batch.map_err(arrow_error)?;
-                        if batch.num_rows() > 0 || batches.is_empty() {
-                            batches.push(batch);
-                        }
+                        batches.push(batch.map_err(arrow_error)?);
                     }
                 }
                 Some(execute_plan_response::ResponseType::ResultComplete(_)) => break,
                 _ => {}
             }
         }
-        // An empty first batch only carried the schema.
-        if batches.len() > 1 && batches[0].num_rows() == 0 {
-            batches.remove(0);
+        // Empty batches only carry the schema: one is kept for an empty result.
+        if batches.iter().any(|b| b.num_rows() > 0) {
+            batches.retain(|b| b.num_rows() > 0);
+        } else {
+            batches.truncate(1);
         }
         Ok(batches)
     }
@@ -253,12 +252,7 @@ impl Spark {
             Error::connection(BackendKind::SPARK, error.reworded(message))
         };
         let scheme = if settings.use_ssl { "https" } else { "http" };
-        let host = if settings.host.contains(':') {
-            format!("[{}]", settings.host)
-        } else {
-            settings.host.clone()
-        };
-        let url = format!("{scheme}://{host}:{}", settings.port);
+        let url = format!("{scheme}://{}", settings.authority());
         let invalid =
             |message: String| failed(BackendError::new(BackendErrorKind::Connection, message));
         let mut endpoint = Endpoint::from_shared(url)
@@ -328,23 +322,20 @@ impl Spark {
         })
     }
 
-    /// The relation of a source, quoted part by part.
+    /// The relation of a source, quoted part by part; the relation of its schema (when it names
+    /// one); the table's own name.
     fn relation(source: &SourceUri) -> Result<(String, Option<String>, String)> {
         match source.source() {
             Source::Table(name) => {
-                let parts: Vec<String> = [name.catalog(), name.schema(), Some(name.name())]
+                let mut parts: Vec<String> = [name.catalog(), name.schema(), Some(name.name())]
                     .into_iter()
                     .flatten()
                     .map(|p| D.quote(p))
                     .collect();
-                Ok((
-                    parts.join("."),
-                    name.schema().map(|s| match name.catalog() {
-                        Some(catalog) => format!("{}.{}", D.quote(catalog), D.quote(s)),
-                        None => D.quote(s),
-                    }),
-                    name.name().to_string(),
-                ))
+                let relation = parts.join(".");
+                parts.pop();
+                let schema = (!parts.is_empty()).then(|| parts.join("."));
+                Ok((relation, schema, name.name().to_string()))
             }
             _ => Err(Error::internal(format!("`{source}` is not a Spark table"))),
         }

@@ -5,12 +5,10 @@
 use std::ops::ControlFlow;
 
 use chrono::NaiveDateTime;
-use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, TimezoneInfo, Value, VisitMut, VisitorMut,
-};
+use sqlparser::ast::{BinaryOperator, DataType, Expr, TimezoneInfo, Value, VisitMut, VisitorMut};
 
 use crate::period::{TimeUnit, WeekStart};
-use crate::sql::ast::{call, number, object_name, take};
+use crate::sql::ast::{call, cast_with_names, number, object_name, quote_in_backticks, take};
 use crate::sql::fragment::{ExprError, parse};
 use crate::sql::quantile::{QuantileKind, approx_count_distinct, quantile};
 use crate::sql::{Dialect, SqlType, typed_time_bound};
@@ -152,24 +150,8 @@ impl VisitorMut for SparkRewrite {
                     Err(err) => return ControlFlow::Break(err),
                 }
             }
-            Expr::Cast {
-                kind, data_type, ..
-            } => {
-                if *kind == CastKind::DoubleColon {
-                    *kind = CastKind::Cast;
-                }
-                if let Some(spark) = SparkRewrite::data_type(data_type) {
-                    *data_type = spark;
-                }
-            }
-            Expr::Identifier(ident) if ident.quote_style.is_some() => {
-                ident.quote_style = Some('`');
-            }
-            Expr::CompoundIdentifier(parts) => {
-                for ident in parts.iter_mut().filter(|i| i.quote_style.is_some()) {
-                    ident.quote_style = Some('`');
-                }
-            }
+            Expr::Cast { .. } => cast_with_names(expr, SparkRewrite::data_type),
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => quote_in_backticks(expr),
             Expr::Value(value) => {
                 if let Value::SingleQuotedString(text) | Value::DoubleQuotedString(text) =
                     &value.value

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use super::{Backend, BackendKind, Driver, Opening};
 use crate::config::paths::PathResolver;
-use crate::config::values::parse_duration;
+use crate::config::values::{parse_duration, parse_port, split_host_port};
 use crate::config::{BackendConfig, Settings, SettingsReader};
 use crate::error::Result;
 use crate::source::{Source, TableName};
@@ -91,29 +91,11 @@ impl SparkConfig {
             Some((address, params)) => (address, params),
             None => (rest, ""),
         };
-        let (host, port) = match address.strip_prefix('[') {
-            Some(bracketed) => {
-                let (host, rest) = bracketed
-                    .split_once(']')
-                    .ok_or("an IPv6 host must be written `[address]`")?;
-                (host, rest.strip_prefix(':'))
-            }
-            None => match address.rsplit_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (address, None),
-            },
-        };
+        let (host, port) = split_host_port(address)?;
         if host.is_empty() {
             return Err("the URL names no host: write `sc://host:port`".into());
         }
-        let port = match port {
-            Some(port) => port
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or(format!("`{port}` is not a port number"))?,
-            None => DEFAULT_PORT,
-        };
+        let port = port.map_or(Ok(DEFAULT_PORT), parse_port)?;
         let mut config = SparkConfig {
             host: host.to_string(),
             port,
@@ -238,13 +220,18 @@ impl SparkConfig {
         self
     }
 
+    /// `host:port`, an IPv6 host in brackets.
+    pub(crate) fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
     /// `sc://host:port`, for messages (never the token).
     pub(crate) fn address(&self) -> String {
-        if self.host.contains(':') {
-            format!("sc://[{}]:{}", self.host, self.port)
-        } else {
-            format!("sc://{}:{}", self.host, self.port)
-        }
+        format!("sc://{}", self.authority())
     }
 }
 
