@@ -21,7 +21,6 @@ import argparse
 import datetime
 import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -69,8 +68,7 @@ def main():
     with open(os.path.join(HERE, "workloads.json")) as f:
         workloads = json.load(f)
     bins = run.build("release")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=run.ROOT, capture_output=True,
-                            text=True).stdout.strip()
+    commit = run.commit()
     over = []
     unknown = [c for c in args.comparisons if c not in COMPARISONS]
     if unknown:

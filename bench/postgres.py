@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -176,16 +175,9 @@ def main():
             for name in args.workloads.split(","):
                 wl = workloads[name]
                 out = lambda engine: os.path.join(work, f"{engine}_{name}.csv")  # noqa: E731
-                cli = [a if a != os.path.join(HERE, "specs") else specs for a in duck.aitaem_args(bins, wl)]
-                cli += ["--output", out("aitaem")]
-                duck.run(cli, cwd=work)
-                cli_times = [duck.run(cli, cwd=work)[0] for _ in range(args.runs)]
-                _, _, warm = duck.run([bins["compute_warm"], "--specs", specs, "--connections", "connections.yaml",
-                                       "--workload", json.dumps(wl), "--runs", str(args.runs), "--out", out("warm")],
-                                      cwd=work, capture=True)
-                warm = json.loads(warm)
+                cli, warm = duck.time_on_server(bins, wl, specs, work, args.runs, out("aitaem"), out("warm"))
                 hand = time_psql(url, schema, anchor.workload_sql(name, dialect="postgres"), args.runs, out("hand"))
-                r = {"cli": statistics.median(cli_times), "warm": warm["warm_median_s"], "hand": hand["median_s"]}
+                r = {"cli": cli, "warm": warm, "hand": hand["median_s"]}
                 engines = ["warm", "hand"]
                 if peer and size in args.peer_sizes.split(","):
                     _, _, _ = duck.run([peer, os.path.join(HERE, "peer.py"), "--data", peer_dir, "--workload", name,
@@ -212,9 +204,8 @@ def main():
         if server:
             server.stop()
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    commit = duck.commit()
+    cpu = duck.cpu()
     report = f"""{SECTION}
 
 Measured {datetime.date.today()} at commit {commit} with `python3 bench/postgres.py --sizes {args.sizes} --runs {args.runs}`

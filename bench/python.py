@@ -139,9 +139,8 @@ def main():
                 f"{fmt(orig / warm, 1)}x | {fmt(original['oneshot_s'] / ours['oneshot_s'], 1)}x | "
                 f"{fmt(rss, 0)} | {fmt(original['rss_mib'], 0)} |")
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    commit = duck.commit()
+    cpu = duck.cpu()
     report = f"""{SECTION}
 
 Measured {datetime.date.today()} at commit {commit} with `python3 bench/python.py --sizes {args.sizes} --runs {args.runs}`

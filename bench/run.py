@@ -140,6 +140,32 @@ def time_aitaem(bins, data, name, workload, runs, out_csv):
     return {"median_s": statistics.median(times), "runs_s": times, "rss_mib": max(rss)}
 
 
+def time_on_server(bins, workload, specs, work, runs, out_csv, warm_csv):
+    """aitaem on a server backend, with `work/connections.yaml`: the CLI (one process per run,
+    after one to write `out_csv`) and `MetricCompute::compute` warm in one process (writing
+    `warm_csv`); their median times."""
+    cli = [a if a != os.path.join(HERE, "specs") else specs for a in aitaem_args(bins, workload)]
+    cli += ["--output", out_csv]
+    run(cli, cwd=work)
+    cli_times = [run(cli, cwd=work)[0] for _ in range(runs)]
+    _, _, warm = run([bins["compute_warm"], "--specs", specs, "--connections", "connections.yaml",
+                      "--workload", json.dumps(workload), "--runs", str(runs), "--out", warm_csv],
+                     cwd=work, capture=True)
+    return statistics.median(cli_times), json.loads(warm)["warm_median_s"]
+
+
+def commit():
+    """The checked-out commit, short."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def cpu():
+    """The machine's processor model."""
+    with open("/proc/cpuinfo") as f:
+        return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
+
+
 def time_warm(bins, data, workload, runs, out_csv):
     _, _, out = run([bins["compute_warm"], "--specs", specs_dir(workload), "--connections", "connections.yaml",
                      "--workload", json.dumps(workload), "--runs", str(runs), "--out", out_csv], cwd=data, capture=True)
@@ -246,9 +272,7 @@ def main():
     startup = statistics.median(run(small, cwd=small_data)[0] for _ in range(max(args.runs, 7)))
     checks.insert(0, f"- start-up to first result of a small compute (10k rows, one slice; whole process): {startup * 1000:.0f} ms")
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     mem = next((int(line.split()[1]) // 1024 // 1024 for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     table = "\n".join([
         "| rows | workload | result rows | aitaem warm (s) | aitaem CLI one-shot (s) | writing the CSV (s) "
         "| two-stage SQL warm (s) | grouping-sets SQL warm (s) | original warm (s) | original one-shot (s) "
@@ -261,8 +285,8 @@ def main():
                 else "the original was not run")
     report = f"""# Benchmark results
 
-Measured {datetime.date.today()} at commit {commit} with `python3 bench/run.py --sizes {args.sizes} --runs {args.runs}`
-on {os.cpu_count()} x {cpu}, {mem} GiB RAM, {platform.system()} {platform.release()}; DuckDB 2.0.0 (bundled,
+Measured {datetime.date.today()} at commit {commit()} with `python3 bench/run.py --sizes {args.sizes} --runs {args.runs}`
+on {os.cpu_count()} x {cpu()}, {mem} GiB RAM, {platform.system()} {platform.release()}; DuckDB 2.0.0 (bundled,
 {args.profile} build) for aitaem and the hand-written SQL; {original}.
 Every engine's rows were checked equal to aitaem's before timing was reported.
 

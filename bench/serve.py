@@ -214,8 +214,7 @@ def main():
     finally:
         server.stop()
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=run.ROOT, capture_output=True,
-                            text=True).stdout.strip()
+    commit = run.commit()
     lines = [
         "## Server",
         "",

@@ -187,14 +187,7 @@ def main():
             for name in args.workloads.split(","):
                 wl = workloads[name]
                 out = lambda engine: os.path.join(work, f"{engine}_{name}.csv")  # noqa: E731
-                cli = [a if a != os.path.join(HERE, "specs") else specs for a in duck.aitaem_args(bins, wl)]
-                cli += ["--output", out("aitaem")]
-                duck.run(cli, cwd=work)
-                cli_times = [duck.run(cli, cwd=work)[0] for _ in range(args.runs)]
-                _, _, warm = duck.run([bins["compute_warm"], "--specs", specs, "--connections", "connections.yaml",
-                                       "--workload", json.dumps(wl), "--runs", str(args.runs), "--out", out("warm")],
-                                      cwd=work, capture=True)
-                warm = json.loads(warm)
+                cli, warm = duck.time_on_server(bins, wl, specs, work, args.runs, out("aitaem"), out("warm"))
                 use = f"USE {schema}"
                 jobs = [{"name": "grouping_sets", "setup": [use], "runs": args.runs, "out": out("grouping_sets"),
                          "sql": anchor.workload_sql(name, dialect="spark")}]
@@ -206,7 +199,7 @@ def main():
                     verdict = compare.compare(out("aitaem"), out(engine))
                     if verdict != "SAME":
                         raise SystemExit(f"{size} {name}: aitaem and {engine} disagree: {verdict}")
-                r = {"cli": statistics.median(cli_times), "warm": warm["warm_median_s"], **hand}
+                r = {"cli": cli, "warm": warm, **hand}
                 r["rows"] = len(compare.load(out("aitaem")))
                 print(f"{size} {name}: " + ", ".join(f"{k} {v:.3f}s" for k, v in r.items() if k != "rows"),
                       file=sys.stderr)
@@ -220,9 +213,8 @@ def main():
         if server:
             server.stop()
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    commit = duck.commit()
+    cpu = duck.cpu()
     report = f"""{SECTION}
 
 Measured {datetime.date.today()} at commit {commit} with `python3 bench/spark.py --sizes {args.sizes} --runs {args.runs}`
