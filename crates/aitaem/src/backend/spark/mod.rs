@@ -513,6 +513,49 @@ mod tests {
         }
     }
 
+    /// The `spark:` block of connections.yaml, and its mistakes with their places.
+    #[test]
+    fn settings_read_from_connections_yaml() {
+        use crate::config::ConnectionsConfig;
+        let env = |name: &str| (name == "TOKEN").then(|| "t0k".to_string());
+        let parse = |text: &str| {
+            ConnectionsConfig::from_str_with(
+                text,
+                Some(std::path::Path::new("connections.yaml").into()),
+                env,
+            )
+        };
+        let config = parse(
+            "spark:\n  url: sc://h:443/;x-databricks-cluster-id=c1\n  token: ${TOKEN}\n  time_zone: Europe/Paris\n  conf:\n    spark.sql.shuffle.partitions: 8\n  statement_timeout: 5min\n",
+        )
+        .unwrap();
+        let expected = SparkConfig::from_url("sc://h:443/;x-databricks-cluster-id=c1")
+            .unwrap()
+            .with_token("t0k")
+            .with_time_zone("Europe/Paris")
+            .with_conf("spark.sql.shuffle.partitions", "8")
+            .with_statement_timeout(Duration::from_secs(300));
+        assert_eq!(config.backends(), [BackendConfig::from(expected)]);
+        for (text, wanted) in [
+            (
+                "spark:\n  url: localhost:15002\n",
+                "connections.yaml:2:8: spark.url: a Spark Connect URL starts with `sc://`",
+            ),
+            (
+                "spark:\n  url: sc://h\n  conf: [a]\n",
+                "connections.yaml:3:9: spark.conf: expected a mapping, found",
+            ),
+            (
+                "spark:\n  url: sc://h\n  conf:\n    k: ${NOPE}\n",
+                "connections.yaml:4:8: spark.conf.k: environment variable `NOPE` is not set",
+            ),
+            ("spark:\n  token: x\n", "missing required field `url`"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(wanted), "{wanted} not in:\n{err}");
+        }
+    }
+
     #[test]
     fn urls_read_like_spark_reads_them() {
         let config = SparkConfig::from_url("sc://[::1]:16000/;use_ssl=true;user_id=ana").unwrap();
