@@ -170,6 +170,25 @@ class MetricCompute:
             logger.warning("%s", warning)
         return ComputeResult(table)
 
+    def refresh_store(self, source: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Refreshes the connection manager's result store (see
+        ``ConnectionManager.set_store``): each entry (or each of ``source``'s, as the specs
+        write it) reads its source again from its latest stored period less the lookback, and
+        those periods' rows replace the stored ones; an entry whose specs changed is deleted.
+
+        Returns:
+            One dict per entry: ``source``, ``metrics``, ``outcome`` (``"read"``,
+            ``"up_to_date"`` or ``"dropped: <reason>"``), ``read_from`` and ``read_to`` (the
+            range read, or ``None``) and ``rows`` (the stored rows written). Empty without a
+            store.
+        """
+        rows = _native.refresh_store(self.spec_cache._store, self.connection_manager._native, source)
+        return [
+            {"source": src, "metrics": list(metrics), "outcome": outcome, "read_from": start,
+             "read_to": end, "rows": written}
+            for src, metrics, outcome, start, end, written in rows
+        ]
+
     def scan(self) -> ScanResult:
         """Which loaded slices and segments fit which loaded metrics, in the order the specs
         were loaded or added (per metric: its slices, then its segments).

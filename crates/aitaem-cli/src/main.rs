@@ -19,7 +19,7 @@ use aitaem::result::OutputFormat;
 use aitaem::result::readable::Readable;
 use aitaem::{
     Comparison, ComputeRequest, ConnectionManager, Error, MetricCompute, PeriodType, Project,
-    WeekStart,
+    Store, WeekStart,
 };
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
@@ -78,6 +78,14 @@ enum Command {
         specs: SpecArgs,
         #[command(flatten)]
         connections: ConnectionArgs,
+    },
+    /// Show, refresh or clear a result store (see `compute --store`).
+    #[command(
+        after_help = "Examples:\n  aitaem store status --store .aitaem-store\n  aitaem store refresh --store .aitaem-store --specs examples/ads\n  aitaem store clear --store .aitaem-store duckdb://events"
+    )]
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
     },
     /// List the tables of the configured connections as source URIs.
     #[command(after_help = "Example:\n  aitaem tables --connections examples/ads/connections.yaml")]
@@ -162,6 +170,9 @@ enum Command {
         /// The private key of --tls-cert (PEM).
         #[arg(long, value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Keep partial aggregates in this result store, and answer from it what it holds.
+        #[arg(long, value_name = "DIR")]
+        store: Option<PathBuf>,
     },
     /// Serve the project's tools to an AI assistant over MCP on stdin and stdout.
     #[command(
@@ -175,6 +186,9 @@ enum Command {
         /// How long a compute may wait and run before it fails.
         #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = seconds)]
         timeout: Duration,
+        /// Keep partial aggregates in this result store, and answer from it what it holds.
+        #[arg(long, value_name = "DIR")]
+        store: Option<PathBuf>,
     },
     /// Print a shell completion script.
     #[command(
@@ -429,6 +443,48 @@ struct RequestArgs {
     /// always on for --format table and long-table.
     #[arg(long)]
     sort: bool,
+    /// Keep partial aggregates in this result store, and answer from it what it holds.
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
+    /// First refresh the result store (of --store or the connections file's `store:`): read
+    /// what is new in the sources of its entries.
+    #[arg(long)]
+    refresh: bool,
+}
+
+/// What `aitaem store` does.
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// List what the store holds: source, metrics, grain, range read, size, last refresh.
+    Status {
+        /// The store's directory.
+        #[arg(long, value_name = "DIR")]
+        store: PathBuf,
+    },
+    /// Read each entry's source again from its watermark less a lookback, and replace those
+    /// periods' rows.
+    Refresh {
+        /// Only the entries of this source (as the specs write it).
+        source: Option<String>,
+        /// The store's directory.
+        #[arg(long, value_name = "DIR")]
+        store: PathBuf,
+        /// Read again from this many hours before each entry's watermark (late rows).
+        #[arg(long, value_name = "HOURS", default_value = "24")]
+        lookback: u64,
+        #[command(flatten)]
+        specs: SpecArgs,
+        #[command(flatten)]
+        connections: ConnectionArgs,
+    },
+    /// Delete every entry, or those of one source.
+    Clear {
+        /// Only the entries of this source (as the specs write it).
+        source: Option<String>,
+        /// The store's directory.
+        #[arg(long, value_name = "DIR")]
+        store: PathBuf,
+    },
 }
 
 impl RequestArgs {
@@ -470,7 +526,18 @@ impl RequestArgs {
 
     /// The project, with `--connections` and `--wait`.
     fn project(&self) -> Project {
-        self.connections.apply(self.specs.project())
+        with_store(
+            self.connections.apply(self.specs.project()),
+            self.store.clone(),
+        )
+    }
+}
+
+/// The project with the result store of `--store`, when given.
+fn with_store(project: Project, store: Option<PathBuf>) -> Project {
+    match store {
+        Some(dir) => project.with_store(dir),
+        None => project,
     }
 }
 
@@ -571,6 +638,9 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             explain,
             estimate,
         } => {
+            if request.refresh {
+                return Err(usage("--refresh is compute's: `sql` reads nothing"));
+            }
             let (specs, connections) = request.project().load()?;
             let request = request.request(false);
             let computer = MetricCompute::new(&specs, &connections);
@@ -579,6 +649,11 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 report::notice(notice);
             }
             print!("{plan}");
+            for statement in plan.statements() {
+                if let Some(answer) = computer.describe_store(statement)? {
+                    println!("\n-- result store, for {}: {answer}", statement.source());
+                }
+            }
             if explain {
                 for statement in plan.statements() {
                     println!("\n-- plan of the statement for {}:", statement.source());
@@ -622,6 +697,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             max_body,
             tls_cert,
             tls_key,
+            store,
         } => {
             let defaults = aitaem_serve::ServeOptions::default();
             let token = match token_file {
@@ -638,8 +714,8 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 tls: tls_cert.zip(tls_key),
                 flight,
             };
-            let server = aitaem_serve::Server::bind(connections.apply(specs.project()), options)
-                .map_err(serve_error)?;
+            let project = with_store(connections.apply(specs.project()), store);
+            let server = aitaem_serve::Server::bind(project, options).map_err(serve_error)?;
             eprintln!("aitaem: listening on {}", server.url());
             if let Some(address) = server.flight_addr() {
                 let scheme = if server.url().starts_with("https") {
@@ -656,13 +732,42 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             specs,
             connections,
             timeout,
+            store,
         } => {
             let options = aitaem_serve::ServeOptions {
                 timeout,
                 ..aitaem_serve::ServeOptions::default()
             };
-            aitaem_serve::mcp_stdio(connections.apply(specs.project()), options)
-                .map_err(serve_error)?;
+            let project = with_store(connections.apply(specs.project()), store);
+            aitaem_serve::mcp_stdio(project, options).map_err(serve_error)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Store { command } => {
+            match command {
+                StoreCommand::Status { store } => {
+                    output::store_status(&Store::open(store)?.status()?)
+                }
+                StoreCommand::Refresh {
+                    source,
+                    store,
+                    lookback,
+                    specs,
+                    connections,
+                } => {
+                    let store = Store::open(store)?
+                        .with_lookback(Duration::from_secs(lookback.saturating_mul(3600)));
+                    let (specs, connections) = connections.apply(specs.project()).load()?;
+                    let computer = MetricCompute::new(&specs, &connections).with_store(&store);
+                    output::refreshed(&computer.refresh_store(source.as_deref())?);
+                }
+                StoreCommand::Clear { source, store } => {
+                    let cleared = Store::open(store)?.clear(source.as_deref())?;
+                    println!(
+                        "cleared {cleared} stored entr{}",
+                        if cleared == 1 { "y" } else { "ies" }
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Tables { connections } => {
@@ -714,6 +819,9 @@ fn compute(args: &RequestArgs, out: &OutputArgs) -> Result<ExitCode, Failure> {
     ));
     let (specs, connections) = args.project().load()?;
     let computer = MetricCompute::new(&specs, &connections);
+    if args.refresh {
+        output::refreshed(&computer.refresh_store(None)?);
+    }
     let plan = computer.plan(&request)?;
     let databases = connections.files();
     let reads: Vec<&std::path::Path> = plan
@@ -736,6 +844,9 @@ fn compute(args: &RequestArgs, out: &OutputArgs) -> Result<ExitCode, Failure> {
         let _spinner = terminal::Spinner::start(running(&plan));
         computer.run(&plan)?
     };
+    for notice in result.notices().iter().skip(plan.notices().len()) {
+        report::notice(notice);
+    }
     for warning in result.warnings() {
         report::warning(warning);
     }

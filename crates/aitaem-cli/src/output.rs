@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aitaem::duckdb::{LoadEvent, LoadOptions};
 use aitaem::scan::ScanResult;
-use aitaem::{Column, Error, SpecCache, SpecKind};
+use aitaem::{Column, Error, RefreshOutcome, SpecCache, SpecKind, StoreRefresh, StoredEntry};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// One line per spec kind: how many, and their names.
@@ -131,6 +131,60 @@ pub fn bytes(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", units[unit])
+    }
+}
+
+/// What a result store holds, an entry per row.
+pub fn store_status(entries: &[StoredEntry]) {
+    if entries.is_empty() {
+        println!("the store is empty");
+        return;
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            let ranges: Vec<String> = e
+                .ranges
+                .iter()
+                .map(|(a, b)| format!("{a} to {b}"))
+                .collect();
+            vec![
+                e.source.clone(),
+                e.metrics.join(", "),
+                e.grain.clone(),
+                ranges.join("; "),
+                e.watermark.map(|w| w.to_string()).unwrap_or_default(),
+                e.rows.to_string(),
+                bytes(e.bytes),
+                e.refreshed.clone(),
+            ]
+        })
+        .collect();
+    let header = [
+        "source",
+        "metrics",
+        "grain",
+        "read",
+        "latest period",
+        "rows",
+        "size",
+        "refreshed (UTC)",
+    ];
+    table(&header.map(String::from), &rows);
+}
+
+/// What a refresh did, an entry per line (on standard error).
+pub fn refreshed(refreshed: &[StoreRefresh]) {
+    for r in refreshed {
+        let what = format!("{} ({})", r.source, r.metrics.join(", "));
+        match &r.outcome {
+            RefreshOutcome::Read { from, to, rows } => {
+                eprintln!("refreshed {what}: read {from} to {to}, {rows} stored rows")
+            }
+            RefreshOutcome::UpToDate => eprintln!("{what}: nothing to read"),
+            RefreshOutcome::Dropped(reason) => eprintln!("dropped {what}: {reason}"),
+            _ => eprintln!("{what}: {:?}", r.outcome),
+        }
     }
 }
 

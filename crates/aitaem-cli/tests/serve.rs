@@ -1014,3 +1014,64 @@ fn https_with_a_certificate() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("key.pem"), "{stderr}");
 }
+
+/// With `--store`, the server's second compute of a window inside the first is answered from
+/// the store, with the numbers the command line computes from the source.
+#[test]
+fn a_server_with_a_result_store_answers_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let server = start_example(&["--store", store.to_str().unwrap()]);
+    let notices = |answer: &Value| answer["notices"].to_string();
+    let first = json!({
+        "metrics": ["revenue", "ctr"], "slices": ["device"],
+        "time_window": ["2024-01-01", "2025-01-01"], "period": "monthly",
+    });
+    let (status, answer) = post(&server, "/v1/compute", &first);
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        notices(&answer).contains("kept in the result store"),
+        "{answer}"
+    );
+    let quarters = json!({
+        "metrics": ["revenue"], "slices": ["device"],
+        "time_window": ["2024-01-01", "2024-07-01"], "period": "quarterly", "sort": true,
+    });
+    let (status, answer) = post(&server, "/v1/compute", &quarters);
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        notices(&answer).contains("answered from the result store"),
+        "{answer}"
+    );
+    let cli = command_line(
+        &[
+            "compute",
+            "revenue",
+            "--specs",
+            example().to_str().unwrap(),
+            "--slice",
+            "device",
+            "--time-window",
+            "2024-01-01,2024-07-01",
+            "--period",
+            "quarterly",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let cli: Vec<Value> = serde_json::from_str(&cli).unwrap();
+    let rows = answer["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), cli.len());
+    for expected in &cli {
+        let found = rows.iter().any(|r| {
+            r[1] == expected["period_start_date"]
+                && r[7] == expected["slice_value"]
+                && close(
+                    r[10].as_f64().unwrap(),
+                    expected["metric_value"].as_f64().unwrap(),
+                )
+        });
+        assert!(found, "{expected} not in {answer}");
+    }
+}

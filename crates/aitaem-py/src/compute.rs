@@ -133,6 +133,50 @@ pub fn compute(
     Ok(Table::new(result))
 }
 
+/// What refreshing one entry of the result store did: `(source, metrics, outcome, from, to,
+/// rows)`, `outcome` one of `read`, `up_to_date`, `dropped: <reason>`.
+type Refreshed = (
+    String,
+    Vec<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    u64,
+);
+
+/// Refreshes the connections' result store (every entry, or one source's).
+#[pyfunction]
+#[pyo3(signature = (specs, connections, source=None))]
+pub fn refresh_store(
+    py: Python<'_>,
+    specs: &SpecStore,
+    connections: &Connections,
+    source: Option<String>,
+) -> PyResult<Vec<Refreshed>> {
+    let refreshed = interruptible(py, specs, connections, move |specs, connections, _| {
+        MetricCompute::new(specs, connections).refresh_store(source.as_deref())
+    })?;
+    Ok(refreshed
+        .into_iter()
+        .map(|r| {
+            let (outcome, from, to, rows) = match r.outcome {
+                aitaem::RefreshOutcome::Read { from, to, rows } => (
+                    "read".to_string(),
+                    Some(from.to_string()),
+                    Some(to.to_string()),
+                    rows,
+                ),
+                aitaem::RefreshOutcome::UpToDate => ("up_to_date".to_string(), None, None, 0),
+                aitaem::RefreshOutcome::Dropped(reason) => {
+                    (format!("dropped: {reason}"), None, None, 0)
+                }
+                other => (format!("{other:?}"), None, None, 0),
+            };
+            (r.source, r.metrics, outcome, from, to, rows)
+        })
+        .collect())
+}
+
 /// One row per metric × slice and metric × segment: `(metric_name, spec_name, spec_type,
 /// compatible, valid_join_keys, missing_columns, reason)`, `reason` None when compatible.
 type ScanRow = (

@@ -71,6 +71,47 @@ impl Connections {
         Ok(())
     }
 
+    /// Computes with the result store in `path` (None: without one); a refresh reads again
+    /// from `lookback_seconds` before each entry's latest period (default a day).
+    #[pyo3(signature = (path, lookback_seconds=None))]
+    fn set_store(
+        &self,
+        py: Python<'_>,
+        path: Option<PathBuf>,
+        lookback_seconds: Option<f64>,
+    ) -> PyResult<()> {
+        let store = match path {
+            Some(path) => {
+                let store = py
+                    .detach(|| aitaem::Store::open(path))
+                    .map_err(errors::to_py)?;
+                match lookback_seconds {
+                    Some(s) if s.is_finite() && s >= 0.0 => {
+                        Some(store.with_lookback(std::time::Duration::from_secs_f64(s)))
+                    }
+                    Some(s) => {
+                        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                            "lookback_seconds must be 0 or more, got {s}"
+                        )));
+                    }
+                    None => Some(store),
+                }
+            }
+            None => None,
+        };
+        py.detach(|| locked::write(&self.manager).set_store(store));
+        Ok(())
+    }
+
+    /// The result store's directory, when there is one.
+    fn store_path(&self, py: Python<'_>) -> Option<PathBuf> {
+        py.detach(|| {
+            locked::read(&self.manager)
+                .store()
+                .map(|s| s.path().to_path_buf())
+        })
+    }
+
     /// Whether a connection of `backend` is configured.
     fn has(&self, py: Python<'_>, backend: &str) -> PyResult<bool> {
         let kind = backend_kind(backend)?;

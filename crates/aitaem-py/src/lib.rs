@@ -28,6 +28,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(connections::backends, m)?)?;
     m.add_function(wrap_pyfunction!(compute::compute, m)?)?;
     m.add_function(wrap_pyfunction!(compute::scan, m)?)?;
+    m.add_function(wrap_pyfunction!(compute::refresh_store, m)?)?;
     m.add_function(wrap_pyfunction!(compute::load_csvs, m)?)?;
     Ok(())
 }

@@ -53,6 +53,8 @@ pub struct ConnectionManager {
     implicit: Mutex<BTreeMap<BackendKind, Arc<dyn Backend>>>,
     paths: PathResolver,
     file: Option<PathBuf>,
+    /// The result store of `store:` (see [`crate::Store`]).
+    store: Option<crate::Store>,
 }
 
 /// One configured connection: its settings, and the backend once opened.
@@ -75,6 +77,7 @@ impl Default for ConnectionManager {
             implicit: Mutex::default(),
             paths: PathResolver::default(),
             file: None,
+            store: None,
         }
     }
 }
@@ -122,7 +125,7 @@ impl ConnectionManager {
 
     /// The connections of a parsed configuration. Relative paths resolve next to its file.
     pub fn from_config(config: ConnectionsConfig) -> ConnectionManager {
-        let (backends, file) = config.into_parts();
+        let (backends, file, store) = config.into_parts();
         let base = file
             .as_ref()
             .and_then(|f| f.parent())
@@ -134,9 +137,21 @@ impl ConnectionManager {
                 }
             })
             .map(config::paths::absolute);
+        let store = store.map(|settings| {
+            let path = match &base {
+                Some(base) => base.join(&settings.path),
+                None => PathBuf::from(&settings.path),
+            };
+            let store = crate::Store::at(path);
+            match settings.lookback {
+                Some(lookback) => store.with_lookback(lookback),
+                None => store,
+            }
+        });
         let mut manager = ConnectionManager {
             paths: PathResolver::new(base),
             file,
+            store,
             ..ConnectionManager::default()
         };
         for backend in backends {
@@ -148,6 +163,17 @@ impl ConnectionManager {
     /// The connections file this manager was created from.
     pub fn config_file(&self) -> Option<&Path> {
         self.file.as_deref()
+    }
+
+    /// The result store of the connections file's `store:` block, which every
+    /// [`MetricCompute`](crate::MetricCompute) with these connections uses.
+    pub fn store(&self) -> Option<&crate::Store> {
+        self.store.as_ref()
+    }
+
+    /// Uses a result store for every compute with these connections (or none).
+    pub fn set_store(&mut self, store: Option<crate::Store>) {
+        self.store = store;
     }
 
     /// Adds (or replaces) the connection of one backend. It is opened when first needed.

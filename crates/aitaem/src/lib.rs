@@ -60,6 +60,7 @@ pub mod result;
 pub mod source;
 pub mod spec;
 pub mod sql;
+mod store;
 mod yaml;
 
 /// The Arrow crate the results are made of, so that users need not pin its version.
@@ -90,4 +91,5 @@ pub use period::{Comparison, PeriodType, TimeWindow, WeekStart};
 pub use project::Project;
 pub use request::ComputeRequest;
 pub use spec::{SpecCache, SpecKind};
+pub use store::{RefreshOutcome, Store, StoreRefresh, StoredEntry};
 pub use yaml::Location;

@@ -43,6 +43,7 @@ pub struct Project {
     segments: Vec<PathBuf>,
     connections: Option<PathBuf>,
     lock_wait: Option<Duration>,
+    store: Option<PathBuf>,
 }
 
 impl Project {
@@ -82,6 +83,13 @@ impl Project {
     /// (default 5 s; see [`ConnectionManager::set_lock_wait`]).
     pub fn with_lock_wait(mut self, wait: Duration) -> Self {
         self.lock_wait = Some(wait);
+        self
+    }
+
+    /// Computes with the result store in `dir` (see [`crate::Store`]), instead of the
+    /// connections file's `store:` block, if any.
+    pub fn with_store(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.store = Some(dir.into());
         self
     }
 
@@ -142,6 +150,14 @@ impl Project {
         };
         if let Some(wait) = self.lock_wait {
             connections.set_lock_wait(wait);
+        }
+        if let Some(dir) = &self.store {
+            let lookback = connections.store().map(|s| s.lookback());
+            let mut store = crate::Store::at(dir);
+            if let Some(lookback) = lookback {
+                store = store.with_lookback_of(lookback);
+            }
+            connections.set_store(Some(store));
         }
         Ok(connections)
     }

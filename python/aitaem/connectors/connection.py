@@ -180,6 +180,34 @@ class ConnectionManager:
             connector._closed = True
         self._connections.clear()
 
+    def set_store(self, path: Optional[Union[str, Path]], lookback_hours: Optional[float] = None) -> None:
+        """Computes with a result store (see docs/store.md): what a computation reads from a
+        source is kept under ``path`` as partial aggregates per day, and later requests that
+        those answer exactly are computed from the store, without reading the source again.
+        A ``store:`` block in ``connections.yaml`` does the same.
+
+        Args:
+            path: The store's directory (created when missing); ``None`` computes without one.
+            lookback_hours: How far before each entry's latest stored period
+                ``MetricCompute.refresh_store`` reads again, for rows that arrive late
+                (default 24).
+
+        Example:
+            >>> import tempfile
+            >>> manager = ConnectionManager()
+            >>> manager.set_store(tempfile.mkdtemp())
+            >>> manager.store_path is not None
+            True
+        """
+        seconds = None if lookback_hours is None else float(lookback_hours) * 3600.0
+        self._native.set_store(None if path is None else str(path), seconds)
+
+    @property
+    def store_path(self) -> Optional[str]:
+        """The result store's directory, or ``None`` without one."""
+        path = self._native.store_path()
+        return None if path is None else str(path)
+
     @property
     def backend_types(self) -> List[str]:
         """The backends with a connection, in the order they were added, e.g.

@@ -5,6 +5,8 @@ mod assemble;
 mod derive;
 mod derived_metrics;
 pub mod scan;
+#[cfg(feature = "duckdb")]
+mod stored;
 
 use std::collections::HashSet;
 
@@ -18,6 +20,8 @@ use crate::plan::{self, Plan, PlannedStatement};
 use crate::request::ComputeRequest;
 use crate::result;
 use crate::spec::SpecCache;
+#[cfg(feature = "duckdb")]
+use crate::store::Store;
 use scan::ScanResult;
 
 /// Computes metrics from a spec cache and a set of connections.
@@ -44,6 +48,8 @@ use scan::ScanResult;
 pub struct MetricCompute<'a> {
     specs: &'a SpecCache,
     connections: &'a ConnectionManager,
+    #[cfg(feature = "duckdb")]
+    store: Option<(&'a Store, stored::Engine)>,
 }
 
 /// The result of a compute: the standard table, a warning for each source that failed when
@@ -96,14 +102,82 @@ impl ComputeResult {
 }
 
 impl<'a> MetricCompute<'a> {
-    /// A computer over these specs and connections.
+    /// A computer over these specs and connections (with the result store of their `store:`
+    /// block, if any; see [`MetricCompute::with_store`]).
     pub fn new(specs: &'a SpecCache, connections: &'a ConnectionManager) -> Self {
-        MetricCompute { specs, connections }
+        MetricCompute {
+            specs,
+            connections,
+            #[cfg(feature = "duckdb")]
+            store: connections
+                .store()
+                .map(|store| (store, stored::Engine::default())),
+        }
+    }
+
+    /// Computes with a result store (see [`Store`]): a statement whose rows the store holds is
+    /// answered from it, with no statement on the source; the others read their source once,
+    /// per day (or hour), and keep what they read in the store. The result's notices say which.
+    ///
+    /// ```
+    /// use aitaem::{ComputeRequest, ConnectionManager, MetricCompute, SpecCache, Store};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let csv = dir.path().join("events.csv");
+    /// std::fs::write(&csv, "day,clicks\n2024-01-01,3\n2024-01-02,4\n").unwrap();
+    /// let metric = format!(
+    ///     "metric:\n  name: clicks\n  source: duckdb://{}\n  numerator: SUM(clicks)\n  timestamp_col: day\n",
+    ///     csv.display()
+    /// );
+    /// let specs = SpecCache::from_strings(&[&metric], &[], &[]).unwrap();
+    /// let connections = ConnectionManager::new();
+    /// let store = Store::open(dir.path().join("store")).unwrap();
+    /// let compute = MetricCompute::new(&specs, &connections).with_store(&store);
+    /// let request = ComputeRequest::new(["clicks"]).time_window("2024-01-01", "2024-02-01");
+    /// let first = compute.compute(&request).unwrap();
+    /// let again = compute.compute(&request).unwrap();
+    /// assert_eq!(again.rows().unwrap()[0].metric_value, Some(7.0));
+    /// assert!(again.notices().iter().any(|n| n.contains("answered from the result store")));
+    /// # assert_eq!(first.rows().unwrap()[0].metric_value, Some(7.0));
+    /// ```
+    #[cfg(feature = "duckdb")]
+    pub fn with_store(mut self, store: &'a Store) -> Self {
+        self.store = Some((store, stored::Engine::default()));
+        self
+    }
+
+    /// Refreshes the result store given to [`MetricCompute::with_store`] (every entry, or those
+    /// of one source as its specs write it): each entry reads its source again from its
+    /// watermark (the latest period it holds) less the store's lookback, and those periods'
+    /// rows replace the stored ones. An entry whose specs changed is deleted. Without a store,
+    /// nothing is refreshed.
+    #[cfg(feature = "duckdb")]
+    pub fn refresh_store(&self, source: Option<&str>) -> Result<Vec<crate::StoreRefresh>> {
+        match &self.store {
+            Some((store, _)) => {
+                stored::refresh(self.specs, self.connections, store, source, &Cancel::new())
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// How the result store would take part in a statement of [`MetricCompute::plan`], in
+    /// words, with the statement that would run (on DuckDB over stored files, or on the source
+    /// to keep its rows); `None` without a store.
+    #[cfg(feature = "duckdb")]
+    pub fn describe_store(&self, statement: &PlannedStatement) -> Result<Option<String>> {
+        match &self.store {
+            Some((store, _)) => stored::describe(store, self.connections, statement).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The statements a request would run, without running them.
     pub fn plan(&self, request: &ComputeRequest) -> Result<Plan> {
-        plan::plan(request, self.specs, self.connections)
+        #[cfg(feature = "duckdb")]
+        let store = self.store.is_some();
+        #[cfg(not(feature = "duckdb"))]
+        let store = false;
+        plan::plan_with(request, self.specs, self.connections, store)
     }
 
     /// The bytes a statement would process, by a dry run that costs nothing, on backends that
@@ -165,32 +239,37 @@ impl<'a> MetricCompute<'a> {
     /// [`MetricCompute::run`], stopped when `cancel` is (see
     /// [`MetricCompute::compute_cancellable`]).
     pub fn run_cancellable(&self, plan: &Plan, cancel: &Cancel) -> Result<ComputeResult> {
-        let outcomes: Vec<Result<Vec<RecordBatch>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = plan
-                .statements()
-                .iter()
-                .map(|statement| scope.spawn(move || self.run_statement(statement, cancel)))
-                .collect();
-            handles
-                .into_iter()
-                .zip(plan.statements())
-                .map(|(handle, statement)| {
-                    handle.join().unwrap_or_else(|_| {
-                        Err(Error::internal(format!(
-                            "computing {} on {} panicked",
-                            statement.metrics.join(", "),
-                            statement.source
-                        )))
+        let outcomes: Vec<Result<(Vec<RecordBatch>, Option<String>)>> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = plan
+                    .statements()
+                    .iter()
+                    .map(|statement| scope.spawn(move || self.run_statement(statement, cancel)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .zip(plan.statements())
+                    .map(|(handle, statement)| {
+                        handle.join().unwrap_or_else(|_| {
+                            Err(Error::internal(format!(
+                                "computing {} on {} panicked",
+                                statement.metrics.join(", "),
+                                statement.source
+                            )))
+                        })
                     })
-                })
-                .collect()
-        });
+                    .collect()
+            });
         let mut batches = Vec::new();
         let mut warnings = Vec::new();
+        let mut notices = plan.notices().to_vec();
         let mut failed = HashSet::new();
         for (outcome, statement) in outcomes.into_iter().zip(plan.statements()) {
             match outcome {
-                Ok(b) => batches.extend(b),
+                Ok((b, notice)) => {
+                    batches.extend(b);
+                    notices.extend(notice);
+                }
                 Err(err) => {
                     warnings.push(err);
                     failed.extend(statement.metrics.iter().cloned());
@@ -209,7 +288,7 @@ impl<'a> MetricCompute<'a> {
             schema: plan.schema().clone(),
             batches,
             warnings,
-            notices: plan.notices().to_vec(),
+            notices,
         })
     }
 
@@ -218,28 +297,71 @@ impl<'a> MetricCompute<'a> {
         scan::scan(self.specs, self.connections)
     }
 
-    /// Runs one statement and unpivots its rows into the standard table.
+    /// Runs one statement (or answers it from the store) and unpivots its rows into the
+    /// standard table; with a store, also says how the store took part.
     fn run_statement(
         &self,
         statement: &PlannedStatement,
         cancel: &Cancel,
-    ) -> Result<Vec<RecordBatch>> {
+    ) -> Result<(Vec<RecordBatch>, Option<String>)> {
+        let (batches, notice) = self.statement_rows(statement, cancel)?;
+        let layout = &statement.layout;
+        let rows = match &layout.derive {
+            None => layout.unpivot(&batches, &layout.columns())?,
+            Some(derivation) => {
+                let rows = derive::derive(layout, derivation, &batches)?;
+                layout.unpivot(&[rows], &layout.derived_columns())?
+            }
+        };
+        Ok((rows, notice))
+    }
+
+    /// A statement's wide rows: from the store where it can answer, else from the backend.
+    fn statement_rows(
+        &self,
+        statement: &PlannedStatement,
+        cancel: &Cancel,
+    ) -> Result<(Vec<RecordBatch>, Option<String>)> {
+        #[cfg(feature = "duckdb")]
+        let mut notice = None;
+        #[cfg(not(feature = "duckdb"))]
+        let notice = None;
+        #[cfg(feature = "duckdb")]
+        if let (Some((store, engine)), Some(stored)) = (&self.store, &statement.stored) {
+            match stored {
+                Ok(stored) => {
+                    match stored::run(store, engine, self.connections, statement, stored, cancel) {
+                        Ok((batches, notice)) => return Ok((batches, Some(notice))),
+                        // The source's own errors are the compute's.
+                        Err(e) if e.kind() == crate::ErrorKind::QueryExecution => return Err(e),
+                        // The store only costs speed: without it, the source answers.
+                        Err(e) => {
+                            notice = Some(format!(
+                                "{} on {}: the result store could not be used ({e}); read from the source",
+                                statement.metrics.join(", "),
+                                statement.source
+                            ));
+                        }
+                    }
+                }
+                Err(reason) => {
+                    notice = Some(format!(
+                        "{} on {}: not from the result store: {reason}",
+                        statement.metrics.join(", "),
+                        statement.source
+                    ));
+                }
+            }
+        }
         let batches = self
             .connections
             .query(statement.backend, &statement.sql, cancel)?
             .map_err(|source| execution_error(statement, source))?;
-        let layout = &statement.layout;
-        match &layout.derive {
-            None => layout.unpivot(&batches, &layout.columns()),
-            Some(derivation) => {
-                let rows = derive::derive(layout, derivation, &batches)?;
-                layout.unpivot(&[rows], &layout.derived_columns())
-            }
-        }
+        Ok((batches, notice))
     }
 }
 
-fn execution_error(statement: &PlannedStatement, source: BackendError) -> Error {
+pub(crate) fn execution_error(statement: &PlannedStatement, source: BackendError) -> Error {
     Error::QueryExecution {
         metrics: statement.metrics.clone(),
         source_uri: statement.source.to_string(),

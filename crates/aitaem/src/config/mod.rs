@@ -249,6 +249,18 @@ fn unplaced(value: Value) -> Node {
 pub struct ConnectionsConfig {
     backends: Vec<BackendConfig>,
     file: Option<PathBuf>,
+    store: Option<StoreSettings>,
+}
+
+/// The `store:` block: a result store for every compute with these connections (see
+/// [`crate::Store`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StoreSettings {
+    /// Its directory, as written (relative to the connections file).
+    pub path: String,
+    /// How far before an entry's latest period a refresh reads again.
+    pub lookback: Option<std::time::Duration>,
 }
 
 impl ConnectionsConfig {
@@ -288,14 +300,30 @@ impl ConnectionsConfig {
         let path = file.as_deref().map(Path::to_path_buf);
         let mut d = Decoder::new(file, text);
         let mut unknown = None;
-        let backends = document(&mut d, &env, &root, &mut unknown);
+        let mut store = None;
+        let backends = document(&mut d, &env, &root, &mut unknown, &mut store);
         if !d.issues.is_empty() {
             return Err(issue_error(d.issues, unknown));
         }
         Ok(ConnectionsConfig {
             backends,
             file: path,
+            store,
         })
+    }
+
+    /// The `store:` block, when there is one:
+    ///
+    /// ```
+    /// use aitaem::config::ConnectionsConfig;
+    /// let config = ConnectionsConfig::from_str_with("store:\n  path: .aitaem-store\n  lookback: 48h\n", None, |_| None).unwrap();
+    /// let store = config.store().unwrap();
+    /// assert_eq!((store.path.as_str(), store.lookback.unwrap().as_secs()), (".aitaem-store", 48 * 3600));
+    /// let short = ConnectionsConfig::from_str_with("store: .aitaem-store\n", None, |_| None).unwrap();
+    /// assert_eq!(short.store().unwrap().path, ".aitaem-store");
+    /// ```
+    pub fn store(&self) -> Option<&StoreSettings> {
+        self.store.as_ref()
     }
 
     /// The backends configured, in file order.
@@ -308,8 +336,8 @@ impl ConnectionsConfig {
         self.file.as_deref()
     }
 
-    pub(crate) fn into_parts(self) -> (Vec<BackendConfig>, Option<PathBuf>) {
-        (self.backends, self.file)
+    pub(crate) fn into_parts(self) -> (Vec<BackendConfig>, Option<PathBuf>, Option<StoreSettings>) {
+        (self.backends, self.file, self.store)
     }
 }
 
@@ -319,6 +347,7 @@ fn document(
     env: &dyn Fn(&str) -> Option<String>,
     root: &Node,
     unknown: &mut Option<String>,
+    store: &mut Option<StoreSettings>,
 ) -> Vec<BackendConfig> {
     let names: Vec<&str> = backend::backends().map(BackendKind::name).collect();
     let entries = match &root.value {
@@ -342,6 +371,10 @@ fn document(
     let mut out = Vec::new();
     for (key, body) in entries {
         let name = key.value.scalar_text().unwrap_or_default();
+        if name == "store" {
+            *store = store_settings(d, env, body);
+            continue;
+        }
         match backend::backends().find(|b| b.name() == name) {
             Some(kind) => out.extend(SettingsReader::new(d, env, body, kind.name()).read(kind)),
             None => {
@@ -357,6 +390,38 @@ fn document(
         }
     }
     out
+}
+
+/// The `store:` block: a directory, or a mapping with `path` and `lookback`.
+fn store_settings(
+    d: &mut Decoder,
+    env: &dyn Fn(&str) -> Option<String>,
+    body: &Node,
+) -> Option<StoreSettings> {
+    if !matches!(body.value, Value::Map(_)) {
+        let (raw, at) = d.string(body, "store", true)?;
+        return match substitute(&raw, env) {
+            Ok(path) => Some(StoreSettings {
+                path,
+                lookback: None,
+            }),
+            Err(message) => {
+                d.issue(at, "store", message, None);
+                None
+            }
+        };
+    }
+    let mut reader = SettingsReader::new(d, env, body, "store");
+    if !reader.fields(&["path", "lookback"], &["path"]) {
+        return None;
+    }
+    let path = reader.text("path");
+    let lookback = reader.parse("lookback", values::parse_duration);
+    Some(StoreSettings {
+        path: path?,
+        lookback,
+    })
+    .filter(|_| reader.ok())
 }
 
 /// The issues as one message: the first without its location (the error carries it), the
@@ -538,6 +603,28 @@ mod tests {
         }
         assert!(parse("duckdb:\n  read_only: maybe\n  path: a\n").is_err());
         assert!(parse("").unwrap().backends().is_empty());
+    }
+
+    #[test]
+    fn the_store_block_and_its_mistakes() {
+        let config = parse("store:\n  path: ${DIR}/store\n  lookback: 2d\n").unwrap_err();
+        assert!(config.to_string().contains("DIR"), "{config}");
+        let err =
+            parse("duckdb:\n  path: x.db\nstore:\n  path: s\n  lookbak: 1h\n  lookback: soon\n")
+                .unwrap_err()
+                .to_string();
+        for fragment in [
+            "5:3: store.lookbak: unknown field `lookbak`",
+            "6:13: store.lookback: `soon` is not a duration",
+        ] {
+            assert!(err.contains(fragment), "{fragment} not in:\n{err}");
+        }
+        let config = parse("store:\n  path: s\n  lookback: 2d\n").unwrap();
+        assert_eq!(
+            config.store().unwrap().lookback,
+            Some(std::time::Duration::from_secs(2 * 86400))
+        );
+        assert!(config.backends().is_empty());
     }
 
     /// As the original library, which raises `UnsupportedBackendError` for such a file.

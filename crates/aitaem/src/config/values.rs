@@ -32,7 +32,7 @@ pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
 }
 
 /// A duration: a number of seconds (`10`, `2.5`), or a number with a unit (`500ms`, `30s`,
-/// `5min`, `1h`).
+/// `5min`, `1h`, `2d`).
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -44,6 +44,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => 0.001,
         "min" => 60.0,
         "h" => 3600.0,
+        "d" => 86400.0,
         _ => f64::NAN,
     };
     match number.parse::<f64>() {
@@ -51,7 +52,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
             Ok(Duration::from_secs_f64(n * seconds))
         }
         _ => Err(format!(
-            "`{text}` is not a duration; write seconds (`10`) or a number with ms, s, min or h (`500ms`, `5min`)"
+            "`{text}` is not a duration; write seconds (`10`) or a number with ms, s, min, h or d (`500ms`, `5min`, `2d`)"
         )),
     }
 }

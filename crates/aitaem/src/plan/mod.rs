@@ -22,6 +22,7 @@ mod layout;
 mod origin;
 mod sets;
 mod statement;
+pub(crate) mod stored;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ use crate::result::DerivedColumn;
 use crate::source::SourceUri;
 use crate::spec::{Formula, SpecCache};
 use crate::sql::Ident;
+use statement::Mode;
 
 /// How a statement aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +75,8 @@ pub struct PlannedStatement {
     pub(crate) layout: Layout,
     /// Where its SQL comes from in the specs.
     pub(crate) origins: Vec<origin::Origin>,
+    /// With a result store: how it takes part, or why it cannot (see [`stored`]).
+    pub(crate) stored: Option<std::result::Result<stored::StoredPlan, String>>,
 }
 
 impl PlannedStatement {
@@ -257,12 +261,26 @@ struct Group<'s> {
 /// assert!(plan.statements()[0].sql().contains("SUM(clicks)"));
 /// ```
 pub fn plan(request: &ComputeRequest, specs: &SpecCache, catalog: &dyn Catalog) -> Result<Plan> {
-    let mut plan = plan_checked(&request.check(specs)?, catalog)?;
+    plan_with(request, specs, catalog, false)
+}
+
+/// [`plan`], with each statement's part for a result store when `store` is set.
+pub(crate) fn plan_with(
+    request: &ComputeRequest,
+    specs: &SpecCache,
+    catalog: &dyn Catalog,
+    store: bool,
+) -> Result<Plan> {
+    let mut plan = plan_checked(&request.check(specs)?, catalog, store)?;
     plan.schema = crate::result::schema_with(&request.derived_columns());
     Ok(plan)
 }
 
-pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> Result<Plan> {
+pub(crate) fn plan_checked(
+    request: &CheckedRequest,
+    catalog: &dyn Catalog,
+    store: bool,
+) -> Result<Plan> {
     let needs_time = request.window.is_some();
     let mut groups: Vec<Group> = Vec::new();
     // Each distinct source is looked up (and its table checked) once.
@@ -346,7 +364,10 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
             }
             .into());
         }
-        let built = statement::build(&group, request, dimension.as_ref())?;
+        let built = statement::build(&group, request, dimension.as_ref(), Mode::Compute)?;
+        let metrics: Vec<String> = group.metrics.iter().map(|m| m.spec.name.clone()).collect();
+        let stored =
+            store.then(|| stored::plan(&group, request, dimension.as_ref(), &built, &metrics));
         let files = [&Some(group.fact.clone()), &dimension]
             .into_iter()
             .flatten()
@@ -354,13 +375,14 @@ pub(crate) fn plan_checked(request: &CheckedRequest, catalog: &dyn Catalog) -> R
             .collect();
         statements.push(PlannedStatement {
             source: group.source.clone(),
-            metrics: group.metrics.iter().map(|m| m.spec.name.clone()).collect(),
+            metrics,
             strategy: built.strategy,
             backend: group.fact.backend(),
             sql: built.sql,
             files,
             layout: built.layout,
             origins: origin::origins(&group.metrics, request),
+            stored,
         });
     }
     notices.extend(share_notices(request, &statements));

@@ -10,7 +10,7 @@
 use sqlparser::ast::Expr;
 
 use super::layout::{Combine, Derivation, RangeKind, Ranged};
-use super::{Group, Layout, Strategy, sets};
+use super::{Group, Layout, Strategy, sets, stored};
 use crate::backend::BackendKind;
 use crate::catalog::Table;
 use crate::error::{Error, RequestError, Result};
@@ -30,10 +30,83 @@ use crate::sql::{Dialect, SqlType};
 /// Value-list masks hold this many values per column (bits 0..29 of an INTEGER).
 const VALUES_PER_MASK: usize = 30;
 
+/// At most this many (state, label) rows spread each first-stage row over the states (see
+/// [`Dialect::fans_out_states`]); with more, each state reads the first stage itself.
+const MAX_FANOUT: usize = 512;
+
 pub(super) struct Built {
     pub(super) sql: String,
     pub(super) strategy: Strategy,
     pub(super) layout: Layout,
+    /// Whether it computes values over ranges of periods (see [`Ranged`]).
+    pub(super) ranged: bool,
+    /// For [`Mode::Populate`]: what its rows hold.
+    pub(super) populated: Option<Populated>,
+}
+
+/// What a statement gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// The request's result: one wide row per group (see [`Layout::columns`]).
+    Compute,
+    /// The rows of `__states` as they are, for the result store: each state's partial
+    /// aggregates per period (see `plan::stored`), always two-stage.
+    Populate,
+}
+
+/// The fingerprints of what a populating statement's rows hold (see `plan::stored`).
+pub(super) struct Populated {
+    /// Everything every row depends on but its state and partials: the table, the timestamp
+    /// column, the period, the entity and the filters.
+    pub(super) identity: String,
+    /// Each state's labels, by `__state`.
+    pub(super) states: Vec<String>,
+    /// Each partial aggregate, by column, and the aggregate that rolls it up.
+    pub(super) partials: Vec<String>,
+    pub(super) rollups: Vec<String>,
+    /// By state: whether it has no labels (the baseline without the segment).
+    pub(super) unlabelled: Vec<bool>,
+}
+
+/// What the store's serving statement computes from rolled-up partials (see `plan::stored`):
+/// the metrics' partial aggregates and their values over them, on DuckDB.
+pub(super) struct Serving {
+    pub(super) rollups: Vec<String>,
+    pub(super) values: MetricValues,
+}
+
+/// [`Serving`] for a group's metrics; `None` when their aggregates do not roll up on DuckDB.
+pub(super) fn serving(group: &Group, layout: &Layout) -> Result<Option<Serving>> {
+    let duckdb = BackendKind::DUCKDB;
+    let filtering = Filtering::of(group);
+    let metrics = group
+        .metrics
+        .iter()
+        .map(|metric| metric_exprs(metric, duckdb, &filtering))
+        .collect::<Result<Vec<_>>>()?;
+    let (strategy, aggregated, partials) = aggregation(duckdb.dialect(), &metrics, false);
+    Ok((strategy == Strategy::TwoStage).then(|| Serving {
+        rollups: partials.rollups,
+        values: results(&aggregated, layout),
+    }))
+}
+
+/// A statement over these common table expressions, the last of them `__states` (see
+/// [`Builder::finish`]), on DuckDB.
+pub(super) fn finish(
+    ctes: Vec<Cte>,
+    layout: &Layout,
+    sort: bool,
+    values: &MetricValues,
+) -> Statement {
+    let builder = Builder {
+        backend: BackendKind::DUCKDB,
+        d: BackendKind::DUCKDB.dialect(),
+        keys: Vec::new(),
+        ctes,
+        sets: Vec::new(),
+    };
+    builder.finish(layout, sort, &values.values, &values.parts, &values.counts)
 }
 
 /// A column computed once per row in the first stage.
@@ -83,6 +156,69 @@ impl Labeler {
                 .collect(),
             Labeler::Column { alias } => vec![(*alias, sets::COLUMN_ESTIMATE)],
         }
+    }
+
+    /// The labels a first-stage row may have, each with the condition under which it has it:
+    /// a named value where its bit is set, a column's value as text where it is not NULL.
+    fn choices(&self) -> Vec<(Sql, Sql)> {
+        match self {
+            Labeler::Values { masks, values } => values
+                .iter()
+                .map(|(name, mask, bit)| {
+                    let set = Sql::binary(
+                        Sql::Of(Alias::Row, masks[*mask]),
+                        Op::BitAnd,
+                        Sql::Int(1i64 << bit),
+                    );
+                    let holds = Sql::binary(set.parens(), Op::NotEq, Sql::Int(0));
+                    (Sql::Text(name.clone()), holds)
+                })
+                .collect(),
+            Labeler::Column { alias } => {
+                let key = Sql::Of(Alias::Row, *alias);
+                vec![(key.clone().cast(SqlType::Text), Sql::NotNull(Box::new(key)))]
+            }
+        }
+    }
+}
+
+/// Label components joined by `|`, or `none` when there are none.
+fn joined(components: &[Sql], none: &str) -> Sql {
+    let parts = components.iter().enumerate().flat_map(|(i, v)| {
+        let separator = (i > 0).then(|| Sql::Text("|".into()));
+        separator.into_iter().chain([v.clone()])
+    });
+    Sql::chain(parts, Op::Concat).unwrap_or_else(|| Sql::Text(none.into()))
+}
+
+/// One way a first-stage row counts in a state (see [`Builder::fanned_out_states`]): its slice
+/// and segment label components, and the conditions under which it has them.
+#[derive(Clone, Default)]
+struct Choice {
+    slice: Vec<Sql>,
+    segment: Vec<Sql>,
+    conditions: Vec<Sql>,
+}
+
+impl Choice {
+    /// Every choice extended by every label of `labeler`, into the slice's or the segment's
+    /// components.
+    fn extend(choices: Vec<Choice>, labeler: &Labeler, into_slice: bool) -> Vec<Choice> {
+        let labels = labeler.choices();
+        choices
+            .into_iter()
+            .flat_map(|choice| {
+                labels.iter().map(move |(label, condition)| {
+                    let mut choice = choice.clone();
+                    match into_slice {
+                        true => choice.slice.push(label.clone()),
+                        false => choice.segment.push(label.clone()),
+                    }
+                    choice.conditions.push(condition.clone());
+                    choice
+                })
+            })
+            .collect()
     }
 }
 
@@ -151,11 +287,7 @@ impl Labels {
 
     /// The label text: the components' values joined by `|`, or `none` when there are none.
     fn value(&self, none: &str) -> Sql {
-        let parts = self.values.iter().enumerate().flat_map(|(i, v)| {
-            let separator = (i > 0).then(|| Sql::Text("|".into()));
-            separator.into_iter().chain([v.clone()])
-        });
-        Sql::chain(parts, Op::Concat).unwrap_or_else(|| Sql::Text(none.into()))
+        joined(&self.values, none)
     }
 }
 
@@ -670,6 +802,13 @@ impl Builder {
     /// With grouping sets, the filter that keeps the first set holding all of `keys`: its
     /// `GROUPING` value has a bit set for each slice key the set leaves out.
     fn set_filter(&self, keys: &[Alias]) -> Result<Option<Sql>> {
+        Ok(self
+            .set_id(keys)?
+            .map(|id| Sql::binary(Sql::Of(Alias::Row, Alias::Set), Op::Eq, Sql::Int(id))))
+    }
+
+    /// With grouping sets, the `GROUPING` value of the first set holding all of `keys`.
+    fn set_id(&self, keys: &[Alias]) -> Result<Option<i64>> {
         if self.sets.is_empty() {
             return Ok(None);
         }
@@ -678,14 +817,9 @@ impl Builder {
             .iter()
             .find(|set| keys.iter().all(|k| set.contains(k)))
             .ok_or_else(|| Error::internal("no grouping set holds a state's keys"))?;
-        let id = self
-            .slice_keys()
-            .fold(0i64, |id, k| id << 1 | i64::from(!set.contains(&k.alias)));
-        Ok(Some(Sql::binary(
-            Sql::Of(Alias::Row, Alias::Set),
-            Op::Eq,
-            Sql::Int(id),
-        )))
+        Ok(Some(self.slice_keys().fold(0i64, |id, k| {
+            id << 1 | i64::from(!set.contains(&k.alias))
+        })))
     }
 
     /// The first stage, as a common table expression: the partial aggregates per finest label
@@ -836,6 +970,186 @@ impl Builder {
             select.group_by = GroupBy::By(group_by);
         }
         Ok(select)
+    }
+
+    /// Every state's aggregation in one pass over the first stage (see
+    /// [`Dialect::fans_out_states`]): each first-stage row is spread over a lateral list of
+    /// `(state, slice value, segment value, keep)` rows, one per state and label combination
+    /// it may count in, and those that hold are grouped. `None` when the list would be longer
+    /// than [`MAX_FANOUT`].
+    ///
+    /// Without period, window or entity, the baseline state (no labels) has a row even when no
+    /// row is read, as an aggregate over no groups does (see [`Builder::with_baseline_row`]).
+    fn fanned_out_states(&self, states: &[State], from: &SecondStage) -> Result<Option<Select>> {
+        let mut rows = Vec::new();
+        let mut always = None;
+        for (index, state) in states.iter().enumerate() {
+            if state.slice.is_none() && !state.with_segment && self.grouping_keys().next().is_none()
+            {
+                always = Some(index);
+            }
+            let mut choices = vec![Choice::default()];
+            let mut keys = Vec::new();
+            if let Some((_, components)) = state.slice {
+                for component in components {
+                    let labeler = labeler(from.leaves, component)?;
+                    keys.extend(labeler.keys());
+                    choices = Choice::extend(choices, labeler, true);
+                }
+            }
+            if let (Some(segment), true) = (from.segment, state.with_segment) {
+                choices = Choice::extend(choices, &segment.labeler, false);
+            }
+            let set = self.set_filter(&keys)?;
+            for choice in choices {
+                let keep = Sql::chain(set.iter().cloned().chain(choice.conditions), Op::And);
+                rows.push(vec![
+                    Sql::Int(index as i64),
+                    joined(&choice.slice, "all"),
+                    joined(&choice.segment, "all"),
+                    keep.unwrap_or(Sql::True),
+                ]);
+            }
+            if rows.len() > MAX_FANOUT {
+                return Ok(None);
+            }
+        }
+        let source = from
+            .source
+            .ok_or_else(|| Error::internal("states fanned out without a first stage"))?;
+        let of = |alias| Sql::Of(Alias::Fanout, alias);
+        let mut items = vec![Item::new(of(Alias::State), Alias::State)];
+        let mut group_by = vec![of(Alias::State)];
+        for key in self.grouping_keys() {
+            items.push(Item::new(Sql::Of(Alias::Row, key.alias), key.alias));
+            group_by.push(Sql::Of(Alias::Row, key.alias));
+        }
+        for label in [Alias::SliceValue, Alias::SegmentValue] {
+            items.push(Item::new(of(label), label));
+            group_by.push(of(label));
+        }
+        items.extend(from.aggregates.iter().cloned());
+        let mut select = Select::new(items, Relation::CteAs(source, Alias::Row), Style::Block);
+        select.joins = vec![Join::Lateral {
+            rows,
+            alias: Alias::Fanout,
+            columns: vec![
+                Alias::State,
+                Alias::SliceValue,
+                Alias::SegmentValue,
+                Alias::Keep,
+            ],
+        }];
+        select.filter = vec![of(Alias::Keep)];
+        select.group_by = GroupBy::By(group_by);
+        Ok(Some(match always {
+            Some(baseline) => Self::with_baseline_row(select, baseline, from.aggregates),
+            None => select,
+        }))
+    }
+
+    /// The grouped states, with a row of the baseline state (number `baseline`, no values)
+    /// when they have none: an aggregate over no groups has one row, a grouped one none.
+    fn with_baseline_row(grouped: Select, baseline: usize, aggregates: &[Item]) -> Select {
+        let of = |alias| Sql::Of(Alias::Grouped, alias);
+        let mut items = vec![Item::new(
+            Sql::call(
+                "COALESCE",
+                vec![of(Alias::State), Sql::Of(Alias::Baseline, Alias::State)],
+            ),
+            Alias::State,
+        )];
+        for label in [Alias::SliceValue, Alias::SegmentValue] {
+            items.push(Item::new(
+                Sql::call("COALESCE", vec![of(label), Sql::Text("all".into())]),
+                label,
+            ));
+        }
+        for item in aggregates {
+            let alias = item.alias.unwrap_or(Alias::Value);
+            items.push(Item::new(of(alias), alias));
+        }
+        let mut select = Select::new(
+            items,
+            Relation::Query(Box::new(grouped), Alias::Grouped),
+            Style::Block,
+        );
+        select.joins = vec![Join::Full(
+            Relation::Values {
+                rows: vec![vec![Sql::Int(baseline as i64)]],
+                alias: Alias::Baseline,
+                columns: vec![Alias::State],
+            },
+            Sql::binary(
+                of(Alias::State),
+                Op::Eq,
+                Sql::Of(Alias::Baseline, Alias::State),
+            ),
+        )];
+        select
+    }
+
+    /// What decides a state's rows, as a fingerprint (see `plan::stored`): its names, and the
+    /// SQL of the keys its labels read, with the value names of each key.
+    fn state_fingerprint(&self, state: &State, from: &SecondStage) -> Result<String> {
+        let d = self.d;
+        let key_sql = |alias: Alias| {
+            self.keys
+                .iter()
+                .find(|k| k.alias == alias)
+                .map(|k| k.expr.render(d))
+                .unwrap_or_default()
+        };
+        let describe = |labeler: &Labeler| -> Vec<String> {
+            let mut parts: Vec<String> = labeler.keys().into_iter().map(key_sql).collect();
+            if let Labeler::Values { values, .. } = labeler {
+                parts.extend(
+                    values
+                        .iter()
+                        .map(|(name, mask, bit)| format!("{name}:{mask}:{bit}")),
+                );
+            }
+            parts
+        };
+        let mut parts = vec![state.slice_type(), state.segment_name.clone()];
+        if let Some((_, components)) = state.slice {
+            for component in components {
+                parts.extend(describe(labeler(from.leaves, component)?));
+            }
+        }
+        if let (Some(segment), true) = (from.segment, state.with_segment) {
+            parts.extend(describe(&segment.labeler));
+            parts.extend(segment.cte.branches.iter().map(|b| b.render(d)));
+            parts.push(segment.join.render(d));
+        }
+        Ok(stored::fingerprint(&parts))
+    }
+
+    /// The statement of [`Mode::Populate`]: `__states` as it is, each period as a timestamp and
+    /// the entity as text.
+    fn populate(self, partials: usize) -> Statement {
+        let mut items = vec![Item::new(Sql::Name(Alias::State), Alias::State)];
+        for key in self.grouping_keys() {
+            let expr = match (key.alias, &key.expr) {
+                (Alias::Period, Sql::PeriodKey(_, unit)) => {
+                    Sql::PeriodStart(Box::new(Sql::Name(Alias::Period)), *unit)
+                        .cast(SqlType::Timestamp)
+                }
+                (Alias::EntityKey, _) => Sql::Name(Alias::EntityKey).cast(SqlType::Text),
+                _ => Sql::Name(key.alias),
+            };
+            items.push(Item::new(expr, key.alias));
+        }
+        for label in [Alias::SliceValue, Alias::SegmentValue] {
+            items.push(Item::new(Sql::Name(label), label));
+        }
+        items.extend(
+            (0..partials).map(|i| Item::new(Sql::Name(Alias::Partial(i)), Alias::Partial(i))),
+        );
+        Statement {
+            ctes: self.ctes,
+            body: Select::new(items, Relation::Cte(Alias::States), Style::Top),
+        }
     }
 
     /// The range rows of one state (see [`Ranged`]): for each range asked for, a branch that
@@ -1330,6 +1644,41 @@ fn ranged(request: &CheckedRequest, metric: &MetricExprs, combine: Combine) -> O
     }
 }
 
+/// What the final query computes per metric over the aggregates (see [`Builder::finish`]).
+#[derive(Debug, Clone)]
+pub(super) struct MetricValues {
+    /// Each metric's value.
+    pub(super) values: Vec<Sql>,
+    /// The numerator and denominator of those that carry them (see [`Layout::parts`]).
+    pub(super) parts: Vec<Option<(Sql, Sql)>>,
+    /// The count of those whose rows are counted.
+    pub(super) counts: Vec<Option<Sql>>,
+}
+
+/// [`MetricValues`] over the aggregates.
+fn results(aggregated: &[MetricExprs], layout: &Layout) -> MetricValues {
+    let values = aggregated
+        .iter()
+        .map(|m| value_expr(&m.numerator, m.denominator.as_ref()))
+        .collect();
+    let double = |e: &Expr| Sql::Fragment(Box::new(e.clone())).cast(SqlType::Double);
+    let mut parts: Vec<Option<(Sql, Sql)>> = vec![None; aggregated.len()];
+    for &i in &layout.parts {
+        if let Some(den) = &aggregated[i].denominator {
+            parts[i] = Some((double(&aggregated[i].numerator), double(den)));
+        }
+    }
+    let counts = aggregated
+        .iter()
+        .map(|m| m.count.as_ref().map(|c| Sql::Fragment(Box::new(c.clone()))))
+        .collect();
+    MetricValues {
+        values,
+        parts,
+        counts,
+    }
+}
+
 /// How the metrics are aggregated: the strategy, each metric's numerator, denominator and
 /// count as aggregate expressions (over the first stage's partials, for two-stage), and the
 /// partial aggregates the first stage computes (two-stage only).
@@ -1442,6 +1791,7 @@ pub(super) fn build(
     group: &Group,
     request: &CheckedRequest,
     dimension: Option<&Table>,
+    mode: Mode,
 ) -> Result<Built> {
     let backend = group.fact.backend();
     let d = backend.dialect();
@@ -1455,13 +1805,15 @@ pub(super) fn build(
     let leaves = builder.slices(request)?;
     let segment = builder.segment(request, dimension)?;
     let (mut filter, windows) = builder.time(request, group);
-    filter.extend(request_filters(request, backend)?);
+    // The filters beside the time filter.
+    let mut filters = request_filters(request, backend)?;
     let filtering = Filtering::of(group);
     if let Filtering::Shared(Some(shared)) = filtering {
         let owner = format!("metric `{}`", group.metrics[0].spec.name);
         let predicate = translate(shared, backend, &owner)?;
-        filter.push(Sql::Fragment(Box::new(predicate)).parens());
+        filters.push(Sql::Fragment(Box::new(predicate)).parens());
     }
+    filter.extend(filters.iter().cloned());
     let metrics = group
         .metrics
         .iter()
@@ -1494,25 +1846,18 @@ pub(super) fn build(
     let layout = layout(request, group, &states, &metrics);
     let ranges = range_rows(request, &layout, &metrics, states.len());
     // Range rows are computed from the labelled rows.
-    let single_state = states.len() == 1 && ranges.is_none();
+    let single_state = states.len() == 1 && ranges.is_none() && mode == Mode::Compute;
     let (strategy, aggregated, partials) = aggregation(d, &metrics, single_state);
-    // Each metric's value, the numerator and denominator of those that carry them, and the
-    // count of those whose rows are counted.
-    let mut values: Vec<Sql> = aggregated
-        .iter()
-        .map(|m| value_expr(&m.numerator, m.denominator.as_ref()))
-        .collect();
-    let double = |e: &Expr| Sql::Fragment(Box::new(e.clone())).cast(SqlType::Double);
-    let mut parts: Vec<Option<(Sql, Sql)>> = vec![None; aggregated.len()];
-    for &i in &layout.parts {
-        if let Some(den) = &aggregated[i].denominator {
-            parts[i] = Some((double(&aggregated[i].numerator), double(den)));
-        }
+    if mode == Mode::Populate && strategy != Strategy::TwoStage {
+        return Err(Error::internal(
+            "a populating statement of aggregates that do not roll up",
+        ));
     }
-    let mut counts: Vec<Option<Sql>> = aggregated
-        .iter()
-        .map(|m| m.count.as_ref().map(|c| Sql::Fragment(Box::new(c.clone()))))
-        .collect();
+    let MetricValues {
+        mut values,
+        mut parts,
+        mut counts,
+    } = results(&aggregated, &layout);
 
     let mut joins = Vec::new();
     if let Some(segment) = &segment {
@@ -1578,11 +1923,28 @@ pub(super) fn build(
         facts: &facts,
         ranges: ranges.as_ref(),
     };
-    let mut branches = states
-        .iter()
-        .enumerate()
-        .map(|(i, state)| builder.state(i, state, &second))
-        .collect::<Result<Vec<_>>>()?;
+    let fanned_out = match strategy == Strategy::TwoStage
+        && ranges.is_none()
+        && states.len() > 1
+        && d.fans_out_states()
+    {
+        true => builder.fanned_out_states(&states, &second)?,
+        false => None,
+    };
+    let mut branches = match fanned_out {
+        Some(select) => {
+            // The first stage is read once.
+            if let Some(first) = builder.ctes.iter_mut().find(|c| Some(c.name) == source) {
+                first.materialized = false;
+            }
+            vec![select]
+        }
+        None => states
+            .iter()
+            .enumerate()
+            .map(|(i, state)| builder.state(i, state, &second))
+            .collect::<Result<Vec<_>>>()?,
+    };
     for (i, state) in states.iter().enumerate() {
         branches.extend(builder.range_branches(i, state, &second)?);
     }
@@ -1591,12 +1953,56 @@ pub(super) fn build(
         materialized: false,
         branches,
     });
-    let sql = builder
-        .finish(&layout, request.sort, &values, &parts, &counts)
-        .render(d);
+    let (sql, populated) = match mode {
+        Mode::Compute => {
+            let statement = builder.finish(&layout, request.sort, &values, &parts, &counts);
+            (statement.render(d), None)
+        }
+        Mode::Populate => {
+            let render = |sql: &Sql| sql.render(d);
+            let mut identity = vec![
+                backend.to_string(),
+                group.fact.relation().to_string(),
+                format!("{:?}", group.timestamp.as_ref().map(|t| &t.name)),
+                format!("{:?}", group.timestamp_type),
+                format!("{:?}", request.unit),
+                format!("{:?}", request.by_entity.as_ref().map(|e| &e.name)),
+            ];
+            identity.extend(filters.iter().map(render));
+            let count = partials.exprs.len();
+            let rollups = &partials.rollups;
+            let second_states_unlabelled = states
+                .iter()
+                .map(|s| s.slice.is_none() && !s.with_segment)
+                .collect();
+            let partials = partials
+                .exprs
+                .iter()
+                .zip(&partials.rollups)
+                .map(|(p, rollup)| {
+                    let p = Sql::Fragment(Box::new(p.clone())).render(d);
+                    stored::fingerprint(&[p, rollup.clone()])
+                })
+                .collect();
+            let states = states
+                .iter()
+                .map(|state| builder.state_fingerprint(state, &second))
+                .collect::<Result<Vec<_>>>()?;
+            let populated = Populated {
+                identity: stored::fingerprint(&identity),
+                states,
+                partials,
+                rollups: rollups.clone(),
+                unlabelled: second_states_unlabelled,
+            };
+            (builder.populate(count).render(d), Some(populated))
+        }
+    };
     Ok(Built {
         sql,
         strategy,
         layout,
+        ranged: ranges.is_some(),
+        populated,
     })
 }

@@ -139,6 +139,22 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
         )
     }
 
+    /// Whether the second stage of a two-stage statement reads the first stage once, spreading
+    /// each row over the states and labels it belongs to ([`Dialect::lateral_rows`]), rather
+    /// than once per state (a `UNION ALL` of one aggregation per state). One pass is cheaper
+    /// where each branch of a union is a stage of its own (Spark's shuffles); elsewhere the
+    /// union is.
+    fn fans_out_states(&self) -> bool {
+        false
+    }
+
+    /// A join of rows computed from each row of the relations before it, with the given column
+    /// names: `CROSS JOIN LATERAL (VALUES ...) AS alias(cols)`. Every row must have one
+    /// already-rendered SQL value per column.
+    fn lateral_rows(&self, rows: &[Vec<String>], alias: &str, columns: &[&str]) -> String {
+        format!("CROSS JOIN LATERAL {}", self.values(rows, alias, columns))
+    }
+
     /// The function that numbers a row's grouping set by the keys it leaves out, one bit per key
     /// (the standard's `GROUPING` of several keys).
     fn grouping_function(&self) -> &'static str {

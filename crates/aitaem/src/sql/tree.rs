@@ -46,6 +46,12 @@ pub(crate) enum Alias {
     Range,
     /// The offsets that spread a row over the ranges holding its period: `__o`.
     Offsets,
+    /// The states and labels a first-stage row is spread over: `__f`.
+    Fanout,
+    /// The states' rows, grouped: `__grouped`.
+    Grouped,
+    /// The baseline state's number, as a row: `__baseline`.
+    Baseline,
 
     // Columns of the statement's result (see `plan::layout`).
     /// Which slice × segment state a row belongs to: `__state`.
@@ -112,6 +118,8 @@ pub(crate) enum Alias {
     Next,
     /// A value counted once: `__value`.
     Value,
+    /// Whether a row of a [`Join::Lateral`] list holds: `__keep`.
+    Keep,
 }
 
 impl Alias {
@@ -138,6 +146,9 @@ impl fmt::Display for Alias {
             Alias::SegmentValues => f.write_str("__vg"),
             Alias::Range => f.write_str("__range"),
             Alias::Offsets => f.write_str("__o"),
+            Alias::Fanout => f.write_str("__f"),
+            Alias::Grouped => f.write_str("__grouped"),
+            Alias::Baseline => f.write_str("__baseline"),
             Alias::State => f.write_str("__state"),
             Alias::Period => f.write_str("__period"),
             Alias::Window => f.write_str("__window"),
@@ -173,6 +184,7 @@ impl fmt::Display for Alias {
             Alias::PeriodNumber => f.write_str("__pn"),
             Alias::Next => f.write_str("__next"),
             Alias::Value => f.write_str("__value"),
+            Alias::Keep => f.write_str("__keep"),
         }
     }
 }
@@ -195,6 +207,8 @@ pub(crate) enum Sql {
     Int(i64),
     /// `NULL`.
     Null,
+    /// `TRUE`.
+    True,
     /// A string literal.
     Text(String),
     /// A bound of a time window for a time column of the given type.
@@ -300,6 +314,7 @@ impl Sql {
             Sql::Fragment(expr) => expr.to_string(),
             Sql::Int(i) => i.to_string(),
             Sql::Null => "NULL".to_string(),
+            Sql::True => "TRUE".to_string(),
             Sql::Text(text) => d.string(text),
             Sql::TimeBound(ts, column_type) => d.time_bound(*ts, column_type.as_deref()),
             Sql::Cast(x, ty) => d.cast(&x.render(d), *ty),
@@ -389,11 +404,7 @@ impl Relation {
                 alias,
                 columns,
             } => {
-                let rows: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|r| r.iter().map(|v| v.render(d)).collect())
-                    .collect();
-                let columns: Vec<String> = columns.iter().map(Alias::to_string).collect();
+                let (rows, columns) = render_rows(d, rows, columns);
                 let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
                 d.values(&rows, &alias.to_string(), &columns)
             }
@@ -410,16 +421,48 @@ pub(crate) enum Join {
     Inner(Relation, Sql),
     /// `CROSS JOIN relation`.
     Cross(Relation),
+    /// `FULL OUTER JOIN relation ON condition`.
+    Full(Relation, Sql),
+    /// Rows computed from each row of the relations before, with the given column names (see
+    /// [`Dialect::lateral_rows`]).
+    Lateral {
+        rows: Vec<Vec<Sql>>,
+        alias: Alias,
+        columns: Vec<Alias>,
+    },
 }
 
 impl Join {
-    fn render(&self, d: &dyn Dialect) -> String {
+    pub(crate) fn render(&self, d: &dyn Dialect) -> String {
         match self {
             Join::Left(r, on) => format!("LEFT JOIN {} ON {}", r.render(d), on.render(d)),
             Join::Inner(r, on) => format!("JOIN {} ON {}", r.render(d), on.render(d)),
             Join::Cross(r) => format!("CROSS JOIN {}", r.render(d)),
+            Join::Full(r, on) => format!("FULL OUTER JOIN {} ON {}", r.render(d), on.render(d)),
+            Join::Lateral {
+                rows,
+                alias,
+                columns,
+            } => {
+                let (rows, columns) = render_rows(d, rows, columns);
+                let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                d.lateral_rows(&rows, &alias.to_string(), &columns)
+            }
         }
     }
+}
+
+/// Rows of expressions and their column names, rendered.
+fn render_rows(
+    d: &dyn Dialect,
+    rows: &[Vec<Sql>],
+    columns: &[Alias],
+) -> (Vec<Vec<String>>, Vec<String>) {
+    let rows = rows
+        .iter()
+        .map(|r| r.iter().map(|v| v.render(d)).collect())
+        .collect();
+    (rows, columns.iter().map(Alias::to_string).collect())
 }
 
 /// How rows are grouped.
@@ -489,6 +532,8 @@ pub(crate) struct Select {
     /// Conditions that must all hold.
     pub filter: Vec<Sql>,
     pub group_by: GroupBy,
+    /// Conditions on the groups that must all hold.
+    pub having: Vec<Sql>,
     pub order_by: Vec<Sql>,
     pub style: Style,
 }
@@ -502,6 +547,7 @@ impl Select {
             joins: Vec::new(),
             filter: Vec::new(),
             group_by: GroupBy::Nothing,
+            having: Vec::new(),
             order_by: Vec::new(),
             style,
         }
@@ -533,6 +579,9 @@ impl Select {
                     sets.join(", ")
                 ));
             }
+        }
+        if !self.having.is_empty() {
+            sql.push_str(&format!("{clause}HAVING {}", and(&self.having, d)));
         }
         if !self.order_by.is_empty() {
             sql.push_str(&format!("{clause}ORDER BY {}", list(&self.order_by, d)));

@@ -87,6 +87,32 @@ impl Dialect for SparkDialect {
         )
     }
 
+    /// Each branch of a union is a shuffle of its own on Spark, so the states are computed in
+    /// one aggregation over the first stage's rows, each spread over its states.
+    fn fans_out_states(&self) -> bool {
+        true
+    }
+
+    /// `LATERAL VIEW inline(array(named_struct(...), ...)) alias AS cols`.
+    fn lateral_rows(&self, rows: &[Vec<String>], alias: &str, columns: &[&str]) -> String {
+        let structs: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                let fields: Vec<String> = columns
+                    .iter()
+                    .zip(row)
+                    .map(|(column, value)| format!("'{column}', {value}"))
+                    .collect();
+                format!("named_struct({})", fields.join(", "))
+            })
+            .collect();
+        format!(
+            "LATERAL VIEW inline(array(\n        {}\n    )) {alias} AS {}",
+            structs.join(",\n        "),
+            columns.join(", ")
+        )
+    }
+
     /// Spark's `grouping` takes one key; `grouping_id` several, with the standard's bits.
     fn grouping_function(&self) -> &'static str {
         "grouping_id"

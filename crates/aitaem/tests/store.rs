@@ -1,0 +1,517 @@
+//! The result store, on every backend present: what it answers equals a cold compute of the
+//! same request (and hand-computed values), it answers without reading the source, and what it
+//! cannot answer exactly is computed from the source.
+
+mod common;
+
+use aitaem::{
+    Comparison, ComputeRequest, ComputeResult, MetricCompute, PeriodType, SpecCache, Store,
+};
+use common::Backend;
+
+/// (ts, user_id, country, status, amount): amounts are powers of two, so every sum names its
+/// orders.
+const ORDERS: [(&str, &str, &str, &str, i64); 8] = [
+    ("2024-01-05 10:00:00", "u1", "MX", "done", 1),
+    ("2024-01-20 10:00:00", "u2", "MX", "open", 2),
+    ("2024-02-03 10:00:00", "u1", "US", "done", 4),
+    ("2024-02-10 10:00:00", "u3", "US", "done", 8),
+    ("2024-03-15 10:00:00", "u2", "MX", "cancelled", 16),
+    ("2024-03-20 10:00:00", "u4", "FR", "open", 32),
+    ("2024-04-02 10:00:00", "u3", "US", "done", 64),
+    ("2024-04-28 23:59:59", "u1", "MX", "done", 128),
+];
+
+fn setup(types: [&str; 3], table: &dyn Fn(&str) -> String) -> Vec<String> {
+    let [ts, text, int] = types;
+    let orders: Vec<String> = ORDERS
+        .iter()
+        .map(|(t, user, country, status, amount)| {
+            format!("(CAST('{t}' AS {ts}), '{user}', '{country}', '{status}', {amount})")
+        })
+        .collect();
+    vec![
+        format!(
+            "CREATE TABLE {} (ts {ts}, user_id {text}, country {text}, status {text}, amount {int})",
+            table("orders")
+        ),
+        format!(
+            "INSERT INTO {} VALUES {}",
+            table("orders"),
+            orders.join(", ")
+        ),
+    ]
+}
+
+fn specs_with(prefix: &str, revenue: &str) -> SpecCache {
+    let order = |name: &str, body: &str| {
+        format!(
+            "metric:\n  name: {name}\n  source: {prefix}orders\n  timestamp_col: ts\n  entities: [user_id]\n{body}"
+        )
+    };
+    let metrics = [
+        order("revenue", &format!("  numerator: {revenue}\n")),
+        order("orders", "  numerator: COUNT(*)\n"),
+        order(
+            "done_revenue",
+            "  numerator: SUM(amount)\n  filter: status = 'done'\n",
+        ),
+        order("avg_order", "  numerator: AVG(amount)\n"),
+        order("largest", "  numerator: MAX(amount)\n"),
+        order("buyers", "  numerator: COUNT(DISTINCT user_id)\n"),
+        "metric:\n  name: aov\n  expression: revenue / orders\n".to_string(),
+    ];
+    let metrics: Vec<&str> = metrics.iter().map(String::as_str).collect();
+    SpecCache::from_strings(
+        &metrics,
+        &[
+            "slice:\n  name: country\n  where: country\n",
+            "slice:\n  name: size\n  values:\n    - name: small\n      where: amount < 10\n    - name: large\n      where: amount >= 10\n",
+        ],
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn specs(prefix: &str) -> SpecCache {
+    specs_with(prefix, "SUM(amount)")
+}
+
+fn backends(test: &str) -> Vec<Backend> {
+    common::backends(test, setup, specs)
+}
+
+/// The rows of a result, each as text, sorted.
+fn rows(what: &str, result: &ComputeResult) -> Vec<String> {
+    assert!(
+        result.warnings().is_empty(),
+        "{what}: {:?}",
+        result.warnings()
+    );
+    let mut rows: Vec<String> = result
+        .rows()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{r:?}"))
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn notices(result: &ComputeResult) -> String {
+    result.notices().join("\n")
+}
+
+/// Computes `request` with the store and without, checks the rows are the same, and returns the
+/// stored compute's notices.
+fn same_as_cold(backend: &Backend, store: &Store, request: &ComputeRequest) -> String {
+    same_as_cold_with(backend, &backend.specs, store, request)
+}
+
+fn same_as_cold_with(
+    backend: &Backend,
+    specs: &SpecCache,
+    store: &Store,
+    request: &ComputeRequest,
+) -> String {
+    let what = format!("{} {request:?}", backend.name);
+    let cold = MetricCompute::new(specs, &backend.connections)
+        .compute(request)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let stored = compute(backend, specs, store, request);
+    assert_eq!(rows(&what, &stored), rows(&what, &cold), "{what}");
+    notices(&stored)
+}
+
+fn compute(
+    backend: &Backend,
+    specs: &SpecCache,
+    store: &Store,
+    request: &ComputeRequest,
+) -> ComputeResult {
+    MetricCompute::new(specs, &backend.connections)
+        .with_store(store)
+        .compute(request)
+        .unwrap_or_else(|e| panic!("{} {request:?} (store): {e}", backend.name))
+}
+
+/// `(period start, value)` of each row.
+fn values(result: &ComputeResult) -> Vec<(Option<String>, Option<f64>)> {
+    result
+        .rows()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.period_start_date, r.metric_value))
+        .collect()
+}
+
+fn months() -> ComputeRequest {
+    ComputeRequest::new([
+        "revenue",
+        "orders",
+        "done_revenue",
+        "avg_order",
+        "largest",
+        "aov",
+    ])
+    .slices(["country", "size"])
+    .time_window("2024-01-01", "2024-07-01")
+    .period(PeriodType::Monthly)
+}
+
+#[test]
+fn later_requests_are_answered_from_what_a_compute_kept() {
+    for backend in backends("store_answers") {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store")).unwrap();
+        let name = backend.name;
+
+        let first = same_as_cold(&backend, &store, &months());
+        assert!(
+            first.contains("kept in the result store"),
+            "{name}: {first}"
+        );
+        let entries = store.status().unwrap();
+        assert_eq!(entries.len(), 1, "{name}: {entries:?}");
+        assert_eq!(entries[0].grain, "day");
+        // Days with orders: 8, each in the baseline, its country and its size.
+        assert_eq!(entries[0].rows, 24, "{name}: {entries:?}");
+
+        let answered = [
+            months(),
+            // Coarser periods (a request reads its periods whole).
+            months().period(PeriodType::Quarterly),
+            months()
+                .period(PeriodType::Weekly)
+                .time_window("2024-01-01", "2024-04-29"),
+            // A narrower window, all time.
+            ComputeRequest::new(["revenue", "largest"]).time_window("2024-02-01", "2024-04-01"),
+            // Fewer metrics and slices.
+            ComputeRequest::new(["avg_order"])
+                .slices(["size"])
+                .time_window("2024-03-01", "2024-05-01")
+                .period(PeriodType::Monthly),
+            // Comparisons, shares, cumulative and rolling sums, filled gaps.
+            ComputeRequest::new(["revenue", "orders"])
+                .slices(["country"])
+                .time_window("2024-02-01", "2024-05-01")
+                .period(PeriodType::Monthly)
+                .compare(Comparison::PreviousPeriod)
+                .share(true)
+                .cumulative(true)
+                .fill_gaps(true),
+            // All time, compared with the 31 days before.
+            ComputeRequest::new(["revenue"])
+                .time_window("2024-03-01", "2024-04-01")
+                .compare(Comparison::PreviousPeriod),
+        ];
+        for request in &answered {
+            let notices = same_as_cold(&backend, &store, request);
+            assert!(
+                notices.contains("answered from the result store"),
+                "{name} {request:?}: {notices}"
+            );
+        }
+        assert_eq!(store.status().unwrap().len(), 1, "{name}");
+
+        // Hand-computed, from the store: revenue by quarter (Q1: 1+2+4+8+16+32, Q2: 64+128).
+        let quarters = ComputeRequest::new(["revenue"])
+            .time_window("2024-01-01", "2024-07-01")
+            .period(PeriodType::Quarterly);
+        let expected = vec![
+            (Some("2024-01-01 00:00:00".to_string()), Some(63.0)),
+            (Some("2024-04-01 00:00:00".to_string()), Some(192.0)),
+        ];
+        let mut got = values(&compute(&backend, &backend.specs, &store, &quarters));
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got, expected, "{name}");
+
+        // Answered without reading the source: an order added to DuckDB's table is not seen
+        // until the store reads the source again.
+        if name == "DuckDB" {
+            backend.connections.close(aitaem::BackendKind::DUCKDB);
+            let db = backend_prefix(&backend);
+            let db = db.strip_prefix("duckdb://").unwrap().trim_end_matches('/');
+            let conn = duckdb::Connection::open(db).unwrap();
+            conn.execute_batch(
+                "INSERT INTO orders VALUES ('2024-04-30 10:00:00', 'u5', 'FR', 'done', 256)",
+            )
+            .unwrap();
+            drop(conn);
+            let mut got = values(&compute(&backend, &backend.specs, &store, &quarters));
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            assert_eq!(got, expected, "{name}");
+        }
+
+        // By entity: kept apart (the entity is part of what the rows depend on), then answered.
+        let by_user = ComputeRequest::new(["revenue", "avg_order"])
+            .slices(["country"])
+            .time_window("2024-01-01", "2024-07-01")
+            .period(PeriodType::Monthly)
+            .by_entity("user_id");
+        let notices = same_as_cold(&backend, &store, &by_user);
+        assert!(
+            notices.contains("kept in the result store"),
+            "{name}: {notices}"
+        );
+        let notices = same_as_cold(&backend, &store, &by_user.period(PeriodType::Quarterly));
+        assert!(
+            notices.contains("answered from the result store"),
+            "{name}: {notices}"
+        );
+        assert_eq!(store.status().unwrap().len(), 2, "{name}");
+
+        // A wider window reads the source again, and keeps another entry.
+        let wider = ComputeRequest::new(["revenue"]).time_window("2023-12-01", "2024-05-01");
+        let notices = same_as_cold(&backend, &store, &wider);
+        assert!(
+            notices.contains("kept in the result store"),
+            "{name}: {notices}"
+        );
+        assert_eq!(store.status().unwrap().len(), 3, "{name}");
+    }
+}
+
+#[test]
+fn what_the_store_cannot_keep_exactly_is_computed_from_the_source() {
+    for backend in backends("store_cannot") {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let name = backend.name;
+        let distinct = ComputeRequest::new(["buyers", "revenue"])
+            .slices(["country"])
+            .time_window("2024-01-01", "2024-05-01")
+            .period(PeriodType::Monthly);
+        let notices = same_as_cold(&backend, &store, &distinct);
+        assert!(
+            notices.contains("not from the result store: distinct counts"),
+            "{name}: {notices}"
+        );
+        // A window that does not start on a whole day.
+        let hours = ComputeRequest::new(["revenue"]).time_window("2024-01-05 06:00", "2024-05-01");
+        let notices = same_as_cold(&backend, &store, &hours);
+        assert!(
+            notices.contains("does not start and end on whole days"),
+            "{name}: {notices}"
+        );
+        assert!(store.status().unwrap().is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn an_edited_spec_or_a_deleted_store_never_gives_old_numbers() {
+    for backend in backends("store_edits") {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = Store::open(&path).unwrap();
+        let name = backend.name;
+        let request = ComputeRequest::new(["revenue"]).time_window("2024-01-01", "2024-05-01");
+        same_as_cold(&backend, &store, &request);
+
+        // The same metric name with another numerator: read again, with the new numbers.
+        let edited = specs_with(&backend_prefix(&backend), "SUM(amount * 2)");
+        let notices = same_as_cold_with(&backend, &edited, &store, &request);
+        assert!(
+            notices.contains("kept in the result store"),
+            "{name}: {notices}"
+        );
+        let result = compute(&backend, &edited, &store, &request);
+        assert_eq!(
+            values(&result),
+            [(Some("2024-01-01".to_string()), Some(510.0))],
+            "{name}"
+        );
+
+        // A deleted store costs only speed.
+        std::fs::remove_dir_all(&path).unwrap();
+        let notices = same_as_cold(&backend, &store, &request);
+        assert!(
+            notices.contains("kept in the result store"),
+            "{name}: {notices}"
+        );
+        assert_eq!(store.status().unwrap().len(), 1, "{name}");
+        assert_eq!(store.clear(None).unwrap(), 1);
+        assert!(store.status().unwrap().is_empty());
+    }
+}
+
+/// The URI prefix of the backend's tables, read back from its specs.
+fn backend_prefix(backend: &Backend) -> String {
+    let metric = backend.specs.metric("revenue").unwrap();
+    let source = metric.aggregate().unwrap().source.to_string();
+    source.strip_suffix("orders").unwrap().to_string()
+}
+
+#[test]
+fn a_refresh_reads_only_from_the_watermark_less_the_lookback() {
+    let backend = backends("store_refresh").remove(0);
+    assert_eq!(backend.name, "DuckDB");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let quarters = ComputeRequest::new(["revenue"])
+        .time_window("2024-01-01", "2024-07-01")
+        .period(PeriodType::Quarterly);
+    same_as_cold(&backend, &store, &months());
+    let entry = &store.status().unwrap()[0];
+    let day = |d: &str| {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+    };
+    assert_eq!(entry.watermark, Some(day("2024-04-28")));
+
+    // A late row inside the lookback (a day before the watermark), a new day, and a late row
+    // before the lookback, which a refresh does not read.
+    backend.connections.close(aitaem::BackendKind::DUCKDB);
+    let db = backend_prefix(&backend);
+    let db = db.strip_prefix("duckdb://").unwrap().trim_end_matches('/');
+    let conn = duckdb::Connection::open(db).unwrap();
+    conn.execute_batch(
+        "INSERT INTO orders VALUES
+            ('2024-04-27 12:00:00', 'u5', 'FR', 'done', 256),
+            ('2024-05-10 08:00:00', 'u5', 'FR', 'done', 512),
+            ('2024-02-01 08:00:00', 'u5', 'FR', 'done', 1024)",
+    )
+    .unwrap();
+    drop(conn);
+
+    let compute = MetricCompute::new(&backend.specs, &backend.connections).with_store(&store);
+    let refreshed = compute.refresh_store(None).unwrap();
+    assert_eq!(refreshed.len(), 1);
+    assert_eq!(
+        refreshed[0].outcome,
+        aitaem::RefreshOutcome::Read {
+            from: day("2024-04-27"),
+            to: day("2024-07-01"),
+            // 27 April, 28 April and 10 May, each in the baseline, a country and a size.
+            rows: 9,
+        }
+    );
+    let result = compute.compute(&quarters).unwrap();
+    assert!(notices(&result).contains("answered from the result store"));
+    let mut got = values(&result);
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    // Q1 without the row before the lookback; Q2: 64 + 128 + 256 + 512.
+    assert_eq!(
+        got,
+        [
+            (Some("2024-01-01 00:00:00".to_string()), Some(63.0)),
+            (Some("2024-04-01 00:00:00".to_string()), Some(960.0)),
+        ]
+    );
+    let entry = &store.status().unwrap()[0];
+    assert_eq!(entry.watermark, Some(day("2024-05-10")));
+    // The first file still answers for the days before 27 April, the new one after.
+    assert_eq!(entry.rows, 24 + 9);
+
+    // Cleared, the store reads everything again.
+    assert_eq!(store.clear(Some("no-such-source")).unwrap(), 0);
+    assert_eq!(store.clear(Some(&entry.source)).unwrap(), 1);
+    let result = compute.compute(&quarters).unwrap();
+    let mut got = values(&result);
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got[0].1, Some(1087.0));
+}
+
+#[test]
+fn processes_sharing_a_store_and_a_crashed_write_leave_it_correct() {
+    let backend = backends("store_shared").remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let cold: Vec<String> = {
+        let result = MetricCompute::new(&backend.specs, &backend.connections)
+            .compute(&months())
+            .unwrap();
+        rows("cold", &result)
+    };
+    let (specs, connections) = (&backend.specs, &backend.connections);
+    // Four computes at once on one store, each with a store of its own (as processes have):
+    // all equal to the cold compute, and one entry kept.
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let store = Store::open(&path).unwrap();
+                    let result = MetricCompute::new(specs, connections)
+                        .with_store(&store)
+                        .compute(&months())
+                        .unwrap();
+                    rows("shared", &result)
+                })
+            })
+            .collect();
+        for handle in handles {
+            assert_eq!(handle.join().unwrap(), cold);
+        }
+    });
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.status().unwrap().len(), 1);
+
+    // Refreshes at once: each replaces the same periods; the rows stay those of the source.
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                let store = Store::open(&path).unwrap();
+                MetricCompute::new(specs, connections)
+                    .with_store(&store)
+                    .refresh_store(None)
+                    .unwrap();
+            });
+        }
+    });
+    let result = compute(&backend, &backend.specs, &store, &months());
+    assert!(notices(&result).contains("answered from the result store"));
+    assert_eq!(rows("refreshed", &result), cold);
+
+    // A write that died half-way (a temporary file, a file no manifest lists) and a damaged
+    // manifest of another entry change nothing: the store still answers, correctly.
+    let entry = std::fs::read_dir(&path)
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .path();
+    std::fs::write(entry.join("0-0.parquet.tmp"), b"half a file").unwrap();
+    std::fs::write(entry.join("0-1.parquet"), b"not listed").unwrap();
+    std::fs::create_dir(path.join("damaged")).unwrap();
+    std::fs::write(path.join("damaged/manifest.json"), b"{ not json").unwrap();
+    let result = compute(&backend, &backend.specs, &store, &months());
+    assert!(notices(&result).contains("answered from the result store"));
+    assert_eq!(rows("after a crash", &result), cold);
+    assert_eq!(store.status().unwrap().len(), 1);
+}
+
+#[test]
+fn a_store_that_cannot_be_used_costs_only_speed() {
+    let backend = backends("store_unusable").remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    // `store:` in connections.yaml, naming a file rather than a directory.
+    let not_a_directory = dir.path().join("file");
+    std::fs::write(&not_a_directory, "").unwrap();
+    let db = backend_prefix(&backend);
+    let db = db.strip_prefix("duckdb://").unwrap().trim_end_matches('/');
+    let yaml = dir.path().join("connections.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "duckdb:\n  path: {db}\nstore: {}\n",
+            not_a_directory.display()
+        ),
+    )
+    .unwrap();
+    let connections = aitaem::ConnectionManager::from_yaml(&yaml).unwrap();
+    assert_eq!(connections.store().unwrap().path(), not_a_directory);
+    let result = MetricCompute::new(&backend.specs, &connections)
+        .compute(&months())
+        .unwrap();
+    assert!(
+        notices(&result).contains("the result store could not be used"),
+        "{}",
+        notices(&result)
+    );
+    let cold = MetricCompute::new(&backend.specs, &backend.connections)
+        .compute(&months())
+        .unwrap();
+    assert_eq!(rows("unusable", &result), rows("cold", &cold));
+}

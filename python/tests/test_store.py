@@ -1,0 +1,98 @@
+"""The result store from Python: what it answers equals hand-written SQL over the source, it
+answers without reading the source, and a refresh reads what is new."""
+
+import pathlib
+import shutil
+import subprocess
+from typing import Any, Callable, List
+
+import aitaem
+import pytest
+from aitaem import MetricCompute
+
+from conftest import aitaem_cli
+
+Oracle = Callable[[str], List[Any]]
+
+
+def quarterly_revenue(compute: MetricCompute) -> aitaem.ComputeResult:
+    return compute.compute(
+        metrics=["revenue"],
+        slices=["device"],
+        time_window=("2024-01-01", "2025-01-01"),
+        period_type="quarterly",
+    )
+
+
+def by_key(result: aitaem.ComputeResult) -> dict:
+    return {
+        (r["period_start_date"], r["slice_value"]): r["metric_value"]
+        for r in result.to_pyarrow().to_pylist()
+    }
+
+
+def expected(oracle: Oracle) -> dict:
+    rows = oracle(
+        """SELECT strftime(date_trunc('quarter', event_ts), '%Y-%m-%d %H:%M:%S'), device_type, SUM(revenue)
+           FROM events WHERE event_ts >= '2024-01-01' AND event_ts < '2025-01-01' AND device_type IS NOT NULL
+           GROUP BY ALL
+           UNION ALL
+           SELECT strftime(date_trunc('quarter', event_ts), '%Y-%m-%d %H:%M:%S'), 'all', SUM(revenue)
+           FROM events WHERE event_ts >= '2024-01-01' AND event_ts < '2025-01-01'
+           GROUP BY ALL"""
+    )
+    return {(start, device): value for start, device, value in rows}
+
+
+def same(got: dict, want: dict) -> None:
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value, rel=1e-9), key
+
+
+def test_a_store_answers_what_it_kept(
+    ads: pathlib.Path,
+    ads_specs: aitaem.SpecCache,
+    ads_connections: aitaem.ConnectionManager,
+    oracle: Oracle,
+    tmp_path: pathlib.Path,
+) -> None:
+    store = tmp_path / "store"
+    ads_connections.set_store(store, lookback_hours=24)
+    assert ads_connections.store_path == str(store)
+    compute = MetricCompute(ads_specs, ads_connections)
+    first = quarterly_revenue(compute)
+    assert any("kept in the result store" in n for n in first.notices), first.notices
+    same(by_key(first), expected(oracle))
+
+    # Answered from the store, without reading the source: with the source's rows gone (its
+    # header kept), the numbers are the same.
+    events = ads / "data" / "events.csv"
+    shutil.copy(events, tmp_path / "events.csv")
+    events.write_text(events.read_text().splitlines()[0] + "\n")
+    again = quarterly_revenue(compute)
+    assert any("answered from the result store" in n for n in again.notices), again.notices
+    same(by_key(again), by_key(first))
+    shutil.copy(tmp_path / "events.csv", events)
+
+    # A refresh reads from the latest stored day less a day, to the end of the window.
+    ((read_from,),) = oracle(
+        "SELECT strftime(CAST(MAX(event_ts) AS DATE) - 1, '%Y-%m-%d 00:00:00') FROM events "
+        "WHERE event_ts >= '2024-01-01' AND event_ts < '2025-01-01'"
+    )
+    refreshed = compute.refresh_store()
+    assert [(r["outcome"], r["metrics"], r["read_from"], r["read_to"]) for r in refreshed] == [
+        ("read", ["revenue"], read_from, "2025-01-01 00:00:00")
+    ]
+    same(by_key(quarterly_revenue(compute)), expected(oracle))
+
+    # The CLI reads the same store.
+    listing = subprocess.run(
+        [aitaem_cli(), "store", "status", "--store", str(store)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "revenue" in listing and "day" in listing
+
+    ads_connections.set_store(None)
+    assert ads_connections.store_path is None
+    cold = quarterly_revenue(MetricCompute(ads_specs, ads_connections))
+    assert not any("result store" in n for n in cold.notices)
