@@ -41,6 +41,21 @@ impl Engine {
     }
 }
 
+/// Runs a serving statement: on the source's own DuckDB when the source is on DuckDB (which
+/// reads the stored files as well, and is open already), else on the engine.
+fn serve(
+    engine: &Engine,
+    connections: &ConnectionManager,
+    statement: &PlannedStatement,
+    sql: &str,
+    cancel: &Cancel,
+) -> Result<std::result::Result<Vec<RecordBatch>, crate::error::BackendError>> {
+    match statement.backend() == crate::BackendKind::DUCKDB {
+        true => connections.query(crate::BackendKind::DUCKDB, sql, cancel),
+        false => Ok(engine.get()?.query(sql, cancel)),
+    }
+}
+
 /// The statement's wide rows, from the store, and what the user should know about it.
 pub(super) fn run(
     store: &Store,
@@ -56,11 +71,10 @@ pub(super) fn run(
         statement.source()
     );
     let identity = identity(connections, statement, stored);
-    let engine = engine.get()?;
     let mut why_not = None;
     for (dir, manifest, coverage) in covering(store, &identity, stored)? {
         let sql = stored.serve_sql(&files(&dir, &manifest), &coverage, &statement.layout);
-        match engine.query(&sql, cancel) {
+        match serve(engine, connections, statement, &sql, cancel)? {
             Ok(batches) => {
                 return Ok((batches, format!("{what}: answered from the result store")));
             }
@@ -76,12 +90,12 @@ pub(super) fn run(
         .covers(&stored.states, &stored.partials, &stored.needs)
         .ok_or_else(|| Error::internal("a stored entry does not cover its own request"))?;
     let sql = stored.serve_sql(&files(&dir, &manifest), &coverage, &statement.layout);
-    let batches = engine
-        .query(&sql, cancel)
-        .map_err(|e| match cancel.is_cancelled() {
-            true => super::execution_error(statement, e),
-            false => Error::internal(format!("the result store's statement failed: {e}")),
-        })?;
+    let batches = serve(engine, connections, statement, &sql, cancel)?.map_err(|e| match cancel
+        .is_cancelled()
+    {
+        true => super::execution_error(statement, e),
+        false => Error::internal(format!("the result store's statement failed: {e}")),
+    })?;
     let mut notice = format!("{what}: read from the source and kept in the result store");
     if let Some(reason) = why_not {
         notice.push_str(&format!(" (a stored entry could not answer: {reason})"));

@@ -198,87 +198,67 @@ impl StoredPlan {
         let d = BackendKind::DUCKDB.dialect();
         let serve = &self.serve;
         let of = |alias| Sql::Of(Alias::Row, alias);
-        let between = |value: Sql, (from, to): (Sql, Sql)| {
-            Sql::binary(
-                Sql::binary(value.clone(), Op::AtLeast, from),
-                Op::And,
-                Sql::binary(value, Op::Below, to),
-            )
-        };
-        let bound = |t: NaiveDateTime| Sql::TimeBound(t, None);
 
+        // The states of the request, by their number in the entry: all rolled up in one
+        // aggregation, except a state without labels when nothing else groups the rows, which
+        // has one row even over none (as in the statement) and keeps a branch of its own.
+        let mut keys = Vec::new();
+        if let Some(unit) = serve.unit {
+            keys.push((
+                Sql::PeriodKey(Box::new(of(Alias::Period)), unit),
+                Alias::Period,
+            ));
+        }
+        if !serve.windows.is_empty() {
+            keys.push((Sql::Of(Alias::Windows, Alias::WindowIndex), Alias::Window));
+        }
+        if serve.entity {
+            keys.push((of(Alias::EntityKey), Alias::EntityKey));
+        }
+        let alone = |state: usize| serve.unlabelled[state] && keys.is_empty();
+        let grouped: Vec<(usize, usize)> = coverage
+            .states
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(state, _)| !alone(state))
+            .collect();
         let mut branches = Vec::new();
-        for (state, &stored) in coverage.states.iter().enumerate() {
-            let mut keys = Vec::new();
-            if let Some(unit) = serve.unit {
-                keys.push((
-                    Sql::PeriodKey(Box::new(of(Alias::Period)), unit),
-                    Alias::Period,
-                ));
-            }
-            if !serve.windows.is_empty() {
-                keys.push((Sql::Of(Alias::Windows, Alias::WindowIndex), Alias::Window));
-            }
-            if serve.entity {
-                keys.push((of(Alias::EntityKey), Alias::EntityKey));
-            }
-            // As in the statement, a state without labels or keys has one row even over none.
-            let labelled = !serve.unlabelled[state] || !keys.is_empty();
-            for label in [Alias::SliceValue, Alias::SegmentValue] {
-                match labelled {
-                    true => keys.push((of(label), label)),
-                    false => keys.push((Sql::Text("all".into()), label)),
-                }
-            }
-            let group_by: Vec<Sql> = match labelled {
-                true => keys.iter().map(|(expr, _)| expr.clone()).collect(),
-                false => Vec::new(),
-            };
-            let mut items = vec![Item::new(Sql::Int(state as i64), Alias::State)];
-            items.extend(keys.into_iter().map(|(expr, alias)| Item::new(expr, alias)));
-            for (k, rollup) in serve.rollups.iter().enumerate() {
-                let column = of(Alias::Partial(coverage.partials[k]));
-                items.push(Item::new(
-                    Sql::call(rollup.clone(), vec![column]),
-                    Alias::Partial(k),
-                ));
-            }
-            let mut select =
-                Select::new(items, Relation::CteAs(Alias::Pre, Alias::Row), Style::Block);
-            select.filter.push(Sql::binary(
-                of(Alias::State),
-                Op::Eq,
-                Sql::Int(stored as i64),
-            ));
-            select.filter.push(Sql::Any(
-                self.needs
+        if !grouped.is_empty() {
+            let number = Sql::Switch(
+                Box::new(of(Alias::State)),
+                grouped
                     .iter()
-                    .map(|&(a, b)| between(of(Alias::Period), (bound(a), bound(b))))
+                    .map(|&(state, stored)| (Sql::Int(stored as i64), Sql::Int(state as i64)))
                     .collect(),
-            ));
-            if !serve.windows.is_empty() {
-                select.joins.push(Join::Cross(Relation::Values {
-                    rows: serve
-                        .windows
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &(a, b))| vec![Sql::Int(i as i64), bound(a), bound(b)])
-                        .collect(),
-                    alias: Alias::Windows,
-                    columns: vec![Alias::WindowIndex, Alias::WindowStart, Alias::WindowEnd],
-                }));
-                select.filter.push(between(
-                    of(Alias::Period),
-                    (
-                        Sql::Of(Alias::Windows, Alias::WindowStart),
-                        Sql::Of(Alias::Windows, Alias::WindowEnd),
-                    ),
-                ));
+            );
+            let filter = Sql::Any(
+                grouped
+                    .iter()
+                    .map(|&(_, stored)| {
+                        Sql::binary(of(Alias::State), Op::Eq, Sql::Int(stored as i64))
+                    })
+                    .collect(),
+            );
+            let mut group_keys = vec![(number, Alias::State)];
+            group_keys.extend(keys.iter().cloned());
+            for label in [Alias::SliceValue, Alias::SegmentValue] {
+                group_keys.push((of(label), label));
             }
-            if !group_by.is_empty() {
-                select.group_by = GroupBy::By(group_by);
-            }
+            let mut select = self.serving_branch(&group_keys, coverage, filter);
+            select.group_by = GroupBy::By(group_keys.into_iter().map(|(expr, _)| expr).collect());
             branches.push(select);
+        }
+        for (state, &stored) in coverage.states.iter().enumerate() {
+            if alone(state) {
+                let labels = [
+                    (Sql::Int(state as i64), Alias::State),
+                    (Sql::Text("all".into()), Alias::SliceValue),
+                    (Sql::Text("all".into()), Alias::SegmentValue),
+                ];
+                let filter = Sql::binary(of(Alias::State), Op::Eq, Sql::Int(stored as i64));
+                branches.push(self.serving_branch(&labels, coverage, filter));
+            }
         }
         let stored = Cte {
             name: Alias::Pre,
@@ -291,6 +271,60 @@ impl StoredPlan {
             branches,
         };
         statement::finish(vec![stored, states], layout, serve.sort, &serve.values).render(d)
+    }
+
+    /// A branch of the serving statement: the `columns` (state, keys, labels), the partials
+    /// rolled up, over the stored rows `filter` holds for in the request's ranges (and windows).
+    fn serving_branch(&self, columns: &[(Sql, Alias)], coverage: &Coverage, filter: Sql) -> Select {
+        let serve = &self.serve;
+        let of = |alias| Sql::Of(Alias::Row, alias);
+        let bound = |t: NaiveDateTime| Sql::TimeBound(t, None);
+        let between = |value: Sql, (from, to): (Sql, Sql)| {
+            Sql::binary(
+                Sql::binary(value.clone(), Op::AtLeast, from),
+                Op::And,
+                Sql::binary(value, Op::Below, to),
+            )
+        };
+        let mut items: Vec<Item> = columns
+            .iter()
+            .map(|(expr, alias)| Item::new(expr.clone(), *alias))
+            .collect();
+        for (k, rollup) in serve.rollups.iter().enumerate() {
+            let column = of(Alias::Partial(coverage.partials[k]));
+            items.push(Item::new(
+                Sql::call(rollup.clone(), vec![column]),
+                Alias::Partial(k),
+            ));
+        }
+        let mut select = Select::new(items, Relation::CteAs(Alias::Pre, Alias::Row), Style::Block);
+        select.filter.push(filter);
+        select.filter.push(Sql::Any(
+            self.needs
+                .iter()
+                .map(|&(a, b)| between(of(Alias::Period), (bound(a), bound(b))))
+                .collect(),
+        ));
+        if !serve.windows.is_empty() {
+            select.joins.push(Join::Cross(Relation::Values {
+                rows: serve
+                    .windows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(a, b))| vec![Sql::Int(i as i64), bound(a), bound(b)])
+                    .collect(),
+                alias: Alias::Windows,
+                columns: vec![Alias::WindowIndex, Alias::WindowStart, Alias::WindowEnd],
+            }));
+            select.filter.push(between(
+                of(Alias::Period),
+                (
+                    Sql::Of(Alias::Windows, Alias::WindowStart),
+                    Sql::Of(Alias::Windows, Alias::WindowEnd),
+                ),
+            ));
+        }
+        select
     }
 
     /// The stored rows the request reads: each file's rows of the periods it answers for, or
