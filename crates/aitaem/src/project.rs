@@ -152,11 +152,11 @@ impl Project {
             connections.set_lock_wait(wait);
         }
         if let Some(dir) = &self.store {
-            let lookback = connections.store().map(|s| s.lookback());
-            let mut store = crate::Store::at(dir);
-            if let Some(lookback) = lookback {
-                store = store.with_lookback_of(lookback);
-            }
+            // The connections file's store settings (its lookback) stay.
+            let store = match connections.store() {
+                Some(store) => store.at_dir(dir),
+                None => crate::Store::at(dir),
+            };
             connections.set_store(Some(store));
         }
         Ok(connections)

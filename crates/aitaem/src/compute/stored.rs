@@ -204,16 +204,24 @@ fn keep(
         path: dir.clone(),
         source,
     })?;
-    if rows.iter().any(|b| b.num_rows() > 0) {
-        let (name, count, bytes) = store::write_parquet(&dir, rows)?;
-        manifest.replace_from(
-            NaiveDateTime::MIN,
-            Some(StoredFile::new(name, None, count, bytes)),
-        );
-        manifest.set_watermark(latest_period(rows));
-    }
+    manifest.replace_from(NaiveDateTime::MIN, written(&dir, rows, None)?);
+    manifest.set_watermark(latest_period(rows));
     manifest.write(&dir)?;
     Ok((dir, manifest))
+}
+
+/// Populated rows written as a file of `dir` that answers for the periods from `from` on; `None`
+/// when there are no rows.
+fn written(
+    dir: &std::path::Path,
+    rows: &[RecordBatch],
+    from: Option<NaiveDateTime>,
+) -> Result<Option<StoredFile>> {
+    if rows.iter().all(|b| b.num_rows() == 0) {
+        return Ok(None);
+    }
+    let (name, count, bytes) = store::write_parquet(dir, rows)?;
+    Ok(Some(StoredFile::new(name, from, count, bytes)))
 }
 
 /// The latest `__period` of populated rows.
@@ -321,15 +329,8 @@ fn refresh_entry(
     let _lock = store.lock()?;
     // Another process may have written the entry meanwhile.
     let mut manifest = Manifest::read(dir).unwrap_or_else(|| manifest.clone());
-    let mut count = 0;
-    let file = match rows.iter().any(|b| b.num_rows() > 0) {
-        true => {
-            let (name, rows, bytes) = store::write_parquet(dir, &rows)?;
-            count = rows;
-            Some(StoredFile::new(name, Some(from), rows, bytes))
-        }
-        false => None,
-    };
+    let file = written(dir, &rows, Some(from))?;
+    let count = file.as_ref().map_or(0, |f| f.rows);
     let unread = manifest.replace_from(from, file);
     manifest.set_watermark(latest_period(&rows));
     manifest.write(dir)?;

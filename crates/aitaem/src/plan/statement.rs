@@ -301,6 +301,11 @@ struct State<'r, 's> {
 }
 
 impl State<'_, '_> {
+    /// Whether it has no labels: the baseline without the segment.
+    fn unlabelled(&self) -> bool {
+        self.slice.is_none() && !self.with_segment
+    }
+
     /// The result's `slice_type`: the slice's name, its components' names joined by `|`, or
     /// `none`.
     fn slice_type(&self) -> String {
@@ -984,8 +989,7 @@ impl Builder {
         let mut rows = Vec::new();
         let mut always = None;
         for (index, state) in states.iter().enumerate() {
-            if state.slice.is_none() && !state.with_segment && self.grouping_keys().next().is_none()
-            {
+            if state.unlabelled() && self.grouping_keys().next().is_none() {
                 always = Some(index);
             }
             let mut choices = vec![Choice::default()];
@@ -1971,10 +1975,7 @@ pub(super) fn build(
             identity.extend(filters.iter().map(render));
             let count = partials.exprs.len();
             let rollups = &partials.rollups;
-            let second_states_unlabelled = states
-                .iter()
-                .map(|s| s.slice.is_none() && !s.with_segment)
-                .collect();
+            let second_states_unlabelled = states.iter().map(State::unlabelled).collect();
             let partials = partials
                 .exprs
                 .iter()

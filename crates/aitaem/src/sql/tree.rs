@@ -403,11 +403,9 @@ impl Relation {
                 rows,
                 alias,
                 columns,
-            } => {
-                let (rows, columns) = render_rows(d, rows, columns);
-                let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-                d.values(&rows, &alias.to_string(), &columns)
-            }
+            } => render_rows(d, rows, *alias, columns, |rows, alias, columns| {
+                d.values(rows, alias, columns)
+            }),
         }
     }
 }
@@ -443,26 +441,29 @@ impl Join {
                 rows,
                 alias,
                 columns,
-            } => {
-                let (rows, columns) = render_rows(d, rows, columns);
-                let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-                d.lateral_rows(&rows, &alias.to_string(), &columns)
-            }
+            } => render_rows(d, rows, *alias, columns, |rows, alias, columns| {
+                d.lateral_rows(rows, alias, columns)
+            }),
         }
     }
 }
 
-/// Rows of expressions and their column names, rendered.
+/// Rows of expressions, their alias and column names, rendered and given to `render` (a
+/// dialect's form of literal or lateral rows).
 fn render_rows(
     d: &dyn Dialect,
     rows: &[Vec<Sql>],
+    alias: Alias,
     columns: &[Alias],
-) -> (Vec<Vec<String>>, Vec<String>) {
-    let rows = rows
+    render: impl FnOnce(&[Vec<String>], &str, &[&str]) -> String,
+) -> String {
+    let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| r.iter().map(|v| v.render(d)).collect())
         .collect();
-    (rows, columns.iter().map(Alias::to_string).collect())
+    let columns: Vec<String> = columns.iter().map(Alias::to_string).collect();
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    render(&rows, &alias.to_string(), &columns)
 }
 
 /// How rows are grouped.

@@ -116,9 +116,12 @@ impl Store {
         self
     }
 
-    pub(crate) fn with_lookback_of(mut self, lookback: chrono::Duration) -> Store {
-        self.lookback = lookback;
-        self
+    /// The same store settings, in another directory.
+    pub(crate) fn at_dir(&self, dir: impl Into<PathBuf>) -> Store {
+        Store {
+            dir: dir.into(),
+            ..self.clone()
+        }
     }
 
     /// The store's directory.
