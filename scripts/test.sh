@@ -7,7 +7,8 @@
 # port; installs the BigQuery emulator (bqemulator, from PyPI) into a virtualenv when it is
 # missing and starts it on free local ports; installs Java 17 (Debian's packages) and Spark
 # (PyPI's pyspark, which holds Spark itself) into a virtualenv when missing and starts a local
-# Spark Connect server on a free port in the background; points the tests at all three
+# Spark Connect server on a free port in the background; installs Chromium and its WebDriver
+# (Debian's packages) for the explorer's browser tests; points the tests at all three
 # (AITAEM_TEST_POSTGRES*, AITAEM_TEST_BIGQUERY*, AITAEM_TEST_SPARK*), and stops them afterwards,
 # also when tests fail. Then builds the Python
 # package into a virtualenv (with its test requirements from PyPI) and runs its tests against the
@@ -156,6 +157,12 @@ done
 export AITAEM_TEST_BIGQUERY="http://127.0.0.1:$BQ_PORT"
 export AITAEM_TEST_BIGQUERY_PROJECT="aitaem-test"
 echo "test.sh: BigQuery emulator on 127.0.0.1:$BQ_PORT" >&2
+
+# --- Chromium, for the explorer's tests in a real browser -------------------------------------
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    echo "test.sh: installing Chromium and its WebDriver (Debian packages)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 
 # --- the Python package's environment -----------------------------------------------------------
 PY_VENV="$HOME/.cache/aitaem/py-venv"

@@ -433,7 +433,8 @@ fn errors_are_json_with_their_kind() {
     });
 }
 
-/// With a token, every endpoint but /healthz needs it; listening beyond loopback needs one.
+/// With a token, every endpoint but /healthz and the explorer's files needs it; listening beyond
+/// loopback needs one.
 #[test]
 fn tokens() {
     let dir = tempfile::tempdir().unwrap();
@@ -446,6 +447,21 @@ fn tokens() {
     let server = Server::start(&all, &[]);
     let (status, _) = get(&server, "/healthz");
     assert_eq!(status, 200);
+    // The explorer's page and files hold no data: they open without the token, and the page
+    // may run nothing but its own script.
+    for (path, media) in [
+        ("/", "text/html"),
+        ("/explorer.js", "text/javascript"),
+        ("/explorer.css", "text/css"),
+    ] {
+        let mut response = client().get(&server.url(path)).call().unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
+        assert!(header("content-type").starts_with(media), "{path}");
+        assert!(header("content-security-policy").contains("default-src 'self'"));
+        let text = response.body_mut().read_to_string().unwrap();
+        assert!(!text.is_empty() && !text.contains("s3cret"), "{path}");
+    }
     let (status, answer) = get(&server, "/v1/metrics");
     assert_eq!(status, 401);
     assert_eq!(answer["error"]["kind"], "Unauthorized");

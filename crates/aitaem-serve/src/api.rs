@@ -40,6 +40,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/metrics", get(prometheus))
         .route("/v1/openapi.json", get(openapi_document))
         .nest_service("/mcp", mcp_service(&state))
+        .merge(crate::explorer::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(state.options.body_limit))
@@ -64,7 +65,7 @@ fn mcp_service(
     )
 }
 
-/// Checks the token (every path but `/healthz`), answers, then counts and logs the request.
+/// Checks the token (every path but `/healthz` and the explorer's files), answers, then counts and logs the request.
 async fn observe(Shared(state): Shared<Arc<State>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
@@ -74,7 +75,7 @@ async fn observe(Shared(state): Shared<Arc<State>>, request: Request, next: Next
         .map_or("unmatched", |p| p.as_str())
         .to_string();
     let response = match &state.options.token {
-        Some(token) if endpoint != "/healthz" && !authorized(request.headers(), token) => {
+        Some(token) if !open(&endpoint) && !authorized(request.headers(), token) => {
             let mut denied = ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized",
@@ -99,6 +100,12 @@ async fn observe(Shared(state): Shared<Arc<State>>, request: Request, next: Next
         metrics: requested.as_ref().map(|r| r.0.as_slice()),
     });
     response
+}
+
+/// Whether an endpoint answers without the token: the health check, and the explorer's files
+/// (which hold no data).
+fn open(endpoint: &str) -> bool {
+    endpoint == "/healthz" || crate::explorer::ASSETS.contains(&endpoint)
 }
 
 /// Whether the request carries the token.

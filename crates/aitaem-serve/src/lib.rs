@@ -5,10 +5,11 @@
 //!
 //! | method and path | what |
 //! |---|---|
+//! | `GET /` | the metrics explorer, a page for people (its files are built in) |
 //! | `GET /healthz` | whether the server is up, and the project's counts of specs |
 //! | `GET /v1/metrics`, `/v1/slices`, `/v1/segments` | what the specs declare |
 //! | `POST /v1/scan` | which slices and segments fit which metrics |
-//! | `POST /v1/compute` | a compute: JSON (default), CSV (`Accept: text/csv`) or an Arrow IPC stream (`Accept: application/vnd.apache.arrow.stream`) |
+//! | `POST /v1/compute` | a compute: JSON (default), CSV (`Accept: text/csv`), an Arrow IPC stream (`Accept: application/vnd.apache.arrow.stream`), Parquet (`Accept: application/vnd.apache.parquet`) or the table for people (`Accept: application/vnd.aitaem.table+json`) |
 //! | `POST /v1/sql` | the statements a compute would run (`explain`, `estimate`) |
 //! | `GET /metrics` | the server's own counters, in the Prometheus text format |
 //! | `GET /v1/openapi.json` | an OpenAPI 3 description of all of it |
@@ -35,6 +36,7 @@ mod api;
 mod body;
 mod describe;
 mod error;
+mod explorer;
 mod flight;
 mod gate;
 mod mcp;

@@ -26,6 +26,11 @@ pub(crate) fn document() -> Value {
             "description": "Metrics, slices and segments declared once in YAML, computed on DuckDB, PostgreSQL, BigQuery and Spark. Every endpoint but /healthz needs `Authorization: Bearer TOKEN` when the server has a token.",
         },
         "paths": {
+            "/": {"get": {
+                "summary": "The metrics explorer: a page for people to choose, chart, tabulate and share computes (its files are built into the server)",
+                "security": [],
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            }},
             "/healthz": {"get": {
                 "summary": "Whether the server is up, and how many specs it has",
                 "security": [],
@@ -49,11 +54,13 @@ pub(crate) fn document() -> Value {
                     "schema": {"$ref": "#/components/schemas/ComputeRequest"}}}},
                 "responses": {
                     "200": {
-                        "description": "The result: JSON by default, CSV for `Accept: text/csv`, an Arrow IPC stream for `Accept: application/vnd.apache.arrow.stream` (warnings and notices then in `aitaem-warning` and `aitaem-notice` headers)",
+                        "description": "The result: JSON by default, CSV for `Accept: text/csv`, an Arrow IPC stream for `Accept: application/vnd.apache.arrow.stream`, Parquet for `Accept: application/vnd.apache.parquet` (warnings and notices then in `aitaem-warning` and `aitaem-notice` headers), or the table for people for `Accept: application/vnd.aitaem.table+json` (a row per period, slice value, segment value and entity, a column per metric, values formatted as the command line formats them, with each cell's number)",
                         "content": {
                             "application/json": {"schema": {"$ref": "#/components/schemas/ComputeResult"}},
                             "text/csv": {"schema": {"type": "string"}},
                             "application/vnd.apache.arrow.stream": {"schema": {"type": "string", "format": "binary"}},
+                            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+                            "application/vnd.aitaem.table+json": {"schema": {"type": "object", "description": "`{caption, header, numeric, rows, values, labels, metrics, derived, period_type, warnings, notices}`"}},
                         },
                     },
                     "400": error, "401": error, "404": error, "413": error, "429": error,

@@ -1,10 +1,11 @@
-//! A compute's result in the form the client accepts: JSON (default), CSV or an Arrow IPC
-//! stream.
+//! A compute's result in the form the client accepts: JSON (default), CSV, an Arrow IPC
+//! stream, Parquet, or the table for people (the explorer's view).
 
 use aitaem::ComputeResult;
 use aitaem::arrow::array::{Array, AsArray};
 use aitaem::arrow::datatypes::DataType;
 use aitaem::result::OutputFormat;
+use aitaem::result::readable::{Pivot, Readable};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -14,16 +15,25 @@ use crate::error::ApiError;
 /// The media type of an Arrow IPC stream.
 pub(crate) const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 
+/// The media type of a Parquet file.
+pub(crate) const PARQUET: &str = "application/vnd.apache.parquet";
+
+/// The media type of the table for people, as JSON.
+pub(crate) const TABLE: &str = "application/vnd.aitaem.table+json";
+
 /// The forms of a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Form {
     Json,
     Csv,
     Arrow,
+    Parquet,
+    Table,
 }
 
 impl Form {
-    /// The form the `Accept` header asks for (JSON unless it names CSV or Arrow).
+    /// The form the `Accept` header asks for (JSON unless it names CSV, Arrow, Parquet or the
+    /// table).
     pub fn accepted(headers: &HeaderMap) -> Form {
         let accept = headers
             .get(header::ACCEPT)
@@ -31,6 +41,10 @@ impl Form {
             .unwrap_or("");
         if accept.contains(ARROW_STREAM) {
             Form::Arrow
+        } else if accept.contains(PARQUET) {
+            Form::Parquet
+        } else if accept.contains(TABLE) {
+            Form::Table
         } else if accept.contains("text/csv") {
             Form::Csv
         } else {
@@ -92,7 +106,60 @@ fn to_json(result: &ComputeResult) -> Value {
     })
 }
 
-/// The response for a result in `form`. CSV and Arrow carry warnings and notices in
+/// The table for people (a row per period × slice value × segment value × entity, a column per
+/// metric and derived column, values formatted as the command line's table formats them), with
+/// each row's labels and each cell's number, for charts and sorting:
+/// `{"caption", "header", "numeric", "rows", "values", "labels", "metrics", "period_type",
+/// "warnings", "notices"}`. `metrics[i].columns` are the header's columns of metric `i`: its
+/// value, then its derived columns (`derived` names them).
+fn to_table(result: &ComputeResult) -> Value {
+    let pivot = Pivot::of(result.batches());
+    let table = Readable::from_pivot(&pivot);
+    let per_metric = 1 + pivot.derived.len();
+    let first = table.header.len() - pivot.metrics.len() * per_metric;
+    let number = |v: Option<f64>| {
+        v.and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number)
+    };
+    let values: Vec<Value> = (0..pivot.rows.len())
+        .map(|row| {
+            let mut cells = vec![Value::Null; first];
+            for metric in 0..pivot.metrics.len() {
+                cells.extend((0..per_metric).map(|c| number(pivot.value(row, metric, c))));
+            }
+            Value::Array(cells)
+        })
+        .collect();
+    let labels: Vec<Value> = pivot
+        .rows
+        .iter()
+        .map(|r| json!({"period": r.period, "entity": r.entity, "slice": r.slice, "segment": r.segment}))
+        .collect();
+    let metrics: Vec<Value> = pivot
+        .metrics
+        .iter()
+        .enumerate()
+        .map(|(i, (name, format))| {
+            let at = first + i * per_metric;
+            json!({"name": name, "format": format, "columns": (at..at + per_metric).collect::<Vec<_>>()})
+        })
+        .collect();
+    json!({
+        "caption": table.caption,
+        "header": table.header,
+        "numeric": table.numeric,
+        "rows": table.rows,
+        "values": values,
+        "labels": labels,
+        "metrics": metrics,
+        "derived": pivot.derived.iter().map(|d| d.name()).collect::<Vec<_>>(),
+        "period_type": pivot.period_type,
+        "warnings": warnings(result),
+        "notices": result.notices(),
+    })
+}
+
+/// The response for a result in `form`. CSV, Arrow and Parquet carry warnings and notices in
 /// `aitaem-warning` and `aitaem-notice` headers (one per message).
 pub(crate) fn encode(result: &ComputeResult, form: Form) -> Result<Response, ApiError> {
     let internal = |e: String| {
@@ -104,6 +171,19 @@ pub(crate) fn encode(result: &ComputeResult, form: Form) -> Result<Response, Api
     };
     let (media, body) = match form {
         Form::Json => return Ok(axum::Json(to_json(result)).into_response()),
+        Form::Table => {
+            let mut response = axum::Json(to_table(result)).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(TABLE));
+            return Ok(response);
+        }
+        Form::Parquet => {
+            let mut out = Vec::new();
+            aitaem::result::write(result.batches(), OutputFormat::Parquet, &mut out)
+                .map_err(|e| internal(e.to_string()))?;
+            (PARQUET, out)
+        }
         Form::Csv => {
             let mut out = Vec::new();
             aitaem::result::write(result.batches(), OutputFormat::Csv, &mut out)
