@@ -177,6 +177,14 @@ def test_choose_compute_and_read_the_table(
 ) -> None:
     browser.get(served.url + "/")
     ready(browser)
+    offered = "return [...document.querySelectorAll('#slices input')].map(i => i.value)"
+    assert "device" in browser.execute_script(offered)
+    # Only the slices that fit every chosen metric are offered: known_users' table has no
+    # device column.
+    known_users = browser.find_element(By.CSS_SELECTOR, "#metrics input[value=known_users]")
+    known_users.click()
+    assert "device" not in browser.execute_script(offered)
+    known_users.click()
     # Two metrics, a slice and a monthly period, chosen as a person would.
     browser.find_element(By.CSS_SELECTOR, "#metrics input[value=revenue]").click()
     browser.find_element(By.CSS_SELECTOR, "#metrics input[value=ctr]").click()
@@ -198,6 +206,12 @@ def test_choose_compute_and_read_the_table(
     for chart in charts:
         series = {p.get_attribute("data-series") for p in chart.find_elements(By.CSS_SELECTOR, "path[data-series]")}
         assert series == {"(all)", "device: desktop", "device: mobile", "device: tablet"}
+
+    # Sorted by revenue, largest first: the overall rows, then the largest month of a device.
+    browser.find_element(By.XPATH, "//th/button[text()='revenue']").click()
+    header, *rows = page_table(browser)
+    revenue = [float(r[2].removeprefix("USD ").replace(",", "")) for r in rows]
+    assert revenue == sorted(revenue, reverse=True) and rows[0][1] == "(all)"
 
     # The request is in the address, for sharing.
     query = urllib.parse.parse_qs(urllib.parse.urlparse(browser.current_url).query)
