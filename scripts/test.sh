@@ -183,6 +183,20 @@ done
 echo "test.sh: Spark $SPARK_VERSION (Spark Connect) on 127.0.0.1:$SPARK_PORT" >&2
 
 # --- the tests --------------------------------------------------------------------------------
+# Test binaries hold their checkout's path (fixtures, snapshots, helper scripts). The build
+# directory is shared by every clone on this machine, and cargo would reuse binaries another clone
+# built from the same sources, which then read that clone's files (or none, once it is gone). When
+# another checkout built here last, this checkout's sources are marked newer than what was built,
+# so cargo rebuilds the workspace's own crates (not their dependencies: DuckDB stays compiled).
+build_dir="$(cargo metadata --format-version 1 --no-deps --locked |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["build_directory"])')"
+checkout_mark="$build_dir/checkout"
+if [ -f "$checkout_mark" ] && [ "$(cat "$checkout_mark")" != "$PWD" ]; then
+    echo "test.sh: $(cat "$checkout_mark") built here last: rebuilding this checkout's crates" >&2
+    git ls-files -z crates | xargs -0 touch
+fi
+mkdir -p "$build_dir"
+echo "$PWD" >"$checkout_mark"
 failed=()
 # Rust: the library, the command line tool and every backend; every test binary runs even when
 # another fails.
