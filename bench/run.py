@@ -40,7 +40,7 @@ import anchor  # noqa: E402
 import compare  # noqa: E402
 import report as report_file  # noqa: E402
 
-SIZES = {"10k": 10_000, "1m": 1_000_000, "10m": 10_000_000}
+SIZES = {"10k": 10_000, "1m": 1_000_000, "10m": 10_000_000, "100m": 100_000_000}
 PEER_WORKLOADS = {"W1", "W2", "W3"}
 
 
