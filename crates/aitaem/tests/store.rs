@@ -414,6 +414,84 @@ fn a_refresh_reads_only_from_the_watermark_less_the_lookback() {
     assert_eq!(got[0].1, Some(1087.0));
 }
 
+/// On BigQuery, where every job is billed: what the store answers runs no job, and a refresh
+/// runs one, which reads from the watermark less the lookback only.
+#[test]
+fn on_bigquery_a_stored_answer_runs_no_job_and_a_refresh_reads_only_new_days() {
+    let test = "store_bigquery";
+    let Some(backend) = backends(test).into_iter().find(|b| b.name == "BigQuery") else {
+        return; // skipped: no emulator (a failure under CI=true)
+    };
+    let (endpoint, project) = common::bigquery::emulator(test).unwrap();
+    let dataset = backend_prefix(&backend)
+        .trim_start_matches("bigquery://")
+        .trim_end_matches('.')
+        .to_string();
+    // The jobs that read this test's table (other tests run jobs of their own meanwhile).
+    let reads = || -> Vec<String> {
+        common::bigquery::job_queries(&endpoint, &project)
+            .into_iter()
+            .filter(|sql| {
+                sql.contains(&dataset) && !sql.starts_with("INSERT") && !sql.starts_with("CREATE")
+            })
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let kept = compute(&backend, &backend.specs, &store, &months());
+    assert!(notices(&kept).contains("kept in the result store"));
+    let before = reads();
+    assert!(!before.is_empty(), "the emulator lists no job of {dataset}");
+
+    let quarters = ComputeRequest::new(["revenue"])
+        .time_window("2024-01-01", "2024-07-01")
+        .period(PeriodType::Quarterly);
+    for request in [
+        months(),
+        quarters.clone(),
+        ComputeRequest::new(["orders"]).time_window("2024-02-01", "2024-04-01"),
+    ] {
+        let answered = compute(&backend, &backend.specs, &store, &request);
+        assert!(
+            notices(&answered).contains("answered from the result store"),
+            "{request:?}: {}",
+            notices(&answered)
+        );
+    }
+    assert_eq!(reads().len(), before.len(), "a stored answer ran a job");
+
+    // One more day; the refresh reads from 27 April (the watermark, 28 April, less a day).
+    common::bigquery::run(
+        &endpoint,
+        &project,
+        &format!(
+            "INSERT INTO `{dataset}.orders` VALUES (TIMESTAMP '2024-05-10 08:00:00', 'u5', 'FR', 'done', 512)"
+        ),
+    );
+    let refreshed = MetricCompute::new(&backend.specs, &backend.connections)
+        .with_store(&store)
+        .refresh_store(None)
+        .unwrap();
+    assert_eq!(refreshed.len(), 1);
+    let after = reads();
+    assert_eq!(after.len(), before.len() + 1, "one job per refreshed entry");
+    let refresh = after.iter().find(|sql| !before.contains(sql)).unwrap();
+    assert!(
+        refresh.contains("'2024-04-27") && !refresh.contains("'2024-01-01"),
+        "{refresh}"
+    );
+    let answered = compute(&backend, &backend.specs, &store, &quarters);
+    assert!(notices(&answered).contains("answered from the result store"));
+    let mut got = values(&answered);
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    // Q1: 1 + 2 + 4 + 8 + 16 + 32; Q2: 64 + 128 + 512.
+    assert_eq!(
+        got.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        [Some(63.0), Some(704.0)]
+    );
+    assert_eq!(reads().len(), before.len() + 1);
+}
+
 #[test]
 fn processes_sharing_a_store_and_a_crashed_write_leave_it_correct() {
     let backend = backends("store_shared").remove(0);

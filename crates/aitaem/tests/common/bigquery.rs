@@ -93,36 +93,7 @@ impl Bq {
     /// Runs GoogleSQL (tables named with their dataset: the emulator has no default dataset);
     /// returns the rows as text (NULL: None). Panics on an error.
     pub fn sql(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        let answer = request(
-            "POST",
-            &format!("{}/queries", self.base()),
-            Some(&json!({
-                "query": sql,
-                "useLegacySql": false,
-                "maxResults": 100000,
-            })),
-        );
-        let failed = answer.get("error").or_else(|| answer.get("errors"));
-        assert!(
-            failed.is_none_or(|e| e.as_array().is_some_and(|a| a.is_empty())),
-            "{sql}: {answer}"
-        );
-        answer
-            .get("rows")
-            .and_then(Value::as_array)
-            .map(|rows| {
-                rows.iter()
-                    .map(|row| {
-                        row["f"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|cell| cell["v"].as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        run(&self.endpoint, &self.project, sql)
     }
 
     /// One value, as text.
@@ -137,6 +108,58 @@ impl Bq {
             self.project, self.endpoint
         )
     }
+}
+
+/// The SQL of every query job the emulator has run in `project`.
+pub fn job_queries(endpoint: &str, project: &str) -> Vec<String> {
+    let answer = request(
+        "GET",
+        &format!("{endpoint}/bigquery/v2/projects/{project}/jobs?maxResults=1000000"),
+        None,
+    );
+    answer["jobs"]
+        .as_array()
+        .map(|jobs| {
+            jobs.iter()
+                .filter_map(|job| job["configuration"]["query"]["query"].as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs GoogleSQL in `project` of the emulator at `endpoint` (see [`Bq::sql`]).
+pub fn run(endpoint: &str, project: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    let answer = request(
+        "POST",
+        &format!("{endpoint}/bigquery/v2/projects/{project}/queries"),
+        Some(&json!({
+            "query": sql,
+            "useLegacySql": false,
+            "maxResults": 100000,
+        })),
+    );
+    let failed = answer.get("error").or_else(|| answer.get("errors"));
+    assert!(
+        failed.is_none_or(|e| e.as_array().is_some_and(|a| a.is_empty())),
+        "{sql}: {answer}"
+    );
+    answer
+        .get("rows")
+        .and_then(Value::as_array)
+        .map(|rows| {
+            rows.iter()
+                .map(|row| {
+                    row["f"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|cell| cell["v"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Drop for Bq {
