@@ -254,6 +254,15 @@ def test_errors_appear_in_words_with_the_spec_location(served: Served, browser: 
     assert "broken.yaml:4" in error, error
 
 
+def test_a_preset_window_without_rows_says_so(served: Served, browser: Any) -> None:
+    # The example's events are in 2024; the last 7 days (counted from today) hold none.
+    browser.get(f"{served.url}/?metrics=revenue&window=7d&period=daily")
+    ready(browser)
+    computed(browser)
+    assert "No rows" in browser.find_element(By.ID, "messages").text
+    assert page_table(browser) == [[]]
+
+
 def test_keyboard_alone_on_a_narrow_screen(served: Served, ads: pathlib.Path) -> None:
     driver = open_browser(360, 800)
     try:

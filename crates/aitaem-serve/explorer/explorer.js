@@ -392,7 +392,12 @@ async function compute({ push = true } = {}) {
 }
 
 function render(table, state) {
-  showMessages([...table.warnings.map((w) => w.message), ...table.notices]);
+  const empty = table.rows.length
+    ? []
+    : [state.window !== "all" && state.window !== "custom"
+      ? "No rows: nothing in this window (the preset windows count back from today)."
+      : "No rows: nothing matches this request."];
+  showMessages([...empty, ...table.warnings.map((w) => w.message), ...table.notices]);
   $("placeholder").hidden = true;
   renderCharts(table);
   renderTable(table, Number(state.limit) || 200);
@@ -600,7 +605,6 @@ function barChart(table, metric, column, shown) {
   const high = Math.max(0, ...values) || 1;
   const x = (v) => left + ((v - low) * (width - left - right)) / (high - low || 1);
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${metric.name}, one bar per series` });
-  const valueColumn = metric.columns[metric.columns.indexOf(column)];
   shown.forEach(([name, rows], i) => {
     const row = rows[0];
     const v = table.values[row][column];
@@ -611,10 +615,10 @@ function barChart(table, metric, column, shown) {
     if (v !== null) {
       const [a, b] = [x(Math.min(0, v)), x(Math.max(0, v))];
       const bar = svg("rect", { x: a, y: y + 3, width: Math.max(1, b - a), height: rowHeight - 8, fill: colour });
-      bar.append(svg("title", {}, `${name}: ${table.rows[row][valueColumn]}`));
+      bar.append(svg("title", {}, `${name}: ${table.rows[row][column]}`));
       chart.append(bar);
     }
-    chart.append(svg("text", { x: x(Math.max(0, v || 0)) + 6, y: y + 15 }, table.rows[row][valueColumn]));
+    chart.append(svg("text", { x: x(Math.max(0, v || 0)) + 6, y: y + 15 }, table.rows[row][column]));
   });
   return chart;
 }
