@@ -47,6 +47,7 @@ pub struct Table {
     relation: String,
     file: Option<PathBuf>,
     notice: Option<String>,
+    columns: Option<Vec<Column>>,
 }
 
 impl Table {
@@ -58,6 +59,7 @@ impl Table {
             relation: relation.into(),
             file: None,
             notice: None,
+            columns: None,
         }
     }
 
@@ -70,6 +72,13 @@ impl Table {
     /// The same table, with something the user should know about how it was found.
     pub fn with_notice(mut self, notice: impl Into<String>) -> Table {
         self.notice = Some(notice.into());
+        self
+    }
+
+    /// The same table, with the columns its lookup learned (so that planning does not ask the
+    /// backend for them again).
+    pub fn with_columns(mut self, columns: Vec<Column>) -> Table {
+        self.columns = Some(columns);
         self
     }
 
@@ -92,6 +101,11 @@ impl Table {
     /// Something the user should know about how the source was found (printed as a warning).
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
+    }
+
+    /// Its columns, when looking it up learned them (else [`Catalog::columns`] tells).
+    pub fn columns(&self) -> Option<&[Column]> {
+        self.columns.as_deref()
     }
 }
 

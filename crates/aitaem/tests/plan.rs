@@ -243,3 +243,52 @@ fn filters_restrict_aggregates_or_the_scan_and_derived_metrics_add_no_statement(
         ComputeRequest::new(["revenue_per_order"]).time_window("2024-01-01", "2024-02-01"),
     );
 }
+
+/// A source whose lookup learned its columns, and a catalog that must not be asked for them
+/// again.
+struct LookedUp(&'static str);
+
+impl Catalog for LookedUp {
+    fn table(&self, source: &SourceUri) -> aitaem::Result<Table> {
+        let columns = [("day", self.0), ("country", "STRING"), ("amount", "INT64")];
+        Ok(Table::new(source.backend(), "`analytics.orders`")
+            .with_columns(columns.map(|(n, t)| Column::new(n, t)).to_vec()))
+    }
+
+    fn columns(&self, source: &SourceUri) -> aitaem::Result<Vec<Column>> {
+        panic!("the columns of {source} were asked for again");
+    }
+}
+
+/// The time column's type and the filter's columns come from the table's lookup, when it
+/// learned the columns (BigQuery and Spark do): one round trip per source, not two.
+#[test]
+fn columns_learned_by_the_table_lookup_are_not_asked_for_again() {
+    let specs = SpecCache::from_strings(
+        &["metric:\n  name: revenue\n  source: bigquery://analytics.orders\n  numerator: SUM(amount)\n  timestamp_col: day\n"],
+        &[],
+        &[],
+    )
+    .unwrap();
+    let request = ComputeRequest::new(["revenue"])
+        .time_window("2024-01-01", "2024-07-01")
+        .period(PeriodType::Monthly)
+        .filter("country = 'MX'");
+    let sql = |time_type| {
+        let plan = plan(&request, &specs, &LookedUp(time_type)).unwrap();
+        plan.statements()[0].sql().to_string()
+    };
+    let (dates, timestamps) = (sql("DATE"), sql("TIMESTAMP"));
+    assert!(dates.contains("DATE '2024-01-01'"), "{dates}");
+    assert!(timestamps.contains("TIMESTAMP '2024-01-01"), "{timestamps}");
+    // A filter on a column the table does not have is an error, found from the same columns.
+    let missing = plan(
+        &ComputeRequest::new(["revenue"])
+            .time_window("2024-01-01", "2024-07-01")
+            .filter("city = 'Lima'"),
+        &specs,
+        &LookedUp("DATE"),
+    )
+    .unwrap_err();
+    assert!(missing.to_string().contains("city"), "{missing}");
+}

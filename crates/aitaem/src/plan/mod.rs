@@ -322,7 +322,10 @@ pub(crate) fn plan_checked(
         if !needs_type && request.filters.is_empty() {
             continue;
         }
-        let columns = catalog.columns(group.source)?;
+        let columns = match group.fact.columns() {
+            Some(known) => known.to_vec(),
+            None => catalog.columns(group.source)?,
+        };
         if let Some(ts) = &group.timestamp
             && needs_type
         {

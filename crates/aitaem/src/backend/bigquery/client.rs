@@ -259,7 +259,7 @@ impl BigQuery {
 impl Backend for BigQuery {
     fn table(&self, source: &SourceUri) -> Result<Table> {
         let (project, dataset, table) = self.parts(source)?;
-        if self.schema(project, dataset, table)?.is_none() {
+        let Some(columns) = self.schema(project, dataset, table)? else {
             let known = self.table_names(project, dataset).unwrap_or_default();
             let hint = match close_names(table, known.iter().map(String::as_str)).first() {
                 Some(best) => format!("; did you mean `{best}`?"),
@@ -275,11 +275,12 @@ impl Backend for BigQuery {
                     self.place
                 ),
             });
-        }
+        };
         Ok(Table::new(
             BackendKind::BIGQUERY,
             D.quote(&format!("{project}.{dataset}.{table}")),
-        ))
+        )
+        .with_columns(columns))
     }
 
     /// A BigQuery job is left to finish when `cancel` is cancelled (the service bills it

@@ -367,7 +367,7 @@ impl Spark {
 impl Backend for Spark {
     fn table(&self, source: &SourceUri) -> Result<Table> {
         let (relation, schema, table) = Spark::relation(source)?;
-        if self.columns(&relation)?.is_none() {
+        let Some(columns) = self.columns(&relation)? else {
             let listing = match &schema {
                 Some(schema) => format!("SHOW TABLES IN {schema}"),
                 None => "SHOW TABLES".to_string(),
@@ -387,8 +387,8 @@ impl Backend for Spark {
                 source_uri: source.to_string(),
                 message: format!("no table {relation} in {}{hint}", self.session.place),
             });
-        }
-        Ok(Table::new(BackendKind::SPARK, relation))
+        };
+        Ok(Table::new(BackendKind::SPARK, relation).with_columns(columns))
     }
 
     fn query(
