@@ -263,6 +263,22 @@ def test_a_preset_window_without_rows_says_so(served: Served, browser: Any) -> N
     assert page_table(browser) == [[]]
 
 
+def test_per_entity_the_table_shows_the_rows_asked_for(served: Served, browser: Any, ads: pathlib.Path) -> None:
+    browser.get(f"{served.url}/?metrics=revenue&by_entity=user_id&window=custom&from=2024-01-01&to=2025-01-01&limit=10")
+    ready(browser)
+    computed(browser)
+    header, *rows = page_table(browser)
+    assert header == ["entity", "revenue"] and len(rows) == 10
+    entities = cli_rows(ads, "revenue", "--by-entity", "user_id", *WINDOW)
+    assert len(entities) > 10
+    note = browser.find_element(By.ID, "table-note").text
+    assert note.startswith(f"Showing 10 of {len(entities):,} rows"), note
+    # The chart draws the 12 largest entities and names how many more the table has.
+    chart = browser.find_element(By.CSS_SELECTOR, "#charts figure")
+    assert len(chart.find_elements(By.CSS_SELECTOR, "svg rect")) == 12
+    assert f"({len(entities) - 12} more)" in chart.find_element(By.CLASS_NAME, "rest").text
+
+
 def test_keyboard_alone_on_a_narrow_screen(served: Served, ads: pathlib.Path) -> None:
     driver = open_browser(360, 800)
     try:

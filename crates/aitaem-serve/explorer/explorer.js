@@ -499,7 +499,8 @@ function renderCharts(table) {
     if (rest.length) {
       const more = document.createElement("p");
       more.className = "rest";
-      more.textContent = `Also in the table (${rest.length} more): ${rest.join(", ")}`;
+      const named = rest.slice(0, 40).join(", ");
+      more.textContent = `Also in the table (${rest.length} more): ${named}${rest.length > 40 ? ", …" : ""}`;
       figure.append(more);
     }
     charts.append(figure);
