@@ -96,3 +96,35 @@ def test_a_store_answers_what_it_kept(
     assert ads_connections.store_path is None
     cold = quarterly_revenue(MetricCompute(ads_specs, ads_connections))
     assert not any("result store" in n for n in cold.notices)
+
+
+def test_store_on_the_command_line_keeps_the_lookback_of_connections_yaml(
+    ads: pathlib.Path, oracle: Oracle, tmp_path: pathlib.Path
+) -> None:
+    # connections.yaml names a store and a lookback of three days; --store points elsewhere and
+    # keeps the lookback.
+    with open(ads / "connections.yaml", "a") as f:
+        f.write("store:\n  path: yaml-store\n  lookback: 3d\n")
+    store = tmp_path / "elsewhere"
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([aitaem_cli(), *args, "--specs", str(ads), "--store", str(store)],
+                              capture_output=True, text=True, check=True)
+
+    kept = cli("compute", "revenue", "--slice", "device", "--time-window", "2024-01-01,2025-01-01",
+               "--period", "quarterly", "--format", "csv")
+    assert "kept in the result store" in kept.stderr, kept.stderr
+    assert not (ads / "yaml-store").exists()
+    ((read_from,),) = oracle(
+        "SELECT strftime(CAST(MAX(event_ts) AS DATE) - 3, '%Y-%m-%d 00:00:00') FROM events "
+        "WHERE event_ts >= '2024-01-01' AND event_ts < '2025-01-01'"
+    )
+    refreshed = cli("store", "refresh").stderr
+    assert f"read {read_from} to 2025-01-01 00:00:00" in refreshed, refreshed
+    # --lookback, in hours, wins over the file's.
+    ((read_from,),) = oracle(
+        "SELECT strftime(CAST(MAX(event_ts) AS DATE) - 1, '%Y-%m-%d 00:00:00') FROM events "
+        "WHERE event_ts >= '2024-01-01' AND event_ts < '2025-01-01'"
+    )
+    refreshed = cli("store", "refresh", "--lookback", "24").stderr
+    assert f"read {read_from} to 2025-01-01 00:00:00" in refreshed, refreshed

@@ -466,12 +466,13 @@ enum StoreCommand {
     Refresh {
         /// Only the entries of this source (as the specs write it).
         source: Option<String>,
-        /// The store's directory.
+        /// The store's directory (default: the `store:` block of connections.yaml).
         #[arg(long, value_name = "DIR")]
-        store: PathBuf,
-        /// Read again from this many hours before each entry's watermark (late rows).
-        #[arg(long, value_name = "HOURS", default_value = "24")]
-        lookback: u64,
+        store: Option<PathBuf>,
+        /// Read again from this many hours before each entry's watermark, for late rows
+        /// (default: the `store:` block's lookback, else 24).
+        #[arg(long, value_name = "HOURS")]
+        lookback: Option<u64>,
         #[command(flatten)]
         specs: SpecArgs,
         #[command(flatten)]
@@ -754,9 +755,19 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                     specs,
                     connections,
                 } => {
-                    let store = Store::open(store)?
-                        .with_lookback(Duration::from_secs(lookback.saturating_mul(3600)));
-                    let (specs, connections) = connections.apply(specs.project()).load()?;
+                    let project = with_store(connections.apply(specs.project()), store);
+                    let (specs, connections) = project.load()?;
+                    let Some(store) = connections.store() else {
+                        return Err(usage(
+                            "no result store: give --store DIR, or a `store:` block in connections.yaml",
+                        ));
+                    };
+                    let store = match lookback {
+                        Some(hours) => store
+                            .clone()
+                            .with_lookback(Duration::from_secs(hours.saturating_mul(3600))),
+                        None => store.clone(),
+                    };
                     let computer = MetricCompute::new(&specs, &connections).with_store(&store);
                     output::refreshed(&computer.refresh_store(source.as_deref())?);
                 }
