@@ -98,7 +98,7 @@ def test_a_store_answers_what_it_kept(
     assert not any("result store" in n for n in cold.notices)
 
 
-def test_store_on_the_command_line_keeps_the_lookback_of_connections_yaml(
+def test_store_commands_use_the_store_block_of_connections_yaml(
     ads: pathlib.Path, oracle: Oracle, tmp_path: pathlib.Path
 ) -> None:
     # connections.yaml names a store and a lookback of three days; --store points elsewhere and
@@ -128,3 +128,21 @@ def test_store_on_the_command_line_keeps_the_lookback_of_connections_yaml(
     )
     refreshed = cli("store", "refresh", "--lookback", "24").stderr
     assert f"read {read_from} to 2025-01-01 00:00:00" in refreshed, refreshed
+
+    # Without --store, every store command uses the block's store, next to connections.yaml.
+    def project(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([aitaem_cli(), *args, "--specs", str(ads)], capture_output=True, text=True, check=True)
+
+    kept = project("compute", "revenue", "--time-window", "2024-01-01,2025-01-01", "--period", "monthly",
+                   "--format", "csv")
+    assert "kept in the result store" in kept.stderr, kept.stderr
+    assert (ads / "yaml-store").is_dir()
+    assert "revenue" in project("store", "status").stdout
+    ((read_from,),) = oracle(
+        "SELECT strftime(CAST(MAX(event_ts) AS DATE) - 3, '%Y-%m-%d 00:00:00') FROM events "
+        "WHERE event_ts >= '2024-01-01' AND event_ts < '2025-01-01'"
+    )
+    refreshed = project("store", "refresh").stderr
+    assert f"read {read_from} to 2025-01-01 00:00:00" in refreshed, refreshed
+    assert project("store", "clear").stdout == "cleared 1 stored entry\n"
+    assert "empty" in project("store", "status").stdout

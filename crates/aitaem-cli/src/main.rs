@@ -457,9 +457,13 @@ struct RequestArgs {
 enum StoreCommand {
     /// List what the store holds: source, metrics, grain, range read, size, last refresh.
     Status {
-        /// The store's directory.
+        /// The store's directory (default: the `store:` block of connections.yaml).
         #[arg(long, value_name = "DIR")]
-        store: PathBuf,
+        store: Option<PathBuf>,
+        #[command(flatten)]
+        specs: SpecArgs,
+        #[command(flatten)]
+        connections: ConnectionArgs,
     },
     /// Read each entry's source again from its watermark less a lookback, and replace those
     /// periods' rows.
@@ -482,9 +486,13 @@ enum StoreCommand {
     Clear {
         /// Only the entries of this source (as the specs write it).
         source: Option<String>,
-        /// The store's directory.
+        /// The store's directory (default: the `store:` block of connections.yaml).
         #[arg(long, value_name = "DIR")]
-        store: PathBuf,
+        store: Option<PathBuf>,
+        #[command(flatten)]
+        specs: SpecArgs,
+        #[command(flatten)]
+        connections: ConnectionArgs,
     },
 }
 
@@ -532,6 +540,27 @@ impl RequestArgs {
             self.store.clone(),
         )
     }
+}
+
+/// The store of `--store`, else of the connections file's `store:` block.
+fn the_store(
+    store: Option<PathBuf>,
+    specs: &SpecArgs,
+    connections: &ConnectionArgs,
+) -> Result<Store, Failure> {
+    match store {
+        Some(dir) => Ok(Store::open(dir)?),
+        None => connections
+            .apply(specs.project())
+            .connections()?
+            .store()
+            .cloned()
+            .ok_or_else(no_store),
+    }
+}
+
+fn no_store() -> Failure {
+    usage("no result store: give --store DIR, or a `store:` block in connections.yaml")
 }
 
 /// The project with the result store of `--store`, when given.
@@ -745,9 +774,11 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
         }
         Command::Store { command } => {
             match command {
-                StoreCommand::Status { store } => {
-                    output::store_status(&Store::open(store)?.status()?)
-                }
+                StoreCommand::Status {
+                    store,
+                    specs,
+                    connections,
+                } => output::store_status(&the_store(store, &specs, &connections)?.status()?),
                 StoreCommand::Refresh {
                     source,
                     store,
@@ -757,22 +788,24 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 } => {
                     let project = with_store(connections.apply(specs.project()), store);
                     let (specs, connections) = project.load()?;
-                    let Some(store) = connections.store() else {
-                        return Err(usage(
-                            "no result store: give --store DIR, or a `store:` block in connections.yaml",
-                        ));
-                    };
+                    let store = connections.store().cloned().ok_or_else(no_store)?;
                     let store = match lookback {
-                        Some(hours) => store
-                            .clone()
-                            .with_lookback(Duration::from_secs(hours.saturating_mul(3600))),
-                        None => store.clone(),
+                        Some(hours) => {
+                            store.with_lookback(Duration::from_secs(hours.saturating_mul(3600)))
+                        }
+                        None => store,
                     };
                     let computer = MetricCompute::new(&specs, &connections).with_store(&store);
                     output::refreshed(&computer.refresh_store(source.as_deref())?);
                 }
-                StoreCommand::Clear { source, store } => {
-                    let cleared = Store::open(store)?.clear(source.as_deref())?;
+                StoreCommand::Clear {
+                    source,
+                    store,
+                    specs,
+                    connections,
+                } => {
+                    let cleared =
+                        the_store(store, &specs, &connections)?.clear(source.as_deref())?;
                     println!(
                         "cleared {cleared} stored entr{}",
                         if cleared == 1 { "y" } else { "ies" }
