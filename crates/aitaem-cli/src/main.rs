@@ -457,43 +457,66 @@ struct RequestArgs {
 enum StoreCommand {
     /// List what the store holds: source, metrics, grain, range read, size, last refresh.
     Status {
-        /// The store's directory (default: the `store:` block of connections.yaml).
-        #[arg(long, value_name = "DIR")]
-        store: Option<PathBuf>,
         #[command(flatten)]
-        specs: SpecArgs,
-        #[command(flatten)]
-        connections: ConnectionArgs,
+        store: StoreArgs,
     },
     /// Read each entry's source again from its watermark less a lookback, and replace those
     /// periods' rows.
     Refresh {
         /// Only the entries of this source (as the specs write it).
         source: Option<String>,
-        /// The store's directory (default: the `store:` block of connections.yaml).
-        #[arg(long, value_name = "DIR")]
-        store: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Read again from this many hours before each entry's watermark, for late rows
         /// (default: the `store:` block's lookback, else 24).
         #[arg(long, value_name = "HOURS")]
         lookback: Option<u64>,
-        #[command(flatten)]
-        specs: SpecArgs,
-        #[command(flatten)]
-        connections: ConnectionArgs,
     },
     /// Delete every entry, or those of one source.
     Clear {
         /// Only the entries of this source (as the specs write it).
         source: Option<String>,
-        /// The store's directory (default: the `store:` block of connections.yaml).
-        #[arg(long, value_name = "DIR")]
-        store: Option<PathBuf>,
         #[command(flatten)]
-        specs: SpecArgs,
-        #[command(flatten)]
-        connections: ConnectionArgs,
+        store: StoreArgs,
     },
+}
+
+/// The result store a `store` command works on, and the project around it.
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// The store's directory (default: the `store:` block of connections.yaml).
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
+    #[command(flatten)]
+    specs: SpecArgs,
+    #[command(flatten)]
+    connections: ConnectionArgs,
+}
+
+impl StoreArgs {
+    /// The project, with the store of `--store` when given.
+    fn project(&self) -> Project {
+        with_store(
+            self.connections.apply(self.specs.project()),
+            self.store.clone(),
+        )
+    }
+
+    /// The store: `--store`'s directory (the connections file is then not read), else the
+    /// connections file's `store:` block's.
+    fn store(&self) -> Result<Store, Failure> {
+        match &self.store {
+            Some(dir) => Ok(Store::open(dir)?),
+            None => configured_store(&self.project().connections()?),
+        }
+    }
+}
+
+/// The result store of a project's connections, or a usage error without one.
+fn configured_store(connections: &ConnectionManager) -> Result<Store, Failure> {
+    connections.store().cloned().ok_or_else(|| {
+        usage("no result store: give --store DIR, or a `store:` block in connections.yaml")
+    })
 }
 
 impl RequestArgs {
@@ -540,27 +563,6 @@ impl RequestArgs {
             self.store.clone(),
         )
     }
-}
-
-/// The store of `--store`, else of the connections file's `store:` block.
-fn the_store(
-    store: Option<PathBuf>,
-    specs: &SpecArgs,
-    connections: &ConnectionArgs,
-) -> Result<Store, Failure> {
-    match store {
-        Some(dir) => Ok(Store::open(dir)?),
-        None => connections
-            .apply(specs.project())
-            .connections()?
-            .store()
-            .cloned()
-            .ok_or_else(no_store),
-    }
-}
-
-fn no_store() -> Failure {
-    usage("no result store: give --store DIR, or a `store:` block in connections.yaml")
 }
 
 /// The project with the result store of `--store`, when given.
@@ -774,21 +776,14 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
         }
         Command::Store { command } => {
             match command {
-                StoreCommand::Status {
-                    store,
-                    specs,
-                    connections,
-                } => output::store_status(&the_store(store, &specs, &connections)?.status()?),
+                StoreCommand::Status { store } => output::store_status(&store.store()?.status()?),
                 StoreCommand::Refresh {
                     source,
                     store,
                     lookback,
-                    specs,
-                    connections,
                 } => {
-                    let project = with_store(connections.apply(specs.project()), store);
-                    let (specs, connections) = project.load()?;
-                    let store = connections.store().cloned().ok_or_else(no_store)?;
+                    let (specs, connections) = store.project().load()?;
+                    let store = configured_store(&connections)?;
                     let store = match lookback {
                         Some(hours) => {
                             store.with_lookback(Duration::from_secs(hours.saturating_mul(3600)))
@@ -798,14 +793,8 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                     let computer = MetricCompute::new(&specs, &connections).with_store(&store);
                     output::refreshed(&computer.refresh_store(source.as_deref())?);
                 }
-                StoreCommand::Clear {
-                    source,
-                    store,
-                    specs,
-                    connections,
-                } => {
-                    let cleared =
-                        the_store(store, &specs, &connections)?.clear(source.as_deref())?;
+                StoreCommand::Clear { source, store } => {
+                    let cleared = store.store()?.clear(source.as_deref())?;
                     println!(
                         "cleared {cleared} stored entr{}",
                         if cleared == 1 { "y" } else { "ies" }
