@@ -10,7 +10,10 @@ the order of their time, as an event table that rows are appended to is):
 
   cold        W1 without a store (aitaem's whole process writing the CSV; median of --runs)
   populate    W1 with an empty store: reads the source per day and keeps it (one run)
-  answered    W1 again: answered from the store (median of --runs)
+  answered    W1 again: answered from the store, which reads back the rows it answered W1 with
+              (median of --runs)
+  new request W1 per month, answered from the store by its serving statement over the stored
+              rows (each run with the entry's kept answers deleted first; median of --runs)
   + one day   a copy of the last day's rows (30 December 2024) is appended as 31 December, inside
               W1's window, with the `duckdb` Python package of the test virtualenv
   refresh     `aitaem store refresh`: reads from the latest stored day less a day (median of
@@ -104,6 +107,19 @@ def main():
                 assert "answered from the result store" in said, said
                 answered_times.append(t)
             answered = statistics.median(answered_times)
+            monthly_args = [a if a != "all_time" else "monthly" for a in w1_args]
+            timed(monthly_args + ["--output", out("cold_monthly")], work)
+            new_times = []
+            for _ in range(args.runs):
+                for entry in os.listdir(store):
+                    shutil.rmtree(os.path.join(store, entry, "answers"), ignore_errors=True)
+                t, said = timed(monthly_args + ["--store", store, "--output", out("monthly")], work)
+                assert "answered from the result store" in said, said
+                new_times.append(t)
+            new_request = statistics.median(new_times)
+            verdict = compare.compare(out("cold_monthly"), out("monthly"))
+            if verdict != "SAME":
+                raise SystemExit(f"{size}: the store's monthly W1 differs from the cold one: {verdict}")
             for name in ("populate", "answered"):
                 verdict = compare.compare(out("cold"), out(name))
                 if verdict != "SAME":
@@ -125,12 +141,13 @@ def main():
                 raise SystemExit(f"{size}: the refreshed store's W1 differs from the cold one: {verdict}")
             if compare.compare(out("cold"), out("cold_after")) == "SAME":
                 raise SystemExit(f"{size}: the appended day changed nothing in W1")
-            r = {"cold": cold, "populate": populate, "answered": answered, "refresh": refresh,
+            r = {"cold": cold, "populate": populate, "answered": answered, "new": new_request,
+                 "refresh": refresh,
                  "store_mb": store_bytes / 1e6, "db_mb": db_bytes / 1e6, "appended": int(appended)}
             print(f"{size}: " + ", ".join(f"{k} {v:.3f}" for k, v in r.items()), file=sys.stderr)
             fmt = duck.fmt
             rows.append(f"| {size} | {fmt(cold)} | {fmt(populate)} | {fmt(answered)} | "
-                        f"{fmt(cold / answered, 0)}x | {r['appended']:,} | {fmt(refresh)} | "
+                        f"{fmt(cold / answered, 0)}x | {fmt(new_request)} | {r['appended']:,} | {fmt(refresh)} | "
                         f"{100 * refresh / cold:.1f}% | {store_bytes / 1e6:.2f} MB | "
                         f"{100 * store_bytes / db_bytes:.2f}% |")
         finally:
@@ -144,10 +161,11 @@ events in the order of their time, as an event table that rows are appended to h
 Times are whole processes (`aitaem compute` writing W1's CSV, `aitaem store refresh`), medians of {args.runs} runs
 except the populating one. Every answer from the store was checked equal to a cold compute of the same
 rows, before and after one more day of rows was appended (a copy of 30 December 2024 as 31 December,
-inside W1's window).
+inside W1's window). "W1 again" reads back the rows the store answered W1 with; "W1 per month, new to the
+store" runs its serving statement over the stored rows (the entry's kept answers deleted before each run).
 
-| rows | W1 cold (s) | W1 populating the store (s) | W1 from the store (s) | cold / from the store | rows appended | refresh (s) | refresh / cold | store size | store / database |
-|---|---|---|---|---|---|---|---|---|---|
+| rows | W1 cold (s) | W1 populating the store (s) | W1 again, from the store (s) | cold / from the store | W1 per month, new to the store (s) | rows appended | refresh (s) | refresh / cold | store size | store / database |
+|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 """
     print(report)

@@ -98,6 +98,36 @@ def test_a_store_answers_what_it_kept(
     assert not any("result store" in n for n in cold.notices)
 
 
+def test_all_time_is_kept_and_a_source_has_its_own_lookback(
+    ads_specs: aitaem.SpecCache,
+    ads_connections: aitaem.ConnectionManager,
+    oracle: Oracle,
+    tmp_path: pathlib.Path,
+) -> None:
+    source = ads_specs.get_metric("revenue").source
+    ads_connections.set_store(tmp_path / "store", lookback_hours=1, source_lookback_hours={source: 72})
+    compute = MetricCompute(ads_specs, ads_connections)
+    by_device = lambda: compute.compute(metrics=["revenue"], slices=["device"])  # noqa: E731
+    first = by_device()
+    assert any("kept in the result store" in n for n in first.notices), first.notices
+    again = by_device()
+    assert any("answered from the result store" in n for n in again.notices), again.notices
+    want = {
+        device: value
+        for device, value in oracle(
+            "SELECT device_type, SUM(revenue) FROM events WHERE device_type IS NOT NULL GROUP BY ALL "
+            "UNION ALL SELECT 'all', SUM(revenue) FROM events"
+        )
+    }
+    for result in (first, again):
+        same({r["slice_value"]: r["metric_value"] for r in result.to_pyarrow().to_pylist()}, want)
+
+    # An all-time entry reads on from its latest day less the source's three days.
+    ((read_from,),) = oracle("SELECT strftime(CAST(MAX(event_ts) AS DATE) - 3, '%Y-%m-%d 00:00:00') FROM events")
+    refreshed = compute.refresh_store()
+    assert [(r["outcome"], r["read_from"], r["read_to"]) for r in refreshed] == [("read", read_from, None)]
+
+
 def test_store_commands_use_the_store_block_of_connections_yaml(
     ads: pathlib.Path, oracle: Oracle, tmp_path: pathlib.Path
 ) -> None:

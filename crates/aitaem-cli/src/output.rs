@@ -134,6 +134,16 @@ pub fn bytes(bytes: u64) -> String {
     }
 }
 
+/// A range of time a store has read, in words.
+fn range(from: Option<impl std::fmt::Display>, to: Option<impl std::fmt::Display>) -> String {
+    match (from, to) {
+        (None, None) => "all time".to_string(),
+        (Some(from), None) => format!("{from} on, and rows without a time"),
+        (None, Some(to)) => format!("until {to}"),
+        (Some(from), Some(to)) => format!("{from} to {to}"),
+    }
+}
+
 /// What a result store holds, an entry per row.
 pub fn store_status(entries: &[StoredEntry]) {
     if entries.is_empty() {
@@ -143,11 +153,7 @@ pub fn store_status(entries: &[StoredEntry]) {
     let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|e| {
-            let ranges: Vec<String> = e
-                .ranges
-                .iter()
-                .map(|(a, b)| format!("{a} to {b}"))
-                .collect();
+            let ranges: Vec<String> = e.ranges.iter().map(|&(a, b)| range(a, b)).collect();
             vec![
                 e.source.clone(),
                 e.metrics.join(", "),
@@ -179,7 +185,8 @@ pub fn refreshed(refreshed: &[StoreRefresh]) {
         let what = format!("{} ({})", r.source, r.metrics.join(", "));
         match &r.outcome {
             RefreshOutcome::Read { from, to, rows } => {
-                eprintln!("refreshed {what}: read {from} to {to}, {rows} stored rows")
+                let read = range(*from, *to);
+                eprintln!("refreshed {what}: read {read}, {rows} stored rows")
             }
             RefreshOutcome::UpToDate => eprintln!("{what}: nothing to read"),
             RefreshOutcome::Dropped(reason) => eprintln!("dropped {what}: {reason}"),

@@ -162,8 +162,8 @@ pub fn refresh_store(
             let (outcome, from, to, rows) = match r.outcome {
                 aitaem::RefreshOutcome::Read { from, to, rows } => (
                     "read".to_string(),
-                    Some(from.to_string()),
-                    Some(to.to_string()),
+                    from.map(|t| t.to_string()),
+                    to.map(|t| t.to_string()),
                     rows,
                 ),
                 aitaem::RefreshOutcome::UpToDate => ("up_to_date".to_string(), None, None, 0),

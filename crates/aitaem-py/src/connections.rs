@@ -72,30 +72,35 @@ impl Connections {
     }
 
     /// Computes with the result store in `path` (None: without one); a refresh reads again
-    /// from `lookback_seconds` before each entry's latest period (default a day).
-    #[pyo3(signature = (path, lookback_seconds=None))]
+    /// from `lookback_seconds` before each entry's latest period (default a day), or, for the
+    /// sources of `source_lookback_seconds`, from their own.
+    #[pyo3(signature = (path, lookback_seconds=None, source_lookback_seconds=None))]
     fn set_store(
         &self,
         py: Python<'_>,
         path: Option<PathBuf>,
         lookback_seconds: Option<f64>,
+        source_lookback_seconds: Option<Vec<(String, f64)>>,
     ) -> PyResult<()> {
+        let duration = |what: &str, s: f64| match s.is_finite() && s >= 0.0 {
+            true => Ok(std::time::Duration::from_secs_f64(s)),
+            false => Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "{what} must be 0 or more, got {s}"
+            ))),
+        };
         let store = match path {
             Some(path) => {
-                let store = py
+                let mut store = py
                     .detach(|| aitaem::Store::open(path))
                     .map_err(errors::to_py)?;
-                match lookback_seconds {
-                    Some(s) if s.is_finite() && s >= 0.0 => {
-                        Some(store.with_lookback(std::time::Duration::from_secs_f64(s)))
-                    }
-                    Some(s) => {
-                        return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                            "lookback_seconds must be 0 or more, got {s}"
-                        )));
-                    }
-                    None => Some(store),
+                if let Some(s) = lookback_seconds {
+                    store = store.with_lookback(duration("the lookback", s)?);
                 }
+                for (source, s) in source_lookback_seconds.unwrap_or_default() {
+                    let lookback = duration(&format!("the lookback of {source}"), s)?;
+                    store = store.with_source_lookback(source, lookback);
+                }
+                Some(store)
             }
             None => None,
         };

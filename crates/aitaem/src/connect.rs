@@ -142,11 +142,14 @@ impl ConnectionManager {
                 Some(base) => base.join(&settings.path),
                 None => PathBuf::from(&settings.path),
             };
-            let store = crate::Store::at(path);
-            match settings.lookback {
-                Some(lookback) => store.with_lookback(lookback),
-                None => store,
+            let mut store = crate::Store::at(path);
+            if let Some(lookback) = settings.lookback {
+                store = store.with_lookback(lookback);
             }
+            for (source, lookback) in settings.source_lookback {
+                store = store.with_source_lookback(source, lookback);
+            }
+            store
         });
         let mut manager = ConnectionManager {
             paths: PathResolver::new(base),

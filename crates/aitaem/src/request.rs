@@ -341,6 +341,7 @@ impl ComputeRequest {
             compare: self.compare,
             cumulative: self.cumulative,
             rolling: self.rolling,
+            refresh_from: None,
         })
     }
 
@@ -554,6 +555,9 @@ pub(crate) struct CheckedRequest<'s> {
     pub cumulative: bool,
     /// See [`ComputeRequest::rolling`].
     pub rolling: Option<u32>,
+    /// Set by a refresh of the result store: an all-time request's populating statement reads
+    /// the rows from this time on, and those without a time (see `plan::stored`).
+    pub(crate) refresh_from: Option<NaiveDateTime>,
 }
 
 impl CheckedRequest<'_> {
@@ -571,6 +575,14 @@ pub(crate) struct Reach {
     pub ranges: Vec<(NaiveDateTime, NaiveDateTime)>,
     /// For `all_time` with a comparison: the window compared with (it may overlap the window).
     pub comparison_window: Option<(NaiveDateTime, NaiveDateTime)>,
+}
+
+impl Reach {
+    /// The start of a range without a lower bound.
+    pub(crate) const OPEN_START: NaiveDateTime = NaiveDateTime::MIN;
+    /// The end of a range without an upper bound. Only the result store's populating statements
+    /// read such ranges, and rows without a time with them (see `plan::stored`).
+    pub(crate) const OPEN_END: NaiveDateTime = NaiveDateTime::MAX;
 }
 
 /// Ranges merged where they overlap or touch, in order.

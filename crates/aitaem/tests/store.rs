@@ -335,6 +335,236 @@ fn an_edited_spec_or_a_deleted_store_never_gives_old_numbers() {
     }
 }
 
+#[test]
+fn all_time_requests_are_kept_per_day_and_answer_windows_too() {
+    for backend in backends("store_all_time") {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let name = backend.name;
+        let all_time = ComputeRequest::new(["revenue", "orders", "avg_order", "largest", "aov"])
+            .slices(["country", "size"]);
+        let notices = same_as_cold(&backend, &store, &all_time);
+        assert!(
+            notices.contains("kept in the result store"),
+            "{name}: {notices}"
+        );
+        let entries = store.status().unwrap();
+        assert_eq!(entries.len(), 1, "{name}");
+        assert_eq!(
+            (entries[0].grain.as_str(), entries[0].ranges.as_slice()),
+            ("day", &[(None, None)][..])
+        );
+
+        for request in [
+            all_time.clone(),
+            ComputeRequest::new(["revenue"]),
+            // Windows and periods, from the all-time entry.
+            all_time
+                .clone()
+                .time_window("2024-01-01", "2024-07-01")
+                .period(PeriodType::Monthly),
+            ComputeRequest::new(["revenue", "orders"])
+                .slices(["country"])
+                .time_window("2024-02-01", "2024-05-01")
+                .period(PeriodType::Weekly)
+                .compare(Comparison::PreviousPeriod),
+        ] {
+            let notices = same_as_cold(&backend, &store, &request);
+            assert!(
+                notices.contains("answered from the result store"),
+                "{name} {request:?}: {notices}"
+            );
+        }
+        assert_eq!(store.status().unwrap().len(), 1, "{name}");
+        // Hand-computed: every order, 1 + 2 + ... + 128.
+        let revenue = compute(
+            &backend,
+            &backend.specs,
+            &store,
+            &ComputeRequest::new(["revenue"]),
+        );
+        assert_eq!(values(&revenue), [(None, Some(255.0))], "{name}");
+
+        // By entity: an entry of its own, then answered.
+        let by_user = ComputeRequest::new(["revenue", "avg_order"]).by_entity("user_id");
+        let notices = same_as_cold(&backend, &store, &by_user);
+        assert!(
+            notices.contains("kept in the result store"),
+            "{name}: {notices}"
+        );
+        let notices = same_as_cold(&backend, &store, &by_user.slices(["country"]));
+        assert!(
+            notices.contains("kept in the result store"),
+            "{name}: {notices}"
+        );
+        let notices = same_as_cold(
+            &backend,
+            &store,
+            &ComputeRequest::new(["avg_order"]).by_entity("user_id"),
+        );
+        assert!(
+            notices.contains("answered from the result store"),
+            "{name}: {notices}"
+        );
+    }
+}
+
+#[test]
+fn an_all_time_entry_refreshes_new_late_and_undated_rows_with_its_sources_lookback() {
+    let backend = backends("store_all_time_refresh").remove(0);
+    assert_eq!(backend.name, "DuckDB");
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!("{}orders", backend_prefix(&backend));
+    // A day for every source, three days for this one.
+    let store = Store::open(dir.path())
+        .unwrap()
+        .with_source_lookback(&source, std::time::Duration::from_secs(3 * 86400))
+        .with_lookback(std::time::Duration::from_secs(86400))
+        .with_source_lookback(&source, std::time::Duration::from_secs(3 * 86400));
+    let revenue = ComputeRequest::new(["revenue"]).slices(["country"]);
+    let april_may = ComputeRequest::new(["revenue"])
+        .time_window("2024-04-01", "2024-06-01")
+        .period(PeriodType::Monthly);
+    let compute = MetricCompute::new(&backend.specs, &backend.connections).with_store(&store);
+    let total = |request: &ComputeRequest| -> Vec<Option<f64>> {
+        let result = compute.compute(request).unwrap();
+        assert!(
+            notices(&result).contains("answered from the result store"),
+            "{}",
+            notices(&result)
+        );
+        let mut got = values(&result);
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        got.into_iter().map(|(_, v)| v).collect()
+    };
+    same_as_cold(&backend, &store, &revenue);
+    let day = |d: &str| {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+    };
+    assert_eq!(
+        store.status().unwrap()[0].watermark,
+        Some(day("2024-04-28"))
+    );
+
+    // A row without a time, a new day, a late row inside the source's lookback (from 25 April)
+    // and one before it, which a refresh does not read.
+    backend.connections.close(aitaem::BackendKind::DUCKDB);
+    let db = backend_prefix(&backend);
+    let db = db.strip_prefix("duckdb://").unwrap().trim_end_matches('/');
+    let conn = duckdb::Connection::open(db).unwrap();
+    conn.execute_batch(
+        "INSERT INTO orders VALUES
+            (NULL, 'u5', 'FR', 'done', 256),
+            ('2024-05-10 08:00:00', 'u5', 'FR', 'done', 512),
+            ('2024-04-26 12:00:00', 'u5', 'FR', 'done', 1024),
+            ('2024-02-01 08:00:00', 'u5', 'FR', 'done', 2048)",
+    )
+    .unwrap();
+    drop(conn);
+    // Before the refresh: the stored rows.
+    assert_eq!(total(&ComputeRequest::new(["revenue"])), [Some(255.0)]);
+
+    let refreshed = compute.refresh_store(None).unwrap();
+    assert_eq!(
+        refreshed[0].outcome,
+        aitaem::RefreshOutcome::Read {
+            from: Some(day("2024-04-25")),
+            to: None,
+            // 26 April, 28 April, 10 May and no time, each in the baseline and a country.
+            rows: 8,
+        }
+    );
+    // 255 + 256 + 512 + 1024, without the row of 1 February.
+    assert_eq!(total(&ComputeRequest::new(["revenue"])), [Some(2047.0)]);
+    // April: 64 + 128 + 1024; May: 512 (the row without a time is in no month).
+    assert_eq!(total(&april_may), [Some(1216.0), Some(512.0)]);
+
+    // Refreshed again (from 7 May): the row without a time counts once.
+    let refreshed = compute.refresh_store(None).unwrap();
+    assert_eq!(
+        refreshed[0].outcome,
+        aitaem::RefreshOutcome::Read {
+            from: Some(day("2024-05-07")),
+            to: None,
+            rows: 4,
+        }
+    );
+    assert_eq!(total(&ComputeRequest::new(["revenue"])), [Some(2047.0)]);
+    let by_country = compute.compute(&revenue).unwrap();
+    let mut got: Vec<(String, Option<f64>)> = by_country
+        .rows()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.slice_value, r.metric_value))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    // FR: 32 + 256 + 512 + 1024; MX: 1 + 2 + 16 + 128; US: 4 + 8 + 64.
+    assert_eq!(
+        got,
+        [
+            ("FR".to_string(), Some(1824.0)),
+            ("MX".to_string(), Some(147.0)),
+            ("US".to_string(), Some(76.0)),
+            ("all".to_string(), Some(2047.0)),
+        ]
+    );
+    // Cleared, the store reads everything again: every row.
+    store.clear(None).unwrap();
+    let cold = MetricCompute::new(&backend.specs, &backend.connections)
+        .compute(&ComputeRequest::new(["revenue"]))
+        .unwrap();
+    assert_eq!(values(&cold), [(None, Some(4095.0))]);
+}
+
+#[test]
+fn an_hourly_entry_answers_daily_and_coarser_requests() {
+    for backend in backends("store_hourly") {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let name = backend.name;
+        let hours = ComputeRequest::new(["revenue", "orders", "largest"])
+            .slices(["country"])
+            .time_window("2024-01-01", "2024-05-01")
+            .period(PeriodType::Hourly);
+        let notices = same_as_cold(&backend, &store, &hours);
+        assert!(
+            notices.contains("kept in the result store"),
+            "{name}: {notices}"
+        );
+        assert_eq!(store.status().unwrap()[0].grain, "hour");
+        for request in [
+            hours.clone().time_window("2024-04-28 20:00", "2024-04-29"),
+            hours.clone().period(PeriodType::Daily),
+            ComputeRequest::new(["revenue", "largest"])
+                .time_window("2024-02-01", "2024-05-01")
+                .period(PeriodType::Monthly),
+            ComputeRequest::new(["orders"]).time_window("2024-01-01", "2024-05-01"),
+        ] {
+            let notices = same_as_cold(&backend, &store, &request);
+            assert!(
+                notices.contains("answered from the result store"),
+                "{name} {request:?}: {notices}"
+            );
+        }
+        assert_eq!(store.status().unwrap().len(), 1, "{name}");
+        // A daily request that the hourly entry does not cover keeps a daily entry; hourly
+        // requests are still answered by the hourly one.
+        let wider = ComputeRequest::new(["revenue"])
+            .time_window("2024-01-01", "2024-06-01")
+            .period(PeriodType::Daily);
+        assert!(same_as_cold(&backend, &store, &wider).contains("kept in the result store"));
+        let narrower_hours = hours.clone().time_window("2024-04-28", "2024-04-29");
+        assert!(
+            same_as_cold(&backend, &store, &narrower_hours)
+                .contains("answered from the result store")
+        );
+        assert_eq!(store.status().unwrap().len(), 2, "{name}");
+    }
+}
+
 /// The URI prefix of the backend's tables, read back from its specs.
 fn backend_prefix(backend: &Backend) -> String {
     let metric = backend.specs.metric("revenue").unwrap();
@@ -382,8 +612,8 @@ fn a_refresh_reads_only_from_the_watermark_less_the_lookback() {
     assert_eq!(
         refreshed[0].outcome,
         aitaem::RefreshOutcome::Read {
-            from: day("2024-04-27"),
-            to: day("2024-07-01"),
+            from: Some(day("2024-04-27")),
+            to: Some(day("2024-07-01")),
             // 27 April, 28 April and 10 May, each in the baseline, a country and a size.
             rows: 9,
         }
@@ -558,6 +788,19 @@ fn processes_sharing_a_store_and_a_crashed_write_leave_it_correct() {
     assert!(notices(&result).contains("answered from the result store"));
     assert_eq!(rows("after a crash", &result), cold);
     assert_eq!(store.status().unwrap().len(), 1);
+
+    // The rows of an answer are kept, and read back; damaged, they are computed again.
+    let answers: Vec<_> = std::fs::read_dir(entry.join("answers"))
+        .unwrap()
+        .flatten()
+        .map(|f| f.path())
+        .collect();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    std::fs::write(&answers[0], b"damaged").unwrap();
+    let result = compute(&backend, &backend.specs, &store, &months());
+    assert!(notices(&result).contains("answered from the result store"));
+    assert_eq!(rows("a damaged answer", &result), cold);
+    assert!(std::fs::metadata(&answers[0]).unwrap().len() > 100);
 }
 
 #[test]

@@ -180,7 +180,12 @@ class ConnectionManager:
             connector._closed = True
         self._connections.clear()
 
-    def set_store(self, path: Optional[Union[str, Path]], lookback_hours: Optional[float] = None) -> None:
+    def set_store(
+        self,
+        path: Optional[Union[str, Path]],
+        lookback_hours: Optional[float] = None,
+        source_lookback_hours: Optional[Dict[str, float]] = None,
+    ) -> None:
         """Computes with a result store (see docs/store.md): what a computation reads from a
         source is kept under ``path`` as partial aggregates per day, and later requests that
         those answer exactly are computed from the store, without reading the source again.
@@ -191,6 +196,9 @@ class ConnectionManager:
             lookback_hours: How far before each entry's latest stored period
                 ``MetricCompute.refresh_store`` reads again, for rows that arrive late
                 (default 24).
+            source_lookback_hours: The lookback of single sources, by source as the specs
+                write it (``{"postgres://public/orders": 72}``); the others use
+                ``lookback_hours``.
 
         Example:
             >>> import tempfile
@@ -200,7 +208,8 @@ class ConnectionManager:
             True
         """
         seconds = None if lookback_hours is None else float(lookback_hours) * 3600.0
-        self._native.set_store(None if path is None else str(path), seconds)
+        by_source = [(str(source), float(hours) * 3600.0) for source, hours in (source_lookback_hours or {}).items()]
+        self._native.set_store(None if path is None else str(path), seconds, by_source)
 
     @property
     def store_path(self) -> Optional[str]:

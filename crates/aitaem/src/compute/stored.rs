@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use arrow::array::{Array, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use chrono::NaiveDateTime;
 
@@ -16,9 +16,11 @@ use crate::config::AccessMode;
 use crate::config::paths::PathResolver;
 use crate::connect::ConnectionManager;
 use crate::error::{Error, Result};
+use crate::period::TimeUnit;
 use crate::plan::PlannedStatement;
 use crate::plan::stored::{ServedFile, StoredPlan, fingerprint};
-use crate::store::{self, Manifest, RefreshOutcome, Store, StoreRefresh, StoredFile};
+use crate::request::Reach;
+use crate::store::{self, Manifest, RefreshOutcome, Store, StoreRefresh, StoredFile, answers};
 
 /// The DuckDB database that serves stored rows: in memory, opened on first use.
 #[derive(Default)]
@@ -72,11 +74,16 @@ pub(super) fn run(
     );
     let identity = identity(connections, statement, stored);
     let mut why_not = None;
+    let answered = format!("{what}: answered from the result store");
     for (dir, manifest, coverage) in covering(store, &identity, stored)? {
         let sql = stored.serve_sql(&files(&dir, &manifest), &coverage, &statement.layout);
+        if let Some(batches) = answers::read(&dir, &sql) {
+            return Ok((batches, answered));
+        }
         match serve(engine, connections, statement, &sql, cancel)? {
             Ok(batches) => {
-                return Ok((batches, format!("{what}: answered from the result store")));
+                answers::keep(&dir, &sql, &batches);
+                return Ok((batches, answered));
             }
             Err(e) if cancel.is_cancelled() => return Err(super::execution_error(statement, e)),
             Err(e) => why_not = Some(e.to_string()),
@@ -96,6 +103,7 @@ pub(super) fn run(
         true => super::execution_error(statement, e),
         false => Error::internal(format!("the result store's statement failed: {e}")),
     })?;
+    answers::keep(&dir, &sql, &batches);
     let mut notice = format!("{what}: read from the source and kept in the result store");
     if let Some(reason) = why_not {
         notice.push_str(&format!(" (a stored entry could not answer: {reason})"));
@@ -103,21 +111,27 @@ pub(super) fn run(
     Ok((batches, notice))
 }
 
-/// The entries that hold everything the statement needs, with where.
+/// The entries that hold everything the statement needs, with where: those of its own grain
+/// first, then hourly ones (which answer daily requests too).
 fn covering(
     store: &Store,
     identity: &str,
     stored: &StoredPlan,
 ) -> Result<Vec<(std::path::PathBuf, Manifest, crate::store::Coverage)>> {
-    Ok(store
+    let mut covering: Vec<_> = store
         .entries()?
         .into_iter()
-        .filter(|(_, manifest)| manifest.identity == identity)
+        .filter(|(_, manifest)| {
+            manifest.identity == identity
+                && (manifest.grain == stored.grain || manifest.grain == TimeUnit::Hour.word())
+        })
         .filter_map(|(dir, manifest)| {
             let coverage = manifest.covers(&stored.states, &stored.partials, &stored.needs)?;
             Some((dir, manifest, coverage))
         })
-        .collect())
+        .collect();
+    covering.sort_by_key(|(_, manifest, _)| manifest.grain != stored.grain);
+    Ok(covering)
 }
 
 /// How the store would take part in a statement, in words, with the statement that would run.
@@ -134,11 +148,17 @@ pub(super) fn describe(
     let identity = identity(connections, statement, stored);
     Ok(
         match covering(store, &identity, stored)?.into_iter().next() {
-            Some((dir, manifest, coverage)) => format!(
-                "answered from the result store ({}), with no statement on the source; on DuckDB:\n{}",
-                dir.display(),
-                stored.serve_sql(&files(&dir, &manifest), &coverage, &statement.layout)
-            ),
+            Some((dir, manifest, coverage)) => {
+                let sql = stored.serve_sql(&files(&dir, &manifest), &coverage, &statement.layout);
+                let how = match answers::has(&dir, &sql) {
+                    true => "its rows, kept when it last ran",
+                    false => "on DuckDB",
+                };
+                format!(
+                    "answered from the result store ({}), with no statement on the source; {how}:\n{sql}",
+                    dir.display(),
+                )
+            }
             None => format!(
                 "not in the result store yet: the source is read per {} and kept, with:\n{}",
                 stored.grain, stored.populate
@@ -181,7 +201,7 @@ fn keep(
     identity: &str,
     rows: &[RecordBatch],
 ) -> Result<(std::path::PathBuf, Manifest)> {
-    let mut key = vec![identity.to_string()];
+    let mut key = vec![identity.to_string(), stored.grain.to_string()];
     key.extend(stored.states.iter().cloned());
     key.extend(stored.partials.iter().cloned());
     key.extend(stored.needs.iter().map(|(a, b)| format!("{a}/{b}")));
@@ -229,8 +249,11 @@ pub(super) fn latest_period(rows: &[RecordBatch]) -> Option<NaiveDateTime> {
     let mut latest: Option<NaiveDateTime> = None;
     for batch in rows {
         let column = batch.column_by_name("__period")?;
-        let micros =
-            arrow::compute::cast(column, &DataType::Timestamp(TimeUnit::Microsecond, None)).ok()?;
+        let micros = arrow::compute::cast(
+            column,
+            &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+        )
+        .ok()?;
         let micros = micros
             .as_any()
             .downcast_ref::<TimestampMicrosecondArray>()?;
@@ -281,14 +304,14 @@ fn refresh_entry(
     let (Some(&(start, _)), Some(&(_, end))) = (ranges.first(), ranges.last()) else {
         return Ok(RefreshOutcome::UpToDate);
     };
-    let grain = match manifest.grain.as_str() {
-        "hour" => crate::period::TimeUnit::Hour,
-        _ => crate::period::TimeUnit::Day,
+    let grain = match manifest.grain == TimeUnit::Hour.word() {
+        true => TimeUnit::Hour,
+        false => TimeUnit::Day,
     };
     let from = match manifest.watermark() {
         Some(watermark) => {
             let back = watermark
-                .checked_sub_signed(store.lookback())
+                .checked_sub_signed(store.lookback_for(&manifest.source))
                 .unwrap_or(NaiveDateTime::MIN);
             crate::period::truncate(back, grain).max(start)
         }
@@ -302,17 +325,29 @@ fn refresh_entry(
         store::remove_dir(dir)?;
         Ok(RefreshOutcome::Dropped(reason))
     };
-    let request = manifest.request.compute_request(from, end)?;
-    let plan = match crate::plan::plan_with(&request, specs, connections, true) {
-        Ok(plan) => plan,
-        Err(e) => return drop(format!("its request no longer plans: {e}")),
+    // An all-time entry reads on from `from` (with the rows without a time), a windowed one
+    // to the end of its window.
+    let all_time = end == Reach::OPEN_END;
+    let checked = manifest
+        .request
+        .compute_request((!all_time).then_some((from, end)))
+        .and_then(|request| request.check(specs));
+    let mut checked = match checked {
+        Ok(checked) => checked,
+        Err(e) => return drop(format!("its request no longer fits the specs: {e}")),
     };
+    if all_time && from != Reach::OPEN_START {
+        checked.refresh_from = Some(from);
+    }
+    // A source that cannot be read now is an error; the entry stays.
+    let plan = crate::plan::plan_checked(&checked, connections, true)?;
     let found = plan
         .statements()
         .iter()
         .find_map(|statement| match &statement.stored {
             Some(Ok(stored))
                 if identity(connections, statement, stored) == manifest.identity
+                    && stored.grain == manifest.grain
                     && stored.states == manifest.states
                     && stored.partials == manifest.partials =>
             {
@@ -334,12 +369,13 @@ fn refresh_entry(
     let unread = manifest.replace_from(from, file);
     manifest.set_watermark(latest_period(&rows));
     manifest.write(dir)?;
+    answers::clear(dir);
     for file in unread {
         store::remove_file(&dir.join(&file.name));
     }
     Ok(RefreshOutcome::Read {
-        from,
-        to: end,
+        from: (from != Reach::OPEN_START).then_some(from),
+        to: (!all_time).then_some(end),
         rows: count,
     })
 }

@@ -261,6 +261,8 @@ pub struct StoreSettings {
     pub path: String,
     /// How far before an entry's latest period a refresh reads again.
     pub lookback: Option<std::time::Duration>,
+    /// The lookbacks of single sources (`source_lookback:`), by source as the specs write it.
+    pub source_lookback: Vec<(String, std::time::Duration)>,
 }
 
 impl ConnectionsConfig {
@@ -392,7 +394,8 @@ fn document(
     out
 }
 
-/// The `store:` block: a directory, or a mapping with `path` and `lookback`.
+/// The `store:` block: a directory, or a mapping with `path`, `lookback` and
+/// `source_lookback`.
 fn store_settings(
     d: &mut Decoder,
     env: &dyn Fn(&str) -> Option<String>,
@@ -404,6 +407,7 @@ fn store_settings(
             Ok(path) => Some(StoreSettings {
                 path,
                 lookback: None,
+                source_lookback: Vec::new(),
             }),
             Err(message) => {
                 d.issue(at, "store", message, None);
@@ -412,14 +416,22 @@ fn store_settings(
         };
     }
     let mut reader = SettingsReader::new(d, env, body, "store");
-    if !reader.fields(&["path", "lookback"], &["path"]) {
+    if !reader.fields(&["path", "lookback", "source_lookback"], &["path"]) {
         return None;
     }
     let path = reader.text("path");
     let lookback = reader.parse("lookback", values::parse_duration);
+    let mut source_lookback = Vec::new();
+    for (source, text) in reader.mapping("source_lookback").unwrap_or_default() {
+        match values::parse_duration(&text) {
+            Ok(lookback) => source_lookback.push((source, lookback)),
+            Err(message) => reader.issue("source_lookback", format!("{source}: {message}"), None),
+        }
+    }
     Some(StoreSettings {
         path: path?,
         lookback,
+        source_lookback,
     })
     .filter(|_| reader.ok())
 }
@@ -625,6 +637,24 @@ mod tests {
             Some(std::time::Duration::from_secs(2 * 86400))
         );
         assert!(config.backends().is_empty());
+
+        let config =
+            parse("store:\n  path: s\n  source_lookback:\n    postgres://public/orders: 3d\n")
+                .unwrap();
+        assert_eq!(
+            config.store().unwrap().source_lookback,
+            [(
+                "postgres://public/orders".to_string(),
+                std::time::Duration::from_secs(3 * 86400)
+            )]
+        );
+        let err = parse("store:\n  path: s\n  source_lookback:\n    duckdb://events: later\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("store.source_lookback: duckdb://events: `later` is not a duration"),
+            "{err}"
+        );
     }
 
     /// As the original library, which raises `UnsupportedBackendError` for such a file.

@@ -316,6 +316,19 @@ pub(crate) fn plan_checked(
             }),
         }
     }
+    if store && !needs_time {
+        // The store keeps all-time results per day: by the timestamp column the group's
+        // metrics share, when they share one (the statement itself reads every row).
+        for group in &mut groups {
+            let mut columns = group.metrics.iter().map(|m| m.def.timestamp_col.as_ref());
+            let first = columns.next().flatten();
+            if columns
+                .all(|c| c.map(|c| c.name.to_lowercase()) == first.map(|f| f.name.to_lowercase()))
+            {
+                group.timestamp = first.cloned();
+            }
+        }
+    }
     for group in &mut groups {
         let needs_type =
             group.timestamp.is_some() && group.fact.backend().dialect().needs_time_column_types();

@@ -15,7 +15,7 @@ use crate::backend::BackendKind;
 use crate::catalog::Table;
 use crate::error::{Error, RequestError, Result};
 use crate::period::{TimeUnit, ordinal};
-use crate::request::{Aggregated, CheckedRequest};
+use crate::request::{Aggregated, CheckedRequest, Reach};
 use crate::spec::{NamedPredicate, SegmentKind, SliceKind, SliceSpec, SqlFragment};
 use crate::sql::filter::restrict;
 use crate::sql::fragment::{self, ExprRole};
@@ -56,8 +56,8 @@ pub(super) enum Mode {
 
 /// The fingerprints of what a populating statement's rows hold (see `plan::stored`).
 pub(super) struct Populated {
-    /// Everything every row depends on but its state and partials: the table, the timestamp
-    /// column, the period, the entity and the filters.
+    /// Everything every row depends on but its state, partials and grain: the table, the
+    /// timestamp column, the entity and the filters.
     pub(super) identity: String,
     /// Each state's labels, by `__state`.
     pub(super) states: Vec<String>,
@@ -728,9 +728,7 @@ impl Builder {
     fn time(&mut self, request: &CheckedRequest, group: &Group) -> (Vec<Sql>, Option<Join>) {
         let mut filters = Vec::new();
         let mut join = None;
-        if let (Some(window), Some(reach), Some(ts)) =
-            (&request.window, &request.reach, &group.timestamp)
-        {
+        if let (Some(reach), Some(ts)) = (&request.reach, &group.timestamp) {
             let ts = Sql::Column(ts.clone());
             let bound = |at| Sql::TimeBound(at, group.timestamp_type.clone());
             let between = |from: Sql, to: Sql| {
@@ -740,22 +738,36 @@ impl Builder {
                     Sql::binary(ts.clone(), Op::Below, to),
                 )
             };
-            let mut ranges: Vec<Sql> = reach
+            // A range without an end reads rows without a time too (see `Reach::OPEN_END`);
+            // one without either bound reads every row.
+            let ranges: Option<Vec<Sql>> = reach
                 .ranges
                 .iter()
-                .map(|&(from, to)| between(bound(from), bound(to)))
+                .map(
+                    |&(from, to)| match (from == Reach::OPEN_START, to == Reach::OPEN_END) {
+                        (true, true) => None,
+                        (false, true) => Some(Sql::Any(vec![
+                            Sql::IsNull(Box::new(ts.clone())),
+                            Sql::binary(ts.clone(), Op::AtLeast, bound(from)),
+                        ])),
+                        (true, false) => Some(Sql::binary(ts.clone(), Op::Below, bound(to))),
+                        (false, false) => Some(between(bound(from), bound(to))),
+                    },
+                )
                 .collect();
-            filters.push(match ranges.len() {
-                1 => ranges.remove(0),
-                _ => Sql::Any(ranges),
-            });
+            if let Some(mut ranges) = ranges {
+                filters.push(match ranges.len() {
+                    1 => ranges.remove(0),
+                    _ => Sql::Any(ranges),
+                });
+            }
             if let Some(unit) = request.unit {
                 self.keys.push(Key {
                     alias: Alias::Period,
                     expr: Sql::PeriodKey(Box::new(ts.clone()), unit),
                 });
             }
-            if let Some(previous) = reach.comparison_window {
+            if let (Some(window), Some(previous)) = (&request.window, reach.comparison_window) {
                 // The windows may overlap: a row of both counts in both.
                 let rows = [(window.start, window.end), previous]
                     .iter()
@@ -1969,7 +1981,6 @@ pub(super) fn build(
                 group.fact.relation().to_string(),
                 format!("{:?}", group.timestamp.as_ref().map(|t| &t.name)),
                 format!("{:?}", group.timestamp_type),
-                format!("{:?}", request.unit),
                 format!("{:?}", request.by_entity.as_ref().map(|e| &e.name)),
             ];
             identity.extend(filters.iter().map(render));

@@ -3,18 +3,19 @@
 //! A statement the store can answer has two more forms:
 //!
 //! - **populate**, on the source's backend: the same labels and filters, per day (per hour for
-//!   hourly requests), over the time the request reads, returning `__states` as it is: each
+//!   hourly requests), over the time the request reads (every row, for a request without a
+//!   window), returning `__states` as it is: each
 //!   state's partial aggregates (sums, counts, minima, ...) per period, slice value, segment
 //!   value and entity. The store keeps these rows.
 //! - **serve**, on DuckDB over the stored files: each of the request's states rolled up from its
 //!   stored rows to the request's periods (or windows), then the same metric expressions over
 //!   the partials as the statement's. Partials roll up exactly, so the rows are the statement's.
 //!
-//! What the rows depend on is fingerprinted: the table, timestamp column, grain, entity and
-//! filters (the identity, with the connection's settings), each state's label SQL, and each
-//! partial aggregate's SQL. A request is served by an entry of the same identity that holds
-//! its states and partials and has read the time it needs; an edited spec changes the SQL, so
-//! entries built from its old text are never used.
+//! What the rows depend on is fingerprinted: the table, timestamp column, entity and filters
+//! (the identity, with the connection's settings), each state's label SQL, and each partial
+//! aggregate's SQL. A request is served by an entry of the same identity, of its grain or hourly,
+//! that holds its states and partials and has read the time it needs; an edited spec changes
+//! the SQL, so entries built from its old text are never used.
 
 use std::path::PathBuf;
 
@@ -102,25 +103,39 @@ pub(super) fn plan(
                 .to_string(),
         );
     }
-    let (Some(window), Some(reach)) = (&request.window, &request.reach) else {
-        return Err("only requests with a time window are kept in the store".to_string());
-    };
+    if group.timestamp.is_none() {
+        return Err(
+            match group.metrics.iter().any(|m| m.def.timestamp_col.is_none()) {
+                true => "a metric without a timestamp column is not kept in the store",
+                false => "metrics of different timestamp columns are not kept in the store",
+            }
+            .to_string(),
+        );
+    }
     let grain = match request.unit {
         Some(TimeUnit::Hour) => TimeUnit::Hour,
         _ => TimeUnit::Day,
     };
-    let windows: Vec<(NaiveDateTime, NaiveDateTime)> = match reach.comparison_window {
-        Some(previous) => vec![(window.start, window.end), previous],
-        None => Vec::new(),
+    // All time (no window) is kept per day as well, over every row.
+    let all_time = [(Reach::OPEN_START, Reach::OPEN_END)];
+    let (needs, windows) = match (&request.window, &request.reach) {
+        (Some(window), Some(reach)) => {
+            let windows: Vec<(NaiveDateTime, NaiveDateTime)> = match reach.comparison_window {
+                Some(previous) => vec![(window.start, window.end), previous],
+                None => Vec::new(),
+            };
+            let aligned = |t: NaiveDateTime| truncate(t, grain) == t;
+            let bounds = reach.ranges.iter().chain(&windows);
+            if !bounds.into_iter().all(|&(a, b)| aligned(a) && aligned(b)) {
+                return Err(format!(
+                    "the window does not start and end on whole {}s",
+                    grain.word()
+                ));
+            }
+            (reach.ranges.clone(), windows)
+        }
+        _ => (all_time.to_vec(), Vec::new()),
     };
-    let aligned = |t: NaiveDateTime| truncate(t, grain) == t;
-    let bounds = reach.ranges.iter().chain(&windows);
-    if !bounds.into_iter().all(|&(a, b)| aligned(a) && aligned(b)) {
-        return Err(format!(
-            "the window does not start and end on whole {}s",
-            grain.word()
-        ));
-    }
 
     let mut populate = request.clone();
     populate.unit = Some(grain);
@@ -129,7 +144,10 @@ pub(super) fn plan(
         _ => PeriodType::Daily,
     };
     populate.reach = Some(Reach {
-        ranges: reach.ranges.clone(),
+        ranges: match request.refresh_from {
+            Some(from) => vec![(from, Reach::OPEN_END)],
+            None => needs.clone(),
+        },
         comparison_window: None,
     });
     populate.derived = Vec::new();
@@ -162,7 +180,7 @@ pub(super) fn plan(
         grain: grain.word(),
         states: populated.states,
         partials: populated.partials,
-        needs: reach.ranges.clone(),
+        needs,
         populate: built.sql,
         request: StoredRequest {
             metrics: metrics.to_vec(),
@@ -299,12 +317,15 @@ impl StoredPlan {
         }
         let mut select = Select::new(items, Relation::CteAs(Alias::Pre, Alias::Row), Style::Block);
         select.filter.push(filter);
-        select.filter.push(Sql::Any(
-            self.needs
-                .iter()
-                .map(|&(a, b)| between(of(Alias::Period), (bound(a), bound(b))))
-                .collect(),
-        ));
+        // All time reads every stored row, those without a time too.
+        if !self.needs.contains(&(Reach::OPEN_START, Reach::OPEN_END)) {
+            select.filter.push(Sql::Any(
+                self.needs
+                    .iter()
+                    .map(|&(a, b)| between(of(Alias::Period), (bound(a), bound(b))))
+                    .collect(),
+            ));
+        }
         if !serve.windows.is_empty() {
             select.joins.push(Join::Cross(Relation::Values {
                 rows: serve
@@ -369,11 +390,13 @@ impl StoredPlan {
                 let period = Sql::Name(Alias::Period);
                 let mut filter = Vec::new();
                 if let Some(from) = f.from {
-                    filter.push(Sql::binary(
-                        period.clone(),
-                        Op::AtLeast,
-                        Sql::TimeBound(from, None),
-                    ));
+                    let from = Sql::binary(period.clone(), Op::AtLeast, Sql::TimeBound(from, None));
+                    // Rows without a time (of all-time entries) are read by every refresh: the
+                    // latest file's count.
+                    filter.push(match f.to {
+                        Some(_) => from,
+                        None => Sql::Any(vec![Sql::IsNull(Box::new(period.clone())), from]),
+                    });
                 }
                 if let Some(to) = f.to {
                     filter.push(Sql::binary(period, Op::Below, Sql::TimeBound(to, None)));

@@ -227,6 +227,8 @@ pub(crate) enum Sql {
     Parens(Box<Sql>),
     /// `x IS NOT NULL`.
     NotNull(Box<Sql>),
+    /// `x IS NULL`.
+    IsNull(Box<Sql>),
     /// `CASE WHEN c THEN t [ELSE e] END`.
     When(Box<Sql>, Box<Sql>, Option<Box<Sql>>),
     /// `CASE x WHEN a THEN b ... END`.
@@ -327,6 +329,7 @@ impl Sql {
             }
             Sql::Parens(x) => format!("({})", x.render(d)),
             Sql::NotNull(x) => format!("{} IS NOT NULL", x.render(d)),
+            Sql::IsNull(x) => format!("{} IS NULL", x.render(d)),
             Sql::When(when, then, otherwise) => match otherwise {
                 Some(e) => format!(
                     "CASE WHEN {} THEN {} ELSE {} END",

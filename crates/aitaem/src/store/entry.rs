@@ -8,18 +8,28 @@ use serde::{Deserialize, Serialize};
 use super::StoredEntry;
 use super::files;
 use crate::error::Result;
+use crate::request::Reach;
 
 /// The manifest format this build reads and writes; others are skipped.
 const FORMAT: u32 = 1;
 
 const TIME: &str = "%Y-%m-%d %H:%M:%S";
 
+/// A time as a manifest writes it: the bounds of all time as `-infinity` and `infinity`.
 pub(crate) fn time_text(t: NaiveDateTime) -> String {
-    t.format(TIME).to_string()
+    match t {
+        Reach::OPEN_START => "-infinity".to_string(),
+        Reach::OPEN_END => "infinity".to_string(),
+        t => t.format(TIME).to_string(),
+    }
 }
 
 fn parse_time(text: &str) -> Option<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(text, TIME).ok()
+    match text {
+        "-infinity" => Some(Reach::OPEN_START),
+        "infinity" => Some(Reach::OPEN_END),
+        text => NaiveDateTime::parse_from_str(text, TIME).ok(),
+    }
 }
 
 /// What an entry holds. Its rows are those of the populating statement (see
@@ -29,7 +39,7 @@ fn parse_time(text: &str) -> Option<NaiveDateTime> {
 pub(crate) struct Manifest {
     format: u32,
     /// The fingerprint of everything every row depends on but the states and partials: the
-    /// connection, the table, the timestamp column, the grain, the entity and the filters.
+    /// connection, the table, the timestamp column, the entity and the filters.
     pub identity: String,
     pub source: String,
     pub backend: String,
@@ -93,16 +103,18 @@ pub(crate) struct StoredRequest {
 }
 
 impl StoredRequest {
-    /// The request, over `[from, to)`.
+    /// The request, over the window `[from, to)`, or over all time.
     pub(crate) fn compute_request(
         &self,
-        from: NaiveDateTime,
-        to: NaiveDateTime,
+        window: Option<(NaiveDateTime, NaiveDateTime)>,
     ) -> Result<crate::ComputeRequest> {
         let mut request = crate::ComputeRequest::new(self.metrics.iter().cloned())
-            .slices(self.slices.iter().cloned())
-            .time_window(time_text(from), time_text(to))
-            .period(self.period.parse()?);
+            .slices(self.slices.iter().cloned());
+        if let Some((from, to)) = window {
+            request = request
+                .time_window(time_text(from), time_text(to))
+                .period(self.period.parse()?);
+        }
         if let Some((segment, join_key)) = &self.segment {
             request = request.segment(segment.clone()).join_key(join_key.clone());
         }
@@ -249,7 +261,16 @@ impl Manifest {
             backend: self.backend.clone(),
             metrics: self.metrics.clone(),
             grain: self.grain.clone(),
-            ranges: self.ranges(),
+            ranges: self
+                .ranges()
+                .into_iter()
+                .map(|(a, b)| {
+                    (
+                        (a != Reach::OPEN_START).then_some(a),
+                        (b != Reach::OPEN_END).then_some(b),
+                    )
+                })
+                .collect(),
             watermark: self.watermark(),
             rows: self.files.iter().map(|f| f.rows).sum(),
             bytes: self.files.iter().map(|f| f.bytes).sum(),

@@ -38,12 +38,20 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Writes batches as a Parquet file in `dir`, renamed into place once complete; returns its
 /// name, rows and bytes.
 pub(crate) fn write_parquet(dir: &Path, batches: &[RecordBatch]) -> Result<(String, u64, u64)> {
+    let name = unique_name("parquet");
+    let (rows, bytes) = write_parquet_at(&dir.join(&name), batches)?;
+    Ok((name, rows, bytes))
+}
+
+/// Writes batches as the Parquet file `path`, renamed into place once complete; returns its
+/// rows and bytes.
+pub(crate) fn write_parquet_at(path: &Path, batches: &[RecordBatch]) -> Result<(u64, u64)> {
     let Some(first) = batches.first() else {
         return Err(Error::internal("no rows to store"));
     };
+    let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io(dir))?;
-    let name = unique_name("parquet");
-    let temporary: PathBuf = dir.join(format!("{name}.tmp"));
+    let temporary: PathBuf = dir.join(unique_name("tmp"));
     let failed = |e: parquet::errors::ParquetError| Error::Output {
         message: format!("{}: {e}", temporary.display()),
     };
@@ -58,8 +66,19 @@ pub(crate) fn write_parquet(dir: &Path, batches: &[RecordBatch]) -> Result<(Stri
     let file = writer.into_inner().map_err(failed)?;
     file.sync_all().map_err(io(&temporary))?;
     let bytes = file.metadata().map(|m| m.len()).unwrap_or_default();
-    fs::rename(&temporary, dir.join(&name)).map_err(io(&temporary))?;
-    Ok((name, rows, bytes))
+    fs::rename(&temporary, path).map_err(io(&temporary))?;
+    Ok((rows, bytes))
+}
+
+/// The batches of a Parquet file; `None` when it cannot be read.
+pub(crate) fn read_parquet(path: &Path) -> Option<Vec<RecordBatch>> {
+    let file = fs::File::open(path).ok()?;
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .ok()?
+        .build()
+        .ok()?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .ok()
 }
 
 /// Deletes a file that is no longer read (best effort: a reader may still have it open).

@@ -8,7 +8,11 @@
 //! under a temporary name and renamed, and the manifest last, so a reader (which takes no lock)
 //! always sees a complete entry, and a crash leaves the previous one. Writers take an exclusive
 //! lock on `store.lock`. Deleting the directory loses nothing but speed.
+//!
+//! Each entry also keeps the rows of the last serving statements that ran over its files
+//! (`answers/`, see [`answers`]), so a repeated request reads its rows back.
 
+pub(crate) mod answers;
 mod entry;
 mod files;
 
@@ -33,6 +37,8 @@ use crate::error::{Error, Result};
 pub struct Store {
     dir: PathBuf,
     lookback: chrono::Duration,
+    /// Lookbacks of single sources, as their specs write them.
+    source_lookbacks: Vec<(String, chrono::Duration)>,
 }
 
 /// What one entry of a store holds (see [`Store::status`]).
@@ -47,8 +53,9 @@ pub struct StoredEntry {
     pub metrics: Vec<String>,
     /// `day` or `hour`.
     pub grain: String,
-    /// The time ranges read, `[start, end)`.
-    pub ranges: Vec<(NaiveDateTime, NaiveDateTime)>,
+    /// The time ranges read, `[start, end)`; `(None, None)` for an all-time entry, which has
+    /// read every row (those without a time too).
+    pub ranges: Vec<(Option<NaiveDateTime>, Option<NaiveDateTime>)>,
     /// The start of the latest period read.
     pub watermark: Option<NaiveDateTime>,
     /// Stored rows.
@@ -77,10 +84,11 @@ pub struct StoreRefresh {
 pub enum RefreshOutcome {
     /// The source's rows of `[from, to)` were read again and replace the stored ones.
     Read {
-        /// The first period read.
-        from: NaiveDateTime,
-        /// The end of the entry's range.
-        to: NaiveDateTime,
+        /// The first period read; `None`: from the first row.
+        from: Option<NaiveDateTime>,
+        /// The end of the entry's range; `None` for an all-time entry, which reads to the last
+        /// row, and the rows without a time.
+        to: Option<NaiveDateTime>,
         /// The stored rows written.
         rows: u64,
     },
@@ -106,14 +114,45 @@ impl Store {
         Store {
             dir: dir.into(),
             lookback: chrono::Duration::days(1),
+            source_lookbacks: Vec::new(),
         }
     }
 
-    /// How far before its watermark a refresh reads a source again, for rows that arrive late
-    /// (one day unless set).
+    /// How far before its watermark a refresh reads every source again, for rows that arrive
+    /// late (one day unless set). It replaces the lookbacks of single sources.
     pub fn with_lookback(mut self, lookback: std::time::Duration) -> Store {
         self.lookback = chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::MAX);
+        self.source_lookbacks.clear();
         self
+    }
+
+    /// How far before its watermark a refresh reads one source again, the source as its specs
+    /// write it (`postgres://public/orders`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let store = aitaem::Store::open(tempfile::tempdir().unwrap().path().join("store"))
+    ///     .unwrap()
+    ///     .with_lookback(Duration::from_secs(3600))
+    ///     .with_source_lookback("postgres://public/orders", Duration::from_secs(3 * 86400));
+    /// assert_eq!(store.lookback_of("postgres://public/orders"), Duration::from_secs(3 * 86400));
+    /// assert_eq!(store.lookback_of("duckdb://events"), Duration::from_secs(3600));
+    /// ```
+    pub fn with_source_lookback(
+        mut self,
+        source: impl Into<String>,
+        lookback: std::time::Duration,
+    ) -> Store {
+        let source = source.into();
+        let lookback = chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::MAX);
+        self.source_lookbacks.retain(|(s, _)| *s != source);
+        self.source_lookbacks.push((source, lookback));
+        self
+    }
+
+    /// How far before its watermark a refresh reads `source` again.
+    pub fn lookback_of(&self, source: &str) -> std::time::Duration {
+        self.lookback_for(source).to_std().unwrap_or_default()
     }
 
     /// The same store settings, in another directory.
@@ -129,8 +168,11 @@ impl Store {
         &self.dir
     }
 
-    pub(crate) fn lookback(&self) -> chrono::Duration {
-        self.lookback
+    pub(crate) fn lookback_for(&self, source: &str) -> chrono::Duration {
+        self.source_lookbacks
+            .iter()
+            .find(|(s, _)| s == source)
+            .map_or(self.lookback, |&(_, lookback)| lookback)
     }
 
     /// Every entry, by source.
