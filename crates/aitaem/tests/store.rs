@@ -226,22 +226,12 @@ fn later_requests_are_answered_from_what_a_compute_kept() {
         got.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(got, expected, "{name}");
 
-        // Answered without reading the source: an order added to DuckDB's table is not seen
+        // Answered without reading the source: an order added to the table is not seen
         // until the store reads the source again.
-        if name == "DuckDB" {
-            backend.connections.close(aitaem::BackendKind::DUCKDB);
-            let db = backend_prefix(&backend);
-            let db = db.strip_prefix("duckdb://").unwrap().trim_end_matches('/');
-            let conn = duckdb::Connection::open(db).unwrap();
-            conn.execute_batch(
-                "INSERT INTO orders VALUES ('2024-04-30 10:00:00', 'u5', 'FR', 'done', 256)",
-            )
-            .unwrap();
-            drop(conn);
-            let mut got = values(&compute(&backend, &backend.specs, &store, &quarters));
-            got.sort_by(|a, b| a.0.cmp(&b.0));
-            assert_eq!(got, expected, "{name}");
-        }
+        backend.execute(&insert_orders(&[("2024-04-30 10:00:00", 256)]));
+        let mut got = values(&compute(&backend, &backend.specs, &store, &quarters));
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got, expected, "{name}");
 
         // By entity: kept apart (the entity is part of what the rows depend on), then answered.
         let by_user = ComputeRequest::new(["revenue", "avg_order"])
@@ -411,112 +401,121 @@ fn all_time_requests_are_kept_per_day_and_answer_windows_too() {
 
 #[test]
 fn an_all_time_entry_refreshes_new_late_and_undated_rows_with_its_sources_lookback() {
-    let backend = backends("store_all_time_refresh").remove(0);
-    assert_eq!(backend.name, "DuckDB");
-    let dir = tempfile::tempdir().unwrap();
-    let source = format!("{}orders", backend_prefix(&backend));
-    // A day for every source, three days for this one.
-    let store = Store::open(dir.path())
-        .unwrap()
-        .with_source_lookback(&source, std::time::Duration::from_secs(3 * 86400))
-        .with_lookback(std::time::Duration::from_secs(86400))
-        .with_source_lookback(&source, std::time::Duration::from_secs(3 * 86400));
-    let revenue = ComputeRequest::new(["revenue"]).slices(["country"]);
-    let april_may = ComputeRequest::new(["revenue"])
-        .time_window("2024-04-01", "2024-06-01")
-        .period(PeriodType::Monthly);
-    let compute = MetricCompute::new(&backend.specs, &backend.connections).with_store(&store);
-    let total = |request: &ComputeRequest| -> Vec<Option<f64>> {
-        let result = compute.compute(request).unwrap();
-        assert!(
-            notices(&result).contains("answered from the result store"),
-            "{}",
-            notices(&result)
+    for backend in backends("store_all_time_refresh") {
+        let name = backend.name;
+        let dir = tempfile::tempdir().unwrap();
+        let source = format!("{}orders", backend_prefix(&backend));
+        // A day for every source, three days for this one.
+        let store = Store::open(dir.path())
+            .unwrap()
+            .with_source_lookback(&source, std::time::Duration::from_secs(3 * 86400))
+            .with_lookback(std::time::Duration::from_secs(86400))
+            .with_source_lookback(&source, std::time::Duration::from_secs(3 * 86400));
+        let revenue = ComputeRequest::new(["revenue"]).slices(["country"]);
+        let april_may = ComputeRequest::new(["revenue"])
+            .time_window("2024-04-01", "2024-06-01")
+            .period(PeriodType::Monthly);
+        let compute = MetricCompute::new(&backend.specs, &backend.connections).with_store(&store);
+        let total = |request: &ComputeRequest| -> Vec<Option<f64>> {
+            let result = compute.compute(request).unwrap();
+            assert!(
+                notices(&result).contains("answered from the result store"),
+                "{name}: {}",
+                notices(&result)
+            );
+            let mut got = values(&result);
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            got.into_iter().map(|(_, v)| v).collect()
+        };
+        same_as_cold(&backend, &store, &revenue);
+        let day = |d: &str| {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+        };
+        assert_eq!(
+            store.status().unwrap()[0].watermark,
+            Some(day("2024-04-28"))
         );
-        let mut got = values(&result);
+
+        // A row without a time, a new day, a late row inside the source's lookback (from 25 April)
+        // and one before it, which a refresh does not read.
+        backend.execute(&insert_orders(&[
+            ("NULL", 256),
+            ("2024-05-10 08:00:00", 512),
+            ("2024-04-26 12:00:00", 1024),
+            ("2024-02-01 08:00:00", 2048),
+        ]));
+        // Before the refresh: the stored rows.
+        assert_eq!(
+            total(&ComputeRequest::new(["revenue"])),
+            [Some(255.0)],
+            "{name}"
+        );
+
+        let refreshed = compute.refresh_store(None).unwrap();
+        assert_eq!(
+            refreshed[0].outcome,
+            aitaem::RefreshOutcome::Read {
+                from: Some(day("2024-04-25")),
+                to: None,
+                // 26 April, 28 April, 10 May and no time, each in the baseline and a country.
+                rows: 8,
+            },
+            "{name}"
+        );
+        // 255 + 256 + 512 + 1024, without the row of 1 February.
+        assert_eq!(
+            total(&ComputeRequest::new(["revenue"])),
+            [Some(2047.0)],
+            "{name}"
+        );
+        // April: 64 + 128 + 1024; May: 512 (the row without a time is in no month).
+        assert_eq!(total(&april_may), [Some(1216.0), Some(512.0)], "{name}");
+
+        // Refreshed again (from 7 May): the row without a time counts once.
+        let refreshed = compute.refresh_store(None).unwrap();
+        assert_eq!(
+            refreshed[0].outcome,
+            aitaem::RefreshOutcome::Read {
+                from: Some(day("2024-05-07")),
+                to: None,
+                rows: 4,
+            },
+            "{name}"
+        );
+        assert_eq!(
+            total(&ComputeRequest::new(["revenue"])),
+            [Some(2047.0)],
+            "{name}"
+        );
+        let by_country = compute.compute(&revenue).unwrap();
+        let mut got: Vec<(String, Option<f64>)> = by_country
+            .rows()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.slice_value, r.metric_value))
+            .collect();
         got.sort_by(|a, b| a.0.cmp(&b.0));
-        got.into_iter().map(|(_, v)| v).collect()
-    };
-    same_as_cold(&backend, &store, &revenue);
-    let day = |d: &str| {
-        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap()
-    };
-    assert_eq!(
-        store.status().unwrap()[0].watermark,
-        Some(day("2024-04-28"))
-    );
-
-    // A row without a time, a new day, a late row inside the source's lookback (from 25 April)
-    // and one before it, which a refresh does not read.
-    backend.connections.close(aitaem::BackendKind::DUCKDB);
-    let db = backend_prefix(&backend);
-    let db = db.strip_prefix("duckdb://").unwrap().trim_end_matches('/');
-    let conn = duckdb::Connection::open(db).unwrap();
-    conn.execute_batch(
-        "INSERT INTO orders VALUES
-            (NULL, 'u5', 'FR', 'done', 256),
-            ('2024-05-10 08:00:00', 'u5', 'FR', 'done', 512),
-            ('2024-04-26 12:00:00', 'u5', 'FR', 'done', 1024),
-            ('2024-02-01 08:00:00', 'u5', 'FR', 'done', 2048)",
-    )
-    .unwrap();
-    drop(conn);
-    // Before the refresh: the stored rows.
-    assert_eq!(total(&ComputeRequest::new(["revenue"])), [Some(255.0)]);
-
-    let refreshed = compute.refresh_store(None).unwrap();
-    assert_eq!(
-        refreshed[0].outcome,
-        aitaem::RefreshOutcome::Read {
-            from: Some(day("2024-04-25")),
-            to: None,
-            // 26 April, 28 April, 10 May and no time, each in the baseline and a country.
-            rows: 8,
-        }
-    );
-    // 255 + 256 + 512 + 1024, without the row of 1 February.
-    assert_eq!(total(&ComputeRequest::new(["revenue"])), [Some(2047.0)]);
-    // April: 64 + 128 + 1024; May: 512 (the row without a time is in no month).
-    assert_eq!(total(&april_may), [Some(1216.0), Some(512.0)]);
-
-    // Refreshed again (from 7 May): the row without a time counts once.
-    let refreshed = compute.refresh_store(None).unwrap();
-    assert_eq!(
-        refreshed[0].outcome,
-        aitaem::RefreshOutcome::Read {
-            from: Some(day("2024-05-07")),
-            to: None,
-            rows: 4,
-        }
-    );
-    assert_eq!(total(&ComputeRequest::new(["revenue"])), [Some(2047.0)]);
-    let by_country = compute.compute(&revenue).unwrap();
-    let mut got: Vec<(String, Option<f64>)> = by_country
-        .rows()
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.slice_value, r.metric_value))
-        .collect();
-    got.sort_by(|a, b| a.0.cmp(&b.0));
-    // FR: 32 + 256 + 512 + 1024; MX: 1 + 2 + 16 + 128; US: 4 + 8 + 64.
-    assert_eq!(
-        got,
-        [
-            ("FR".to_string(), Some(1824.0)),
-            ("MX".to_string(), Some(147.0)),
-            ("US".to_string(), Some(76.0)),
-            ("all".to_string(), Some(2047.0)),
-        ]
-    );
-    // Cleared, the store reads everything again: every row.
-    store.clear(None).unwrap();
-    let cold = MetricCompute::new(&backend.specs, &backend.connections)
-        .compute(&ComputeRequest::new(["revenue"]))
-        .unwrap();
-    assert_eq!(values(&cold), [(None, Some(4095.0))]);
+        // FR: 32 + 256 + 512 + 1024; MX: 1 + 2 + 16 + 128; US: 4 + 8 + 64.
+        assert_eq!(
+            got,
+            [
+                ("FR".to_string(), Some(1824.0)),
+                ("MX".to_string(), Some(147.0)),
+                ("US".to_string(), Some(76.0)),
+                ("all".to_string(), Some(2047.0)),
+            ],
+            "{name}"
+        );
+        // Cleared, the store reads everything again: every row.
+        store.clear(None).unwrap();
+        let cold = MetricCompute::new(&backend.specs, &backend.connections)
+            .compute(&ComputeRequest::new(["revenue"]))
+            .unwrap();
+        assert_eq!(values(&cold), [(None, Some(4095.0))], "{name}");
+    }
 }
 
 #[test]
@@ -572,76 +571,97 @@ fn backend_prefix(backend: &Backend) -> String {
     source.strip_suffix("orders").unwrap().to_string()
 }
 
+/// An order of 2024 (`ts` of the backend) in `orders` (as the backend names the table).
+fn insert_orders(orders: &[(&str, i64)]) -> impl Fn([&str; 3], &common::TableName) -> Vec<String> {
+    let rows: Vec<(String, i64)> = orders.iter().map(|&(t, a)| (t.to_string(), a)).collect();
+    move |[ts, ..], table| {
+        let values: Vec<String> = rows
+            .iter()
+            .map(|(t, amount)| {
+                let t = match t.as_str() {
+                    "NULL" => "NULL".to_string(),
+                    t => format!("'{t}'"),
+                };
+                format!("(CAST({t} AS {ts}), 'u5', 'FR', 'done', {amount})")
+            })
+            .collect();
+        vec![format!(
+            "INSERT INTO {} VALUES {}",
+            table("orders"),
+            values.join(", ")
+        )]
+    }
+}
+
 #[test]
 fn a_refresh_reads_only_from_the_watermark_less_the_lookback() {
-    let backend = backends("store_refresh").remove(0);
-    assert_eq!(backend.name, "DuckDB");
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let quarters = ComputeRequest::new(["revenue"])
-        .time_window("2024-01-01", "2024-07-01")
-        .period(PeriodType::Quarterly);
-    same_as_cold(&backend, &store, &months());
-    let entry = &store.status().unwrap()[0];
-    let day = |d: &str| {
-        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap()
-    };
-    assert_eq!(entry.watermark, Some(day("2024-04-28")));
+    for backend in backends("store_refresh") {
+        let name = backend.name;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let quarters = ComputeRequest::new(["revenue"])
+            .time_window("2024-01-01", "2024-07-01")
+            .period(PeriodType::Quarterly);
+        same_as_cold(&backend, &store, &months());
+        let entry = &store.status().unwrap()[0];
+        let day = |d: &str| {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+        };
+        assert_eq!(entry.watermark, Some(day("2024-04-28")));
 
-    // A late row inside the lookback (a day before the watermark), a new day, and a late row
-    // before the lookback, which a refresh does not read.
-    backend.connections.close(aitaem::BackendKind::DUCKDB);
-    let db = backend_prefix(&backend);
-    let db = db.strip_prefix("duckdb://").unwrap().trim_end_matches('/');
-    let conn = duckdb::Connection::open(db).unwrap();
-    conn.execute_batch(
-        "INSERT INTO orders VALUES
-            ('2024-04-27 12:00:00', 'u5', 'FR', 'done', 256),
-            ('2024-05-10 08:00:00', 'u5', 'FR', 'done', 512),
-            ('2024-02-01 08:00:00', 'u5', 'FR', 'done', 1024)",
-    )
-    .unwrap();
-    drop(conn);
+        // A late row inside the lookback (a day before the watermark), a new day, and a late row
+        // before the lookback, which a refresh does not read.
+        backend.execute(&insert_orders(&[
+            ("2024-04-27 12:00:00", 256),
+            ("2024-05-10 08:00:00", 512),
+            ("2024-02-01 08:00:00", 1024),
+        ]));
 
-    let compute = MetricCompute::new(&backend.specs, &backend.connections).with_store(&store);
-    let refreshed = compute.refresh_store(None).unwrap();
-    assert_eq!(refreshed.len(), 1);
-    assert_eq!(
-        refreshed[0].outcome,
-        aitaem::RefreshOutcome::Read {
-            from: Some(day("2024-04-27")),
-            to: Some(day("2024-07-01")),
-            // 27 April, 28 April and 10 May, each in the baseline, a country and a size.
-            rows: 9,
-        }
-    );
-    let result = compute.compute(&quarters).unwrap();
-    assert!(notices(&result).contains("answered from the result store"));
-    let mut got = values(&result);
-    got.sort_by(|a, b| a.0.cmp(&b.0));
-    // Q1 without the row before the lookback; Q2: 64 + 128 + 256 + 512.
-    assert_eq!(
-        got,
-        [
-            (Some("2024-01-01 00:00:00".to_string()), Some(63.0)),
-            (Some("2024-04-01 00:00:00".to_string()), Some(960.0)),
-        ]
-    );
-    let entry = &store.status().unwrap()[0];
-    assert_eq!(entry.watermark, Some(day("2024-05-10")));
-    // The first file still answers for the days before 27 April, the new one after.
-    assert_eq!(entry.rows, 24 + 9);
+        let compute = MetricCompute::new(&backend.specs, &backend.connections).with_store(&store);
+        let refreshed = compute.refresh_store(None).unwrap();
+        assert_eq!(refreshed.len(), 1);
+        assert_eq!(
+            refreshed[0].outcome,
+            aitaem::RefreshOutcome::Read {
+                from: Some(day("2024-04-27")),
+                to: Some(day("2024-07-01")),
+                // 27 April, 28 April and 10 May, each in the baseline, a country and a size.
+                rows: 9,
+            },
+            "{name}"
+        );
+        let result = compute.compute(&quarters).unwrap();
+        assert!(
+            notices(&result).contains("answered from the result store"),
+            "{name}"
+        );
+        let mut got = values(&result);
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        // Q1 without the row before the lookback; Q2: 64 + 128 + 256 + 512.
+        assert_eq!(
+            got,
+            [
+                (Some("2024-01-01 00:00:00".to_string()), Some(63.0)),
+                (Some("2024-04-01 00:00:00".to_string()), Some(960.0)),
+            ],
+            "{name}"
+        );
+        let entry = &store.status().unwrap()[0];
+        assert_eq!(entry.watermark, Some(day("2024-05-10")), "{name}");
+        // The first file still answers for the days before 27 April, the new one after.
+        assert_eq!(entry.rows, 24 + 9, "{name}");
 
-    // Cleared, the store reads everything again.
-    assert_eq!(store.clear(Some("no-such-source")).unwrap(), 0);
-    assert_eq!(store.clear(Some(&entry.source)).unwrap(), 1);
-    let result = compute.compute(&quarters).unwrap();
-    let mut got = values(&result);
-    got.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(got[0].1, Some(1087.0));
+        // Cleared, the store reads everything again.
+        assert_eq!(store.clear(Some("no-such-source")).unwrap(), 0);
+        assert_eq!(store.clear(Some(&entry.source)).unwrap(), 1);
+        let result = compute.compute(&quarters).unwrap();
+        let mut got = values(&result);
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got[0].1, Some(1087.0), "{name}");
+    }
 }
 
 /// On BigQuery, where every job is billed: what the store answers runs no job, and a refresh

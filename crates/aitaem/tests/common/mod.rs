@@ -355,12 +355,36 @@ pub fn assert_rows(
     }
 }
 
+/// The statements of a dataset in a backend's SQL, given its names for a timestamp, text and an
+/// integer, and a function that qualifies a table name.
+pub type Statements<'a> = &'a dyn Fn([&str; 3], &TableName) -> Vec<String>;
+
+/// Qualifies a table name in a backend's SQL.
+pub type TableName = dyn Fn(&str) -> String;
+
+/// Runs statements on a backend's database.
+type Run = dyn Fn(&[String]);
+
 /// A backend loaded with a test's dataset: its name, specs and connections.
 pub struct Backend {
     pub name: &'static str,
     pub specs: SpecCache,
     pub connections: ConnectionManager,
+    types: [&'static str; 3],
+    table: Box<TableName>,
+    run: Box<Run>,
     _keep: Box<dyn std::any::Any>,
+}
+
+impl Backend {
+    /// Runs statements written like a dataset's (see [`backends`]) on the backend's database,
+    /// with its connections closed meanwhile (they open again when next needed).
+    pub fn execute(&self, statements: Statements) {
+        for backend in self.connections.backends() {
+            self.connections.close(backend);
+        }
+        (self.run)(&statements(self.types, &*self.table));
+    }
 }
 
 /// The dataset of `setup` on DuckDB, and on PostgreSQL, the BigQuery emulator and Spark when the
@@ -375,11 +399,17 @@ pub fn backends(
     let mut out = Vec::new();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("data.duckdb");
-    let duck = duckdb::Connection::open(&db).unwrap();
-    for sql in setup(["TIMESTAMP", "VARCHAR", "INTEGER"], &str::to_string) {
-        duck.execute_batch(&sql).unwrap();
-    }
-    drop(duck);
+    let duck_types = ["TIMESTAMP", "VARCHAR", "INTEGER"];
+    let run_duck = {
+        let db = db.clone();
+        move |statements: &[String]| {
+            let duck = duckdb::Connection::open(&db).unwrap();
+            for sql in statements {
+                duck.execute_batch(sql).unwrap();
+            }
+        }
+    };
+    run_duck(&setup(duck_types, &str::to_string));
     let mut connections = ConnectionManager::new();
     connections.add_connection(aitaem::backend::duckdb::DuckDbConfig::new(
         db.display().to_string(),
@@ -388,6 +418,9 @@ pub fn backends(
         name: "DuckDB",
         specs: specs(&format!("duckdb://{}/", db.display())),
         connections,
+        types: duck_types,
+        table: Box::new(str::to_string),
+        run: Box::new(run_duck),
         _keep: Box::new(()),
     });
     let yaml = |name: &str, text: String| {
@@ -396,41 +429,71 @@ pub fn backends(
         ConnectionManager::from_yaml(&file).unwrap()
     };
     if let Some(pg) = postgres::Pg::new(test) {
-        pg.sql(&setup(["TIMESTAMP", "TEXT", "INTEGER"], &str::to_string).join(";\n"));
+        let pg = std::rc::Rc::new(pg);
+        let types = ["TIMESTAMP", "TEXT", "INTEGER"];
+        let run = {
+            let pg = pg.clone();
+            move |statements: &[String]| {
+                pg.sql(&statements.join(";\n"));
+            }
+        };
+        run(&setup(types, &str::to_string));
         let connections = yaml("postgres.yaml", pg.connections_yaml(""));
         out.push(Backend {
             name: "PostgreSQL",
             specs: specs(&format!("postgres://{}/", pg.schema)),
             connections,
+            types,
+            table: Box::new(str::to_string),
+            run: Box::new(run),
             _keep: Box::new(pg),
         });
     }
     if let Some(bq) = bigquery::Bq::new(test) {
+        let bq = std::rc::Rc::new(bq);
+        let types = ["DATETIME", "STRING", "INT64"];
         let dataset = bq.dataset.clone();
-        for sql in setup(["DATETIME", "STRING", "INT64"], &|t| {
-            format!("{dataset}.{t}")
-        }) {
-            bq.sql(&sql);
-        }
+        let table = move |t: &str| format!("{dataset}.{t}");
+        let run = {
+            let bq = bq.clone();
+            move |statements: &[String]| {
+                for sql in statements {
+                    bq.sql(sql);
+                }
+            }
+        };
+        run(&setup(types, &table));
         let connections = yaml("bigquery.yaml", bq.connections_yaml(""));
         out.push(Backend {
             name: "BigQuery",
             specs: specs(&format!("bigquery://{}.", bq.dataset)),
             connections,
+            types,
+            table: Box::new(table),
+            run: Box::new(run),
             _keep: Box::new(bq),
         });
     }
     if let Some(spark) = spark::Spark::new(test) {
+        let spark = std::rc::Rc::new(spark);
+        let types = ["TIMESTAMP_NTZ", "STRING", "INT"];
         let schema = spark.schema.clone();
-        let statements = setup(["TIMESTAMP_NTZ", "STRING", "INT"], &|t| {
-            format!("{schema}.{t}")
-        });
-        spark.sql(&statements.iter().map(String::as_str).collect::<Vec<_>>());
+        let table = move |t: &str| format!("{schema}.{t}");
+        let run = {
+            let spark = spark.clone();
+            move |statements: &[String]| {
+                spark.sql(&statements.iter().map(String::as_str).collect::<Vec<_>>());
+            }
+        };
+        run(&setup(types, &table));
         let connections = yaml("spark.yaml", spark.connections_yaml(""));
         out.push(Backend {
             name: "Spark",
             specs: specs(&format!("spark://{}.", spark.schema)),
             connections,
+            types,
+            table: Box::new(table),
+            run: Box::new(run),
             _keep: Box::new(spark),
         });
     }
