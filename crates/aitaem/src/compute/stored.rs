@@ -336,7 +336,7 @@ fn refresh_entry(
         Ok(checked) => checked,
         Err(e) => return drop(format!("its request no longer fits the specs: {e}")),
     };
-    if all_time && from != Reach::OPEN_START {
+    if all_time {
         checked.refresh_from = Some(from);
     }
     // A source that cannot be read now is an error; the entry stays.
@@ -373,9 +373,10 @@ fn refresh_entry(
     for file in unread {
         store::remove_file(&dir.join(&file.name));
     }
+    let (from, to) = store::bounded((from, end));
     Ok(RefreshOutcome::Read {
-        from: (from != Reach::OPEN_START).then_some(from),
-        to: (!all_time).then_some(end),
+        from,
+        to,
         rows: count,
     })
 }

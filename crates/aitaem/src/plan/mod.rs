@@ -217,6 +217,11 @@ fn table_for(catalog: &dyn Catalog, source: &SourceUri, user: &str) -> Result<Ta
     })
 }
 
+/// Whether two (optional) columns are the same column: names compare without case.
+fn same_column(a: Option<&Ident>, b: Option<&Ident>) -> bool {
+    a.map(|a| a.name.to_lowercase()) == b.map(|b| b.name.to_lowercase())
+}
+
 /// Metrics that one statement computes.
 struct Group<'s> {
     fact: Table,
@@ -300,11 +305,9 @@ pub(crate) fn plan_checked(
         } else {
             None
         };
-        let same = groups.iter_mut().find(|g| {
-            g.fact == fact
-                && g.timestamp.as_ref().map(|t| t.name.to_lowercase())
-                    == timestamp.as_ref().map(|t| t.name.to_lowercase())
-        });
+        let same = groups
+            .iter_mut()
+            .find(|g| g.fact == fact && same_column(g.timestamp.as_ref(), timestamp.as_ref()));
         match same {
             Some(group) => group.metrics.push(metric),
             None => groups.push(Group {
@@ -322,9 +325,7 @@ pub(crate) fn plan_checked(
         for group in &mut groups {
             let mut columns = group.metrics.iter().map(|m| m.def.timestamp_col.as_ref());
             let first = columns.next().flatten();
-            if columns
-                .all(|c| c.map(|c| c.name.to_lowercase()) == first.map(|f| f.name.to_lowercase()))
-            {
+            if columns.all(|c| same_column(c, first)) {
                 group.timestamp = first.cloned();
             }
         }

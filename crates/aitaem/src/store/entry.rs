@@ -24,6 +24,16 @@ pub(crate) fn time_text(t: NaiveDateTime) -> String {
     }
 }
 
+/// A range's bounds as the public API gives them: `None` where it is open.
+pub(crate) fn bounded(
+    (start, end): (NaiveDateTime, NaiveDateTime),
+) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
+    (
+        (start != Reach::OPEN_START).then_some(start),
+        (end != Reach::OPEN_END).then_some(end),
+    )
+}
+
 fn parse_time(text: &str) -> Option<NaiveDateTime> {
     match text {
         "-infinity" => Some(Reach::OPEN_START),
@@ -261,16 +271,7 @@ impl Manifest {
             backend: self.backend.clone(),
             metrics: self.metrics.clone(),
             grain: self.grain.clone(),
-            ranges: self
-                .ranges()
-                .into_iter()
-                .map(|(a, b)| {
-                    (
-                        (a != Reach::OPEN_START).then_some(a),
-                        (b != Reach::OPEN_END).then_some(b),
-                    )
-                })
-                .collect(),
+            ranges: self.ranges().into_iter().map(bounded).collect(),
             watermark: self.watermark(),
             rows: self.files.iter().map(|f| f.rows).sum(),
             bytes: self.files.iter().map(|f| f.bytes).sum(),

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
 
-pub(crate) use entry::{Coverage, Manifest, StoredFile, StoredRequest};
+pub(crate) use entry::{Coverage, Manifest, StoredFile, StoredRequest, bounded};
 pub(crate) use files::{remove_dir, remove_file, write_parquet};
 
 use crate::error::{Error, Result};
